@@ -1,0 +1,67 @@
+// Everything a stack can be tuned by. Config{} gives sane defaults with a fixed rng seed
+// and ISN secret: deterministic, fine for tests; the host and io layers fill both from the OS.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "utcp/time.hpp"
+
+namespace utcp {
+
+struct Config {
+  using ms = std::chrono::milliseconds;
+  using s = std::chrono::seconds;
+
+  // Link MTU; the MSS we announce is MTU - 40 (IPv4) or MTU - 60 (IPv6).
+  std::uint32_t mtu = 1500;
+
+  // Buffers, per connection, in bytes.
+  std::uint32_t send_buffer = 256 * 1024;
+  std::uint32_t recv_buffer = 256 * 1024;
+  bool window_scaling = true;  // offer RFC 7323 window scaling
+  // Out-of-order ranges kept per connection (each costs overhead, counted against the window).
+  std::uint32_t max_ooo_ranges = 64;
+
+  // Congestion control: initial window in segments (RFC 6928).
+  std::uint32_t initial_window_segments = 10;
+
+  // Retransmission (RFC 6298).
+  Duration rto_initial = s(1);
+  Duration rto_min = ms(200);  // a deviation from RFC 6298 §2.4's 1 s, as Linux does
+  Duration rto_max = s(60);
+  std::uint32_t max_retransmits = 15;  // then the connection ends with retransmission_exceeded
+  Duration zero_window_probe_max = s(60);
+
+  // Delayed ACKs (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
+  Duration delayed_ack = ms(40);
+  bool nodelay = false;  // default for new flows: Nagle on
+
+  // Keepalive (RFC 9293 §3.8.4): off by default per flow.
+  bool keepalive = false;
+  Duration keepalive_idle = std::chrono::hours(2);
+  Duration keepalive_interval = s(75);
+  std::uint32_t keepalive_count = 9;
+
+  // The seed's timer errors.
+  Duration connection_establish_timeout = s(180);  // active open not done within
+  Duration fin_wait_2_timeout = s(60);
+  Duration msl = s(30);  // TIME-WAIT lasts 2 * msl
+
+  // RFC 5961 challenge ACK rate limits.
+  std::uint32_t challenge_acks_per_second_per_flow = 10;
+  std::uint32_t challenge_acks_per_second = 1000;  // per stack
+
+  // Limits.
+  std::uint32_t listen_backlog = 128;      // embryonic connections per listening port
+  std::size_t max_connections = 1u << 22;  // every state but CLOSED and LISTEN
+
+  // Randomness: ephemeral ports and ISNs (RFC 6528) come from these alone.
+  std::uint64_t rng_seed = 0x7574637020726e67ull;  // "utcp rng"
+  std::array<std::uint8_t, 16> isn_secret = {0x75, 0x74, 0x63, 0x70, 0x20, 0x69, 0x73, 0x6e,
+                                             0x20, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x21};
+};
+
+}  // namespace utcp

@@ -1,0 +1,78 @@
+// Immutable bytes that are cheap to copy: a Payload is at most two slices of refcounted
+// blocks. The send queue hands out slices of its own blocks, so a segment's payload shares
+// the queued bytes instead of copying them.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace utcp {
+
+// Refcounted storage that only ever grows at its end. The bytes below fill() never change
+// once written, so any number of Payloads may share them. The single writer appends with
+// try_append(end, bytes): it succeeds only when `end` is the current fill (the writer's view
+// of the block is still the latest) and there is room. Two snapshots of a State that share a
+// block therefore never both append to it: the second one sees a newer fill and must start a
+// new block.
+class PayloadBlock {
+ public:
+  static std::shared_ptr<PayloadBlock> make(std::size_t capacity);
+  std::size_t capacity() const { return capacity_; }
+  std::size_t fill() const { return fill_.load(std::memory_order_acquire); }
+  const std::byte* data() const { return bytes_.get(); }
+  // Appends bytes at `end` if end == fill() and they fit; returns whether it did.
+  bool try_append(std::size_t end, std::span<const std::byte> bytes);
+
+  explicit PayloadBlock(std::size_t capacity);
+
+ private:
+  std::unique_ptr<std::byte[]> bytes_;
+  std::size_t capacity_;
+  std::atomic<std::size_t> fill_{0};
+};
+
+class Payload {
+ public:
+  Payload() = default;
+  explicit Payload(std::string_view bytes);        // copies into a new block
+  explicit Payload(std::span<const std::byte> bytes);  // copies into a new block
+  // Shares [off, off + len) of a block; the range must lie below block->fill().
+  Payload(std::shared_ptr<const PayloadBlock> block, std::size_t off, std::size_t len);
+
+  std::size_t size() const { return first_.len + second_.len; }
+  bool empty() const { return size() == 0; }
+  std::string to_string() const;
+  // Copies min(size(), out.size()) bytes from the start; returns how many.
+  std::size_t copy_to(std::span<std::byte> out) const;
+  std::byte at(std::size_t i) const;
+  // The bytes [off, off + len) (clamped), sharing the blocks.
+  Payload sub(std::size_t off, std::size_t len) const;
+  // This payload followed by `next`. Shares both when the result fits in two slices (always
+  // when the two are adjacent in one block, or each is one slice); copies otherwise.
+  Payload concat(const Payload& next) const;
+
+  // Calls f(std::span<const std::byte>) for each non-empty slice, in order.
+  template <class F>
+  void for_each_slice(F&& f) const {
+    if (first_.len) f(std::span<const std::byte>(first_.block->data() + first_.off, first_.len));
+    if (second_.len) f(std::span<const std::byte>(second_.block->data() + second_.off, second_.len));
+  }
+
+  friend bool operator==(const Payload& a, const Payload& b);  // by content
+  friend std::ostream& operator<<(std::ostream&, const Payload&);  // size and a short hex prefix
+
+ private:
+  struct Slice {
+    std::shared_ptr<const PayloadBlock> block;
+    std::uint32_t off = 0, len = 0;
+  };
+  Slice first_, second_;  // second_ is used only when the bytes span two blocks
+};
+
+}  // namespace utcp
