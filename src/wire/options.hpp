@@ -1,0 +1,35 @@
+// Internal: the TCP option codec shared by Segment::decode and Segment::encode.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "utcp/error.hpp"
+#include "utcp/segment.hpp"
+
+namespace utcp::wire {
+
+// RFC 9293 §3.1 (EOL, NOP, MSS), RFC 7323 (window scale, timestamps), RFC 2018 (SACK).
+enum OptionKind : std::uint8_t {
+  kEol = 0,
+  kNop = 1,
+  kMss = 2,
+  kWindowScale = 3,
+  kSackPermitted = 4,
+  kSack = 5,
+  kTimestamps = 8,
+};
+inline constexpr std::size_t kMaxOptionBytes = 40;
+
+// Parses the option area of a header (the bytes between the fixed 20 and the data offset).
+// Returns the first structural fault, or DecodeError::none with the options in `out`.
+DecodeError parse_options(std::span<const std::byte> area, std::vector<TcpOption>& out);
+
+// Bytes the options take once laid out with their NOP padding (a multiple of 4).
+std::size_t options_layout_size(const std::vector<TcpOption>& options);
+
+// Writes the laid-out options to `out`, which holds options_layout_size(options) bytes.
+void write_options(const std::vector<TcpOption>& options, std::byte* out);
+
+}  // namespace utcp::wire

@@ -1,0 +1,160 @@
+// Refcounted payload blocks and the Payload slices over them.
+#include "utcp/payload.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace utcp {
+
+PayloadBlock::PayloadBlock(std::size_t capacity)
+    : bytes_(capacity ? std::make_unique_for_overwrite<std::byte[]>(capacity) : nullptr),
+      capacity_(capacity) {}
+
+std::shared_ptr<PayloadBlock> PayloadBlock::make(std::size_t capacity) {
+  return std::make_shared<PayloadBlock>(capacity);
+}
+
+bool PayloadBlock::try_append(std::size_t end, std::span<const std::byte> bytes) {
+  if (end > capacity_ || bytes.size() > capacity_ - end) return false;
+  // Claim [end, end + n) first: of two writers holding the same `end`, exactly one moves
+  // fill on, and only that one writes. Nobody reads the claimed range until its writer has
+  // made a Payload over it, after this returns.
+  std::size_t expected = end;
+  if (!fill_.compare_exchange_strong(expected, end + bytes.size(), std::memory_order_acq_rel)) return false;
+  if (!bytes.empty()) std::memcpy(bytes_.get() + end, bytes.data(), bytes.size());
+  return true;
+}
+
+namespace {
+
+std::shared_ptr<const PayloadBlock> block_with(std::span<const std::byte> bytes) {
+  auto b = PayloadBlock::make(bytes.size());
+  b->try_append(0, bytes);
+  return b;
+}
+
+}  // namespace
+
+Payload::Payload(std::span<const std::byte> bytes) {
+  if (bytes.empty()) return;
+  first_ = {block_with(bytes), 0, static_cast<std::uint32_t>(bytes.size())};
+}
+
+Payload::Payload(std::string_view bytes) : Payload(std::as_bytes(std::span(bytes.data(), bytes.size()))) {}
+
+Payload::Payload(std::shared_ptr<const PayloadBlock> block, std::size_t off, std::size_t len) {
+  if (len == 0) return;
+  first_ = {std::move(block), static_cast<std::uint32_t>(off), static_cast<std::uint32_t>(len)};
+}
+
+std::string Payload::to_string() const {
+  std::string s(size(), '\0');
+  copy_to(std::as_writable_bytes(std::span(s.data(), s.size())));
+  return s;
+}
+
+std::size_t Payload::copy_to(std::span<std::byte> out) const {
+  std::size_t done = 0;
+  for_each_slice([&](std::span<const std::byte> s) {
+    const std::size_t n = std::min(s.size(), out.size() - done);
+    if (n) std::memcpy(out.data() + done, s.data(), n);
+    done += n;
+  });
+  return done;
+}
+
+std::byte Payload::at(std::size_t i) const {
+  if (i < first_.len) return first_.block->data()[first_.off + i];
+  return second_.block->data()[second_.off + (i - first_.len)];
+}
+
+Payload Payload::sub(std::size_t off, std::size_t len) const {
+  const std::size_t total = size();
+  off = std::min(off, total);
+  len = std::min(len, total - off);
+  Payload p;
+  if (len == 0) return p;
+  auto take = [&](const Slice& s, std::size_t from, std::size_t n) {
+    Slice r{s.block, static_cast<std::uint32_t>(s.off + from), static_cast<std::uint32_t>(n)};
+    if (p.first_.len == 0) {
+      p.first_ = std::move(r);
+    } else {
+      p.second_ = std::move(r);
+    }
+  };
+  if (off < first_.len) {
+    const std::size_t n = std::min(len, first_.len - off);
+    take(first_, off, n);
+    if (len > n) take(second_, 0, len - n);
+  } else {
+    take(second_, off - first_.len, len);
+  }
+  return p;
+}
+
+Payload Payload::concat(const Payload& next) const {
+  if (next.empty()) return *this;
+  if (empty()) return next;
+  // Up to four slices; merge neighbours that continue each other in one block.
+  std::array<Slice, 4> s;
+  std::size_t n = 0;
+  for (const Slice* x : {&first_, &second_, &next.first_, &next.second_}) {
+    if (x->len == 0) continue;
+    if (n > 0 && s[n - 1].block == x->block && s[n - 1].off + s[n - 1].len == x->off) {
+      s[n - 1].len += x->len;
+    } else {
+      s[n++] = *x;
+    }
+  }
+  Payload p;
+  if (n <= 2) {
+    p.first_ = s[0];
+    if (n == 2) p.second_ = s[1];
+    return p;
+  }
+  auto b = PayloadBlock::make(size() + next.size());
+  std::size_t fill = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    b->try_append(fill, std::span(s[k].block->data() + s[k].off, s[k].len));
+    fill += s[k].len;
+  }
+  p.first_ = {std::move(b), 0, static_cast<std::uint32_t>(fill)};
+  return p;
+}
+
+bool operator==(const Payload& a, const Payload& b) {
+  if (a.size() != b.size()) return false;
+  // Walk both slice lists side by side.
+  const Payload::Slice* as[2] = {&a.first_, &a.second_};
+  const Payload::Slice* bs[2] = {&b.first_, &b.second_};
+  std::size_t ai = 0, bi = 0, ao = 0, bo = 0, left = a.size();
+  while (left > 0) {
+    while (as[ai]->len == ao) ++ai, ao = 0;
+    while (bs[bi]->len == bo) ++bi, bo = 0;
+    const std::size_t n = std::min({as[ai]->len - ao, bs[bi]->len - bo, left});
+    const std::byte* pa = as[ai]->block->data() + as[ai]->off + ao;
+    const std::byte* pb = bs[bi]->block->data() + bs[bi]->off + bo;
+    if (pa != pb && std::memcmp(pa, pb, n) != 0) return false;
+    ao += n;
+    bo += n;
+    left -= n;
+  }
+  return true;
+}
+
+std::ostream& operator<<(std::ostream& os, const Payload& p) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  constexpr std::size_t kShown = 16;
+  std::string hex;
+  for (std::size_t i = 0; i < p.size() && i < kShown; ++i) {
+    const auto b = std::to_integer<unsigned>(p.at(i));
+    hex += kDigits[b >> 4];
+    hex += kDigits[b & 0xf];
+  }
+  os << "Payload(" << p.size() << (p.size() == 1 ? " byte" : " bytes");
+  if (!p.empty()) os << ' ' << hex << (p.size() > kShown ? "..." : "");
+  return os << ')';
+}
+
+}  // namespace utcp

@@ -1,0 +1,73 @@
+// Segment::decode: RFC 9293 §3.1 header, checked field by field.
+//
+// Order of the checks, each failure its own DecodeError:
+//   1. the addresses are of one family (the pseudo-header needs it);
+//   2. structure: at least 20 bytes, data offset 5..15, the header within the buffer, then
+//      each option's length byte present, at least 2 and within the header;
+//   3. flags: SYN with FIN or RST;
+//   4. the checksum over pseudo-header, header and payload.
+// So a segment cut short inside its header fails on structure, and one cut inside its
+// payload fails on the checksum. Nothing is written to the input and nothing is read past it.
+#include <cstring>
+
+#include "utcp/checksum.hpp"
+#include "utcp/segment.hpp"
+#include "wire/options.hpp"
+
+namespace utcp {
+namespace {
+
+constexpr std::size_t kFixedHeader = 20;
+
+// Byte 13 of the header (RFC 9293 §3.1; CWR, ECE and URG are not used here and ignored).
+constexpr unsigned kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
+
+std::uint16_t get16(const std::byte* p) {
+  return static_cast<std::uint16_t>((std::to_integer<unsigned>(p[0]) << 8) | std::to_integer<unsigned>(p[1]));
+}
+std::uint32_t get32(const std::byte* p) {
+  return (std::uint32_t{get16(p)} << 16) | get16(p + 2);
+}
+
+}  // namespace
+
+Result<std::pair<Segment, Flow>> Segment::decode(const IpAddr& src, const IpAddr& dst,
+                                                 std::span<const std::byte> tcp_bytes) {
+  auto fail = [](DecodeError e) { return std::unexpected(Error::from(e)); };
+  if (src.is_v4() != dst.is_v4()) return fail(DecodeError::address_family_mismatch);
+
+  const std::size_t n = tcp_bytes.size();
+  const std::byte* b = tcp_bytes.data();
+  if (n < kFixedHeader) return fail(DecodeError::truncated_header);
+  const std::size_t header = 4 * (std::to_integer<std::size_t>(b[12]) >> 4);
+  if (header < kFixedHeader) return fail(DecodeError::bad_data_offset);
+  if (header > n) return fail(DecodeError::data_offset_past_end);
+
+  Segment s;
+  if (const DecodeError e =
+          wire::parse_options(tcp_bytes.subspan(kFixedHeader, header - kFixedHeader), s.options);
+      e != DecodeError::none) {
+    return fail(e);
+  }
+
+  const unsigned flags = std::to_integer<unsigned>(b[13]);
+  if ((flags & kSyn) && (flags & kFin)) return fail(DecodeError::syn_and_fin);
+  if ((flags & kSyn) && (flags & kRst)) return fail(DecodeError::syn_and_rst);
+
+  if (tcp_checksum(src, dst, tcp_bytes) != 0) return fail(DecodeError::bad_checksum);
+
+  s.src_port = get16(b);
+  s.dst_port = get16(b + 2);
+  s.seq = Seq(get32(b + 4));
+  if (flags & kAck) s.ack = Seq(get32(b + 8));
+  // FIN with RST is taken as RST: the connection is being reset either way.
+  s.flag = (flags & kRst) ? Flag::rst : (flags & kSyn) ? Flag::syn : (flags & kFin) ? Flag::fin : Flag::none;
+  s.push = (flags & kPsh) != 0;
+  s.window = get16(b + 14);
+  s.payload = Payload(tcp_bytes.subspan(header));
+
+  Flow flow(Endpoint{dst, s.dst_port}, Endpoint{src, s.src_port});
+  return std::pair<Segment, Flow>{std::move(s), flow};
+}
+
+}  // namespace utcp

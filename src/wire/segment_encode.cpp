@@ -1,0 +1,131 @@
+// Segment::encode and encode_into (RFC 9293 §3.1), and the printers.
+#include <cstring>
+#include <ostream>
+
+#include "utcp/checksum.hpp"
+#include "utcp/segment.hpp"
+#include "wire/options.hpp"
+
+namespace utcp {
+namespace {
+
+constexpr std::size_t kFixedHeader = 20;
+constexpr unsigned kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
+
+void put16(std::byte* p, unsigned v) {
+  p[0] = static_cast<std::byte>((v >> 8) & 0xff);
+  p[1] = static_cast<std::byte>(v & 0xff);
+}
+void put32(std::byte* p, std::uint32_t v) {
+  put16(p, v >> 16);
+  put16(p + 2, v & 0xffff);
+}
+
+unsigned flag_bits(const Segment& s) {
+  unsigned f = 0;
+  switch (s.flag) {
+    case Segment::Flag::none:
+      break;
+    case Segment::Flag::syn:
+      f |= kSyn;
+      break;
+    case Segment::Flag::fin:
+      f |= kFin;
+      break;
+    case Segment::Flag::rst:
+      f |= kRst;
+      break;
+  }
+  if (s.push) f |= kPsh;
+  if (s.ack) f |= kAck;
+  return f;
+}
+
+}  // namespace
+
+std::size_t Segment::options_size() const {
+  return wire::options_layout_size(options);
+}
+
+std::size_t Segment::encode_into(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst) const {
+  const std::size_t opts = options_size();
+  const std::size_t total = kFixedHeader + opts + payload.size();
+  if (out.size() < total) return 0;
+  std::byte* p = out.data();
+  put16(p, src_port);
+  put16(p + 2, dst_port);
+  put32(p + 4, seq.value());
+  put32(p + 8, ack ? ack->value() : 0);
+  p[12] = static_cast<std::byte>(((kFixedHeader + opts) / 4) << 4);  // reserved bits zero
+  p[13] = static_cast<std::byte>(flag_bits(*this));
+  put16(p + 14, window);
+  put16(p + 16, 0);  // checksum, filled in below
+  put16(p + 18, 0);  // urgent pointer
+  wire::write_options(options, p + kFixedHeader);
+  std::byte* d = p + kFixedHeader + opts;
+  payload.for_each_slice([&d](std::span<const std::byte> slice) {
+    std::memcpy(d, slice.data(), slice.size());
+    d += slice.size();
+  });
+  put16(p + 16, tcp_checksum(src, dst, out.first(total)));
+  return total;
+}
+
+std::vector<std::byte> Segment::encode(const IpAddr& src, const IpAddr& dst) const {
+  std::vector<std::byte> out(encoded_size());
+  encode_into(out, src, dst);
+  return out;
+}
+
+std::string_view to_string(Segment::Flag f) {
+  switch (f) {
+    case Segment::Flag::none:
+      return "none";
+    case Segment::Flag::syn:
+      return "syn";
+    case Segment::Flag::fin:
+      return "fin";
+    case Segment::Flag::rst:
+      return "rst";
+  }
+  return "?";
+}
+
+// packetdrill's form: flags (S F R P, then . for ACK), seq:end(len) over the payload, ack,
+// window, options. The options are the Segment's own, without the NOP padding of the wire.
+std::ostream& operator<<(std::ostream& os, const Segment& s) {
+  std::string flags;
+  switch (s.flag) {
+    case Segment::Flag::none:
+      break;
+    case Segment::Flag::syn:
+      flags += 'S';
+      break;
+    case Segment::Flag::fin:
+      flags += 'F';
+      break;
+    case Segment::Flag::rst:
+      flags += 'R';
+      break;
+  }
+  if (s.push) flags += 'P';
+  if (s.ack) flags += '.';
+  if (flags.empty()) flags = "-";
+  const auto len = static_cast<std::uint32_t>(s.payload.size());
+  os << flags << ' ' << s.seq << ':' << (s.seq + len) << '(' << len << ')';
+  if (s.ack) os << " ack " << *s.ack;
+  os << " win " << s.window;
+  if (!s.options.empty()) {
+    os << " <";
+    for (std::size_t i = 0; i < s.options.size(); ++i) os << (i ? "," : "") << s.options[i];
+    os << '>';
+  }
+  return os;
+}
+
+std::ostream& operator<<(std::ostream& os, const Output& o) {
+  return os << Endpoint{o.src, o.segment.src_port} << " > " << Endpoint{o.dst, o.segment.dst_port} << ": "
+            << o.segment;
+}
+
+}  // namespace utcp
