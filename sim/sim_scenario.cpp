@@ -1,0 +1,227 @@
+#include "sim_scenario.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <sstream>
+
+namespace utcp::sim {
+namespace {
+
+std::uint64_t decode_errors(const Stats& s) {
+  return std::accumulate(s.decode_errors.begin(), s.decode_errors.end(), std::uint64_t{0});
+}
+
+// The checks that need the finished run; the first that fails.
+std::optional<std::string> final_checks(const Network& net, const BulkEndpoint& client,
+                                        const BulkEndpoint& server, NodeId c, NodeId s, Network::End end) {
+  std::ostringstream os;
+  if (net.failure()) return *net.failure();
+  if (end != Network::End::quiescent) {
+    os << "run did not settle: " << to_string(end)
+       << " at t=" << std::chrono::duration<double>(net.elapsed()).count() << "s, " << net.in_flight()
+       << " datagrams in flight";
+    return os.str();
+  }
+  for (const BulkEndpoint* e : {&client, &server}) {
+    const char* who = e == &client ? "client" : "server";
+    if (!e->flow()) {
+      os << who << ": never connected";
+      return os.str();
+    }
+    if (!e->done()) {
+      os << who << ": unfinished: sent " << e->sent() << ", received " << e->received()
+         << (e->eof() ? ", eof" : ", no eof") << (e->closed() ? ", closed" : ", not closed");
+      if (const auto ci = info(net.stack(e->node()), *e->flow())) os << ", state " << ci->state;
+      return os.str();
+    }
+  }
+  for (const NodeId n : {c, s}) {
+    if (const std::size_t k = num_connections(net.stack(n)); k != 0) {
+      os << net.name(n) << ": " << k << " connection(s) left at the end";
+      return os.str();
+    }
+    if (const auto d = next_deadline(net.stack(n))) {
+      os << net.name(n) << ": a timer is still armed at the end";
+      return os.str();
+    }
+    const std::uint64_t bad = decode_errors(stats(net.stack(n)));
+    if (bad != net.corrupted_arrivals(n)) {
+      os << net.name(n) << ": " << net.corrupted_arrivals(n) << " corrupted datagrams arrived but " << bad
+         << " were refused by decode";
+      return os.str();
+    }
+  }
+  for (const auto& [from, to] : {std::pair{c, s}, std::pair{s, c}}) {
+    if (const Link* l = net.link(from, to); l && l->stats().mtu_drops != 0) {
+      os << net.name(from) << ": " << l->stats().mtu_drops << " datagram(s) larger than the MTU "
+         << l->config().mtu;
+      return os.str();
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view to_string(Network::End end) {
+  switch (end) {
+    case Network::End::quiescent:
+      return "quiescent";
+    case Network::End::stopped:
+      return "stopped";
+    case Network::End::time_limit:
+      return "time limit";
+    case Network::End::step_limit:
+      return "step limit";
+    case Network::End::failed:
+      return "failed";
+  }
+  return "?";
+}
+
+void set_both(TransferSpec& spec, const Config& config) {
+  spec.client_config = config;
+  spec.server_config = config;
+}
+void set_both(TransferSpec& spec, const LinkConfig& link) {
+  spec.forward = link;
+  spec.backward = link;
+}
+
+double TransferReport::goodput_bps() const {
+  const double secs = std::chrono::duration<double>(transfer_time).count();
+  if (secs <= 0) return 0;
+  return static_cast<double>(client_received + server_received) / secs;
+}
+
+TransferReport run_transfer(const TransferSpec& spec) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  Network net(
+      Network::Options{.seed = spec.seed, .start = Instant{}, .check_invariants = spec.check_invariants});
+  const IpAddr client_ip = spec.ipv6 ? *IpAddr::parse("fd00::1") : IpAddr::v4(10, 0, 0, 1);
+  const IpAddr server_ip = spec.ipv6 ? *IpAddr::parse("fd00::2") : IpAddr::v4(10, 0, 0, 2);
+  Config cc = spec.client_config, sc = spec.server_config;
+  cc.rng_seed = mix(spec.seed, 0xc11e47);
+  sc.rng_seed = mix(spec.seed, 0x5e7e7);
+  const NodeId c = net.add_node("client", {client_ip}, cc);
+  const NodeId s = net.add_node("server", {server_ip}, sc);
+  net.add_link(c, s, spec.forward);
+  net.add_link(s, c, spec.backward);
+
+  const std::uint64_t c2s = mix(spec.seed, 1), s2c = mix(spec.seed, 2);
+  BulkEndpoint client(c, "client", c2s, spec.client_bytes, s2c, spec.server_bytes);
+  BulkEndpoint server(s, "server", s2c, spec.server_bytes, c2s, spec.client_bytes);
+  auto endpoint = [&](NodeId n) -> BulkEndpoint& { return n == c ? client : server; };
+
+  net.on_event = [&](NodeId n, const Event<Notify>& ev) {
+    BulkEndpoint& e = endpoint(n);
+    if (const auto* est = std::get_if<Established<Notify>>(&ev)) {
+      if (n == s) {
+        if (server.flow()) return net.fail("server: a second connection was accepted");
+        server.attach(est->flow);
+      }
+    } else if (const auto* drop = std::get_if<Drop<Notify>>(&ev)) {
+      std::ostringstream os;
+      os << net.name(n) << ": connection " << drop->flow << " dropped (reset)";
+      return net.fail(os.str());
+    }
+    e.pump(net);
+  };
+  net.on_timer_drop = [&](NodeId n, const TimerDrop<Notify>& drop) {
+    if (drop.error == TimerError::timer_2msl) return;
+    std::ostringstream os;
+    os << net.name(n) << ": connection " << drop.flow << " ended by the timer: " << to_string(drop.error);
+    net.fail(os.str());
+  };
+  if (spec.prepare) spec.prepare(net);
+
+  net.listen(s, spec.port);
+  if (auto flow = net.connect(c, client_ip, server_ip, spec.port)) {
+    client.attach(*flow);
+  } else {
+    net.fail("connect: " + flow.error().message);
+  }
+  const Network::End end = net.run(net.now() + spec.time_limit, spec.step_limit);
+
+  TransferReport r;
+  r.failure = final_checks(net, client, server, c, s, end);
+  r.end = end;
+  r.client_received = client.received();
+  r.server_received = server.received();
+  Instant last = Instant{};
+  for (const auto& t : {client.last_byte_at(), server.last_byte_at()})
+    if (t && *t > last) last = *t;
+  r.transfer_time = last - Instant{};
+  r.end_time = net.elapsed();
+  r.client_stats = stats(net.stack(c));
+  r.server_stats = stats(net.stack(s));
+  if (const Link* l = net.link(c, s)) r.forward = l->stats();
+  if (const Link* l = net.link(s, c)) r.backward = l->stats();
+  r.network = net.stats();
+  r.client_cwnd = client.last_cwnd();
+  r.client_ssthresh = client.last_ssthresh();
+  r.server_cwnd = server.last_cwnd();
+  r.server_ssthresh = server.last_ssthresh();
+  r.trace_hash = net.trace_hash();
+  r.wall_time = std::chrono::steady_clock::now() - wall_start;
+  return r;
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+  char buf[32];
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0)
+    std::snprintf(buf, sizeof buf, "%llu MiB", static_cast<unsigned long long>(bytes >> 20));
+  else if (bytes >= 1024 && bytes % 1024 == 0)
+    std::snprintf(buf, sizeof buf, "%llu KiB", static_cast<unsigned long long>(bytes >> 10));
+  else
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+  return buf;
+}
+
+std::string goodput_table(const TableSpec& spec) {
+  std::ostringstream os;
+  char cell[64];
+  os << "goodput in Mbit/s of virtual time: " << format_bytes(spec.bytes)
+     << " one way; 10 Mbit/s, 20 ms one-way delay, 64-packet queue, MSS 1460, loss both ways; seed "
+     << spec.seed << "\n";
+  std::snprintf(cell, sizeof cell, "%-8s", "loss");
+  os << cell;
+  for (const std::uint32_t b : spec.buffers) {
+    std::snprintf(cell, sizeof cell, " %10s", format_bytes(b).c_str());
+    os << cell;
+  }
+  os << "\n";
+  for (const double loss : spec.loss_percent) {
+    char label[16];
+    std::snprintf(label, sizeof label, "%g%%", loss);
+    std::snprintf(cell, sizeof cell, "%-8s", label);
+    os << cell;
+    for (const std::uint32_t b : spec.buffers) {
+      TransferSpec t;
+      t.seed = spec.seed;
+      t.client_bytes = spec.bytes;
+      t.server_bytes = 0;
+      Config cfg;
+      cfg.send_buffer = b;
+      cfg.recv_buffer = b;
+      set_both(t, cfg);
+      LinkConfig link;
+      link.delay = std::chrono::milliseconds(20);
+      link.rate_bps = 10'000'000;
+      link.queue_limit = 64;
+      link.impair.loss = loss / 100.0;
+      set_both(t, link);
+      const TransferReport r = run_transfer(t);
+      if (r.ok())
+        std::snprintf(cell, sizeof cell, " %10.3f", r.goodput_bps() * 8 / 1e6);
+      else
+        std::snprintf(cell, sizeof cell, " %10s", "FAIL");
+      os << cell;
+    }
+    os << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace utcp::sim

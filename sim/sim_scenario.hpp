@@ -1,0 +1,76 @@
+// Ready-made simulations: a bulk transfer between two stacks over a pair of links (what the
+// property tests, `utcp sim` and the benchmarks run), and the goodput table.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "sim_bulk.hpp"
+#include "sim_network.hpp"
+
+namespace utcp::sim {
+
+struct TransferSpec {
+  std::uint64_t seed = 1;                // the links' impairments and the data's content
+  std::uint64_t client_bytes = 1 << 20;  // client -> server
+  std::uint64_t server_bytes = 0;        // server -> client
+  bool ipv6 = false;
+  Config client_config, server_config;  // MTU, buffers, window scaling, Nagle ...
+  LinkConfig forward, backward;         // client -> server, server -> client
+  std::uint16_t port = 80;
+  Duration time_limit = std::chrono::hours(4);  // virtual
+  std::uint64_t step_limit = 100'000'000;
+  bool check_invariants = true;
+  // Called once the network is built, before anything runs (e.g. to attach a capture).
+  std::function<void(Network&)> prepare;
+};
+
+// The settings of both directions at once, for symmetric setups.
+void set_both(TransferSpec& spec, const Config& config);
+void set_both(TransferSpec& spec, const LinkConfig& link);
+
+struct TransferReport {
+  // Empty when every byte arrived once and in order, both sides closed cleanly, no connection
+  // or timer was left behind, and no invariant or bound broke on the way.
+  std::optional<std::string> failure;
+  bool ok() const { return !failure; }
+
+  std::uint64_t client_received = 0, server_received = 0;
+  Duration transfer_time{};  // connect to the last byte read, by either side (virtual)
+  Duration end_time{};       // connect to the last event, TIME-WAIT included (virtual)
+  Duration wall_time{};      // real time the run took (not deterministic: never compare it)
+  Network::End end = Network::End::quiescent;
+  Stats client_stats, server_stats;
+  LinkStats forward, backward;
+  NetworkStats network;
+  std::uint32_t client_cwnd = 0, client_ssthresh = 0;  // the last seen before close
+  std::uint32_t server_cwnd = 0, server_ssthresh = 0;
+  std::uint64_t trace_hash = 0;
+
+  // Application bytes per second of virtual time, both directions together.
+  double goodput_bps() const;
+};
+
+TransferReport run_transfer(const TransferSpec& spec);
+
+// The goodput table: a one-way transfer of `bytes` over a 10 Mbit/s path with 20 ms one-way
+// delay and a 64-packet drop-tail queue, for each uniform loss rate (rows, percent) and
+// socket buffer size (columns, send and receive). Only virtual-time numbers: the text is a
+// function of its arguments.
+struct TableSpec {
+  std::vector<double> loss_percent{0, 0.1, 1, 2, 5, 10};
+  std::vector<std::uint32_t> buffers{4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20};
+  std::uint64_t bytes = 1 << 20;
+  std::uint64_t seed = 1;
+};
+std::string goodput_table(const TableSpec& spec = {});
+
+// "12.3 KiB", "4 MiB" ...
+std::string format_bytes(std::uint64_t bytes);
+std::string_view to_string(Network::End end);
+
+}  // namespace utcp::sim
