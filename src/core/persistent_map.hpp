@@ -1,0 +1,542 @@
+// A persistent hash array mapped trie (Bagwell, "Ideal Hash Trees", 2001) with an
+// earliest-deadline aggregate in every node.
+//
+// Why: a State must copy in O(1) and share structure (DESIGN.md, value semantics), a segment
+// on one flow must cost the same with 1 or 1,000,000 other flows, and `timer`/`next_deadline`
+// must not walk every connection (µTCP fault 9). So:
+//  - copying a map bumps the root's refcount; nodes are immutable while shared;
+//  - a mutation copies only the nodes on its path that are shared with another map
+//    (path copying) and updates uniquely owned nodes in place, so the per-segment `update`
+//    of a map nobody else holds allocates nothing and costs O(depth);
+//  - every node caches the earliest deadline below it, so `min_deadline` is O(1) and
+//    `update_due` descends only into subtrees with something due.
+//
+// Layout: 32-way bitmap-indexed branches (a child's slot is the popcount of the bitmap
+// below its bit), 5 hash bits per level, branches allocated with exact-size child arrays.
+// Keys are hashed to 64 bits and mixed (a bijection, so no new collisions), so the depth is
+// at most 13 branch levels; keys whose 64-bit hashes are equal share a collision node.
+// Leaves and collision nodes may sit at any level: a branch left with a single leaf or
+// collision node after an erase is replaced by it, so the trie stays canonical and small.
+//
+// Refcounts are atomic because a State may be copied to another thread: increments are
+// relaxed (the copier already holds a reference), decrements acq_rel (the last owner must
+// see every write before it frees), and the "uniquely owned" test is an acquire load.
+//
+// Deadlines are kept as the tick count of an Instant; Instant::max() means "no deadline".
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <new>
+#include <optional>
+#include <utility>
+
+#include "utcp/time.hpp"
+
+namespace utcp::detail {
+
+// DeadlineOf: a stateless functor, std::optional<Instant> operator()(const V&) const.
+template <class K, class V, class DeadlineOf, class Hash = std::hash<K>>
+class PersistentMap {
+ public:
+  PersistentMap() = default;
+  PersistentMap(const PersistentMap& o) : root_(o.root_), size_(o.size_) {
+    if (root_) retain(root_);
+  }
+  PersistentMap(PersistentMap&& o) noexcept : root_(std::exchange(o.root_, nullptr)), size_(o.size_) {
+    o.size_ = 0;
+  }
+  PersistentMap& operator=(const PersistentMap& o) {
+    if (o.root_) retain(o.root_);
+    if (root_) release(root_);
+    root_ = o.root_;
+    size_ = o.size_;
+    return *this;
+  }
+  PersistentMap& operator=(PersistentMap&& o) noexcept {
+    if (this != &o) {
+      if (root_) release(root_);
+      root_ = std::exchange(o.root_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
+  ~PersistentMap() {
+    if (root_) release(root_);
+  }
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // nullptr when absent.
+  const V* find(const K& k) const {
+    const Leaf* l = find_leaf(hash_of(k), k);
+    return l ? &l->value : nullptr;
+  }
+
+  // Applies f(V&) to k's value in place, copying first the nodes on the path that another
+  // map shares. Returns false (and calls nothing) when k is absent.
+  template <class F>
+  bool update(const K& k, F&& f) {
+    const std::uint64_t h = hash_of(k);
+    if (!find_leaf(h, k)) return false;
+    update_at(root_, 0, h, k, f);
+    return true;
+  }
+
+  // Insert or assign.
+  void insert(const K& k, V v) {
+    const std::uint64_t h = hash_of(k);
+    if (!root_) {
+      Branch* b = new_branch(Kind::inner, 1);
+      Leaf* l = new Leaf(h, k, std::move(v));
+      b->bitmap = bit_of(h, 0);
+      b->count = 1;
+      b->kids()[0] = l;
+      b->deadline = l->deadline;
+      root_ = b;
+      size_ = 1;
+      return;
+    }
+    if (insert_at(root_, 0, h, k, v)) ++size_;
+  }
+
+  bool erase(const K& k) {
+    const std::uint64_t h = hash_of(k);
+    // Checking first keeps an absent key from copying a shared path.
+    if (!find_leaf(h, k)) return false;
+    erase_at(root_, 0, h, k);
+    --size_;
+    return true;
+  }
+
+  // O(1): the earliest deadline over all values.
+  std::optional<Instant> min_deadline() const {
+    if (!root_ || root_->deadline == kNone) return std::nullopt;
+    return Instant(Duration(root_->deadline));
+  }
+
+  // Calls f(const K&, V&) -> bool for every entry whose deadline is <= now; false erases it.
+  // Only subtrees whose earliest deadline is <= now are visited.
+  template <class F>
+  void update_due(Instant now, F&& f) {
+    const Ticks t = ticks(now);
+    if (!root_ || root_->deadline > t) return;
+    due_at(root_, 0, t, f, size_);
+  }
+
+  // f(const K&, const V&) for every entry, in trie order (unspecified but deterministic).
+  template <class F>
+  void for_each(F&& f) const {
+    if (root_) each_at(root_, f);
+  }
+
+  // Bytes of node storage reachable from this map (nodes shared with other maps included),
+  // the trie's overhead for the memory budget; not counting heap memory the Ks and Vs own.
+  std::size_t memory_usage() const { return root_ ? usage_at(root_) : 0; }
+
+  // Whether two maps share their root (a copy not mutated since); for tests of sharing.
+  bool shares_root_with(const PersistentMap& o) const { return root_ != nullptr && root_ == o.root_; }
+
+ private:
+  using Ticks = Duration::rep;
+  static constexpr Ticks kNone = std::numeric_limits<Ticks>::max();
+  static constexpr unsigned kBits = 5;
+  static constexpr unsigned kHashBits = 64;
+
+  enum class Kind : std::uint8_t { inner, leaf, collision };
+
+  struct Node {
+    explicit Node(Kind k) : kind(k) {}
+    std::atomic<std::uint32_t> refs{1};
+    Kind kind;
+    Ticks deadline = kNone;  // the earliest deadline in this subtree
+  };
+
+  struct Leaf : Node {
+    Leaf(std::uint64_t h, const K& k, V&& v) : Node(Kind::leaf), hash(h), key(k), value(std::move(v)) {
+      this->deadline = ticks(DeadlineOf{}(value));
+    }
+    Leaf(const Leaf& o) : Node(Kind::leaf), hash(o.hash), key(o.key), value(o.value) {
+      this->deadline = o.deadline;
+    }
+    std::uint64_t hash;
+    K key;
+    V value;
+  };
+
+  // An inner node (bitmap-indexed) or a collision node (count leaves of one hash, unordered).
+  // The child pointers follow the header in the same allocation.
+  struct Branch : Node {
+    explicit Branch(Kind k) : Node(k) {}
+    std::uint32_t bitmap = 0;
+    std::uint32_t count = 0;
+    std::uint32_t cap = 0;
+    Node** kids() { return reinterpret_cast<Node**>(reinterpret_cast<std::byte*>(this) + sizeof(Branch)); }
+    Node* const* kids() const {
+      return reinterpret_cast<Node* const*>(reinterpret_cast<const std::byte*>(this) + sizeof(Branch));
+    }
+  };
+  static_assert(sizeof(Branch) % alignof(Node*) == 0);
+
+  // ---- helpers ----
+  static Ticks ticks(std::optional<Instant> t) { return t ? t->time_since_epoch().count() : kNone; }
+  static Ticks ticks(Instant t) { return t.time_since_epoch().count(); }
+
+  static std::uint64_t hash_of(const K& k) {
+    // MurmurHash3's fmix64: spreads weak hashes (std::hash of an integer is the identity in
+    // libstdc++) over all 64 bits; a bijection, so it adds no collisions.
+    std::uint64_t x = static_cast<std::uint64_t>(Hash{}(k));
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+  }
+  static std::uint32_t index_of(std::uint64_t h, unsigned shift) {
+    return static_cast<std::uint32_t>((h >> shift) & 31u);
+  }
+  static std::uint32_t bit_of(std::uint64_t h, unsigned shift) {
+    return std::uint32_t{1} << index_of(h, shift);
+  }
+  static std::uint32_t slot_of(const Branch* b, std::uint32_t bit) {
+    return static_cast<std::uint32_t>(std::popcount(b->bitmap & (bit - 1)));
+  }
+  static bool terminal(const Node* n) { return n->kind != Kind::inner; }
+  static std::uint64_t hash_of_terminal(const Node* n) {
+    if (n->kind == Kind::leaf) return static_cast<const Leaf*>(n)->hash;
+    return static_cast<const Leaf*>(static_cast<const Branch*>(n)->kids()[0])->hash;
+  }
+
+  static Branch* new_branch(Kind kind, std::uint32_t cap) {
+    void* mem = ::operator new(sizeof(Branch) + cap * sizeof(Node*));
+    Branch* b = ::new (mem) Branch(kind);
+    b->cap = cap;
+    return b;
+  }
+  // Frees a branch's storage without touching its children's refcounts.
+  static void free_shell(Branch* b) {
+    b->~Branch();
+    ::operator delete(static_cast<void*>(b));
+  }
+  static void retain(Node* n) { n->refs.fetch_add(1, std::memory_order_relaxed); }
+  static void release(Node* n) {
+    if (n->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (n->kind == Kind::leaf) {
+      delete static_cast<Leaf*>(n);
+      return;
+    }
+    Branch* b = static_cast<Branch*>(n);
+    for (std::uint32_t i = 0; i < b->count; ++i) release(b->kids()[i]);
+    free_shell(b);
+  }
+  static bool unique(const Node* n) { return n->refs.load(std::memory_order_acquire) == 1; }
+
+  // Makes *slot uniquely owned by this map (copying it when shared) and returns it.
+  static Node* own(Node*& slot) {
+    Node* n = slot;
+    if (unique(n)) return n;
+    Node* c;
+    if (n->kind == Kind::leaf) {
+      c = new Leaf(*static_cast<const Leaf*>(n));
+    } else {
+      const Branch* b = static_cast<const Branch*>(n);
+      Branch* nb = new_branch(b->kind, b->count);
+      nb->bitmap = b->bitmap;
+      nb->count = b->count;
+      nb->deadline = b->deadline;
+      for (std::uint32_t i = 0; i < b->count; ++i) {
+        nb->kids()[i] = b->kids()[i];
+        retain(nb->kids()[i]);
+      }
+      c = nb;
+    }
+    release(n);
+    slot = c;
+    return c;
+  }
+
+  static void rescan(Branch* b) {
+    Ticks d = kNone;
+    for (std::uint32_t i = 0; i < b->count; ++i) d = std::min(d, b->kids()[i]->deadline);
+    b->deadline = d;
+  }
+  // A child's deadline went from old_d to new_d: only rescan when the child was the
+  // earliest and moved later.
+  static void fix_deadline(Branch* b, Ticks old_d, Ticks new_d) {
+    if (new_d <= b->deadline) {
+      b->deadline = new_d;
+    } else if (old_d == b->deadline) {
+      rescan(b);
+    }
+  }
+
+  // Inserts child at position pos of a uniquely owned branch, growing it (into *slot) when full.
+  static Branch* insert_kid(Node*& slot, Branch* b, std::uint32_t pos, Node* child) {
+    if (b->count == b->cap) {
+      Branch* nb = new_branch(b->kind, b->count + 1);
+      nb->bitmap = b->bitmap;
+      nb->count = b->count;
+      nb->deadline = b->deadline;
+      std::memcpy(static_cast<void*>(nb->kids()), b->kids(), b->count * sizeof(Node*));
+      free_shell(b);
+      slot = nb;
+      b = nb;
+    }
+    Node** k = b->kids();
+    std::memmove(static_cast<void*>(k + pos + 1), k + pos, (b->count - pos) * sizeof(Node*));
+    k[pos] = child;
+    ++b->count;
+    b->deadline = std::min(b->deadline, child->deadline);
+    return b;
+  }
+  static void remove_kid(Branch* b, std::uint32_t pos) {
+    Node** k = b->kids();
+    std::memmove(static_cast<void*>(k + pos), k + pos + 1, (b->count - pos - 1) * sizeof(Node*));
+    --b->count;
+  }
+
+  // A subtree at `shift` holding the terminal a (hash ha) and the terminal b (hash hb), ha != hb.
+  static Node* join(Node* a, std::uint64_t ha, Node* b, std::uint64_t hb, unsigned shift) {
+    // Bounded recursion: the hashes differ in some bit below 64, found within 13 levels.
+    const std::uint32_t ia = index_of(ha, shift), ib = index_of(hb, shift);
+    if (ia == ib) {
+      Node* child = join(a, ha, b, hb, shift + kBits);
+      Branch* br = new_branch(Kind::inner, 1);
+      br->bitmap = std::uint32_t{1} << ia;
+      br->count = 1;
+      br->kids()[0] = child;
+      br->deadline = child->deadline;
+      return br;
+    }
+    Branch* br = new_branch(Kind::inner, 2);
+    br->bitmap = (std::uint32_t{1} << ia) | (std::uint32_t{1} << ib);
+    br->count = 2;
+    br->kids()[ia < ib ? 0 : 1] = a;
+    br->kids()[ia < ib ? 1 : 0] = b;
+    br->deadline = std::min(a->deadline, b->deadline);
+    return br;
+  }
+
+  const Leaf* find_leaf(std::uint64_t h, const K& k) const {
+    const Node* n = root_;
+    unsigned shift = 0;
+    while (n) {
+      if (n->kind == Kind::inner) {
+        const Branch* b = static_cast<const Branch*>(n);
+        const std::uint32_t bit = bit_of(h, shift);
+        if (!(b->bitmap & bit)) return nullptr;
+        n = b->kids()[slot_of(b, bit)];
+        shift += kBits;
+      } else if (n->kind == Kind::leaf) {
+        const Leaf* l = static_cast<const Leaf*>(n);
+        return l->hash == h && l->key == k ? l : nullptr;
+      } else {
+        const Branch* c = static_cast<const Branch*>(n);
+        for (std::uint32_t i = 0; i < c->count; ++i) {
+          const Leaf* l = static_cast<const Leaf*>(c->kids()[i]);
+          if (l->hash != h) return nullptr;  // all share one hash
+          if (l->key == k) return l;
+        }
+        return nullptr;
+      }
+    }
+    return nullptr;
+  }
+
+  // Position of key k in a collision node known to hold it.
+  static std::uint32_t collision_pos(const Branch* c, const K& k) {
+    std::uint32_t i = 0;
+    while (static_cast<const Leaf*>(c->kids()[i])->key != k) ++i;
+    return i;
+  }
+
+  // The key is known to be present below *slot.
+  template <class F>
+  static void update_at(Node*& slot, unsigned shift, std::uint64_t h, const K& k, F& f) {
+    Node* n = own(slot);
+    if (n->kind == Kind::leaf) {
+      Leaf* l = static_cast<Leaf*>(n);
+      f(l->value);
+      l->deadline = ticks(DeadlineOf{}(l->value));
+      return;
+    }
+    Branch* b = static_cast<Branch*>(n);
+    const std::uint32_t pos = b->kind == Kind::inner ? slot_of(b, bit_of(h, shift)) : collision_pos(b, k);
+    Node*& kid = b->kids()[pos];
+    const Ticks old_d = kid->deadline;
+    update_at(kid, shift + kBits, h, k, f);
+    fix_deadline(b, old_d, kid->deadline);
+  }
+
+  // Returns whether an entry was added (false: an existing value was assigned).
+  static bool insert_at(Node*& slot, unsigned shift, std::uint64_t h, const K& k, V& v) {
+    Node* n = slot;
+    if (n->kind == Kind::leaf) {
+      Leaf* l = static_cast<Leaf*>(n);
+      if (l->hash == h && l->key == k) {
+        if (unique(l)) {
+          l->value = std::move(v);
+          l->deadline = ticks(DeadlineOf{}(l->value));
+        } else {
+          slot = new Leaf(h, k, std::move(v));
+          release(l);
+        }
+        return false;
+      }
+      Node* nl = new Leaf(h, k, std::move(v));
+      if (l->hash == h) {
+        Branch* c = new_branch(Kind::collision, 2);
+        c->count = 2;
+        c->kids()[0] = l;  // the slot's reference moves into the collision node
+        c->kids()[1] = nl;
+        c->deadline = std::min(l->deadline, nl->deadline);
+        slot = c;
+      } else {
+        slot = join(l, l->hash, nl, h, shift);
+      }
+      return true;
+    }
+    if (n->kind == Kind::collision) {
+      const std::uint64_t ch = hash_of_terminal(n);
+      if (ch != h) {
+        slot = join(n, ch, new Leaf(h, k, std::move(v)), h, shift);
+        return true;
+      }
+      Branch* c = static_cast<Branch*>(own(slot));
+      for (std::uint32_t i = 0; i < c->count; ++i) {
+        if (static_cast<Leaf*>(c->kids()[i])->key == k) {
+          const Ticks old_d = c->kids()[i]->deadline;
+          insert_at(c->kids()[i], shift, h, k, v);
+          fix_deadline(c, old_d, c->kids()[i]->deadline);
+          return false;
+        }
+      }
+      insert_kid(slot, c, c->count, new Leaf(h, k, std::move(v)));
+      return true;
+    }
+    Branch* b = static_cast<Branch*>(own(slot));
+    const std::uint32_t bit = bit_of(h, shift);
+    const std::uint32_t pos = slot_of(b, bit);
+    if (!(b->bitmap & bit)) {
+      b = insert_kid(slot, b, pos, new Leaf(h, k, std::move(v)));
+      b->bitmap |= bit;
+      return true;
+    }
+    Node*& kid = b->kids()[pos];
+    const Ticks old_d = kid->deadline;
+    const bool added = insert_at(kid, shift + kBits, h, k, v);
+    fix_deadline(b, old_d, kid->deadline);
+    return added;
+  }
+
+  // After a removal below a uniquely owned branch: an empty branch disappears, a branch left
+  // with one leaf or collision node is replaced by it (terminals may sit at any level), and a
+  // collision node left with one leaf becomes that leaf. The root stays a branch.
+  static void canonicalize(Node*& slot, Branch* b, bool is_root) {
+    if (b->count == 0) {
+      free_shell(b);
+      slot = nullptr;  // for the root too: an empty map has no root
+      return;
+    }
+    if (is_root || b->count != 1) return;
+    Node* only = b->kids()[0];
+    if (!terminal(only)) return;
+    free_shell(b);  // its reference to `only` moves to the slot
+    slot = only;
+  }
+
+  // The key is known to be present below *slot.
+  static void erase_at(Node*& slot, unsigned shift, std::uint64_t h, const K& k) {
+    Node* n = slot;
+    if (n->kind == Kind::leaf) {
+      release(n);
+      slot = nullptr;
+      return;
+    }
+    Branch* b = static_cast<Branch*>(own(slot));
+    std::uint32_t pos;
+    if (b->kind == Kind::collision) {
+      pos = collision_pos(b, k);
+    } else {
+      pos = slot_of(b, bit_of(h, shift));
+    }
+    Node*& kid = b->kids()[pos];
+    const Ticks old_d = kid->deadline;
+    erase_at(kid, shift + kBits, h, k);
+    if (kid == nullptr) {
+      remove_kid(b, pos);
+      if (b->kind == Kind::inner) b->bitmap &= ~bit_of(h, shift);
+      if (old_d == b->deadline) rescan(b);
+    } else {
+      fix_deadline(b, old_d, kid->deadline);
+    }
+    canonicalize(slot, b, shift == 0);
+  }
+
+  // *slot's earliest deadline is <= now.
+  template <class F>
+  static void due_at(Node*& slot, unsigned shift, Ticks now, F& f, std::size_t& size) {
+    Node* n = own(slot);
+    if (n->kind == Kind::leaf) {
+      Leaf* l = static_cast<Leaf*>(n);
+      if (!f(std::as_const(l->key), l->value)) {
+        release(l);
+        slot = nullptr;
+        --size;
+        return;
+      }
+      l->deadline = ticks(DeadlineOf{}(l->value));
+      return;
+    }
+    Branch* b = static_cast<Branch*>(n);
+    std::uint32_t out = 0;
+    std::uint32_t bitmap = b->bitmap, new_bitmap = 0;
+    Ticks d = kNone;
+    for (std::uint32_t i = 0; i < b->count; ++i) {
+      // For an inner node, the lowest remaining bit of the bitmap is child i's bit.
+      const std::uint32_t bit = bitmap & (~bitmap + 1);
+      bitmap &= bitmap - 1;
+      Node*& kid = b->kids()[i];
+      if (kid->deadline <= now) due_at(kid, shift + kBits, now, f, size);
+      if (kid == nullptr) continue;
+      d = std::min(d, kid->deadline);
+      new_bitmap |= bit;
+      b->kids()[out++] = kid;
+    }
+    b->count = out;
+    if (b->kind == Kind::inner) b->bitmap = new_bitmap;
+    b->deadline = d;
+    canonicalize(slot, b, shift == 0);
+  }
+  template <class F>
+  static void each_at(const Node* n, F& f) {
+    if (n->kind == Kind::leaf) {
+      const Leaf* l = static_cast<const Leaf*>(n);
+      f(l->key, l->value);
+      return;
+    }
+    const Branch* b = static_cast<const Branch*>(n);
+    for (std::uint32_t i = 0; i < b->count; ++i) each_at(b->kids()[i], f);
+  }
+
+  static std::size_t usage_at(const Node* n) {
+    if (n->kind == Kind::leaf) return sizeof(Leaf);
+    const Branch* b = static_cast<const Branch*>(n);
+    std::size_t s = sizeof(Branch) + b->cap * sizeof(Node*);
+    for (std::uint32_t i = 0; i < b->count; ++i) s += usage_at(b->kids()[i]);
+    return s;
+  }
+
+  Node* root_ = nullptr;  // a branch of Kind::inner, or nullptr when empty
+  std::size_t size_ = 0;
+};
+
+}  // namespace utcp::detail
