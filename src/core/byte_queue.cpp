@@ -1,0 +1,219 @@
+// A FIFO of bytes in shared PayloadBlocks.
+#include "core/byte_queue.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace utcp::detail {
+
+namespace {
+// Payload slices use 32-bit offsets; a huge append is split into blocks of at most this.
+constexpr std::size_t kMaxBlock = std::size_t{1} << 30;
+constexpr std::uint32_t kFirstCap = 4;
+}  // namespace
+
+ByteQueue::Rep* ByteQueue::new_rep(std::uint32_t cap) {
+  void* mem = ::operator new(sizeof(Rep) + cap * sizeof(Piece));
+  Rep* r = ::new (mem) Rep;
+  r->cap = cap;
+  return r;
+}
+
+void ByteQueue::free_rep(Rep* r) {
+  for (std::uint32_t i = 0; i < r->count; ++i) r->at(i).~Piece();
+  r->~Rep();
+  ::operator delete(static_cast<void*>(r));
+}
+
+ByteQueue::ByteQueue(const ByteQueue& o) : size_(o.size_) {
+  if (!o.rep_) return;
+  // A copy holds exactly the pieces: copying is O(pieces), bytes stay shared.
+  rep_ = new_rep(std::max(o.rep_->count, kFirstCap));
+  rep_->tail = o.rep_->tail;
+  rep_->tail_end = o.rep_->tail_end;
+  rep_->next_start = o.rep_->next_start;
+  for (std::uint32_t i = 0; i < o.rep_->count; ++i) ::new (&rep_->pieces()[i]) Piece(o.rep_->at(i));
+  rep_->count = o.rep_->count;
+}
+
+ByteQueue& ByteQueue::operator=(const ByteQueue& o) {
+  if (this != &o) {
+    ByteQueue tmp(o);
+    *this = std::move(tmp);
+  }
+  return *this;
+}
+
+ByteQueue& ByteQueue::operator=(ByteQueue&& o) noexcept {
+  if (this != &o) {
+    clear();
+    rep_ = std::exchange(o.rep_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+  }
+  return *this;
+}
+
+void ByteQueue::clear() {
+  if (rep_) free_rep(rep_);
+  rep_ = nullptr;
+  size_ = 0;
+}
+
+std::size_t ByteQueue::pieces() const {
+  return rep_ ? rep_->count : 0;
+}
+
+void ByteQueue::push_piece(Payload p) {
+  if (!rep_) rep_ = new_rep(kFirstCap);
+  if (rep_->count == rep_->cap) {
+    Rep* r = new_rep(rep_->cap * 2);
+    r->tail = std::move(rep_->tail);
+    r->tail_end = rep_->tail_end;
+    r->next_start = rep_->next_start;
+    for (std::uint32_t i = 0; i < rep_->count; ++i) {
+      ::new (&r->pieces()[i]) Piece(std::move(rep_->at(i)));
+    }
+    r->count = rep_->count;
+    free_rep(rep_);  // destroys the moved-from pieces
+    rep_ = r;
+  }
+  const std::size_t n = p.size();
+  ::new (&rep_->at(rep_->count)) Piece{std::move(p), rep_->next_start};
+  ++rep_->count;
+  rep_->next_start += n;
+}
+
+void ByteQueue::append(std::span<const std::byte> bytes) {
+  while (!bytes.empty()) {
+    if (rep_ && rep_->tail) {
+      // The last piece ends at tail_end in the tail block: extend both when nobody else
+      // (another copy of this queue) has appended to the block since.
+      PayloadBlock& block = *rep_->tail;
+      const std::size_t n = std::min(block.capacity() - rep_->tail_end, bytes.size());
+      if (n > 0 && block.try_append(rep_->tail_end, bytes.first(n))) {
+        Piece& last = rep_->at(rep_->count - 1);
+        const std::size_t len = last.bytes.size();
+        last.bytes = Payload(rep_->tail, rep_->tail_end - len, len + n);
+        rep_->tail_end += n;
+        rep_->next_start += n;
+        size_ += n;
+        bytes = bytes.subspan(n);
+        continue;
+      }
+    }
+    const std::size_t cap = std::min(std::max(kBlockSize, bytes.size()), kMaxBlock);
+    const std::size_t n = std::min(cap, bytes.size());
+    std::shared_ptr<PayloadBlock> block = PayloadBlock::make(cap);
+    block->try_append(0, bytes.first(n));
+    push_piece(Payload(block, 0, n));
+    rep_->tail = std::move(block);
+    rep_->tail_end = n;
+    size_ += n;
+    bytes = bytes.subspan(n);
+  }
+}
+
+void ByteQueue::append(const Payload& p) {
+  if (p.empty()) return;
+  push_piece(p);
+  rep_->tail.reset();  // the last piece is no longer in a block we fill
+  size_ += p.size();
+}
+
+std::uint32_t ByteQueue::piece_at(std::size_t off) const {
+  // The last piece whose start is <= the byte's stream position.
+  const std::uint64_t pos = rep_->at(0).start + off;
+  std::uint32_t lo = 0, hi = rep_->count;  // answer in [lo, hi)
+  while (hi - lo > 1) {
+    const std::uint32_t mid = lo + (hi - lo) / 2;
+    if (rep_->at(mid).start <= pos) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+Payload ByteQueue::slice(std::size_t off, std::size_t len) const {
+  off = std::min(off, size_);
+  len = std::min(len, size_ - off);
+  Payload out;
+  if (len == 0) return out;
+  const std::uint64_t front = rep_->at(0).start;
+  for (std::uint32_t i = piece_at(off); len > 0; ++i) {
+    const Piece& p = rep_->at(i);
+    const std::size_t in = static_cast<std::size_t>(front + off - p.start);
+    const std::size_t n = std::min(p.bytes.size() - in, len);
+    out = out.concat(p.bytes.sub(in, n));
+    off += n;
+    len -= n;
+  }
+  return out;
+}
+
+void ByteQueue::drop_front(std::size_t n) {
+  if (n >= size_) {
+    // Empty: give everything back, so an idle connection's queues own nothing.
+    clear();
+    return;
+  }
+  size_ -= n;
+  while (n > 0) {
+    Piece& p = rep_->at(0);
+    const std::size_t len = p.bytes.size();
+    if (len <= n) {
+      p.~Piece();
+      rep_->head = rep_->wrap(1);
+      --rep_->count;
+      n -= len;
+    } else {
+      p.bytes = p.bytes.sub(n, len - n);
+      p.start += n;
+      n = 0;
+    }
+  }
+}
+
+void ByteQueue::take_all(std::vector<std::string>& out) {
+  if (size_ == 0) return;
+  std::string s(size_, '\0');
+  copy_front(std::as_writable_bytes(std::span(s.data(), s.size())));
+  out.push_back(std::move(s));
+  clear();
+}
+
+std::size_t ByteQueue::copy_front(std::span<std::byte> out) const {
+  const std::size_t want = std::min(out.size(), size_);
+  std::size_t done = 0;
+  for (std::uint32_t i = 0; done < want; ++i) {
+    done += rep_->at(i).bytes.copy_to(out.subspan(done, want - done));
+  }
+  return done;
+}
+
+bool operator==(const ByteQueue& a, const ByteQueue& b) {
+  if (a.size_ != b.size_) return false;
+  // Walk both piece lists; compares contents, not how they are split.
+  std::uint32_t ia = 0, ib = 0;
+  std::size_t oa = 0, ob = 0, left = a.size_;
+  std::byte ba[256], bb[256];
+  while (left > 0) {
+    const Payload& pa = a.rep_->at(ia).bytes;
+    const Payload& pb = b.rep_->at(ib).bytes;
+    const std::size_t n = std::min({pa.size() - oa, pb.size() - ob, sizeof ba});
+    pa.sub(oa, n).copy_to(std::span(ba, n));
+    pb.sub(ob, n).copy_to(std::span(bb, n));
+    if (std::memcmp(ba, bb, n) != 0) return false;
+    oa += n;
+    ob += n;
+    left -= n;
+    if (oa == pa.size()) ++ia, oa = 0;
+    if (ob == pb.size()) ++ib, ob = 0;
+  }
+  return true;
+}
+
+}  // namespace utcp::detail

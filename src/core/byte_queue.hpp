@@ -1,0 +1,107 @@
+// A FIFO of bytes stored in shared PayloadBlocks: the send queue and the in-order receive
+// queue of a connection.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "utcp/payload.hpp"
+
+namespace utcp::detail {
+
+// The bytes are a sequence of pieces (Payloads). Copying a ByteQueue copies only the piece
+// list (references to blocks), O(pieces); the bytes themselves are never copied, and two
+// copies may keep appending independently (PayloadBlock::try_append lets only the first of
+// them extend a shared tail block; the other starts a new block).
+//
+// Memory: an empty queue owns nothing and is 16 bytes (an idle connection has two). The piece
+// list and the tail block are released as soon as the queue empties, so the first append to
+// an empty queue allocates its piece list (and a block for copied bytes); while the queue is
+// non-empty, append + drop_front allocate only a new block when the tail one is full
+// (one allocation per 16 KiB) and, rarely, a larger piece list (doubling).
+class ByteQueue {
+ public:
+  static constexpr std::size_t kBlockSize = 16 * 1024;
+
+  ByteQueue() = default;
+  ByteQueue(const ByteQueue& o);
+  ByteQueue(ByteQueue&& o) noexcept : rep_(o.rep_), size_(o.size_) {
+    o.rep_ = nullptr;
+    o.size_ = 0;
+  }
+  ByteQueue& operator=(const ByteQueue& o);
+  ByteQueue& operator=(ByteQueue&& o) noexcept;
+  ~ByteQueue() { clear(); }
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // Copies into the tail block when our view still ends at its fill and there is room
+  // (PayloadBlock::try_append), else into a new block of kBlockSize (or the append's size
+  // when larger).
+  void append(std::span<const std::byte> bytes);
+  void append(std::string_view bytes) { append(std::as_bytes(std::span(bytes.data(), bytes.size()))); }
+  // Shares p's slices: no byte is copied.
+  void append(const Payload& p);
+
+  // Bytes [off, off + len) from the front (clamped to size()), sharing the blocks. A Payload
+  // holds at most two slices: when the range spans more than two pieces (pieces adjacent in
+  // one block count as one), Payload::concat copies the bytes into one new block. A sender
+  // that slices at most an MSS out of 16 KiB blocks spans at most two, so it never copies.
+  Payload slice(std::size_t off, std::size_t len) const;
+
+  // Removes n bytes from the front (n <= size(); more is clamped).
+  void drop_front(std::size_t n);
+
+  // Appends every queued byte to out as one std::string, and clears the queue.
+  void take_all(std::vector<std::string>& out);
+
+  // Copies min(size(), out.size()) bytes from the front without consuming them; returns how many.
+  std::size_t copy_front(std::span<std::byte> out) const;
+
+  // Removes everything.
+  void clear();
+
+  // Number of pieces (for tests and statistics).
+  std::size_t pieces() const;
+
+  friend bool operator==(const ByteQueue& a, const ByteQueue& b);  // by content
+
+ private:
+  struct Piece {
+    Payload bytes;
+    std::uint64_t start;  // stream position of its first byte, for binary search in slice
+  };
+  // One allocation: this header, then `cap` Pieces in a ring.
+  struct Rep {
+    std::shared_ptr<PayloadBlock> tail;  // the block the last piece ends in, when we filled it
+    std::size_t tail_end = 0;            // our view's end in `tail`
+    std::uint32_t cap = 0, head = 0, count = 0;
+    std::uint64_t next_start = 0;  // stream position after the last byte
+    Piece* pieces() { return reinterpret_cast<Piece*>(reinterpret_cast<std::byte*>(this) + sizeof(Rep)); }
+    const Piece* pieces() const {
+      return reinterpret_cast<const Piece*>(reinterpret_cast<const std::byte*>(this) + sizeof(Rep));
+    }
+    Piece& at(std::uint32_t i) { return pieces()[wrap(i)]; }
+    const Piece& at(std::uint32_t i) const { return pieces()[wrap(i)]; }
+    std::uint32_t wrap(std::uint32_t i) const {
+      const std::uint32_t j = head + i;
+      return j >= cap ? j - cap : j;
+    }
+  };
+  static_assert(sizeof(Rep) % alignof(Piece) == 0);
+
+  static Rep* new_rep(std::uint32_t cap);
+  static void free_rep(Rep* r);
+  void push_piece(Payload p);                     // grows the ring when full
+  std::uint32_t piece_at(std::size_t off) const;  // index of the piece holding byte `off`
+
+  Rep* rep_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace utcp::detail
