@@ -1,0 +1,79 @@
+// Out-of-order receive data (RFC 9293 §3.10.7.4, "seventh, process the segment text"),
+// keyed by 64-bit stream offsets so nothing wraps: the engine converts sequence numbers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "core/byte_queue.hpp"
+#include "utcp/payload.hpp"
+
+namespace utcp::detail {
+
+// Held bytes are disjoint pieces (Payloads sharing the segments' blocks) in a map from start
+// offset; pieces that touch form one "range" (what SACK would report). Overlaps are resolved
+// consistently: bytes already held win, the first copy is kept, so a retransmission that
+// differs from the original cannot change data a SACK block already covered.
+//
+// Bounded memory (DESIGN.md): storing out-of-order data fails with over_limit when it would
+// need more than max_ranges out-of-order ranges, or when held bytes + out-of-order ranges *
+// kRangeOverhead would exceed the window. A segment that covers rcv_off is never refused
+// (the next take delivers it; the window bounds it), and a range starting at rcv_off is not
+// out of order: counting them could refuse in-order data and stall the connection.
+// To keep adversarial tiny segments from costing a map node each, a new piece adjacent to a
+// held one is merged into it when that needs no copy (Payload::concat of at most two slices)
+// or the copy is small (<= kSmallMerge bytes).
+class Reassembly {
+ public:
+  static constexpr std::size_t kRangeOverhead = 64;
+  static constexpr std::size_t kSmallMerge = 512;
+
+  enum class Insert : std::uint8_t { stored, duplicate, over_limit };
+
+  // Keeps the part of [off, off + data.size()) that lies in [rcv_off, rcv_off + window), is not
+  // held yet and is not beyond a known FIN. `fin`: the segment's FIN follows its last byte; it
+  // is remembered when off + data.size() lies in [rcv_off, rcv_off + window], no FIN is known
+  // yet and no held byte lies beyond it (held bytes win). stored: some byte or the FIN is new.
+  Insert insert(std::uint64_t rcv_off, std::uint32_t window, std::uint64_t off, const Payload& data, bool fin,
+                std::uint32_t max_ranges);
+
+  struct Ready {
+    std::uint64_t bytes = 0;
+    bool fin = false;
+    friend bool operator==(const Ready&, const Ready&) = default;
+  };
+  // Drops held bytes below rcv_off, moves the bytes now contiguous at rcv_off into `to`
+  // (ByteQueue::append(Payload), sharing), and says whether the FIN is then reached
+  // (fin_offset() == rcv_off + bytes).
+  Ready take(std::uint64_t rcv_off, ByteQueue& to);
+
+  std::size_t bytes() const { return bytes_; }
+  std::size_t ranges() const { return ranges_; }
+  bool empty() const { return pieces_.empty(); }
+  std::optional<std::uint64_t> fin_offset() const { return fin_; }
+
+  // Up to n held ranges [begin, end) in offset order (for SACK, RFC 2018).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> held(std::size_t n) const;
+
+  // Forgets everything (an aborted connection).
+  void clear();
+
+ private:
+  using Map = std::map<std::uint64_t, Payload>;
+  static std::uint64_t end_of(Map::const_iterator it) { return it->first + it->second.size(); }
+  static bool cheap_concat(const Payload& a, const Payload& b);
+  // Puts `p` at `start` (a gap, not overlapping any piece), merging with touching neighbours
+  // when cheap; returns the piece now holding it.
+  Map::iterator place(std::uint64_t start, Payload p);
+
+  Map pieces_;
+  std::size_t bytes_ = 0;
+  std::size_t ranges_ = 0;
+  std::optional<std::uint64_t> fin_;
+};
+
+}  // namespace utcp::detail
