@@ -1,0 +1,142 @@
+// The C ABI (utcp/posix.h): each function takes the host's lock through Host and turns an
+// errno result into -1 with errno set.
+#include <cerrno>
+#include <memory>
+
+#include "host.hpp"
+#include "utcp/posix.h"
+
+struct utcp_host {
+  std::unique_ptr<utcp::host::Host> host;
+};
+
+namespace {
+
+using utcp::host::SysResult;
+
+static_assert(UTCP_IP_DROP_REASONS == static_cast<int>(utcp::host::IpError::count_));
+
+int fail(int e) {
+  errno = e;
+  return -1;
+}
+
+int ret(const SysResult<void>& r) {
+  return r ? 0 : fail(r.error());
+}
+int ret(const SysResult<int>& r) {
+  return r ? *r : fail(r.error());
+}
+ssize_t ret(const SysResult<std::size_t>& r) {
+  return r ? static_cast<ssize_t>(*r) : fail(r.error());
+}
+
+}  // namespace
+
+extern "C" {
+
+utcp_host* utcp_host_new(const utcp_host_config* cfg) {
+  if (cfg == nullptr || cfg->addr == nullptr) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  auto ip = utcp::IpAddr::parse(cfg->addr);
+  if (!ip) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  auto h = utcp::host::Host::create(utcp::host::HostConfig{*ip, cfg->seed, cfg->mtu});
+  if (!h) {
+    errno = h.error();
+    return nullptr;
+  }
+  return new utcp_host{std::move(*h)};
+}
+
+void utcp_host_free(utcp_host* h) {
+  delete h;
+}
+
+void utcp_host_set_time(utcp_host* h, uint64_t now_ns) {
+  h->host->set_time(now_ns);
+}
+
+int64_t utcp_host_next_deadline(utcp_host* h) {
+  const auto d = h->host->next_deadline();
+  return d ? static_cast<int64_t>(*d) : -1;
+}
+
+int utcp_host_input(utcp_host* h, const void* ip_datagram, size_t len) {
+  if (ip_datagram == nullptr && len > 0) return fail(EFAULT);
+  return ret(h->host->input({static_cast<const std::byte*>(ip_datagram), len}));
+}
+
+ssize_t utcp_host_output(utcp_host* h, void* buf, size_t cap) {
+  if (buf == nullptr && cap > 0) return fail(EFAULT);
+  return ret(h->host->output({static_cast<std::byte*>(buf), cap}));
+}
+
+int utcp_socket(utcp_host* h, int domain, int type, int protocol) {
+  return ret(h->host->socket(domain, type, protocol));
+}
+int utcp_bind(utcp_host* h, int fd, const struct sockaddr* addr, socklen_t len) {
+  return ret(h->host->bind(fd, addr, len));
+}
+int utcp_listen(utcp_host* h, int fd, int backlog) {
+  return ret(h->host->listen(fd, backlog));
+}
+int utcp_accept(utcp_host* h, int fd, struct sockaddr* addr, socklen_t* len) {
+  return ret(h->host->accept(fd, addr, len));
+}
+int utcp_connect(utcp_host* h, int fd, const struct sockaddr* addr, socklen_t len) {
+  return ret(h->host->connect(fd, addr, len));
+}
+ssize_t utcp_read(utcp_host* h, int fd, void* buf, size_t n) {
+  return ret(h->host->recv(fd, buf, n, 0));
+}
+ssize_t utcp_write(utcp_host* h, int fd, const void* buf, size_t n) {
+  return ret(h->host->send(fd, buf, n, 0));
+}
+ssize_t utcp_recv(utcp_host* h, int fd, void* buf, size_t n, int flags) {
+  return ret(h->host->recv(fd, buf, n, flags));
+}
+ssize_t utcp_send(utcp_host* h, int fd, const void* buf, size_t n, int flags) {
+  return ret(h->host->send(fd, buf, n, flags));
+}
+int utcp_shutdown(utcp_host* h, int fd, int how) {
+  return ret(h->host->shutdown(fd, how));
+}
+int utcp_close(utcp_host* h, int fd) {
+  return ret(h->host->close(fd));
+}
+int utcp_fcntl(utcp_host* h, int fd, int cmd, int arg) {
+  return ret(h->host->fcntl(fd, cmd, arg));
+}
+int utcp_getsockopt(utcp_host* h, int fd, int level, int name, void* val, socklen_t* len) {
+  return ret(h->host->getsockopt(fd, level, name, val, len));
+}
+int utcp_setsockopt(utcp_host* h, int fd, int level, int name, const void* val, socklen_t len) {
+  return ret(h->host->setsockopt(fd, level, name, val, len));
+}
+int utcp_poll(utcp_host* h, struct pollfd* fds, nfds_t n, int timeout_ms) {
+  return ret(h->host->poll(fds, n, timeout_ms));
+}
+int utcp_getsockname(utcp_host* h, int fd, struct sockaddr* addr, socklen_t* len) {
+  return ret(h->host->getsockname(fd, addr, len));
+}
+int utcp_getpeername(utcp_host* h, int fd, struct sockaddr* addr, socklen_t* len) {
+  return ret(h->host->getpeername(fd, addr, len));
+}
+
+const char* utcp_ip_drop_name(int reason) {
+  if (reason < 0 || reason >= UTCP_IP_DROP_REASONS) return nullptr;
+  return utcp::host::to_string(static_cast<utcp::host::IpError>(reason)).data();
+}
+
+int utcp_host_get_stats(utcp_host* h, utcp_host_stats* out) {
+  if (out == nullptr) return fail(EFAULT);
+  *out = h->host->stats();
+  return 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,514 @@
+// The host: construction, time, the network side (input, output, ICMP), core events, ports
+// and the receive buffer. The socket calls are in host_calls.cpp and host_options.cpp.
+#include "host.hpp"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "socket.hpp"
+#include "utcp/checksum.hpp"
+
+namespace utcp::host {
+
+namespace {
+
+constexpr std::size_t max_outbox = 16384;  // packets waiting for utcp_host_output
+constexpr std::uint16_t ephemeral_low = 49152;
+constexpr std::uint32_t ipv4_min_mtu = 576;   // RFC 791 §3.1: every host takes 576-byte datagrams
+constexpr std::uint32_t ipv6_min_mtu = 1280;  // RFC 8200 §5
+
+// SplitMix64: expands one seed into independent-looking words.
+std::uint64_t splitmix64(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void os_entropy(void* buf, std::size_t n) {
+  auto* p = static_cast<unsigned char*>(buf);
+  while (n > 0) {
+    const ssize_t got = ::getrandom(p, n, 0);
+    if (got <= 0) {
+      if (got < 0 && errno == EINTR) continue;
+      break;  // no entropy source: keep what Config has
+    }
+    p += got;
+    n -= static_cast<std::size_t>(got);
+  }
+}
+
+std::uint16_t load16(std::span<const std::byte> b, std::size_t at) {
+  return static_cast<std::uint16_t>((std::to_integer<unsigned>(b[at]) << 8) |
+                                    std::to_integer<unsigned>(b[at + 1]));
+}
+std::uint32_t load32(std::span<const std::byte> b, std::size_t at) {
+  return (std::uint32_t{load16(b, at)} << 16) | load16(b, at + 2);
+}
+IpAddr load_addr(std::span<const std::byte> b, std::size_t at, bool v4) {
+  std::array<std::uint8_t, 16> a{};
+  const std::size_t n = v4 ? 4 : 16;
+  for (std::size_t i = 0; i < n; ++i) a[i] = std::to_integer<std::uint8_t>(b[at + i]);
+  return v4 ? IpAddr::v4(a[0], a[1], a[2], a[3]) : IpAddr::v6(a);
+}
+
+// RFC 1122 §3.2.1.3 / RFC 4291 §2.7: sources that no packet may carry.
+bool bad_source(const IpAddr& ip) {
+  const std::uint8_t* b = ip.data();
+  if (ip.is_v4()) {
+    if (b[0] >= 224) return true;  // multicast, reserved, limited broadcast
+    return b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0;
+  }
+  if (b[0] == 0xff) return true;  // multicast
+  for (std::size_t i = 0; i < 16; ++i) {
+    if (b[i] != 0) return false;
+  }
+  return true;  // ::
+}
+
+}  // namespace
+
+DerivedConfig derive_config(const HostConfig& hc) {
+  DerivedConfig d;
+  d.config.mtu = hc.mtu == 0 ? 1500 : hc.mtu;
+  if (hc.seed == 0) {
+    os_entropy(&d.config.rng_seed, sizeof d.config.rng_seed);
+    os_entropy(d.config.isn_secret.data(), d.config.isn_secret.size());
+    os_entropy(&d.port_seed, sizeof d.port_seed);
+  } else {
+    std::uint64_t x = hc.seed;
+    d.config.rng_seed = splitmix64(x);
+    for (std::size_t i = 0; i < d.config.isn_secret.size(); i += 8) {
+      const std::uint64_t w = splitmix64(x);
+      for (std::size_t j = 0; j < 8; ++j)
+        d.config.isn_secret[i + j] = static_cast<std::uint8_t>(w >> (8 * j));
+    }
+    d.port_seed = splitmix64(x);
+  }
+  return d;
+}
+
+SysResult<std::unique_ptr<Host>> Host::create(const HostConfig& hc) {
+  const std::uint32_t mtu = hc.mtu == 0 ? 1500 : hc.mtu;
+  if (mtu < (hc.addr.is_v4() ? ipv4_min_mtu : ipv6_min_mtu) || mtu > 65535) return std::unexpected(EINVAL);
+  if (bad_source(hc.addr)) return std::unexpected(EINVAL);
+  return std::unique_ptr<Host>(new Host(hc, derive_config(hc)));
+}
+
+Host::Host(const HostConfig& hc, const DerivedConfig& d)
+    : addr_(hc.addr),
+      mtu_(d.config.mtu),
+      stack_(empty<Notify>([counter = std::make_shared<Notify>(0)] { return ++*counter; },
+                           hc.addr.to_string(), d.config)),
+      port_rng_(d.port_seed) {
+  fds_.resize(3);
+}
+
+Host::~Host() = default;
+
+Instant Host::instant() const {
+  return Instant{} + std::chrono::nanoseconds(now_ns_);
+}
+
+std::uint64_t Host::now() {
+  Lock lk(mu_);
+  return now_ns_;
+}
+
+SysResult<Host::SocketPtr> Host::lookup(int fd) const {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size() || !fds_[static_cast<std::size_t>(fd)]) {
+    return std::unexpected(EBADF);
+  }
+  return fds_[static_cast<std::size_t>(fd)];
+}
+
+bool Host::wait(Lock& lk, std::optional<std::uint64_t> deadline) {
+  if (deadline && now_ns_ >= *deadline) return false;
+  cv_.wait(lk);
+  return true;
+}
+
+std::optional<std::uint64_t> Host::deadline_after(std::chrono::nanoseconds timeout) const {
+  if (timeout.count() <= 0) return std::nullopt;
+  return now_ns_ + static_cast<std::uint64_t>(timeout.count());
+}
+
+// ---- time ----
+
+void Host::set_time(std::uint64_t now_ns) {
+  Lock lk(mu_);
+  if (now_ns > now_ns_) now_ns_ = now_ns;
+  run_timers();
+  wake();
+}
+
+void Host::run_timers() {
+  const auto due = utcp::next_deadline(stack_);
+  if (!due || *due > instant()) return;
+  auto r = utcp::timer(std::move(stack_), instant());
+  stack_ = std::move(r.state);
+  for (const auto& d : r.drops) on_timer_drop(d);
+  emit(std::move(r.out));
+}
+
+std::optional<std::uint64_t> Host::next_deadline() {
+  Lock lk(mu_);
+  const auto d = utcp::next_deadline(stack_);
+  if (!d) return std::nullopt;
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*d - Instant{}).count();
+  return ns < 0 ? 0 : static_cast<std::uint64_t>(ns);
+}
+
+// ---- output ----
+
+void Host::emit_one(const Output& o) {
+  if (outbox_.size() >= max_outbox) {
+    ++counters_.output_overflow;
+    return;
+  }
+  std::vector<std::byte> packet = frame(o);
+  if (packet.empty()) return;
+  outbox_.push_back(std::move(packet));
+  ++counters_.ip_out;
+}
+
+void Host::emit(std::vector<Output>&& out) {
+  for (const Output& o : out) emit_one(o);
+}
+
+SysResult<std::size_t> Host::output(std::span<std::byte> buf) {
+  Lock lk(mu_);
+  if (outbox_.empty()) return std::unexpected(EAGAIN);
+  const std::vector<std::byte>& p = outbox_.front();
+  if (p.size() > buf.size()) return std::unexpected(EMSGSIZE);
+  std::memcpy(buf.data(), p.data(), p.size());
+  const std::size_t n = p.size();
+  outbox_.pop_front();
+  return n;
+}
+
+std::optional<std::vector<std::byte>> Host::output() {
+  Lock lk(mu_);
+  if (outbox_.empty()) return std::nullopt;
+  std::vector<std::byte> p = std::move(outbox_.front());
+  outbox_.pop_front();
+  return p;
+}
+
+// ---- input ----
+
+SysResult<void> Host::input(std::span<const std::byte> datagram) {
+  Lock lk(mu_);
+  ++counters_.ip_in;
+  auto p = parse_ip(datagram);
+  if (!p) {
+    count_drop(p.error());
+    return std::unexpected(EINVAL);
+  }
+  if (p->dst != addr_) {
+    count_drop(IpError::wrong_destination);
+    return std::unexpected(EINVAL);
+  }
+  if (bad_source(p->src)) {
+    count_drop(IpError::bad_source);
+    return std::unexpected(EINVAL);
+  }
+  if (p->protocol == ip_proto_tcp) {
+    input_tcp(*p);
+  } else {
+    const std::size_t before = ip_drops_[static_cast<std::size_t>(IpError::bad_icmp)];
+    input_icmp(*p);
+    if (ip_drops_[static_cast<std::size_t>(IpError::bad_icmp)] != before) return std::unexpected(EINVAL);
+  }
+  wake();
+  return {};
+}
+
+void Host::input_tcp(const IpPacket& p) {
+  ++counters_.tcp_in;
+  const std::uint64_t resets_before = utcp::stats(stack_).resets_received;
+  auto r = utcp::handle_buf(std::move(stack_), instant(), p.src, p.dst, p.payload);
+  stack_ = std::move(r.state);
+  const bool reset_seen = utcp::stats(stack_).resets_received != resets_before;
+  emit(std::move(r.out));
+  if (r.event) on_event(*r.event, reset_seen);
+}
+
+// RFC 792 type 3 code 4 (RFC 1191) and RFC 4443 §3.2 Packet Too Big (RFC 8201), checked as
+// RFC 5927 §4.1 asks: the quoted header must name a flow of ours; the core's path_mtu then
+// checks the quoted sequence number is unacknowledged.
+void Host::input_icmp(const IpPacket& p) {
+  const bool v4 = p.src.is_v4();
+  const std::span<const std::byte> m = p.payload;
+  if (m.size() < 8) {
+    count_drop(IpError::bad_icmp);
+    return;
+  }
+  if (v4) {
+    if (internet_checksum(m) != 0) {
+      count_drop(IpError::bad_icmp);
+      return;
+    }
+  } else {
+    // RFC 4443 §2.3: the checksum covers an IPv6 pseudo-header with next header 58.
+    std::array<std::byte, 40> pseudo{};
+    for (std::size_t i = 0; i < 16; ++i) {
+      pseudo[i] = static_cast<std::byte>(p.src.data()[i]);
+      pseudo[16 + i] = static_cast<std::byte>(p.dst.data()[i]);
+    }
+    const auto len = static_cast<std::uint32_t>(m.size());
+    pseudo[32] = static_cast<std::byte>(len >> 24);
+    pseudo[33] = static_cast<std::byte>(len >> 16);
+    pseudo[34] = static_cast<std::byte>(len >> 8);
+    pseudo[35] = static_cast<std::byte>(len);
+    pseudo[39] = std::byte{ip_proto_icmpv6};
+    if (ones_sum(m, ones_sum(pseudo)) != 0xffff) {
+      count_drop(IpError::bad_icmp);
+      return;
+    }
+  }
+  ++counters_.icmp_in;
+  const auto type = std::to_integer<unsigned>(m[0]);
+  const auto code = std::to_integer<unsigned>(m[1]);
+  std::uint32_t mtu = 0;
+  std::span<const std::byte> quote = m.subspan(8);
+  std::size_t tcp_at = 0;
+  IpAddr qsrc, qdst;
+  if (v4) {
+    if (type != 3 || code != 4) {
+      ++counters_.icmp_ignored;
+      return;
+    }
+    mtu = load16(m, 6);
+    if (quote.size() < 20 || (std::to_integer<unsigned>(quote[0]) >> 4) != 4) {
+      ++counters_.icmp_ignored;
+      return;
+    }
+    tcp_at = std::size_t{std::to_integer<unsigned>(quote[0]) & 0xfu} * 4;
+    if (tcp_at < 20 || std::to_integer<unsigned>(quote[9]) != ip_proto_tcp) {
+      ++counters_.icmp_ignored;
+      return;
+    }
+    qsrc = load_addr(quote, 12, true);
+    qdst = load_addr(quote, 16, true);
+  } else {
+    if (type != 2 || code != 0) {
+      ++counters_.icmp_ignored;
+      return;
+    }
+    mtu = load32(m, 4);
+    if (quote.size() < 40 || (std::to_integer<unsigned>(quote[0]) >> 4) != 6 ||
+        std::to_integer<unsigned>(quote[6]) != ip_proto_tcp) {
+      ++counters_.icmp_ignored;
+      return;
+    }
+    tcp_at = 40;
+    qsrc = load_addr(quote, 8, false);
+    qdst = load_addr(quote, 24, false);
+  }
+  // The quote holds at least the first 8 bytes of the TCP header: ports and sequence number.
+  if (quote.size() < tcp_at + 8 || qsrc != addr_) {
+    ++counters_.icmp_ignored;
+    return;
+  }
+  const Flow flow(Endpoint{qsrc, load16(quote, tcp_at)}, Endpoint{qdst, load16(quote, tcp_at + 2)});
+  apply_path_mtu(flow, mtu, Seq(load32(quote, tcp_at + 4)));
+}
+
+void Host::apply_path_mtu(const Flow& flow, std::uint32_t mtu, Seq seq) {
+  // RFC 1191 §4: never raise the estimate from an ICMP message; a zero MTU (a pre-RFC 1191
+  // router) carries no estimate. The floor is the family's minimum MTU (576, not RFC 1191's
+  // 68, as the core does: a smaller MSS only invites forged-ICMP throughput attacks).
+  if (mtu == 0 || mtu >= mtu_ || !utcp::info(stack_, flow)) {
+    ++counters_.icmp_ignored;
+    return;
+  }
+  mtu = std::max(mtu, flow.local().ip.is_v4() ? ipv4_min_mtu : ipv6_min_mtu);
+  auto r = utcp::path_mtu(std::move(stack_), instant(), flow, mtu, seq);
+  if (!r) {
+    ++counters_.icmp_ignored;
+    return;
+  }
+  stack_ = std::move(r->state);
+  ++counters_.pmtu_updates;
+  emit(std::move(r->out));
+}
+
+// ---- core events ----
+
+void Host::connection_gone(Socket& s, int error) {
+  by_flow_.erase(s.flow);
+  s.phase = Socket::Phase::gone;
+  if (error != 0) s.error = error;
+}
+
+void Host::on_event(const Event<Notify>& ev, bool reset_seen) {
+  if (const auto* est = std::get_if<Established<Notify>>(&ev)) {
+    if (auto it = by_flow_.find(est->flow); it != by_flow_.end()) {
+      Socket& s = *it->second;
+      if (s.phase == Socket::Phase::connecting) {
+        s.phase = Socket::Phase::connected;
+        s.connect_unreported = s.nonblocking;
+      }
+      return;
+    }
+    // A passive open completed: into its listener's accept queue, or reset when there is no
+    // listener any more or its queue is full (as Linux does with tcp_abort_on_overflow).
+    auto l = listeners_.find(est->flow.local().port);
+    if (l != listeners_.end() &&
+        l->second->accept_queue.size() < static_cast<std::size_t>(l->second->backlog)) {
+      l->second->accept_queue.push_back(est->flow);
+      return;
+    }
+    ++counters_.accept_overflow;
+    if (auto r = utcp::abort(std::move(stack_), instant(), est->flow)) {
+      stack_ = std::move(r->state);
+      emit(std::move(r->out));
+    }
+    return;
+  }
+  if (const auto* drop = std::get_if<Drop<Notify>>(&ev)) {
+    if (auto it = by_flow_.find(drop->flow); it != by_flow_.end()) {
+      Socket& s = *it->second;
+      const bool connecting = s.phase == Socket::Phase::connecting;
+      connection_gone(s, reset_seen || connecting ? (connecting ? ECONNREFUSED : ECONNRESET) : 0);
+      return;
+    }
+    if (auto l = listeners_.find(drop->flow.local().port); l != listeners_.end()) {
+      std::erase(l->second->accept_queue, drop->flow);
+    }
+  }
+  // Signal: the waiters re-check; input() wakes them all.
+}
+
+void Host::on_timer_drop(const TimerDrop<Notify>& d) {
+  auto it = by_flow_.find(d.flow);
+  if (it == by_flow_.end()) {
+    if (auto l = listeners_.find(d.flow.local().port); l != listeners_.end()) {
+      std::erase(l->second->accept_queue, d.flow);
+    }
+    return;
+  }
+  const bool timed_out =
+      d.error == TimerError::retransmission_exceeded || d.error == TimerError::timer_connection_established;
+  connection_gone(*it->second, timed_out ? ETIMEDOUT : 0);
+}
+
+// ---- ports ----
+// A port is held strongly by a socket bound to it (bind, listen) and weakly by connections
+// (connected sockets, accepted ones, and the core's flows without a socket, such as
+// TIME-WAIT). bind() conflicts with a strong holder always and with a weak one unless the
+// binding socket has SO_REUSEADDR.
+
+bool Host::port_free(std::uint16_t port, bool reuse) const {
+  if (auto it = strong_ports_.find(port); it != strong_ports_.end() && it->second > 0) return false;
+  if (reuse) return true;
+  if (auto it = weak_ports_.find(port); it != weak_ports_.end() && it->second > 0) return false;
+  if (utcp::listening(stack_, port)) return false;
+  for (const Flow& f : utcp::flows(stack_)) {
+    if (f.local().port == port) return false;
+  }
+  return true;
+}
+
+// RFC 6056 §3.3.2 (algorithm 2): a random start, then the next free port.
+std::optional<std::uint16_t> Host::ephemeral_port() {
+  constexpr std::uint32_t range = 65536 - ephemeral_low;
+  const auto start = static_cast<std::uint32_t>(splitmix64(port_rng_) % range);
+  for (std::uint32_t i = 0; i < range; ++i) {
+    const auto port = static_cast<std::uint16_t>(ephemeral_low + (start + i) % range);
+    if (port_free(port, false)) return port;
+  }
+  return std::nullopt;
+}
+
+void Host::release_port(Socket& s) {
+  if (!s.port) return;
+  auto& table = s.port_strong ? strong_ports_ : weak_ports_;
+  if (auto it = table.find(*s.port); it != table.end() && --it->second == 0) table.erase(it);
+  s.port.reset();
+}
+
+// ---- receiving ----
+// The core's recv hands over everything it has queued, so partial reads and MSG_PEEK need
+// bytes held here. They count against the socket's receive buffer R: before taking the
+// core's Z queued bytes while already holding H, the core's buffer is set to R - H - Z, so
+// the window it advertises never promises more than R minus what the host holds. The core
+// buffer only grows back as the user reads (the next pull), so the window never retracts.
+
+std::uint32_t Host::recv_buffer_of(const Socket& s) const {
+  return s.options.recv_buffer.value_or(utcp::config(stack_).recv_buffer);
+}
+
+void Host::pull(Socket& s) {
+  if (s.phase != Socket::Phase::connected || s.eof || s.read_shut) return;
+  const auto inf = utcp::info(stack_, s.flow);
+  if (!inf) {
+    connection_gone(s, 0);
+    return;
+  }
+  const std::size_t held = s.buffered() + inf->recv_queued;
+  const std::uint32_t full = recv_buffer_of(s);
+  const std::uint32_t target = held >= full ? 1 : full - static_cast<std::uint32_t>(held);
+  const std::uint32_t before = s.core_recv_buffer;
+  if (target != before) {
+    FlowOptions o;
+    o.recv_buffer = target;
+    if (auto r = utcp::set_options(std::move(stack_), s.flow, o)) {
+      stack_ = std::move(*r);
+      s.core_recv_buffer = target;
+    }
+  }
+  // Nothing to take and no window to reopen: leave the core alone.
+  if (inf->recv_queued == 0 && !inf->fin_received && s.core_recv_buffer <= before) return;
+  auto r = utcp::recv(std::move(stack_), instant(), s.flow);
+  if (!r) {
+    if (r.error().kind == Error::Kind::eof) {
+      s.eof = true;
+    } else if (r.error().kind == Error::Kind::not_found) {
+      connection_gone(s, 0);
+    }
+    return;
+  }
+  stack_ = std::move(r->state);
+  for (const std::string& chunk : r->data) s.rbuf += chunk;
+  emit(std::move(r->out));
+}
+
+std::optional<ConnInfo> Host::conn_info(int fd) {
+  Lock lk(mu_);
+  auto s = lookup(fd);
+  if (!s || !(*s)->has_flow()) return std::nullopt;
+  return utcp::info(stack_, (*s)->flow);
+}
+
+std::size_t Host::open_sockets() {
+  Lock lk(mu_);
+  std::size_t n = 0;
+  for (const auto& s : fds_) n += s ? 1 : 0;
+  return n;
+}
+
+utcp_host_stats Host::stats() {
+  Lock lk(mu_);
+  utcp_host_stats out = counters_;
+  for (std::size_t i = 0; i < ip_drops_.size(); ++i) out.ip_drops[i] = ip_drops_[i];
+  const Stats& st = utcp::stats(stack_);
+  out.tcp_segments_in = st.segments_in;
+  out.tcp_segments_out = st.segments_out;
+  out.tcp_retransmits = st.retransmits_rto + st.retransmits_fast;
+  out.tcp_resets_sent = st.resets_sent;
+  out.tcp_resets_received = st.resets_received;
+  out.tcp_drops = st.total_drops();
+  out.connections = utcp::num_connections(stack_);
+  return out;
+}
+
+std::uint64_t Host::ip_drops(IpError e) {
+  Lock lk(mu_);
+  return ip_drops_[static_cast<std::size_t>(e)];
+}
+
+}  // namespace utcp::host

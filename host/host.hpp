@@ -1,0 +1,156 @@
+// The host layer: a mutable, thread-safe, socket-shaped façade over one core State.
+//
+// One Host owns one stack and one IP address. Every public call takes the host's mutex;
+// blocking calls wait on its condition variable, which every state change broadcasts.
+// Results follow POSIX: a value, or an errno (std::unexpected(E...)); the C ABI in
+// utcp/posix.h turns the errno into `return -1` with errno set. docs/HOST.md describes it.
+#pragma once
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <expected>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ip_packet.hpp"
+#include "utcp/posix.h"
+#include "utcp/state.hpp"
+
+namespace utcp::host {
+
+// The core's notification type: an id per notify. The host wakes every waiter on any
+// change (one condition variable), so it only needs the events, not the notifies.
+using Notify = std::uint32_t;
+using Stack = State<Notify>;
+
+// A value or an errno.
+template <class T>
+using SysResult = std::expected<T, int>;
+
+struct HostConfig {
+  IpAddr addr;
+  std::uint64_t seed = 0;  // 0: OS entropy
+  std::uint32_t mtu = 0;   // 0: 1500
+};
+
+// The Config a host gives its stack: MTU, and rng seed and ISN secret from `seed` (or from
+// the OS when it is 0). Also the seed of the host's own choices (ephemeral ports).
+struct DerivedConfig {
+  Config config;
+  std::uint64_t port_seed = 0;
+};
+DerivedConfig derive_config(const HostConfig&);
+
+class Host {
+ public:
+  // EINVAL for an MTU below the IP minimum of the address family or above 65535.
+  static SysResult<std::unique_ptr<Host>> create(const HostConfig&);
+  ~Host();
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  const IpAddr& address() const { return addr_; }
+
+  // ---- the network side ----
+  void set_time(std::uint64_t now_ns);
+  std::optional<std::uint64_t> next_deadline();
+  std::uint64_t now();
+  SysResult<void> input(std::span<const std::byte> datagram);  // EINVAL: dropped by the IP layer
+  SysResult<std::size_t> output(std::span<std::byte> buf);     // EAGAIN: none; EMSGSIZE: too small
+  std::optional<std::vector<std::byte>> output();              // the next packet, if any
+
+  // ---- the socket calls ----
+  SysResult<int> socket(int domain, int type, int protocol);
+  SysResult<void> bind(int fd, const sockaddr* addr, socklen_t len);
+  SysResult<void> listen(int fd, int backlog);
+  SysResult<int> accept(int fd, sockaddr* addr, socklen_t* len);
+  SysResult<void> connect(int fd, const sockaddr* addr, socklen_t len);
+  SysResult<std::size_t> recv(int fd, void* buf, std::size_t n, int flags);
+  SysResult<std::size_t> send(int fd, const void* buf, std::size_t n, int flags);
+  SysResult<void> shutdown(int fd, int how);
+  SysResult<void> close(int fd);
+  SysResult<int> fcntl(int fd, int cmd, int arg);
+  SysResult<void> getsockopt(int fd, int level, int name, void* val, socklen_t* len);
+  SysResult<void> setsockopt(int fd, int level, int name, const void* val, socklen_t len);
+  SysResult<int> poll(pollfd* fds, nfds_t n, int timeout_ms);
+  SysResult<void> getsockname(int fd, sockaddr* addr, socklen_t* len);
+  SysResult<void> getpeername(int fd, sockaddr* addr, socklen_t* len);
+
+  // ---- observation ----
+  utcp_host_stats stats();
+  std::uint64_t ip_drops(IpError);
+  // The control block behind a connected socket, when the core still has it.
+  std::optional<ConnInfo> conn_info(int fd);
+  std::size_t open_sockets();
+
+  struct Socket;  // host.cpp
+
+ private:
+  using Lock = std::unique_lock<std::mutex>;
+  using SocketPtr = std::shared_ptr<Socket>;
+
+  Host(const HostConfig&, const DerivedConfig&);
+
+  SysResult<SocketPtr> lookup(int fd) const;
+  Instant instant() const;
+  // Frames the core's outputs into the outbox.
+  void emit(std::vector<Output>&& out);
+  void emit_one(const Output& o);
+  void wake() { cv_.notify_all(); }
+  // Waits for a change; false once host time reached `deadline` (then it does not wait).
+  bool wait(Lock& lk, std::optional<std::uint64_t> deadline);
+  std::optional<std::uint64_t> deadline_after(std::chrono::nanoseconds timeout) const;
+
+  // Core results.
+  void on_event(const Event<Notify>& ev, bool reset_seen);
+  void on_timer_drop(const TimerDrop<Notify>& d);
+  void connection_gone(Socket& s, int error);
+  void run_timers();
+
+  // Ports.
+  bool port_free(std::uint16_t port, bool reuse) const;
+  std::optional<std::uint16_t> ephemeral_port();
+  void release_port(Socket& s);
+
+  // Receiving.
+  void pull(Socket& s);
+  std::uint32_t recv_buffer_of(const Socket& s) const;
+  short revents(Socket& s);
+
+  // Input paths.
+  void input_tcp(const IpPacket& p);
+  void input_icmp(const IpPacket& p);
+  void apply_path_mtu(const Flow& flow, std::uint32_t mtu, Seq seq);
+  void count_drop(IpError e) { ++ip_drops_[static_cast<std::size_t>(e)]; }
+
+  SysResult<void> start_connect(Socket& s, const Endpoint& remote);
+
+  IpAddr addr_;
+  std::uint32_t mtu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Stack stack_;
+  std::uint64_t now_ns_ = 0;
+  std::uint64_t port_rng_;
+  std::vector<SocketPtr> fds_;  // index = fd; 0..2 never used
+  std::unordered_map<Flow, SocketPtr> by_flow_;
+  std::unordered_map<std::uint16_t, SocketPtr> listeners_;
+  std::unordered_map<std::uint16_t, std::uint32_t> strong_ports_, weak_ports_;  // holders per port
+  std::deque<std::vector<std::byte>> outbox_;
+  std::array<std::uint64_t, static_cast<std::size_t>(IpError::count_)> ip_drops_{};
+  utcp_host_stats counters_{};
+};
+
+}  // namespace utcp::host

@@ -1,0 +1,110 @@
+/* The host layer's C ABI: POSIX-shaped sockets over one utcp stack (DESIGN.md, normative).
+ *
+ * POSIX semantics throughout: calls return -1 and set errno on failure. Thread-safe: any call
+ * from any thread. A blocking call (the default) waits until another thread's
+ * utcp_host_input, utcp_host_set_time or user call makes it ready; O_NONBLOCK (utcp_fcntl)
+ * gives EAGAIN / EINPROGRESS instead. Timeouts (utcp_poll, SO_RCVTIMEO, SO_SNDTIMEO) count
+ * host time, the time set by utcp_host_set_time. docs/HOST.md has the details. */
+#ifndef UTCP_POSIX_H
+#define UTCP_POSIX_H
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct utcp_host utcp_host;
+
+typedef struct utcp_host_config {
+  const char *addr; /* this host's IPv4 or IPv6 address as text */
+  uint64_t seed;    /* 0: OS entropy; otherwise every random choice derives from it */
+  uint32_t mtu;     /* link MTU; 0: 1500 */
+} utcp_host_config;
+
+/* NULL with errno EINVAL when addr does not parse or mtu is below the IP minimum. */
+utcp_host *utcp_host_new(const utcp_host_config *cfg);
+/* Every call on h must have returned. Open sockets are dropped without sending anything. */
+void utcp_host_free(utcp_host *h);
+
+/* Host time in nanoseconds; starts at 0, monotonic (an earlier time is ignored). Runs every
+ * timer now due and wakes the waiters whose timeouts passed. */
+void utcp_host_set_time(utcp_host *h, uint64_t now_ns);
+/* The earliest armed timer in ns, or -1 when nothing is armed. */
+int64_t utcp_host_next_deadline(utcp_host *h);
+
+/* An IPv4 or IPv6 packet in. 0 when it reached TCP or ICMP; -1 with errno EINVAL when the IP
+ * layer dropped it (counted by reason in utcp_host_stats). */
+int utcp_host_input(utcp_host *h, const void *ip_datagram, size_t len);
+/* The next IP packet out (FIFO): its length; -1 with EAGAIN when none is queued, EMSGSIZE
+ * when cap is too small for it (it stays queued). */
+ssize_t utcp_host_output(utcp_host *h, void *buf, size_t cap);
+
+int utcp_socket(utcp_host *h, int domain, int type, int protocol);
+int utcp_bind(utcp_host *h, int fd, const struct sockaddr *addr, socklen_t len);
+int utcp_listen(utcp_host *h, int fd, int backlog);
+int utcp_accept(utcp_host *h, int fd, struct sockaddr *addr, socklen_t *len);
+int utcp_connect(utcp_host *h, int fd, const struct sockaddr *addr, socklen_t len);
+ssize_t utcp_read(utcp_host *h, int fd, void *buf, size_t n);
+ssize_t utcp_write(utcp_host *h, int fd, const void *buf, size_t n);
+ssize_t utcp_recv(utcp_host *h, int fd, void *buf, size_t n, int flags);
+ssize_t utcp_send(utcp_host *h, int fd, const void *buf, size_t n, int flags);
+int utcp_shutdown(utcp_host *h, int fd, int how);
+int utcp_close(utcp_host *h, int fd);
+/* F_GETFL: O_RDWR, | O_NONBLOCK when set; F_SETFL: O_NONBLOCK honoured, access bits ignored. */
+int utcp_fcntl(utcp_host *h, int fd, int cmd, int arg);
+int utcp_getsockopt(utcp_host *h, int fd, int level, int name, void *val, socklen_t *len);
+int utcp_setsockopt(utcp_host *h, int fd, int level, int name, const void *val, socklen_t len);
+int utcp_poll(utcp_host *h, struct pollfd *fds, nfds_t n, int timeout_ms);
+
+/* ---- additions beyond DESIGN.md ---- */
+
+int utcp_getsockname(utcp_host *h, int fd, struct sockaddr *addr, socklen_t *len);
+int utcp_getpeername(utcp_host *h, int fd, struct sockaddr *addr, socklen_t *len);
+
+/* Why the IP layer dropped an incoming packet: indexes of utcp_host_stats.ip_drops. */
+enum utcp_ip_drop {
+  UTCP_IP_TOO_SHORT,
+  UTCP_IP_BAD_VERSION,
+  UTCP_IP_BAD_HEADER_LENGTH,
+  UTCP_IP_BAD_TOTAL_LENGTH,
+  UTCP_IP_BAD_HEADER_CHECKSUM,
+  UTCP_IP_FRAGMENT,
+  UTCP_IP_BAD_EXTENSION_HEADER,
+  UTCP_IP_NOT_TCP,
+  UTCP_IP_WRONG_DESTINATION,
+  UTCP_IP_BAD_SOURCE,
+  UTCP_IP_BAD_ICMP,
+  UTCP_IP_DROP_REASONS
+};
+/* "too_short", ...; NULL for an index out of range. */
+const char *utcp_ip_drop_name(int reason);
+
+typedef struct utcp_host_stats {
+  uint64_t ip_in;                             /* packets given to utcp_host_input */
+  uint64_t ip_out;                            /* packets queued for utcp_host_output */
+  uint64_t ip_drops[UTCP_IP_DROP_REASONS];    /* by enum utcp_ip_drop */
+  uint64_t tcp_in;                            /* passed to TCP */
+  uint64_t icmp_in;                           /* ICMP / ICMPv6 messages that parsed */
+  uint64_t icmp_ignored;                      /* of those: not about PMTU, or not about a flow of ours */
+  uint64_t pmtu_updates;                      /* accepted by the core's path_mtu */
+  uint64_t output_overflow;                   /* packets dropped because the output queue was full */
+  uint64_t accept_overflow;                   /* handshakes aborted because an accept queue was full */
+  uint64_t tcp_segments_in, tcp_segments_out; /* the core's counters */
+  uint64_t tcp_retransmits, tcp_resets_sent, tcp_resets_received, tcp_drops;
+  uint64_t connections; /* flows in the core in any state but CLOSED and LISTEN */
+} utcp_host_stats;
+int utcp_host_get_stats(utcp_host *h, utcp_host_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UTCP_POSIX_H */
