@@ -1,0 +1,45 @@
+// The retransmission timer's estimator, RFC 6298.
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+#include "utcp/time.hpp"
+
+namespace utcp::detail {
+
+struct RttEstimator {
+  // RFC 6298 §2.1: RTO 1 s before any sample; §2.4: at least 1 s is RECOMMENDED but many
+  // stacks use 200 ms; §2.5: a maximum of at least 60 s.
+  explicit RttEstimator(Duration initial = std::chrono::seconds(1),
+                        Duration min = std::chrono::milliseconds(200),
+                        Duration max = std::chrono::seconds(60));
+
+  // §2.2 (first sample) and §2.3 (later ones), alpha 1/8, beta 1/4, K = 4, clock granularity
+  // G = 1 ms. A new sample ends any backoff (§5.7 note: the backed-off RTO is kept until then).
+  void sample(Duration r);
+  // §5.5: double the RTO on each expiry, capped at max.
+  void backoff();
+  // The current RTO: the base value doubled once per backoff, clamped to [min, max].
+  Duration rto() const;
+  // Sets the base RTO, e.g. §5.7: back to 3 s when the SYN was retransmitted and no sample
+  // was taken yet. Clears the backoff.
+  void reset_to(Duration d);
+
+  std::optional<Duration> srtt() const { return has_sample_ ? std::optional<Duration>(srtt_) : std::nullopt; }
+  Duration rttvar() const { return rttvar_; }
+  unsigned backoffs() const { return backoffs_; }
+  Duration min_rto() const { return min_; }
+  Duration max_rto() const { return max_; }
+
+  friend bool operator==(const RttEstimator&, const RttEstimator&) = default;
+
+ private:
+  Duration min_, max_;
+  Duration srtt_{0}, rttvar_{0};
+  Duration base_;  // the RTO before backoff
+  unsigned backoffs_ = 0;
+  bool has_sample_ = false;
+};
+
+}  // namespace utcp::detail

@@ -1,0 +1,99 @@
+// SipHash-2-4 from the paper's description (Aumasson and Bernstein, 2012, §2), and the keyed
+// hashes of RFC 6528 and RFC 4987 built on it.
+#include "core/siphash.hpp"
+
+#include <bit>
+
+namespace utcp::detail {
+
+namespace {
+
+std::uint64_t load_le64(const std::byte* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | std::to_integer<std::uint64_t>(p[i]);
+  return v;
+}
+
+struct SipState {
+  std::uint64_t v0, v1, v2, v3;
+
+  // One SipRound (§2, "SipRound").
+  void round() {
+    v0 += v1;
+    v1 = std::rotl(v1, 13);
+    v1 ^= v0;
+    v0 = std::rotl(v0, 32);
+    v2 += v3;
+    v3 = std::rotl(v3, 16);
+    v3 ^= v2;
+    v0 += v3;
+    v3 = std::rotl(v3, 21);
+    v3 ^= v0;
+    v2 += v1;
+    v1 = std::rotl(v1, 17);
+    v1 ^= v2;
+    v2 = std::rotl(v2, 32);
+  }
+  // Compression (§2): c = 2 rounds per message word.
+  void compress(std::uint64_t m) {
+    v3 ^= m;
+    round();
+    round();
+    v0 ^= m;
+  }
+};
+
+// The 4-tuple as bytes: address family, local address and port, remote address and port.
+// Ports big-endian; IPv4 addresses occupy the first 4 of the 16 raw bytes, the rest zero.
+constexpr std::size_t kFlowBytes = 1 + 16 + 2 + 16 + 2;
+std::size_t put_flow(const Flow& flow, std::byte* out) {
+  std::size_t n = 0;
+  out[n++] = std::byte{flow.local().ip.is_v6() ? std::uint8_t{6} : std::uint8_t{4}};
+  for (const Endpoint* e : {&flow.local(), &flow.remote()}) {
+    for (std::uint8_t b : e->ip.raw()) out[n++] = std::byte{b};
+    out[n++] = std::byte(e->port >> 8);
+    out[n++] = std::byte(e->port & 0xff);
+  }
+  return n;
+}
+
+}  // namespace
+
+std::uint64_t siphash24(const std::array<std::uint8_t, 16>& key, std::span<const std::byte> msg) {
+  const std::byte* kb = reinterpret_cast<const std::byte*>(key.data());
+  const std::uint64_t k0 = load_le64(kb), k1 = load_le64(kb + 8);
+  // Initialization (§2): the constants spell "somepseudorandomlygeneratedbytes".
+  SipState s{k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull, k0 ^ 0x6c7967656e657261ull,
+             k1 ^ 0x7465646279746573ull};
+  const std::size_t whole = msg.size() / 8 * 8;
+  for (std::size_t i = 0; i < whole; i += 8) s.compress(load_le64(msg.data() + i));
+  // The last word holds the remaining bytes and, in its top byte, the length mod 256.
+  std::uint64_t last = static_cast<std::uint64_t>(msg.size() & 0xff) << 56;
+  for (std::size_t i = whole; i < msg.size(); ++i) {
+    last |= std::to_integer<std::uint64_t>(msg[i]) << (8 * (i - whole));
+  }
+  s.compress(last);
+  // Finalization (§2): d = 4 rounds.
+  s.v2 ^= 0xff;
+  for (int i = 0; i < 4; ++i) s.round();
+  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+Seq initial_sequence_number(const std::array<std::uint8_t, 16>& secret, const Flow& flow, Instant now) {
+  std::byte buf[kFlowBytes];
+  const std::size_t n = put_flow(flow, buf);
+  const auto f = static_cast<std::uint32_t>(siphash24(secret, std::span(buf, n)));
+  // M: a timer that ticks every 4 microseconds (RFC 6528 §3, after RFC 793's ISN clock).
+  const auto m =
+      static_cast<std::uint32_t>(static_cast<std::uint64_t>(now.time_since_epoch().count()) / 4000u);
+  return Seq(m + f);
+}
+
+std::uint32_t keyed_hash32(const std::array<std::uint8_t, 16>& key, const Flow& flow, std::uint32_t extra) {
+  std::byte buf[kFlowBytes + 4];
+  std::size_t n = put_flow(flow, buf);
+  for (int i = 0; i < 4; ++i) buf[n++] = std::byte((extra >> (8 * i)) & 0xff);
+  return static_cast<std::uint32_t>(siphash24(key, std::span(buf, n)));
+}
+
+}  // namespace utcp::detail

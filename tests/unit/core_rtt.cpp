@@ -1,0 +1,95 @@
+// RttEstimator: RFC 6298 with numbers worked out by hand.
+#include <gtest/gtest.h>
+
+#include "core/rtt.hpp"
+
+namespace utcp::detail {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST(CoreRtt, BeforeAnySampleTheRtoIsOneSecond) {
+  RttEstimator e;  // §2.1
+  EXPECT_EQ(e.rto(), seconds(1));
+  EXPECT_EQ(e.srtt(), std::nullopt);
+  EXPECT_EQ(e.rttvar(), Duration(0));
+  EXPECT_EQ(e.backoffs(), 0u);
+}
+
+TEST(CoreRtt, FirstAndLaterSamples) {
+  RttEstimator e;
+  // §2.2: SRTT = 100, RTTVAR = 50, RTO = 100 + max(G, 4 * 50) = 300 ms.
+  e.sample(milliseconds(100));
+  EXPECT_EQ(e.srtt(), milliseconds(100));
+  EXPECT_EQ(e.rttvar(), milliseconds(50));
+  EXPECT_EQ(e.rto(), milliseconds(300));
+  // §2.3 with R' = 200: RTTVAR = 3/4 * 50 + 1/4 * |100 - 200| = 62.5,
+  // SRTT = 7/8 * 100 + 1/8 * 200 = 112.5, RTO = 112.5 + 4 * 62.5 = 362.5 ms.
+  e.sample(milliseconds(200));
+  EXPECT_EQ(e.rttvar(), microseconds(62'500));
+  EXPECT_EQ(e.srtt(), microseconds(112'500));
+  EXPECT_EQ(e.rto(), microseconds(362'500));
+  // R' = 100: RTTVAR = 3/4 * 62.5 + 1/4 * 12.5 = 50, SRTT = 7/8 * 112.5 + 1/8 * 100 = 110.9375,
+  // RTO = 110.9375 + 200 = 310.9375 ms.
+  e.sample(milliseconds(100));
+  EXPECT_EQ(e.rttvar(), milliseconds(50));
+  EXPECT_EQ(e.srtt(), microseconds(110'937) + Duration(500));
+  EXPECT_EQ(e.rto(), microseconds(310'937) + Duration(500));
+}
+
+TEST(CoreRtt, ClockGranularityBoundsTheVarianceTerm) {
+  RttEstimator e(seconds(1), Duration(0), seconds(60));  // no minimum, to see G
+  for (int i = 0; i < 20; ++i) e.sample(milliseconds(10));
+  // SRTT stays 10 ms; RTTVAR decays to 5 ms * (3/4)^19 < 0.25 ms, so max(G, 4 * RTTVAR) = G.
+  EXPECT_EQ(e.srtt(), milliseconds(10));
+  EXPECT_LT(e.rttvar(), microseconds(250));
+  EXPECT_EQ(e.rto(), milliseconds(11));
+}
+
+TEST(CoreRtt, RtoIsClampedToMinAndMax) {
+  RttEstimator e;             // min 200 ms (§2.4 allows below 1 s), max 60 s (§2.5)
+  e.sample(milliseconds(1));  // 1 + max(1, 2) = 3 ms -> 200 ms
+  EXPECT_EQ(e.rto(), milliseconds(200));
+  RttEstimator f;
+  f.sample(seconds(100));  // 100 + 200 s -> 60 s
+  EXPECT_EQ(f.rto(), seconds(60));
+}
+
+TEST(CoreRtt, BackoffDoublesUpToTheMaximumAndASampleEndsIt) {
+  RttEstimator e;
+  e.backoff();  // §5.5
+  EXPECT_EQ(e.rto(), seconds(2));
+  e.backoff();
+  EXPECT_EQ(e.rto(), seconds(4));
+  for (int i = 0; i < 4; ++i) e.backoff();  // 64 s -> capped
+  EXPECT_EQ(e.rto(), seconds(60));
+  EXPECT_EQ(e.backoffs(), 6u);
+  for (int i = 0; i < 100; ++i) e.backoff();
+  EXPECT_EQ(e.rto(), seconds(60));
+  e.sample(milliseconds(100));
+  EXPECT_EQ(e.backoffs(), 0u);
+  EXPECT_EQ(e.rto(), milliseconds(300));
+}
+
+TEST(CoreRtt, ResetToThreeSecondsAfterARetransmittedSyn) {
+  RttEstimator e;
+  e.backoff();
+  e.reset_to(seconds(3));  // §5.7
+  EXPECT_EQ(e.rto(), seconds(3));
+  EXPECT_EQ(e.backoffs(), 0u);
+  EXPECT_EQ(e.srtt(), std::nullopt);
+  e.backoff();
+  EXPECT_EQ(e.rto(), seconds(6));
+}
+
+TEST(CoreRtt, NegativeSampleCountsAsZero) {
+  RttEstimator e;
+  e.sample(milliseconds(-5));
+  EXPECT_EQ(e.srtt(), Duration(0));
+  EXPECT_EQ(e.rto(), milliseconds(200));
+}
+
+}  // namespace
+}  // namespace utcp::detail
