@@ -321,7 +321,8 @@ void Host::apply_path_mtu(const Flow& flow, std::uint32_t mtu, Seq seq) {
   // RFC 1191 §4: never raise the estimate from an ICMP message; a zero MTU (a pre-RFC 1191
   // router) carries no estimate. The floor is the family's minimum MTU (576, not RFC 1191's
   // 68, as the core does: a smaller MSS only invites forged-ICMP throughput attacks).
-  if (mtu == 0 || mtu >= mtu_ || !utcp::info(stack_, flow)) {
+  const auto before = utcp::info(stack_, flow);
+  if (mtu == 0 || mtu >= mtu_ || !before) {
     ++counters_.icmp_ignored;
     return;
   }
@@ -332,8 +333,10 @@ void Host::apply_path_mtu(const Flow& flow, std::uint32_t mtu, Seq seq) {
     return;
   }
   stack_ = std::move(r->state);
-  ++counters_.pmtu_updates;
   emit(std::move(r->out));
+  // The core ignores a quote outside the data in flight (RFC 5927 §4.1) without an error.
+  const auto after = utcp::info(stack_, flow);
+  ++(after && after->mss < before->mss ? counters_.pmtu_updates : counters_.icmp_ignored);
 }
 
 // ---- core events ----
