@@ -1,0 +1,182 @@
+// `utcp serve`: a server on a TUN device (echo, discard or http), one thread per
+// connection over the host's socket calls while the I/O loop thread drives the host.
+#ifdef UTCP_HAVE_IO
+#include <poll.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "command.hpp"
+#include "http_server.hpp"
+#include "tun_common.hpp"
+
+namespace utcp::apps {
+namespace {
+
+struct ServeOptions {
+  CommonOptions common;
+  std::uint16_t port = 0;
+  std::string app = "echo";
+  std::string root = ".";
+  int backlog = 1024;
+};
+
+// Counts the connection threads so that the server can wait for them at exit.
+class Active {
+ public:
+  void enter() {
+    std::lock_guard lk(mu_);
+    ++n_;
+  }
+  void leave() {
+    std::lock_guard lk(mu_);
+    if (--n_ == 0) cv_.notify_all();
+  }
+  bool wait_idle(std::chrono::milliseconds limit) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, limit, [this] { return n_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int n_ = 0;
+};
+
+void echo(Conn& c) {
+  std::array<char, 65536> buf;
+  for (;;) {
+    ssize_t n = c.read_some(buf.data(), buf.size());
+    if (n <= 0 || !c.write_all(buf.data(), static_cast<std::size_t>(n))) break;
+  }
+  c.shutdown_write();
+}
+
+void discard(Conn& c) {
+  std::array<char, 65536> buf;
+  while (c.read_some(buf.data(), buf.size()) > 0) {
+  }
+  c.shutdown_write();
+}
+
+std::string peer_name(const sockaddr_storage& ss) {
+  std::ostringstream os;
+  if (ss.ss_family == AF_INET) {
+    const auto& sin = reinterpret_cast<const sockaddr_in&>(ss);
+    std::array<std::uint8_t, 4> b;
+    std::memcpy(b.data(), &sin.sin_addr, 4);
+    os << Endpoint{IpAddr::v4(b), ntohs(sin.sin_port)};
+  } else {
+    const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    std::array<std::uint8_t, 16> b;
+    std::memcpy(b.data(), &sin6.sin6_addr, 16);
+    os << Endpoint{IpAddr::v6(b), ntohs(sin6.sin6_port)};
+  }
+  return os.str();
+}
+
+int run_serve(const ServeOptions& o) {
+  install_signal_handlers();
+  HttpServerConfig http;
+  http.verbose = o.common.verbose;
+  if (o.app == "http") {
+    char buf[PATH_MAX];
+    if (realpath(o.root.c_str(), buf) == nullptr) {
+      throw CommandError("--root " + o.root + ": " + std::strerror(errno));
+    }
+    http.root_real = buf;
+  }
+  auto session = Session::open(o.common);
+  if (!session) throw CommandError(session.error());
+  Session& s = **session;
+
+  int lfd = utcp_socket(s.host(), s.family(), SOCK_STREAM, 0);
+  if (lfd < 0) throw CommandError(std::string("socket: ") + std::strerror(errno));
+  int one = 1;
+  utcp_setsockopt(s.host(), lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  auto addr = make_sockaddr(s.ip(), o.port);
+  if (utcp_bind(s.host(), lfd, addr.get(), addr.len) < 0) {
+    if (errno == EADDRINUSE) throw CommandError("port " + std::to_string(o.port) + " is already in use");
+    throw CommandError("binding port " + std::to_string(o.port) + ": " + std::strerror(errno));
+  }
+  if (utcp_listen(s.host(), lfd, o.backlog) < 0)
+    throw CommandError(std::string("listen: ") + std::strerror(errno));
+  utcp_fcntl(s.host(), lfd, F_SETFL, O_NONBLOCK);
+  if (auto r = s.bring_up(); !r) throw CommandError(r.error());
+  if (o.common.verbose || isatty(STDERR_FILENO)) {
+    std::cerr << "utcp serve: " << o.app << " on " << Endpoint{s.ip(), o.port} << " (device " << s.device()
+              << "), Ctrl-C to stop\n";
+  }
+
+  Active active;
+  std::uint64_t accepted = 0;
+  while (!stop_requested()) {
+    pollfd p{lfd, POLLIN, 0};
+    if (utcp_poll(s.host(), &p, 1, 100) <= 0) continue;
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    int fd = utcp_accept(s.host(), lfd, reinterpret_cast<sockaddr*>(&peer), &len);
+    s.kick();
+    if (fd < 0) continue;  // EAGAIN, or the handshake's connection already gone
+    ++accepted;
+    if (o.common.verbose) std::cerr << "accepted " << peer_name(peer) << " (fd " << fd << ")\n";
+    active.enter();
+    std::thread([&s, &active, &o, &http, fd] {
+      {
+        Conn c(s, fd);
+        if (o.app == "echo") {
+          echo(c);
+        } else if (o.app == "discard") {
+          discard(c);
+        } else {
+          serve_http(c, http);
+        }
+      }
+      active.leave();
+    }).detach();
+  }
+
+  utcp_close(s.host(), lfd);
+  s.kick();
+  // Connection threads see the stop in their next wait and close their sockets.
+  bool idle = active.wait_idle(std::chrono::seconds(3));
+  if (o.common.verbose) {
+    std::cerr << "utcp serve: " << accepted << " connections accepted\n";
+    s.print_counters(std::cerr);
+  }
+  s.shutdown();
+  if (!idle) {
+    std::cerr << "utcp serve: connections still busy at exit\n";
+    std::_Exit(1);  // their threads still use the host: do not free it under them
+  }
+  return 0;
+}
+
+const Registration reg{
+    {"serve", "Serve echo, discard or http on a TUN device", [](CLI::App& cmd) -> Run {
+       auto o = std::make_shared<ServeOptions>();
+       add_common_options(cmd, o->common);
+       cmd.add_option("--port", o->port, "TCP port to listen on")->required();
+       cmd.add_option("--app", o->app, "what to serve")
+           ->check(CLI::IsMember({"echo", "discard", "http"}))
+           ->capture_default_str();
+       cmd.add_option("--root", o->root, "directory served by --app http")->capture_default_str();
+       cmd.add_option("--backlog", o->backlog, "listen backlog")->capture_default_str();
+       return [o] { return run_serve(*o); };
+     }}};
+
+}  // namespace
+}  // namespace utcp::apps
+#endif  // UTCP_HAVE_IO

@@ -1,0 +1,402 @@
+#ifdef UTCP_HAVE_IO
+#include "tun_common.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+#include "clock.hpp"
+
+namespace utcp::apps {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) {
+  g_stop.store(true);
+}
+
+constexpr int poll_slice_ms = 100;
+
+}  // namespace
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+bool stop_requested() {
+  return g_stop.load();
+}
+
+void add_common_options(CLI::App& cmd, CommonOptions& o) {
+  cmd.add_option("--tun", o.tun, "TUN device to attach to, or to create (removed at exit)")->required();
+  cmd.add_option("--ip", o.ip, "utcp's own IPv4 or IPv6 address")->required();
+  cmd.add_option("--kernel-ip", o.kernel_ip,
+                 "address/prefix for the kernel's side of the device, e.g. 10.77.0.1/24 (set via netlink)");
+  cmd.add_option("--loss", o.loss, "drop each packet (both directions) with this probability")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--dup", o.dup, "duplicate each packet with this probability")->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--reorder", o.reorder, "hold back each packet (3 ms) with this probability")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--delay", o.delay_ms, "add this one-way delay in milliseconds to every packet");
+  cmd.add_option("--seed", o.seed, "seed of the impairment (loss, dup, reorder)");
+  cmd.add_option("--pcap", o.pcap, "write every packet in and out to this pcap file");
+  cmd.add_option("--mtu", o.mtu, "MTU of the device and the stack")->check(CLI::Range(576u, 65535u));
+  cmd.add_flag("--verbose,-v", o.verbose, "print events and, at exit, the stack's counters");
+}
+
+SockAddr make_sockaddr(const IpAddr& ip, std::uint16_t port) {
+  SockAddr a;
+  if (ip.is_v4()) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&a.storage);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    std::memcpy(&sin->sin_addr, ip.data(), 4);
+    a.len = sizeof(sockaddr_in);
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    std::memcpy(&sin6->sin6_addr, ip.data(), 16);
+    a.len = sizeof(sockaddr_in6);
+  }
+  return a;
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view text) {
+  std::string_view host, port;
+  if (text.starts_with('[')) {
+    auto close = text.find("]:");
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  auto ip = IpAddr::parse(host);
+  unsigned p = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (!ip || port.empty() || ec != std::errc{} || end != port.data() + port.size() || p == 0 || p > 65535) {
+    return std::nullopt;
+  }
+  return Endpoint{*ip, static_cast<std::uint16_t>(p)};
+}
+
+// ---- Session ----
+
+std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonOptions& o) {
+  std::unique_ptr<Session> s(new Session());
+  s->options_ = o;
+  auto ip = IpAddr::parse(o.ip);
+  if (!ip) return std::unexpected("bad address for --ip: '" + o.ip + "' (expected IPv4 or IPv6, no prefix)");
+  s->ip_ = *ip;
+  if (!o.kernel_ip.empty()) {
+    auto cidr = io::Cidr::parse(o.kernel_ip);
+    if (!cidr) {
+      return std::unexpected("bad CIDR for --kernel-ip: '" + o.kernel_ip + "' (expected e.g. 10.77.0.1/24)");
+    }
+    if (cidr->addr.is_v4() != ip->is_v4()) {
+      return std::unexpected("--ip " + o.ip + " and --kernel-ip " + o.kernel_ip +
+                             " are of different families");
+    }
+    if (cidr->addr == *ip) return std::unexpected("--ip and --kernel-ip must differ");
+    if (!cidr->contains(*ip)) {
+      return std::unexpected("--ip " + o.ip + " is outside " + o.kernel_ip +
+                             ": the kernel would not route to it through the device");
+    }
+    s->kernel_ = cidr;
+  }
+
+  auto tun = io::TunDevice::open(o.tun);
+  if (!tun) return std::unexpected(tun.error().message);
+  s->tun_.emplace(std::move(*tun));
+
+  utcp_host_config cfg{};
+  cfg.addr = o.ip.c_str();
+  cfg.seed = 0;  // OS entropy
+  cfg.mtu = o.mtu;
+  s->host_ = utcp_host_new(&cfg);
+  if (s->host_ == nullptr)
+    return std::unexpected(std::string("creating the utcp host: ") + std::strerror(errno));
+
+  io::DriverConfig dc;
+  dc.impairment.loss = o.loss;
+  dc.impairment.duplicate = o.dup;
+  dc.impairment.reorder = o.reorder;
+  dc.impairment.delay_ns = std::uint64_t{o.delay_ms} * 1'000'000u;
+  dc.impairment.seed = o.seed;
+  if (!o.pcap.empty()) {
+    auto w = io::PcapWriter::open(o.pcap);
+    if (!w) return std::unexpected(w.error().message);
+    s->pcap_ = std::make_unique<io::PcapWriter>(std::move(*w));
+    timespec rt{};
+    clock_gettime(CLOCK_REALTIME, &rt);
+    s->pcap_epoch_ns_ = static_cast<std::int64_t>(rt.tv_sec) * 1'000'000'000 + rt.tv_nsec -
+                        static_cast<std::int64_t>(io::monotonic_ns());
+    auto* writer = s->pcap_.get();
+    auto epoch = s->pcap_epoch_ns_;
+    dc.tap = [writer, epoch](std::span<const std::byte> p, bool, std::uint64_t now) {
+      (void)writer->write(Duration(static_cast<std::int64_t>(now) + epoch), p);
+    };
+  }
+  s->driver_ = std::make_unique<io::Driver>(s->host_, *s->tun_, std::move(dc));
+  if (auto r = s->driver_->start(); !r) return std::unexpected(r.error().message);
+  return s;
+}
+
+std::expected<void, std::string> Session::bring_up() {
+  if (!kernel_ && !tun_->created()) return {};
+  if (auto r = io::set_link_up(tun_->index(), options_.mtu); !r) return std::unexpected(r.error().message);
+  if (kernel_) {
+    if (auto r = io::add_address(tun_->index(), *kernel_); !r) return std::unexpected(r.error().message);
+  }
+  return {};
+}
+
+void Session::shutdown() {
+  if (driver_) driver_->stop();
+}
+
+Session::~Session() {
+  shutdown();
+  driver_.reset();
+  if (host_ != nullptr) utcp_host_free(host_);
+  if (pcap_) (void)pcap_->close();
+  // A device created here disappears with its descriptor.
+  if (tun_) tun_->close();
+}
+
+std::uint64_t Session::retransmissions() const {
+  utcp_host_stats st{};
+  if (utcp_host_get_stats(host_, &st) < 0) return 0;
+  return st.tcp_retransmits;
+}
+
+void Session::print_counters(std::ostream& os) const {
+  utcp_host_stats st{};
+  if (utcp_host_get_stats(host_, &st) == 0) {
+    os << "tcp: segments in " << st.tcp_segments_in << ", out " << st.tcp_segments_out << ", retransmitted "
+       << st.tcp_retransmits << ", resets sent " << st.tcp_resets_sent << ", received "
+       << st.tcp_resets_received << ", dropped " << st.tcp_drops << ", connections open " << st.connections
+       << "\n";
+    os << "ip: packets in " << st.ip_in << ", out " << st.ip_out << ", to tcp " << st.tcp_in << ", icmp "
+       << st.icmp_in << " (" << st.icmp_ignored << " ignored, " << st.pmtu_updates << " path MTU updates)";
+    if (st.output_overflow > 0) os << ", output queue overflows " << st.output_overflow;
+    if (st.accept_overflow > 0) os << ", accept queue overflows " << st.accept_overflow;
+    os << "\n";
+    bool any = false;
+    for (int r = 0; r < UTCP_IP_DROP_REASONS; ++r) {
+      if (st.ip_drops[r] == 0) continue;
+      os << (any ? ", " : "ip drops: ") << utcp_ip_drop_name(r) << " " << st.ip_drops[r];
+      any = true;
+    }
+    if (any) os << "\n";
+  }
+  auto c = driver_->counters();
+  os << "device " << tun_->name() << ": packets in " << c.packets_in << " (" << c.bytes_in << " bytes, "
+     << c.rejected_in << " refused by the host), packets out " << c.packets_out << " (" << c.bytes_out
+     << " bytes, " << c.tun_write_errors << " refused by the kernel)\n";
+  if (options_.loss > 0 || options_.dup > 0 || options_.reorder > 0) {
+    os << "impairment in: lost " << c.impaired_in.lost << ", duplicated " << c.impaired_in.duplicated
+       << ", reordered " << c.impaired_in.reordered << "; out: lost " << c.impaired_out.lost
+       << ", duplicated " << c.impaired_out.duplicated << ", reordered " << c.impaired_out.reordered << "\n";
+  }
+}
+
+// ---- Conn ----
+
+Conn::Conn(Session& s, int fd) : s_(&s), fd_(fd) {
+  utcp_fcntl(s_->host(), fd, F_SETFL, O_NONBLOCK);
+}
+
+Conn::Conn(Conn&& other) noexcept : s_(other.s_), fd_(other.fd_.exchange(-1)) {}
+
+Conn::~Conn() {
+  close();
+}
+
+bool Conn::wait(short events) {
+  for (;;) {
+    if (stop_requested()) {
+      errno = EINTR;
+      return false;
+    }
+    pollfd p{fd_.load(), events, 0};
+    int n = utcp_poll(s_->host(), &p, 1, poll_slice_ms);
+    if (n < 0 && errno != EINTR) return false;
+    if (n > 0) return true;  // ready, or an error the next call reports
+  }
+}
+
+ssize_t Conn::read_some(void* buf, std::size_t n) {
+  for (;;) {
+    ssize_t r = utcp_recv(s_->host(), fd_.load(), buf, n, 0);
+    int e = errno;
+    s_->kick();  // reading may open the window: a window update to send
+    if (r >= 0) return r;
+    if (e != EAGAIN && e != EWOULDBLOCK) {
+      errno = e;
+      return -1;
+    }
+    if (!wait(POLLIN)) return -1;
+  }
+}
+
+bool Conn::write_all(const void* buf, std::size_t n) {
+  auto* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    ssize_t r = utcp_send(s_->host(), fd_.load(), p, n, MSG_NOSIGNAL);
+    int e = errno;
+    s_->kick();
+    if (r > 0) {
+      p += r;
+      n -= static_cast<std::size_t>(r);
+      continue;
+    }
+    if (r < 0 && e != EAGAIN && e != EWOULDBLOCK) {
+      errno = e;
+      return false;
+    }
+    if (!wait(POLLOUT)) return false;
+  }
+  return true;
+}
+
+bool Conn::shutdown_write() {
+  int r = utcp_shutdown(s_->host(), fd_.load(), SHUT_WR);
+  s_->kick();
+  return r == 0;
+}
+
+void Conn::close() {
+  int fd = fd_.exchange(-1);
+  if (fd < 0) return;
+  utcp_close(s_->host(), fd);
+  s_->kick();
+}
+
+void Conn::abort() {
+  int fd = fd_.load();
+  if (fd < 0) return;
+  linger l{1, 0};
+  utcp_setsockopt(s_->host(), fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  close();
+}
+
+std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms) {
+  std::ostringstream where;
+  where << to;
+  if (to.ip.is_v4() != s.ip().is_v4()) {
+    return std::unexpected("cannot reach " + where.str() + " from " + s.ip().to_string() +
+                           ": different families");
+  }
+  int fd = utcp_socket(s.host(), s.family(), SOCK_STREAM, 0);
+  if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
+  Conn c(s, fd);
+  auto addr = make_sockaddr(to.ip, to.port);
+  int r = utcp_connect(s.host(), fd, addr.get(), addr.len);
+  int e = errno;
+  s.kick();
+  if (r < 0 && e != EINPROGRESS)
+    return std::unexpected("connecting to " + where.str() + ": " + std::strerror(e));
+  if (r < 0) {
+    auto start = io::monotonic_ns();
+    for (;;) {
+      if (stop_requested()) return std::unexpected("connecting to " + where.str() + ": interrupted");
+      pollfd p{fd, POLLOUT, 0};
+      int n = utcp_poll(s.host(), &p, 1, poll_slice_ms);
+      if (n > 0) break;
+      if (n < 0 && errno != EINTR) return std::unexpected(std::string("poll: ") + std::strerror(errno));
+      if (io::monotonic_ns() - start > std::uint64_t(timeout_ms) * 1'000'000u) {
+        return std::unexpected("connecting to " + where.str() + ": no answer within " +
+                               std::to_string(timeout_ms / 1000) + " s (peer unreachable?)");
+      }
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (utcp_getsockopt(s.host(), fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err == ECONNREFUSED) return std::unexpected("connecting to " + where.str() + ": connection refused");
+    if (err != 0) return std::unexpected("connecting to " + where.str() + ": " + std::strerror(err));
+  }
+  return c;
+}
+
+// ---- Progress ----
+
+std::string format_bytes(double n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (n >= 1024 && u < 4) {
+    n /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", n, units[u]);
+  return buf;
+}
+
+std::string format_rate(double bytes_per_second) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f Mbit/s", bytes_per_second * 8 / 1e6);
+  return buf;
+}
+
+Progress::Progress(const Session& s)
+    : s_(s), enabled_(isatty(STDERR_FILENO) == 1), start_ns_(io::monotonic_ns()) {
+  if (!enabled_) return;
+  thread_ = std::thread([this] {
+    while (!done_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      if (!done_.load()) draw(false);
+    }
+  });
+}
+
+Progress::~Progress() {
+  finish();
+}
+
+void Progress::draw(bool final) {
+  double secs = static_cast<double>(io::monotonic_ns() - start_ns_) / 1e9;
+  auto tx = sent_.load(), rx = received_.load();
+  double rate = secs > 0 ? static_cast<double>(tx + rx) / secs : 0;
+  char line[256];
+  std::snprintf(line, sizeof line, "%s sent %s, received %s in %.1f s, %s, %llu retransmitted%s",
+                final ? "\r\033[K" : "\r\033[K ", format_bytes(double(tx)).c_str(),
+                format_bytes(double(rx)).c_str(), secs, format_rate(rate).c_str(),
+                static_cast<unsigned long long>(s_.retransmissions()), final ? "\n" : "");
+  std::fputs(line, stderr);
+  std::fflush(stderr);
+}
+
+void Progress::finish() {
+  if (done_.exchange(true)) return;
+  if (thread_.joinable()) thread_.join();
+  if (enabled_) draw(true);
+}
+
+}  // namespace utcp::apps
+
+#endif  // UTCP_HAVE_IO

@@ -1,0 +1,146 @@
+// What serve, connect and get share: the common options, a session (a utcp host on a TUN
+// device driven by the I/O loop), connections over the host's socket calls, signals, the
+// progress line and the counters printed at exit.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "driver.hpp"
+#include "netlink.hpp"
+#include "pcap.hpp"
+#include "tun.hpp"
+#include "utcp/ip.hpp"
+#include "utcp/posix.h"
+
+namespace CLI {
+class App;
+}
+
+namespace utcp::apps {
+
+struct CommonOptions {
+  std::string tun;        // device name; empty: the kernel picks one
+  std::string ip;         // utcp's address
+  std::string kernel_ip;  // CIDR for the kernel's side; empty: leave the device as it is
+  double loss = 0, dup = 0, reorder = 0;
+  unsigned delay_ms = 0;
+  std::uint64_t seed = 1;
+  std::string pcap;
+  std::uint32_t mtu = 1500;
+  bool verbose = false;
+};
+void add_common_options(CLI::App& cmd, CommonOptions& o);
+
+// Set by SIGINT and SIGTERM; every wait in the tools checks it.
+void install_signal_handlers();
+bool stop_requested();
+
+// A socket address for ip:port, and "HOST:PORT" / "[V6]:PORT" parsing.
+struct SockAddr {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+SockAddr make_sockaddr(const IpAddr& ip, std::uint16_t port);
+std::optional<Endpoint> parse_endpoint(std::string_view text);
+
+class Session {
+ public:
+  // Validates the options, opens the device and the host and starts the I/O loop. The
+  // kernel's side is configured by bring_up(), so a server can listen first.
+  static std::expected<std::unique_ptr<Session>, std::string> open(const CommonOptions& o);
+  ~Session();
+
+  // Assigns --kernel-ip, sets the MTU, brings the link up (when the device was created here
+  // or --kernel-ip was given).
+  std::expected<void, std::string> bring_up();
+
+  utcp_host* host() const { return host_; }
+  const IpAddr& ip() const { return ip_; }
+  int family() const { return ip_.is_v4() ? AF_INET : AF_INET6; }
+  const std::string& device() const { return tun_->name(); }
+  void kick() { driver_->kick(); }
+
+  // Retransmitted segments so far (timer and fast), for the progress line.
+  std::uint64_t retransmissions() const;
+  // The stack's counters (core Stats, drops by reason) and the driver's.
+  void print_counters(std::ostream& os) const;
+  // Stops the loop after letting queued segments (FIN, RST) go out.
+  void shutdown();
+
+ private:
+  Session() = default;
+  CommonOptions options_;
+  IpAddr ip_;
+  std::optional<io::Cidr> kernel_;
+  std::optional<io::TunDevice> tun_;
+  utcp_host* host_ = nullptr;
+  std::unique_ptr<io::PcapWriter> pcap_;
+  std::int64_t pcap_epoch_ns_ = 0;  // realtime minus monotonic, so captures carry wall-clock times
+  std::unique_ptr<io::Driver> driver_;
+};
+
+// A connected socket of the session's host, used non-blocking so that every call returns
+// and the I/O loop can be kicked; waits are utcp_poll in slices that notice a stop signal.
+class Conn {
+ public:
+  Conn(Session& s, int fd);
+  Conn(Conn&& other) noexcept;
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  ~Conn();
+
+  int fd() const { return fd_.load(); }
+  // Bytes read (> 0), 0 at end of stream, -1 on error (errno; EINTR when stopped).
+  ssize_t read_some(void* buf, std::size_t n);
+  // Everything, or false (errno).
+  bool write_all(const void* buf, std::size_t n);
+  bool write_all(std::string_view s) { return write_all(s.data(), s.size()); }
+  bool shutdown_write();
+  void close();
+  void abort();  // SO_LINGER 0: RST
+
+ private:
+  bool wait(short events);
+  Session* s_;
+  std::atomic<int> fd_{-1};  // closed (-1) by one thread while another may be reading
+};
+
+// Opens a connection to `to`; an error is one line ("connection refused" ...).
+std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms);
+
+// The progress line of connect and get: bytes each way, rate, retransmissions, redrawn
+// on stderr while a transfer runs and followed by a summary; silent unless stderr is a TTY.
+class Progress {
+ public:
+  explicit Progress(const Session& s);
+  ~Progress();
+  void sent(std::size_t n) { sent_.fetch_add(n, std::memory_order_relaxed); }
+  void received(std::size_t n) { received_.fetch_add(n, std::memory_order_relaxed); }
+  void finish();
+
+ private:
+  void draw(bool final);
+  const Session& s_;
+  bool enabled_;
+  std::uint64_t start_ns_;
+  std::atomic<std::uint64_t> sent_{0}, received_{0};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+std::string format_bytes(double n);
+std::string format_rate(double bytes_per_second);
+
+}  // namespace utcp::apps

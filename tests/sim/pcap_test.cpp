@@ -1,0 +1,125 @@
+// A simulated transfer written to a pcap file and read back with utcp's reader: every record
+// is an IP datagram whose TCP segment decodes with a valid checksum, and the counts match
+// what the simulator and the stacks say they sent.
+#include <gtest/gtest.h>
+
+#ifdef UTCP_HAVE_IO
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "ip_packet.hpp"
+#include "pcap.hpp"
+#include "sim.hpp"
+
+namespace utcp::sim {
+namespace {
+
+std::string temp_path(const char* name) {
+  return ::testing::TempDir() + "utcp_sim_" + std::to_string(::getpid()) + "_" + name;
+}
+
+struct Captured {
+  TransferReport report;
+  std::uint64_t written = 0;
+};
+
+Captured capture(TransferSpec spec, const std::string& path) {
+  auto writer = io::PcapWriter::open(path);
+  EXPECT_TRUE(writer) << writer.error().message;
+  Captured c;
+  spec.prepare = [&](Network& net) {
+    net.on_transmit = [&](Instant at, NodeId, const Output& o, std::span<const std::byte>) {
+      const auto r = writer->write(at - Instant{}, o);
+      EXPECT_TRUE(r) << r.error().message;
+    };
+  };
+  c.report = run_transfer(spec);
+  c.written = writer->records();
+  EXPECT_TRUE(writer->close());
+  return c;
+}
+
+void check_capture(bool ipv6) {
+  TransferSpec spec;
+  spec.client_bytes = 100'000;
+  spec.server_bytes = 20'000;
+  spec.ipv6 = ipv6;
+  LinkConfig link;
+  link.impair.loss = 0.05;
+  link.impair.duplicate = 0.05;
+  link.impair.corrupt = 0.05;  // captured at the sender, before the link corrupts
+  set_both(spec, link);
+  const std::string path = temp_path(ipv6 ? "v6.pcap" : "v4.pcap");
+  const Captured c = capture(spec, path);
+  ASSERT_TRUE(c.report.ok()) << *c.report.failure;
+
+  auto reader = io::PcapReader::open(path);
+  ASSERT_TRUE(reader) << reader.error().message;
+  EXPECT_EQ(reader->linktype(), io::pcap_linktype_raw);
+  std::uint64_t records = 0, payload = 0, syns = 0, fins = 0;
+  Duration last{};
+  for (;;) {
+    auto rec = reader->next();
+    ASSERT_TRUE(rec) << rec.error().message;
+    if (!*rec) break;
+    ++records;
+    EXPECT_GE((*rec)->at, last) << "timestamps go forward";
+    last = (*rec)->at;
+    EXPECT_EQ((*rec)->original_length, (*rec)->data.size());
+    const auto ip = host::parse_ip((*rec)->data);
+    ASSERT_TRUE(ip) << "record " << records << ": " << host::to_string(ip.error());
+    EXPECT_EQ(ip->protocol, host::ip_proto_tcp);
+    EXPECT_EQ(ip->src.is_v6(), ipv6);
+    const auto seg = Segment::decode(ip->src, ip->dst, ip->payload);
+    ASSERT_TRUE(seg) << "record " << records << ": " << seg.error();
+    payload += seg->first.payload.size();
+    syns += seg->first.flag == Segment::Flag::syn;
+    fins += seg->first.flag == Segment::Flag::fin;
+  }
+  const TransferReport& r = c.report;
+  EXPECT_EQ(records, c.written);
+  EXPECT_EQ(records, r.network.transmitted);
+  EXPECT_EQ(records, r.client_stats.segments_out + r.server_stats.segments_out);
+  EXPECT_EQ(payload, r.client_stats.bytes_out + r.server_stats.bytes_out);
+  EXPECT_GE(syns, 2u);
+  EXPECT_GE(fins, 2u);
+  EXPECT_GE(payload, 120'000u);
+  EXPECT_LE(last, r.end_time) << "the last record is at or before the end";
+
+  // tshark, where installed, must read it without complaint.
+  if (std::system("command -v tshark >/dev/null 2>&1") == 0) {
+    const std::string cmd = "tshark -r '" + path + "' -q >/dev/null 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  std::remove(path.c_str());
+}
+
+TEST(SimPcap, IPv4CaptureReadsBackAndDecodes) {
+  check_capture(false);
+}
+TEST(SimPcap, IPv6CaptureReadsBackAndDecodes) {
+  check_capture(true);
+}
+
+TEST(SimPcap, ReaderRefusesAMissingFile) {
+  const auto r = io::PcapReader::open("/nonexistent/utcp.pcap");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("/nonexistent/utcp.pcap"), std::string::npos);
+}
+
+TEST(SimPcap, WriterRefusesAnUnwritablePath) {
+  const auto w = io::PcapWriter::open("/nonexistent/dir/utcp.pcap");
+  ASSERT_FALSE(w);
+  EXPECT_NE(w.error().message.find("/nonexistent/dir/utcp.pcap"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace utcp::sim
+#else
+TEST(SimPcap, NeedsUtcpIo) {
+  GTEST_SKIP() << "utcp::io (libpcap) is not built";
+}
+#endif
