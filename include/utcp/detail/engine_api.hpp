@@ -1,0 +1,105 @@
+// The non-template engine behind State<N>: compiled once, notifications type-erased.
+//
+// State<N> (utcp/detail/state_impl.hpp) holds a shared_ptr<Engine>. Each connection keeps
+// an opaque `NotifyPair` made by the factory the template layer installs; the template layer
+// casts it back to std::pair<N, N> (receive notify, send notify). Every call that returns an
+// Error leaves the Engine unchanged, so the && overloads can mutate a uniquely owned Engine
+// in place.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "utcp/config.hpp"
+#include "utcp/error.hpp"
+#include "utcp/ip.hpp"
+#include "utcp/segment.hpp"
+#include "utcp/seq.hpp"
+#include "utcp/stats.hpp"
+#include "utcp/time.hpp"
+
+namespace utcp {
+
+enum class TimerError : std::uint8_t;
+enum class Direction : std::uint8_t;
+struct FlowOptions;
+struct ConnInfo;
+
+namespace detail {
+
+class Engine;  // src/stack/engine.hpp
+
+using NotifyPair = std::shared_ptr<const void>;  // points at a std::pair<N, N>
+using NotifyFactory = std::function<NotifyPair()>;
+
+struct EngineEvent {
+  enum class Kind : std::uint8_t { established, drop, signal };
+  Kind kind = Kind::signal;
+  Flow flow;
+  NotifyPair notifies;
+  bool active = false;    // established: an active open (report the receive notify)
+  bool pending = false;   // drop: unread data remains
+  bool wake_rcv = false;  // signal: data or end of stream to read
+  bool wake_snd = false;  // signal: room to send
+};
+
+struct EngineTimerDrop {
+  Flow flow;
+  TimerError error;
+  NotifyPair notifies;
+};
+
+std::shared_ptr<Engine> engine_new(NotifyFactory make, std::string id, const Config& config);
+std::shared_ptr<Engine> engine_clone(const Engine&);
+
+void engine_start_listen(Engine&, std::uint16_t port, const FlowOptions&);
+void engine_stop_listen(Engine&, std::uint16_t port);
+
+void engine_timer(Engine&, Instant now, std::vector<EngineTimerDrop>& drops, std::vector<Output>& out);
+std::optional<EngineEvent> engine_handle_buf(Engine&, Instant now, const IpAddr& src, const IpAddr& dst,
+                                             std::span<const std::byte> tcp_bytes, std::vector<Output>& out);
+
+struct EngineConnected {
+  Flow flow;
+  NotifyPair notifies;
+  Output syn;
+};
+Result<EngineConnected> engine_connect(Engine&, Instant now, const IpAddr& src, const IpAddr& dst,
+                                       std::uint16_t dst_port, std::optional<std::uint16_t> src_port,
+                                       const FlowOptions&);
+std::optional<Error> engine_close(Engine&, Instant now, const Flow&, std::vector<Output>& out);
+std::optional<Error> engine_shutdown(Engine&, Instant now, const Flow&, Direction, std::vector<Output>& out);
+std::optional<Error> engine_abort(Engine&, Instant now, const Flow&, std::vector<Output>& out);
+// On success: the receive notify; `data` gets everything queued.
+Result<NotifyPair> engine_recv(Engine&, Instant now, const Flow&, std::vector<std::string>& data,
+                               std::vector<Output>& out);
+struct EngineSent {
+  std::size_t enqueued = 0;
+  NotifyPair notifies;
+};
+Result<EngineSent> engine_send(Engine&, Instant now, const Flow&, std::string_view data,
+                               std::vector<Output>& out);
+std::optional<Error> engine_force_enqueue(Engine&, Instant now, const Flow&, std::string_view data);
+std::optional<Error> engine_set_options(Engine&, const Flow&, const FlowOptions&);
+std::optional<Error> engine_path_mtu(Engine&, Instant now, const Flow&, std::uint32_t mtu, Seq quoted_seq,
+                                     std::vector<Output>& out);
+
+std::optional<Instant> engine_next_deadline(const Engine&);
+std::size_t engine_num_connections(const Engine&);
+const Stats& engine_stats(const Engine&);
+const Config& engine_config(const Engine&);
+std::optional<ConnInfo> engine_info(const Engine&, const Flow&);
+std::vector<Flow> engine_flows(const Engine&);
+bool engine_listening(const Engine&, std::uint16_t port);
+std::optional<std::string> engine_check_invariants(const Engine&);
+const std::string& engine_id(const Engine&);
+
+}  // namespace detail
+}  // namespace utcp

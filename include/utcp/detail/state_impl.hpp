@@ -1,0 +1,289 @@
+// The thin template layer: State<N> over the non-template engine (utcp/detail/engine_api.hpp).
+//
+// State<N> is a shared_ptr to an Engine. A call on an rvalue whose Engine nobody else holds
+// updates it in place; otherwise it copies the Engine first (O(1): persistent maps and
+// shared configuration) and updates the copy. The engine never mutates on an error, so an
+// rvalue argument stays usable when a call fails.
+#pragma once
+
+#include <memory>
+#include <utility>
+
+#include "utcp/detail/engine_api.hpp"
+
+namespace utcp {
+
+namespace detail {
+struct StateAccess;
+}
+
+template <class N>
+class State {
+ public:
+  State(const State&) = default;
+  State(State&&) noexcept = default;
+  State& operator=(const State&) = default;
+  State& operator=(State&&) noexcept = default;
+
+ private:
+  explicit State(std::shared_ptr<detail::Engine> e) : engine_(std::move(e)) {}
+  std::shared_ptr<detail::Engine> engine_;
+  friend struct detail::StateAccess;
+};
+
+namespace detail {
+
+struct StateAccess {
+  template <class N>
+  static State<N> make(std::shared_ptr<Engine> e) {
+    return State<N>(std::move(e));
+  }
+  template <class N>
+  static const Engine& get(const State<N>& s) {
+    return *s.engine_;
+  }
+  // The engine of an rvalue state, unshared first if anyone else holds it.
+  template <class N>
+  static Engine& own(State<N>& s) {
+    if (s.engine_.use_count() != 1) s.engine_ = engine_clone(*s.engine_);
+    return *s.engine_;
+  }
+};
+
+template <class N>
+const std::pair<N, N>& notifies_of(const NotifyPair& p) {
+  return *static_cast<const std::pair<N, N>*>(p.get());
+}
+
+template <class N>
+std::optional<Event<N>> to_event(std::optional<EngineEvent>&& e) {
+  if (!e) return std::nullopt;
+  const auto& [rcv, snd] = notifies_of<N>(e->notifies);
+  switch (e->kind) {
+    case EngineEvent::Kind::established:
+      return Event<N>(Established<N>{e->flow, e->active ? std::optional<N>(rcv) : std::nullopt});
+    case EngineEvent::Kind::drop:
+      return Event<N>(Drop<N>{e->flow, e->pending ? std::optional<N>(rcv) : std::nullopt, {rcv, snd}});
+    case EngineEvent::Kind::signal: {
+      Signal<N> sig{e->flow, {}};
+      if (e->wake_rcv) sig.notifies.push_back(rcv);
+      if (e->wake_snd) sig.notifies.push_back(snd);
+      return Event<N>(std::move(sig));
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace detail
+
+template <class N>
+State<N> empty(std::function<N()> make_notify, std::string id, Config config) {
+  detail::NotifyFactory factory = [mk = std::move(make_notify)]() -> detail::NotifyPair {
+    N rcv = mk();
+    N snd = mk();
+    return std::make_shared<const std::pair<N, N>>(std::move(rcv), std::move(snd));
+  };
+  return detail::StateAccess::make<N>(detail::engine_new(std::move(factory), std::move(id), config));
+}
+
+template <class N>
+State<N> start_listen(State<N>&& s, std::uint16_t port, const FlowOptions& opts) {
+  detail::engine_start_listen(detail::StateAccess::own(s), port, opts);
+  return std::move(s);
+}
+template <class N>
+State<N> start_listen(const State<N>& s, std::uint16_t port, const FlowOptions& opts) {
+  return start_listen(State<N>(s), port, opts);
+}
+template <class N>
+State<N> stop_listen(State<N>&& s, std::uint16_t port) {
+  detail::engine_stop_listen(detail::StateAccess::own(s), port);
+  return std::move(s);
+}
+template <class N>
+State<N> stop_listen(const State<N>& s, std::uint16_t port) {
+  return stop_listen(State<N>(s), port);
+}
+
+template <class N>
+TimerResult<N> timer(State<N>&& s, Instant now) {
+  std::vector<detail::EngineTimerDrop> raw;
+  std::vector<Output> out;
+  // Nothing due: no copy of a shared engine.
+  if (auto d = detail::engine_next_deadline(detail::StateAccess::get(s)); d && *d <= now) {
+    detail::engine_timer(detail::StateAccess::own(s), now, raw, out);
+  }
+  std::vector<TimerDrop<N>> drops;
+  drops.reserve(raw.size());
+  for (auto& r : raw) {
+    const auto& [rcv, snd] = detail::notifies_of<N>(r.notifies);
+    drops.push_back(TimerDrop<N>{r.flow, r.error, rcv, snd});
+  }
+  return TimerResult<N>{std::move(s), std::move(drops), std::move(out)};
+}
+template <class N>
+TimerResult<N> timer(const State<N>& s, Instant now) {
+  return timer(State<N>(s), now);
+}
+
+template <class N>
+HandleResult<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
+                           std::span<const std::byte> tcp_bytes) {
+  std::vector<Output> out;
+  auto ev = detail::engine_handle_buf(detail::StateAccess::own(s), now, src, dst, tcp_bytes, out);
+  return HandleResult<N>{std::move(s), detail::to_event<N>(std::move(ev)), std::move(out)};
+}
+template <class N>
+HandleResult<N> handle_buf(const State<N>& s, Instant now, const IpAddr& src, const IpAddr& dst,
+                           std::span<const std::byte> tcp_bytes) {
+  return handle_buf(State<N>(s), now, src, dst, tcp_bytes);
+}
+
+template <class N>
+Result<Connected<N>> connect(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
+                             std::uint16_t dst_port, std::optional<std::uint16_t> src_port,
+                             const FlowOptions& opts) {
+  auto r = detail::engine_connect(detail::StateAccess::own(s), now, src, dst, dst_port, src_port, opts);
+  if (!r) return std::unexpected(std::move(r.error()));
+  N rcv = detail::notifies_of<N>(r->notifies).first;
+  return Connected<N>{std::move(s), r->flow, std::move(rcv), std::move(r->syn)};
+}
+template <class N>
+Result<Connected<N>> connect(const State<N>& s, Instant now, const IpAddr& src, const IpAddr& dst,
+                             std::uint16_t dst_port, std::optional<std::uint16_t> src_port,
+                             const FlowOptions& opts) {
+  return connect(State<N>(s), now, src, dst, dst_port, src_port, opts);
+}
+
+template <class N>
+Result<Step<N>> close(State<N>&& s, Instant now, const Flow& flow) {
+  std::vector<Output> out;
+  if (auto err = detail::engine_close(detail::StateAccess::own(s), now, flow, out))
+    return std::unexpected(std::move(*err));
+  return Step<N>{std::move(s), std::move(out)};
+}
+template <class N>
+Result<Step<N>> close(const State<N>& s, Instant now, const Flow& flow) {
+  return close(State<N>(s), now, flow);
+}
+
+template <class N>
+Result<Step<N>> shutdown(State<N>&& s, Instant now, const Flow& flow, Direction dir) {
+  std::vector<Output> out;
+  if (auto err = detail::engine_shutdown(detail::StateAccess::own(s), now, flow, dir, out))
+    return std::unexpected(std::move(*err));
+  return Step<N>{std::move(s), std::move(out)};
+}
+template <class N>
+Result<Step<N>> shutdown(const State<N>& s, Instant now, const Flow& flow, Direction dir) {
+  return shutdown(State<N>(s), now, flow, dir);
+}
+
+template <class N>
+Result<Step<N>> abort(State<N>&& s, Instant now, const Flow& flow) {
+  std::vector<Output> out;
+  if (auto err = detail::engine_abort(detail::StateAccess::own(s), now, flow, out))
+    return std::unexpected(std::move(*err));
+  return Step<N>{std::move(s), std::move(out)};
+}
+template <class N>
+Result<Step<N>> abort(const State<N>& s, Instant now, const Flow& flow) {
+  return abort(State<N>(s), now, flow);
+}
+
+template <class N>
+Result<Step<N>> path_mtu(State<N>&& s, Instant now, const Flow& flow, std::uint32_t mtu, Seq quoted_seq) {
+  std::vector<Output> out;
+  if (auto err = detail::engine_path_mtu(detail::StateAccess::own(s), now, flow, mtu, quoted_seq, out))
+    return std::unexpected(std::move(*err));
+  return Step<N>{std::move(s), std::move(out)};
+}
+template <class N>
+Result<Step<N>> path_mtu(const State<N>& s, Instant now, const Flow& flow, std::uint32_t mtu,
+                         Seq quoted_seq) {
+  return path_mtu(State<N>(s), now, flow, mtu, quoted_seq);
+}
+
+template <class N>
+Result<Received<N>> recv(State<N>&& s, Instant now, const Flow& flow) {
+  std::vector<std::string> data;
+  std::vector<Output> out;
+  auto r = detail::engine_recv(detail::StateAccess::own(s), now, flow, data, out);
+  if (!r) return std::unexpected(std::move(r.error()));
+  N rcv = detail::notifies_of<N>(*r).first;
+  return Received<N>{std::move(s), std::move(data), std::move(rcv), std::move(out)};
+}
+template <class N>
+Result<Received<N>> recv(const State<N>& s, Instant now, const Flow& flow) {
+  return recv(State<N>(s), now, flow);
+}
+
+template <class N>
+Result<Sent<N>> send(State<N>&& s, Instant now, const Flow& flow, std::string_view data) {
+  std::vector<Output> out;
+  auto r = detail::engine_send(detail::StateAccess::own(s), now, flow, data, out);
+  if (!r) return std::unexpected(std::move(r.error()));
+  N snd = detail::notifies_of<N>(r->notifies).second;
+  return Sent<N>{std::move(s), r->enqueued, std::move(snd), std::move(out)};
+}
+template <class N>
+Result<Sent<N>> send(const State<N>& s, Instant now, const Flow& flow, std::string_view data) {
+  return send(State<N>(s), now, flow, data);
+}
+
+template <class N>
+Result<State<N>> force_enqueue(State<N>&& s, Instant now, const Flow& flow, std::string_view data) {
+  if (auto err = detail::engine_force_enqueue(detail::StateAccess::own(s), now, flow, data))
+    return std::unexpected(std::move(*err));
+  return std::move(s);
+}
+template <class N>
+Result<State<N>> force_enqueue(const State<N>& s, Instant now, const Flow& flow, std::string_view data) {
+  return force_enqueue(State<N>(s), now, flow, data);
+}
+
+template <class N>
+Result<State<N>> set_options(State<N>&& s, const Flow& flow, const FlowOptions& opts) {
+  if (auto err = detail::engine_set_options(detail::StateAccess::own(s), flow, opts))
+    return std::unexpected(std::move(*err));
+  return std::move(s);
+}
+template <class N>
+Result<State<N>> set_options(const State<N>& s, const Flow& flow, const FlowOptions& opts) {
+  return set_options(State<N>(s), flow, opts);
+}
+
+template <class N>
+std::optional<Instant> next_deadline(const State<N>& s) {
+  return detail::engine_next_deadline(detail::StateAccess::get(s));
+}
+template <class N>
+std::size_t num_connections(const State<N>& s) {
+  return detail::engine_num_connections(detail::StateAccess::get(s));
+}
+template <class N>
+const Stats& stats(const State<N>& s) {
+  return detail::engine_stats(detail::StateAccess::get(s));
+}
+template <class N>
+const Config& config(const State<N>& s) {
+  return detail::engine_config(detail::StateAccess::get(s));
+}
+template <class N>
+std::optional<ConnInfo> info(const State<N>& s, const Flow& flow) {
+  return detail::engine_info(detail::StateAccess::get(s), flow);
+}
+template <class N>
+std::vector<Flow> flows(const State<N>& s) {
+  return detail::engine_flows(detail::StateAccess::get(s));
+}
+template <class N>
+bool listening(const State<N>& s, std::uint16_t port) {
+  return detail::engine_listening(detail::StateAccess::get(s), port);
+}
+template <class N>
+std::optional<std::string> check_invariants(const State<N>& s) {
+  return detail::engine_check_invariants(detail::StateAccess::get(s));
+}
+
+}  // namespace utcp

@@ -1,0 +1,123 @@
+// The transmission control block (RFC 9293 §3.3.1): one connection's state, a value.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "core/byte_queue.hpp"
+#include "core/congestion.hpp"
+#include "core/reassembly.hpp"
+#include "core/rtt.hpp"
+#include "utcp/detail/engine_api.hpp"
+#include "utcp/seq.hpp"
+#include "utcp/stats.hpp"
+#include "utcp/time.hpp"
+
+namespace utcp::detail {
+
+// Each timer is a deadline; an unarmed one is `never`.
+enum class Timer : std::uint8_t {
+  retransmit,   // RFC 6298 retransmission, also SYN and SYN-ACK retransmission
+  persist,      // zero-window probe (§3.8.6.1), or the sender SWS override timer (§3.8.6.2.1)
+  delayed_ack,  // §3.8.6.3
+  keepalive,    // §3.8.4
+  lifetime,     // connection establishment, FIN-WAIT-2, or 2*MSL in TIME-WAIT, by state
+  count_
+};
+inline constexpr Instant never = Instant::max();
+
+struct Tcb {
+  TcpState state = TcpState::closed;
+  bool active_open = false;   // we sent the first SYN
+  bool user_knows = false;    // connect() returned it, or Established was reported
+  bool embryonic = false;     // counted against its listener's backlog
+  bool close_called = false;  // close(): no more reads either; FIN-WAIT-2 timeout applies
+  bool read_shut = false;     // shutdown(read) or close()
+  bool write_shut = false;    // shutdown(write) or close(): a FIN is (to be) queued
+  bool fin_sent = false;      // our FIN occupies snd_max - 1 (until retransmitted from una)
+  bool fin_received = false;  // the peer's FIN has been reached in sequence
+  bool syn_retransmitted = false;
+  bool nodelay = false;
+  bool keepalive = false;
+  bool ack_now = false;      // an ACK is owed immediately
+  bool ack_delayed = false;  // an ACK is owed, within the delayed-ACK time
+  bool wscale_ok = false;    // both sides offered window scaling
+
+  // Send sequence space (§3.3.1). snd_max: highest sequence sent (snd_nxt rewinds on RTO).
+  Seq iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
+  Seq fin_seq;                    // where our FIN goes: fixed by shutdown(write) or close()
+  std::uint32_t snd_wnd = 0;      // scaled, in bytes
+  std::uint32_t max_snd_wnd = 0;  // largest window the peer offered (RFC 5961 §5.2, SWS)
+  std::uint8_t snd_wscale = 0;    // the peer's shift
+  std::uint8_t rcv_wscale = 0;    // ours
+  std::uint32_t smss = 536;       // effective send MSS
+  std::uint16_t rcv_mss = 536;    // the MSS we announced
+
+  // Receive sequence space.
+  Seq irs, rcv_nxt;
+  Seq rcv_adv;                     // right edge advertised: never moves left
+  std::uint64_t rcv_off = 0;       // stream offset of rcv_nxt (data bytes since IRS + 1)
+  std::uint32_t segs_unacked = 0;  // full-sized segments received since our last ACK
+
+  // Buffers.
+  std::uint32_t send_buffer = 0, recv_buffer = 0;
+  std::uint16_t max_segment = 0;  // FlowOptions::max_segment, 0 = none
+  ByteQueue sndq;                 // from the first unacknowledged data byte on
+  ByteQueue rcvq;                 // in order, not yet read
+  Reassembly ooo;
+
+  // Retransmission and congestion control.
+  RttEstimator rtt;
+  Congestion cc;
+  std::uint32_t retransmits = 0;     // consecutive timeouts of the current segment
+  std::uint32_t probes = 0;          // unanswered zero-window probes
+  std::uint32_t keepalive_sent = 0;  // unanswered keepalive probes
+  std::uint32_t persist_backoff = 0;
+  bool rtt_timing = false;
+  Seq rtt_seq;  // timing the segment that ends here
+  Instant rtt_start{};
+  Instant last_send{};  // for RFC 5681 §4.1 restart after idle
+  Instant last_recv{};  // for keepalive
+
+  // Keepalive parameters.
+  Duration keepalive_idle{}, keepalive_interval{};
+  std::uint32_t keepalive_count = 0;
+
+  // RFC 5961 §7 challenge ACK rate limit, per flow.
+  Instant challenge_window{};
+  std::uint32_t challenge_count = 0;
+
+  std::array<Instant, static_cast<std::size_t>(Timer::count_)> timers{never, never, never, never, never};
+  NotifyPair notifies;
+
+  Tcb(Duration rto_initial, Duration rto_min, Duration rto_max) : rtt(rto_initial, rto_min, rto_max) {}
+
+  Instant& timer(Timer t) { return timers[static_cast<std::size_t>(t)]; }
+  Instant timer(Timer t) const { return timers[static_cast<std::size_t>(t)]; }
+  void arm(Timer t, Instant at) { timer(t) = at; }
+  void disarm(Timer t) { timer(t) = never; }
+  bool armed(Timer t) const { return timer(t) != never; }
+  std::optional<Instant> deadline() const {
+    const Instant m = *std::min_element(timers.begin(), timers.end());
+    if (m == never) return std::nullopt;
+    return m;
+  }
+
+  bool synchronized() const { return state >= TcpState::established; }
+  bool syn_acked() const { return snd_una != iss; }
+  // Sequence number of the byte at the front of sndq.
+  Seq data_start() const { return syn_acked() ? snd_una : iss + 1; }
+  bool fin_acked() const { return fin_sent && snd_una == fin_seq + 1; }
+  std::uint32_t flight() const { return snd_max - snd_una; }
+  // The window we have advertised and not yet seen filled.
+  std::uint32_t rcv_wnd() const { return rcv_adv > rcv_nxt ? rcv_adv - rcv_nxt : 0; }
+  std::size_t send_space() const { return sndq.size() >= send_buffer ? 0 : send_buffer - sndq.size(); }
+};
+
+struct TcbDeadline {
+  std::optional<Instant> operator()(const Tcb& t) const { return t.deadline(); }
+};
+
+}  // namespace utcp::detail

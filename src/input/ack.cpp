@@ -1,0 +1,130 @@
+// §3.10.7.4 fifth, "check the ACK field" (NetSem di3_ackstuff, di3_newackstuff): RFC 5961
+// §5.2 ACK validation, the send window update, RTT sampling (RFC 6298), congestion control
+// (RFC 5681, RFC 6582), and the state changes an ACK of our FIN causes.
+#include <algorithm>
+
+#include "stack/engine.hpp"
+
+namespace utcp::detail {
+
+namespace {
+
+void drop(Ctx& c, DropReason r) {
+  ++c.e.stats.drops[static_cast<std::size_t>(r)];
+}
+
+// An ACK of new data (SND.UNA < SEG.ACK <= SND.MAX).
+void new_ack(Ctx& c, Tcb& t, Seq ack) {
+  const std::uint32_t acked = ack - t.snd_una;
+  const std::uint32_t flight_before = t.flight();
+  // Sequence space the SYN and FIN take is not in the send queue.
+  std::uint32_t data_acked = acked;
+  if (!t.syn_acked()) --data_acked;
+  const bool fin_covered = t.fin_sent && ack == t.fin_seq + 1;
+  if (fin_covered) --data_acked;
+  data_acked = std::min<std::uint32_t>(data_acked, static_cast<std::uint32_t>(t.sndq.size()));
+  t.sndq.drop_front(data_acked);
+  t.snd_una = ack;
+  if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
+  // RFC 6298 §2, with Karn's algorithm: only a segment timed and never retransmitted.
+  if (t.rtt_timing && ack >= t.rtt_seq) {
+    t.rtt.sample(c.now - t.rtt_start);
+    t.rtt_timing = false;
+  }
+  t.retransmits = 0;
+  if (data_acked > 0 || t.cc.in_recovery()) {
+    if (t.cc.on_new_ack(ack, data_acked, flight_before, t.smss) == Congestion::Action::retransmit_first)
+      retransmit_first(c, t);
+  }
+  // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it.
+  if (t.snd_una == t.snd_max)
+    t.disarm(Timer::retransmit);
+  else
+    arm_retransmit(c, t);
+}
+
+// RFC 5681 §2 duplicate ACK: no data, no SYN/FIN, same window, data outstanding.
+void dup_ack(Ctx& c, Tcb& t, const Segment& seg, std::uint32_t wnd) {
+  if (!seg.payload.empty() || seg.flag != Segment::Flag::none || wnd != t.snd_wnd || t.flight() == 0) return;
+  ++c.e.stats.dup_acks;
+  if (t.cc.on_dup_ack(*seg.ack, t.flight(), t.smss, t.snd_max) == Congestion::Action::retransmit_first) {
+    retransmit_first(c, t);
+  }
+}
+
+// §3.10.7.4: update the send window from segments no older than the last update.
+void update_send_window(Tcb& t, const Segment& seg, std::uint32_t wnd) {
+  if (t.snd_wl1 < seg.seq || (t.snd_wl1 == seg.seq && t.snd_wl2 <= *seg.ack)) {
+    const bool reopened = t.snd_wnd == 0 && wnd > 0;
+    t.snd_wnd = wnd;
+    t.snd_wl1 = seg.seq;
+    t.snd_wl2 = *seg.ack;
+    t.max_snd_wnd = std::max(t.max_snd_wnd, wnd);
+    if (reopened) {
+      t.persist_backoff = 0;
+      t.disarm(Timer::persist);
+    }
+  }
+}
+
+// §3.10.7.4 fifth, per state: what the ACK of our FIN does.
+void ack_of_fin(Ctx& c, Tcb& t, bool& stop) {
+  if (!t.fin_acked()) return;
+  switch (t.state) {
+    case TcpState::fin_wait_1:
+      c.e.enter(t, TcpState::fin_wait_2);
+      t.disarm(Timer::retransmit);
+      t.disarm(Timer::persist);
+      if (t.close_called) t.arm(Timer::lifetime, c.now + c.cfg.fin_wait_2_timeout);
+      break;
+    case TcpState::closing:
+      on_time_wait(c, t);
+      stop = true;
+      break;
+    case TcpState::last_ack:
+      c.remove = true;
+      stop = true;
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+void process_ack(Ctx& c, Tcb& t, const Segment& seg, bool& stop) {
+  const Seq ack = *seg.ack;
+  if (t.state == TcpState::syn_received) {
+    // SYN-RECEIVED: an ACK of our SYN completes the handshake; any other draws an RST.
+    if (!(t.snd_una < ack && ack <= t.snd_max)) {
+      drop(c, DropReason::bad_ack);
+      reset_for_segment(c.e, c.flow, seg, c.out);
+      stop = true;
+      return;
+    }
+    become_established(c, t);
+    t.snd_wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
+    t.max_snd_wnd = std::max(t.max_snd_wnd, t.snd_wnd);
+    t.snd_wl1 = seg.seq;
+    t.snd_wl2 = ack;
+  }
+  // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]; SND.MAX here,
+  // since SND.NXT rewinds after a timeout. Outside: an ACK back, and drop.
+  const Seq oldest = t.snd_una - std::max<std::uint32_t>(t.max_snd_wnd, 1);
+  if (ack > t.snd_max || ack < oldest) {
+    drop(c, DropReason::bad_ack);
+    send_ack(c, t);
+    stop = true;
+    return;
+  }
+  const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
+  if (ack > t.snd_una) {
+    new_ack(c, t, ack);
+  } else if (ack == t.snd_una) {
+    dup_ack(c, t, seg, wnd);
+  }
+  update_send_window(t, seg, wnd);
+  ack_of_fin(c, t, stop);
+}
+
+}  // namespace utcp::detail

@@ -1,0 +1,118 @@
+// Segment arrival (RFC 9293 §3.10.7): decode, find the connection, apply the rules, derive
+// the event by comparing the connection before and after the step (as µTCP does), so that
+// no rule deals with notifications.
+//
+// Rule table (RFC 9293 §3.10.7; NetSem rule names where one exists):
+//
+// | rule                                   | RFC 9293      | NetSem        | function (file) |
+// |----------------------------------------|---------------|---------------|------------------------------------------|
+// | decode failure: count and drop         | §3.1          | deliver_in_99 | engine_handle_buf (dispatch.cpp)
+// | | CLOSED: reset generation               | §3.10.7.1     | deliver_in_6  | reset_for_segment
+// (output/output.cpp)    | | LISTEN: RST, ACK, SYN, other           | §3.10.7.2     | deliver_in_1  |
+// input_listen (listen.cpp)                | | SYN-SENT: ACK check, RST, SYN(-ACK)    | §3.10.7.3     |
+// deliver_in_2  | input_syn_sent (syn_sent.cpp)            | | simultaneous open                      |
+// §3.10.7.3     | deliver_in_2a | input_syn_sent (syn_sent.cpp)            | | TIME-WAIT reopened by a SYN |
+// RFC 6191      | deliver_in_1b | input_synchronized (synchronized.cpp)    | | first: sequence number
+// acceptability   | §3.10.7.4     | deliver_in_3  | acceptable (synchronized.cpp)            | | trim to the
+// window                     | §3.10.7.4     | di3_topstuff  | trim_to_window (synchronized.cpp)        | |
+// second: RST (RFC 5961 §3.2)            | §3.10.7.4     | deliver_in_7  | check_rst (synchronized.cpp) | |
+// fourth: SYN (RFC 5961 §4.2)            | §3.10.7.4     | deliver_in_8  | input_synchronized
+// (synchronized.cpp)    | | fifth: ACK, SYN-RECEIVED -> ESTABLISHED| §3.10.7.4     | di3_ackstuff  |
+// process_ack (ack.cpp)                    | | ACK validation (RFC 5961 §5.2)         | §3.10.7.4     |
+// di3_ackstuff  | process_ack (ack.cpp)                    | | new ACK: RTT, congestion, queue        | RFC
+// 6298/5681 | di3_newackstuff| new_ack (ack.cpp)                       | | duplicate ACK: fast retransmit |
+// RFC 5681/6582 | di3_newackstuff| dup_ack (ack.cpp)                       | | send window update
+// (SND.WL1/WL2)       | §3.10.7.4     | di3_ackstuff  | update_send_window (ack.cpp)             | | FIN
+// acked: FIN-WAIT-1/CLOSING/LAST-ACK | §3.10.7.4     | di3_ackstuff  | ack_of_fin (ack.cpp) | | seventh:
+// text, reassembly, delayed ACK | §3.10.7.4     | di3_datastuff | process_text_and_fin (text.cpp)          |
+// | eighth: FIN                            | §3.10.7.4     | di3_datastuff | reach_fin (text.cpp) | | events:
+// Drop > Established > Signal    | (the seed)    |               | derive_event (dispatch.cpp)              |
+#include <algorithm>
+
+#include "stack/engine.hpp"
+
+namespace utcp::detail {
+
+namespace {
+
+struct Before {
+  TcpState state;
+  std::size_t rcvq;
+  bool fin_received;
+  std::size_t send_space;
+};
+
+Before before(const Tcb& t) {
+  return {t.state, t.rcvq.size(), t.fin_received, t.send_space()};
+}
+
+std::optional<EngineEvent> derive_event(const Before& b, Tcb& t, const Ctx& c) {
+  if (c.remove) {
+    if (!t.user_knows) return std::nullopt;
+    EngineEvent ev{EngineEvent::Kind::drop, c.flow, t.notifies};
+    ev.pending = !t.rcvq.empty();
+    return ev;
+  }
+  const bool was_open = b.state == TcpState::syn_sent || b.state == TcpState::syn_received;
+  if (was_open && t.synchronized()) {
+    EngineEvent ev{EngineEvent::Kind::established, c.flow, t.notifies};
+    ev.active = t.active_open;
+    t.user_knows = true;
+    return ev;
+  }
+  if (!t.user_knows) return std::nullopt;
+  const bool wake_rcv = t.rcvq.size() > b.rcvq || (t.fin_received && !b.fin_received);
+  const bool wake_snd = !t.write_shut && t.send_space() > b.send_space;
+  if (!wake_rcv && !wake_snd) return std::nullopt;
+  EngineEvent ev{EngineEvent::Kind::signal, c.flow, t.notifies};
+  ev.wake_rcv = wake_rcv;
+  ev.wake_snd = wake_snd;
+  return ev;
+}
+
+}  // namespace
+
+std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAddr& src, const IpAddr& dst,
+                                             std::span<const std::byte> tcp_bytes, std::vector<Output>& out) {
+  ++e.stats.segments_in;
+  auto decoded = Segment::decode(src, dst, tcp_bytes);
+  if (!decoded) {
+    const auto reason = static_cast<std::size_t>(decoded.error().decode);
+    if (reason < e.stats.decode_errors.size()) ++e.stats.decode_errors[reason];
+    ++e.stats.drops[static_cast<std::size_t>(DropReason::decode)];
+    return std::nullopt;
+  }
+  Segment& seg = decoded->first;
+  const Flow& flow = decoded->second;
+
+  std::optional<EngineEvent> event;
+  bool remove = false, reopen = false;
+  std::optional<Seq> old_snd_max;
+  const bool found = e.tcbs.update(flow, [&](Tcb& t) {
+    Ctx c(e, now, flow, out);
+    const Before b = before(t);
+    if (t.state == TcpState::syn_sent) {
+      input_syn_sent(c, t, seg);
+    } else {
+      input_synchronized(c, t, seg);
+    }
+    event = derive_event(b, t, c);
+    remove = c.remove;
+    reopen = c.reopen;
+    if (reopen) old_snd_max = t.snd_max;
+    if (remove) e.retire(flow, t, c.dropped);
+  });
+  if (found && remove) e.tcbs.erase(flow);
+  if (found && !reopen) return event;
+
+  if (e.listeners.find(flow.local().port)) {
+    input_listen(e, now, flow, seg, out, old_snd_max);
+    return std::nullopt;
+  }
+  // §3.10.7.1: no connection and no listener.
+  ++e.stats.drops[static_cast<std::size_t>(DropReason::no_connection)];
+  reset_for_segment(e, flow, seg, out);
+  return std::nullopt;
+}
+
+}  // namespace utcp::detail

@@ -1,0 +1,104 @@
+// The opening handshake: SYN-SENT (RFC 9293 §3.10.7.3; NetSem deliver_in_2, deliver_in_2a
+// for simultaneous open), option negotiation (§3.7.1, RFC 7323 §2) and the move to
+// ESTABLISHED.
+#include <algorithm>
+
+#include "stack/engine.hpp"
+
+namespace utcp::detail {
+
+void accept_peer_options(Ctx& c, Tcb& t, const Segment& seg) {
+  std::optional<std::uint16_t> mss;
+  std::optional<std::uint8_t> shift;
+  for (const auto& o : seg.options) {
+    if (const auto* m = std::get_if<Mss>(&o)) mss = m->value;
+    if (const auto* w = std::get_if<WindowScale>(&o)) shift = w->shift;
+    // SACK-permitted, timestamps and unknown options: neither used nor answered.
+  }
+  // §3.7.1: without the option assume 536 (IPv4) or 1220 (IPv6); clamp nonsense to 64.
+  const std::uint16_t peer = mss.value_or(c.flow.local().ip.is_v4() ? 536 : 1220);
+  t.smss = std::clamp<std::uint32_t>(peer, 64, t.rcv_mss);
+  // RFC 7323 §2.2-2.3: scaling only when both sides offer it; a shift above 14 means 14.
+  if (shift && c.cfg.window_scaling) {
+    t.wscale_ok = true;
+    t.snd_wscale = std::min<std::uint8_t>(*shift, 14);
+  } else {
+    t.wscale_ok = false;
+    t.snd_wscale = 0;
+    t.rcv_wscale = 0;
+  }
+}
+
+void become_established(Ctx& c, Tcb& t) {
+  c.e.enter(t, TcpState::established);
+  c.e.leave_backlog(c.flow, t);
+  ++c.e.stats.connections_established;
+  t.disarm(Timer::lifetime);
+  // RFC 6298 §5.7: a retransmitted SYN and no sample yet: RTO 3 s once data starts.
+  if (t.syn_retransmitted && !t.rtt.srtt()) t.rtt.reset_to(std::chrono::seconds(3));
+  // RFC 6928 initial window; RFC 5681 §3.1: one segment when the SYN was retransmitted.
+  const std::uint32_t iw =
+      t.syn_retransmitted ? t.smss : std::max(c.cfg.initial_window_segments, 1u) * t.smss;
+  t.cc.init(iw, t.iss);
+  t.retransmits = 0;
+  t.last_recv = c.now;
+  if (t.keepalive) t.arm(Timer::keepalive, c.now + t.keepalive_idle);
+  // A close or shutdown(write) issued before the handshake completed: send the FIN now.
+  if (t.write_shut) c.e.enter(t, TcpState::fin_wait_1);
+}
+
+void input_syn_sent(Ctx& c, Tcb& t, Segment& seg) {
+  auto drop = [&](DropReason r) { ++c.e.stats.drops[static_cast<std::size_t>(r)]; };
+  // First, the ACK: it must acknowledge our SYN and nothing beyond it.
+  if (seg.ack && (*seg.ack <= t.iss || *seg.ack > t.snd_max)) {
+    drop(DropReason::bad_ack);
+    reset_for_segment(c.e, c.flow, seg, c.out);
+    return;
+  }
+  // Second, the RST: with an acceptable ACK the connection is refused; without one, ignored.
+  if (seg.flag == Segment::Flag::rst) {
+    if (!seg.ack) return drop(DropReason::rst_out_of_window);
+    ++c.e.stats.resets_received;
+    c.remove = true;
+    c.dropped = true;
+    return;
+  }
+  // Fourth, the SYN.
+  if (seg.flag != Segment::Flag::syn) return drop(DropReason::no_ack);
+  t.irs = seg.seq;
+  t.rcv_nxt = seg.seq + 1;
+  // Our SYN offered min(buffer, 65535) unscaled: what the peer may send first.
+  t.rcv_adv = t.rcv_nxt + std::min<std::uint32_t>(t.recv_buffer, 0xffff);
+  t.last_recv = c.now;
+  accept_peer_options(c, t, seg);
+  t.snd_wnd = seg.window;  // RFC 7323 §2.2: never scaled in a SYN
+  t.max_snd_wnd = t.snd_wnd;
+  t.snd_wl1 = seg.seq;
+  seg.flag = Segment::Flag::none;
+  seg.seq = seg.seq + 1;  // the SYN is consumed; any text follows it
+  if (seg.ack) {
+    // SYN-ACK: ESTABLISHED.
+    const Seq ack = *seg.ack;
+    t.snd_wl2 = ack;
+    if (t.rtt_timing && ack >= t.rtt_seq) {
+      t.rtt.sample(c.now - t.rtt_start);
+      t.rtt_timing = false;
+    }
+    t.snd_una = ack;
+    if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
+    become_established(c, t);
+    t.disarm(Timer::retransmit);
+    t.ack_now = true;
+    process_text_and_fin(c, t, seg);
+    if (!c.remove) output(c, t);
+    return;
+  }
+  // Simultaneous open (§3.10.7.3, Figure 8): SYN-RECEIVED, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+  t.snd_wl2 = t.iss;
+  c.e.enter(t, TcpState::syn_received);
+  process_text_and_fin(c, t, seg);
+  t.disarm(Timer::retransmit);
+  send_syn(c, t);
+}
+
+}  // namespace utcp::detail

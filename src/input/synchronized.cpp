@@ -1,0 +1,130 @@
+// Segment arrival once our SYN is out and the peer's is known: SYN-RECEIVED and every
+// synchronized state (RFC 9293 §3.10.7.4 "Other states"; NetSem deliver_in_3 and the
+// deliver_in_7/8 RST and SYN rules), with RFC 5961's blind-attack mitigations.
+#include <algorithm>
+
+#include "stack/engine.hpp"
+
+namespace utcp::detail {
+
+namespace {
+
+void drop(Ctx& c, DropReason r) {
+  ++c.e.stats.drops[static_cast<std::size_t>(r)];
+}
+
+bool in_window(Seq x, Seq lo, std::uint32_t wnd) {
+  return lo <= x && x - lo < wnd;
+}
+
+// §3.10.7.4 first: the four acceptability cases.
+bool acceptable(const Tcb& t, const Segment& seg) {
+  const std::uint32_t len = seg.length();
+  const std::uint32_t wnd = t.rcv_wnd();
+  if (len == 0) return wnd == 0 ? seg.seq == t.rcv_nxt : in_window(seg.seq, t.rcv_nxt, wnd);
+  if (wnd == 0) return false;
+  return in_window(seg.seq, t.rcv_nxt, wnd) || in_window(seg.seq + (len - 1), t.rcv_nxt, wnd);
+}
+
+// §3.10.7.4: keep only the part of the segment inside the window (duplicates in front,
+// anything beyond the right edge); a FIN cut off with the text is cut off too.
+void trim_to_window(const Tcb& t, Segment& seg) {
+  if (seg.flag == Segment::Flag::syn) return;  // challenged below, whatever it carries
+  if (seg.seq < t.rcv_nxt) {
+    const std::uint32_t skip = t.rcv_nxt - seg.seq;
+    const std::size_t n = seg.payload.size();
+    if (skip > n) {  // everything old, the FIN included
+      seg.payload = Payload();
+      if (seg.flag == Segment::Flag::fin) seg.flag = Segment::Flag::none;
+    } else {
+      seg.payload = seg.payload.sub(skip, n - skip);
+    }
+    seg.seq = t.rcv_nxt;
+  }
+  const std::uint32_t room = t.rcv_adv > seg.seq ? t.rcv_adv - seg.seq : 0;
+  if (seg.payload.size() > room) {
+    seg.payload = seg.payload.sub(0, room);
+    if (seg.flag == Segment::Flag::fin) seg.flag = Segment::Flag::none;
+  }
+}
+
+// §3.10.7.4 second, with RFC 5961 §3.2: only an RST exactly at RCV.NXT resets; one elsewhere
+// in the window draws a (rate-limited) challenge ACK.
+void check_rst(Ctx& c, Tcb& t, const Segment& seg) {
+  if (seg.seq != t.rcv_nxt) {
+    drop(c, DropReason::rst_challenged);
+    if (challenge_ack_allowed(c, t)) send_ack(c, t);
+    return;
+  }
+  ++c.e.stats.resets_received;
+  c.remove = true;
+  // SYN-RECEIVED from a passive open goes back to LISTEN: the listener is still there and
+  // the embryonic connection just disappears. Everything else is reset.
+  c.dropped =
+      !(t.state == TcpState::closing || t.state == TcpState::last_ack || t.state == TcpState::time_wait);
+}
+
+}  // namespace
+
+void input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
+  // RFC 1122 §4.2.2.13, RFC 6191: a new SYN above the old sequence space reopens a flow in
+  // TIME-WAIT when someone listens on the port.
+  if (t.state == TcpState::time_wait && seg.flag == Segment::Flag::syn && !seg.ack && seg.seq > t.rcv_nxt &&
+      c.e.listeners.find(c.flow.local().port)) {
+    c.remove = true;
+    c.reopen = true;
+    return;
+  }
+  if (t.state == TcpState::syn_received && seg.flag == Segment::Flag::syn && seg.seq == t.irs) {
+    if (!seg.ack) {
+      // The peer's SYN again: our SYN-ACK was lost. Send it again (without touching the timer).
+      const Instant rexmt = t.timer(Timer::retransmit);
+      send_syn(c, t);
+      t.arm(Timer::retransmit, rexmt);
+      return;
+    }
+    // Simultaneous open: the peer's SYN-ACK. Its SYN is old news; go on with its ACK.
+    seg.flag = Segment::Flag::none;
+    seg.seq = seg.seq + 1;
+  }
+
+  // First: sequence number.
+  if (!acceptable(t, seg)) {
+    // §3.10.7.4: with a zero window, ACKs (and RSTs) at RCV.NXT are still processed.
+    const bool zero_window_ack = t.rcv_wnd() == 0 && seg.seq == t.rcv_nxt && seg.flag != Segment::Flag::syn;
+    if (!zero_window_ack) {
+      if (seg.flag == Segment::Flag::rst) return drop(c, DropReason::rst_out_of_window);
+      drop(c, DropReason::not_acceptable);
+      // §3.10.7.4: a retransmitted FIN in TIME-WAIT restarts the 2 MSL timeout.
+      if (t.state == TcpState::time_wait && seg.flag == Segment::Flag::fin) on_time_wait(c, t);
+      send_ack(c, t);
+      return;
+    }
+  }
+  t.last_recv = c.now;
+  t.probes = 0;  // the peer is alive
+  trim_to_window(t, seg);
+
+  // Second: RST.
+  if (seg.flag == Segment::Flag::rst) return check_rst(c, t, seg);
+
+  // Fourth: SYN (RFC 5961 §4.2: always a challenge ACK, never a reset).
+  if (seg.flag == Segment::Flag::syn) {
+    drop(c, DropReason::syn_challenged);
+    if (challenge_ack_allowed(c, t)) send_ack(c, t);
+    return;
+  }
+
+  // Fifth: ACK.
+  if (!seg.ack) return drop(c, DropReason::no_ack);
+  bool stop = false;
+  process_ack(c, t, seg, stop);
+  if (stop || c.remove) return;
+
+  // Sixth (URG) is not supported. Seventh and eighth: text and FIN.
+  process_text_and_fin(c, t, seg);
+  if (c.remove) return;
+  output(c, t);
+}
+
+}  // namespace utcp::detail

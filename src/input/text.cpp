@@ -1,0 +1,100 @@
+// §3.10.7.4 seventh and eighth (NetSem di3_datastuff): in-order text to the receive queue,
+// out-of-order text to the reassembly queue, delayed ACKs (RFC 1122 §4.2.3.2, RFC 5681
+// §4.2), and the FIN, also when it arrived out of order and its turn has come.
+#include <algorithm>
+
+#include "stack/engine.hpp"
+
+namespace utcp::detail {
+
+namespace {
+
+bool receives_text(TcpState s) {
+  return s == TcpState::syn_received || s == TcpState::established || s == TcpState::fin_wait_1 ||
+         s == TcpState::fin_wait_2;
+}
+
+// §3.10.7.4 eighth: the FIN is reached in sequence.
+void reach_fin(Ctx& c, Tcb& t) {
+  t.rcv_nxt += 1;
+  t.fin_received = true;
+  t.ack_now = true;  // a FIN is acknowledged at once
+  switch (t.state) {
+    case TcpState::syn_received:
+    case TcpState::established:
+      c.e.enter(t, TcpState::close_wait);
+      break;
+    case TcpState::fin_wait_1:
+      // Our FIN not yet acknowledged (an ACK of it moved us to FIN-WAIT-2 already).
+      c.e.enter(t, TcpState::closing);
+      break;
+    case TcpState::fin_wait_2:
+      t.disarm(Timer::lifetime);
+      on_time_wait(c, t);
+      break;
+    default:
+      break;
+  }
+  t.disarm(Timer::keepalive);
+}
+
+}  // namespace
+
+void process_text_and_fin(Ctx& c, Tcb& t, const Segment& seg) {
+  bool fin = seg.flag == Segment::Flag::fin;
+  const auto n = static_cast<std::uint32_t>(seg.payload.size());
+  if (n == 0 && !fin) return;
+  if (!receives_text(t.state)) {
+    // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer's FIN is already in; a retransmitted
+    // FIN is acknowledged (and restarts TIME-WAIT), text is ignored.
+    if (fin) {
+      t.ack_now = true;
+      if (t.state == TcpState::time_wait) on_time_wait(c, t);
+    }
+    return;
+  }
+  if (n > 0 && t.close_called) {
+    // RFC 1122 §4.2.2.13, RFC 9293 §3.10.4: text after CLOSE can never be read: reset.
+    ++c.e.stats.drops[static_cast<std::size_t>(DropReason::after_shutdown)];
+    send_rst(c, t);
+    c.remove = true;
+    c.dropped = true;
+    return;
+  }
+  if (seg.seq != t.rcv_nxt) {
+    // Out of order: keep it within the window and the range limit; ACK at once (RFC 5681 §4.2).
+    const std::uint64_t off = t.rcv_off + (seg.seq - t.rcv_nxt);
+    const auto r = t.ooo.insert(t.rcv_off, t.rcv_wnd(), off, seg.payload, fin, c.cfg.max_ooo_ranges);
+    if (r == Reassembly::Insert::over_limit)
+      ++c.e.stats.drops[static_cast<std::size_t>(DropReason::ooo_limit)];
+    t.ack_now = true;
+    return;
+  }
+  const bool had_holes = !t.ooo.empty();
+  if (n > 0) {
+    t.rcvq.append(seg.payload);
+    t.rcv_nxt += n;
+    t.rcv_off += n;
+    c.e.stats.bytes_in += n;
+  }
+  if (had_holes) {
+    const std::size_t before = t.rcvq.size();
+    const auto ready = t.ooo.take(t.rcv_off, t.rcvq);
+    const auto moved = static_cast<std::uint32_t>(ready.bytes);
+    t.rcv_nxt += moved;
+    t.rcv_off += moved;
+    c.e.stats.bytes_in += t.rcvq.size() - before;
+    if (ready.fin) fin = true;
+    t.ack_now = true;  // a hole filled: ACK at once (RFC 5681 §4.2)
+  }
+  if (t.read_shut) t.rcvq.drop_front(t.rcvq.size());  // shutdown(read): discarded
+  if (fin) {
+    reach_fin(c, t);
+    return;
+  }
+  // RFC 1122 §4.2.3.2: ACK at least every second full-sized segment, otherwise delay.
+  if (++t.segs_unacked >= 2) t.ack_now = true;
+  if (!t.ack_now) t.ack_delayed = true;
+}
+
+}  // namespace utcp::detail

@@ -1,0 +1,249 @@
+// Segment construction and the send decision: windows, Nagle and sender SWS avoidance
+// (RFC 9293 §3.8.6.2.1, RFC 896), congestion window, FIN, owed ACKs, zero-window probing.
+#include <algorithm>
+
+#include "stack/engine.hpp"
+
+namespace utcp::detail {
+
+Segment base_segment(const Ctx& c, const Tcb& t) {
+  Segment s;
+  s.src_port = c.flow.local().port;
+  s.dst_port = c.flow.remote().port;
+  s.seq = t.snd_nxt;
+  return s;
+}
+
+namespace {
+
+std::uint32_t receive_space(const Tcb& t) {
+  const std::size_t used = t.rcvq.size() + t.ooo.bytes();
+  return used >= t.recv_buffer ? 0 : static_cast<std::uint32_t>(t.recv_buffer - used);
+}
+
+void record(Ctx& c, Output&& o) {
+  ++c.e.stats.segments_out;
+  c.e.stats.bytes_out += o.segment.payload.size();
+  c.out.push_back(std::move(o));
+}
+
+}  // namespace
+
+std::uint16_t advertise_window(Tcb& t) {
+  const std::uint32_t space = receive_space(t);
+  if (t.state == TcpState::syn_sent || t.state == TcpState::syn_received) {
+    // RFC 7323 §2.2: the window in a SYN is never scaled.
+    const std::uint32_t field = std::min<std::uint32_t>(space, 0xffff);
+    if (t.state == TcpState::syn_received) t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt + field);
+    return static_cast<std::uint16_t>(field);
+  }
+  const std::uint32_t cur = t.rcv_wnd();
+  std::uint32_t wnd = space;
+  // §3.8.6.2.2 receiver SWS avoidance: move the right edge only by a useful amount.
+  const std::uint32_t step = std::min<std::uint32_t>(t.recv_buffer / 2, t.rcv_mss);
+  if (wnd > cur && wnd - cur < step) wnd = cur;
+  if (wnd < cur) wnd = cur;  // §3.8.6.2.2 / RFC 7323 §2.4: never shrink the window
+  const std::uint32_t max = 0xffffu << t.rcv_wscale;
+  wnd = std::min(wnd, max);
+  const std::uint32_t unit = (1u << t.rcv_wscale) - 1;
+  const std::uint32_t field = std::min<std::uint32_t>((wnd + unit) >> t.rcv_wscale, 0xffff);
+  t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt + (field << t.rcv_wscale));
+  return static_cast<std::uint16_t>(field);
+}
+
+void emit(Ctx& c, Tcb& t, Segment&& seg) {
+  if (t.state != TcpState::syn_sent) seg.ack = t.rcv_nxt;
+  seg.window = advertise_window(t);
+  t.ack_now = false;
+  t.ack_delayed = false;
+  t.segs_unacked = 0;
+  t.disarm(Timer::delayed_ack);
+  t.last_send = c.now;
+  record(c, Output{c.flow.local().ip, c.flow.remote().ip, std::move(seg)});
+}
+
+void arm_retransmit(Ctx& c, Tcb& t) {
+  t.arm(Timer::retransmit, c.now + t.rtt.rto());
+}
+
+void send_ack(Ctx& c, Tcb& t) {
+  Segment s = base_segment(c, t);
+  emit(c, t, std::move(s));
+}
+
+void send_syn(Ctx& c, Tcb& t) {
+  // §3.10.1 / §3.10.7.2: <SEQ=ISS><CTL=SYN> or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, with
+  // MSS (§3.7.1) and window scale (RFC 7323 §2) options.
+  Segment s = base_segment(c, t);
+  s.seq = t.iss;
+  s.flag = Segment::Flag::syn;
+  s.options.push_back(Mss{t.rcv_mss});
+  const bool offer_ws = t.state == TcpState::syn_sent ? c.cfg.window_scaling : t.wscale_ok;
+  if (offer_ws) s.options.push_back(WindowScale{t.rcv_wscale});
+  if (t.snd_max == t.iss) {
+    t.snd_nxt = t.iss + 1;
+    t.snd_max = t.snd_nxt;
+    // RFC 6298 §2: the SYN is timed like data (Karn: not once retransmitted).
+    t.rtt_timing = true;
+    t.rtt_seq = t.snd_nxt;
+    t.rtt_start = c.now;
+  }
+  emit(c, t, std::move(s));
+  if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
+}
+
+void send_rst(Ctx& c, Tcb& t) {
+  Segment s = base_segment(c, t);
+  s.seq = t.snd_max;
+  s.flag = Segment::Flag::rst;
+  if (t.state != TcpState::syn_sent) s.ack = t.rcv_nxt;
+  ++c.e.stats.resets_sent;
+  record(c, Output{c.flow.local().ip, c.flow.remote().ip, std::move(s)});
+}
+
+void reset_for_segment(Engine& e, const Flow& flow, const Segment& in, std::vector<Output>& out) {
+  // §3.10.7.1: never answer an RST; otherwise <SEQ=SEG.ACK><CTL=RST> when the segment has an
+  // ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+  if (in.flag == Segment::Flag::rst) return;
+  Segment s;
+  s.src_port = flow.local().port;
+  s.dst_port = flow.remote().port;
+  s.flag = Segment::Flag::rst;
+  if (in.ack) {
+    s.seq = *in.ack;
+  } else {
+    s.seq = Seq(0);
+    s.ack = in.seq + in.length();
+  }
+  ++e.stats.resets_sent;
+  ++e.stats.segments_out;
+  out.push_back(Output{flow.local().ip, flow.remote().ip, std::move(s)});
+}
+
+namespace {
+
+bool can_send_data(TcpState s) {
+  return s == TcpState::established || s == TcpState::close_wait || s == TcpState::fin_wait_1 ||
+         s == TcpState::closing || s == TcpState::last_ack;
+}
+
+Duration persist_interval(const Ctx& c, const Tcb& t) {
+  Duration d = t.rtt.rto();
+  for (std::uint32_t i = 0; i < t.persist_backoff && d < c.cfg.zero_window_probe_max; ++i) d *= 2;
+  return std::min(d, c.cfg.zero_window_probe_max);
+}
+
+// Sends [snd_nxt, snd_nxt + len) plus the FIN when asked; returns whether it retransmitted.
+void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
+  Segment s = base_segment(c, t);
+  if (len > 0) s.payload = t.sndq.slice(off, len);
+  if (fin) s.flag = Segment::Flag::fin;
+  s.push = len > 0 && off + len == t.sndq.size();
+  const std::uint32_t seg_len = len + (fin ? 1u : 0u);
+  const bool is_new = t.snd_nxt == t.snd_max;
+  if (!is_new) {
+    if (t.retransmits > 0)
+      ++c.e.stats.retransmits_rto;
+    else
+      ++c.e.stats.retransmits_fast;
+  }
+  if (is_new && !t.rtt_timing) {
+    t.rtt_timing = true;
+    t.rtt_seq = t.snd_nxt + seg_len;
+    t.rtt_start = c.now;
+  }
+  emit(c, t, std::move(s));
+  t.snd_nxt += seg_len;
+  if (t.snd_nxt > t.snd_max) t.snd_max = t.snd_nxt;
+  if (fin) t.fin_sent = true;
+  if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
+}
+
+void output_impl(Ctx& c, Tcb& t, bool force) {
+  if (can_send_data(t.state)) {
+    // RFC 5681 §4.1: restart from at most the initial window after an idle period.
+    if (t.flight() == 0 && c.now - t.last_send > t.rtt.rto()) {
+      t.cc.on_idle_restart(std::max(c.cfg.initial_window_segments, 1u) * t.smss);
+    }
+    bool sent_any = false;
+    for (;;) {
+      const Seq start = t.data_start();
+      const auto queued = static_cast<std::uint32_t>(t.sndq.size());
+      const std::uint32_t off = t.snd_nxt - start;
+      const std::uint32_t avail = off < queued ? queued - off : 0;
+      const std::uint32_t wnd = std::min(t.snd_wnd, t.cc.cwnd() + t.cc.limited_transmit_allowance(t.smss));
+      const std::uint32_t in_flight = t.snd_nxt - t.snd_una;
+      const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
+      std::uint32_t len = std::min({avail, usable, t.smss});
+      if (force && len == 0 && avail > 0 && t.snd_wnd > 0) len = std::min({avail, t.snd_wnd, t.smss});
+      const bool fin = t.write_shut && off <= queued && off + len == queued && t.snd_nxt + len == t.fin_seq;
+      if (len == 0 && !fin) break;
+      if (len > 0 && len < t.smss && !fin) {
+        // §3.8.6.2.1 sender SWS avoidance and Nagle (RFC 896): a short segment goes out only
+        // when it empties the queue and nothing is outstanding (or NODELAY), when it is at
+        // least half the largest window the peer offered, or when the override timer fired.
+        const bool all = off + len == queued;
+        const bool ok = (all && (t.nodelay || in_flight == 0 || t.write_shut)) ||
+                        (t.max_snd_wnd > 0 && len >= t.max_snd_wnd / 2) || force;
+        if (!ok) break;
+      }
+      send_data(c, t, off, len, fin);
+      sent_any = true;
+      force = false;
+      if (fin) break;
+    }
+    if (sent_any) t.disarm(Timer::persist);
+    // §3.8.6.1 zero-window probing, §3.8.6.2.1 SWS override: data (or a FIN) waits and
+    // nothing is in flight to bring an ACK.
+    const bool waiting = t.snd_nxt - t.data_start() < t.sndq.size() || (t.write_shut && !t.fin_sent);
+    if (waiting && t.flight() == 0 && !t.armed(Timer::retransmit) && !t.armed(Timer::persist)) {
+      t.arm(Timer::persist, c.now + persist_interval(c, t));
+    }
+  }
+  if (t.ack_now) {
+    send_ack(c, t);
+  } else if (t.ack_delayed && !t.armed(Timer::delayed_ack)) {
+    t.arm(Timer::delayed_ack, c.now + c.cfg.delayed_ack);
+  }
+}
+
+}  // namespace
+
+void output(Ctx& c, Tcb& t) {
+  output_impl(c, t, false);
+}
+
+void output_forced(Ctx& c, Tcb& t) {
+  output_impl(c, t, true);
+}
+
+void send_window_probe(Ctx& c, Tcb& t) {
+  // §3.8.6.1: probe a zero window. <SEQ=SND.UNA-1><ACK=RCV.NXT> is outside the peer's window,
+  // so it answers with an ACK carrying its current window, and consumes no sequence space.
+  Segment s = base_segment(c, t);
+  s.seq = t.snd_una - 1;
+  ++c.e.stats.zero_window_probes;
+  emit(c, t, std::move(s));
+}
+
+Duration next_persist_interval(const Ctx& c, const Tcb& t) {
+  return persist_interval(c, t);
+}
+
+void retransmit_first(Ctx& c, Tcb& t) {
+  if (t.state == TcpState::syn_sent || t.state == TcpState::syn_received) {
+    send_syn(c, t);
+    return;
+  }
+  const auto queued = static_cast<std::uint32_t>(t.sndq.size());
+  const std::uint32_t len = std::min(queued, t.smss);
+  const bool fin = t.fin_sent && len == queued;
+  if (len == 0 && !fin) return;
+  const Seq saved = t.snd_nxt;
+  t.snd_nxt = t.snd_una;
+  t.rtt_timing = false;  // Karn's algorithm (RFC 6298 §3)
+  send_data(c, t, 0, len, fin);
+  t.snd_nxt = seq_max(saved, t.snd_nxt);
+}
+
+}  // namespace utcp::detail

@@ -1,0 +1,122 @@
+// The stack as a value: connection table, listeners, stats, rng. Copying an Engine is O(1):
+// both tables are persistent maps and the configuration is shared.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/persistent_map.hpp"
+#include "core/rng.hpp"
+#include "core/tcb.hpp"
+#include "utcp/config.hpp"
+#include "utcp/detail/engine_api.hpp"
+#include "utcp/state.hpp"
+#include "utcp/stats.hpp"
+
+namespace utcp::detail {
+
+struct Listener {
+  FlowOptions options;
+  std::uint32_t embryonic = 0;  // SYN-RECEIVED flows it created, bounded by Config::listen_backlog
+};
+struct NoDeadline {
+  template <class V>
+  std::optional<Instant> operator()(const V&) const {
+    return std::nullopt;
+  }
+};
+struct PortHash {
+  std::size_t operator()(std::uint16_t p) const noexcept { return p * 0x9E3779B97F4A7C15ull; }
+};
+
+using FlowTable = PersistentMap<Flow, Tcb, TcbDeadline>;
+using ListenerTable = PersistentMap<std::uint16_t, Listener, NoDeadline, PortHash>;
+
+class Engine {
+ public:
+  Engine(NotifyFactory make, std::string name, const Config& cfg)
+      : config(std::make_shared<const Config>(cfg)),
+        make_notify(std::make_shared<const NotifyFactory>(std::move(make))),
+        id(std::make_shared<const std::string>(std::move(name))),
+        rng(cfg.rng_seed) {}
+
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<const NotifyFactory> make_notify;
+  std::shared_ptr<const std::string> id;
+  FlowTable tcbs;
+  ListenerTable listeners;
+  Stats stats;
+  Rng rng;
+  // RFC 5961 §7 challenge ACK rate limit, per stack.
+  Instant challenge_window{};
+  std::uint32_t challenge_count = 0;
+
+  const Config& cfg() const { return *config; }
+  std::uint64_t& by_state(TcpState s) { return stats.connections_by_state[static_cast<std::size_t>(s)]; }
+
+  // Moves a connection to a state, keeping the per-state gauges.
+  void enter(Tcb& t, TcpState s) {
+    if (t.state != TcpState::closed) --by_state(t.state);
+    t.state = s;
+    if (s != TcpState::closed) ++by_state(s);
+  }
+  // A connection leaves the table (the caller erases it): gauges, backlog, counters.
+  void retire(const Flow& flow, Tcb& t, bool dropped);
+  // The embryonic connection stops counting against its listener.
+  void leave_backlog(const Flow& flow, Tcb& t);
+};
+
+// One step on one connection: what every rule needs besides the Tcb.
+struct Ctx {
+  Engine& e;
+  Instant now;
+  const Flow& flow;
+  std::vector<Output>& out;
+  const Config& cfg;
+  bool remove = false;   // the connection ends with this step
+  bool dropped = false;  // ... abnormally (reset or timed out)
+  bool reopen = false;   // a SYN ends TIME-WAIT and goes to the listener (RFC 6191)
+  Ctx(Engine& eng, Instant t, const Flow& f, std::vector<Output>& o)
+      : e(eng), now(t), flow(f), out(o), cfg(*eng.config) {}
+};
+
+// ---- src/stack ----
+Tcb new_tcb(Engine&, const Flow&, const FlowOptions& opts, Instant now);
+std::uint8_t window_shift_for(std::uint32_t recv_buffer);
+std::uint16_t mss_for_mtu(const Config&, const Flow&, std::uint16_t max_segment);
+bool challenge_ack_allowed(Ctx&, Tcb&);  // RFC 5961 §7
+
+// ---- src/output ----
+Segment base_segment(const Ctx&, const Tcb&);
+void emit(Ctx&, Tcb&, Segment&& seg);  // stamps ACK/window, records, clears owed ACKs
+void send_ack(Ctx&, Tcb&);
+void send_syn(Ctx&, Tcb&);       // SYN in SYN-SENT, SYN-ACK in SYN-RECEIVED
+void send_rst(Ctx&, Tcb&);       // <SEQ=SND.NXT><CTL=RST> for an abort or a timeout
+void output(Ctx&, Tcb&);         // data, FIN, owed ACKs as windows, Nagle and SWS allow
+void output_forced(Ctx&, Tcb&);  // the SWS override timer fired: send even a short segment
+void retransmit_first(Ctx&, Tcb&);
+void send_window_probe(Ctx&, Tcb&);
+Duration next_persist_interval(const Ctx&, const Tcb&);
+std::uint16_t advertise_window(Tcb&);  // the raw field; moves rcv_adv right, never left
+void reset_for_segment(Engine&, const Flow&, const Segment& in, std::vector<Output>& out);
+void arm_retransmit(Ctx&, Tcb&);
+
+// ---- src/input ----
+// A segment for a port with a listener and no connection; `old_snd_max` when a SYN reopens
+// a flow that was in TIME-WAIT (RFC 6191: the new ISN must lie above the old sequence space).
+void input_listen(Engine&, Instant, const Flow&, const Segment&, std::vector<Output>&,
+                  std::optional<Seq> old_snd_max = std::nullopt);
+void input_syn_sent(Ctx&, Tcb&, Segment&);
+void input_synchronized(Ctx&, Tcb&, Segment&);
+void process_ack(Ctx&, Tcb&, const Segment&, bool& stop);
+void process_text_and_fin(Ctx&, Tcb&, const Segment&);
+void accept_peer_options(Ctx&, Tcb&, const Segment&);
+void become_established(Ctx&, Tcb&);
+
+// ---- src/timers ----
+void on_time_wait(Ctx&, Tcb&);  // enter TIME-WAIT or restart its 2*MSL
+
+}  // namespace utcp::detail

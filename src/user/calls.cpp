@@ -1,0 +1,206 @@
+// The user calls on an existing connection (RFC 9293 §3.10.2-§3.10.6): SEND, RECEIVE, CLOSE,
+// shutdown, ABORT, and utcp's set_options and path_mtu. Each validates before it changes
+// anything, so a failed call leaves the engine as it was.
+#include <algorithm>
+
+#include "stack/engine.hpp"
+
+namespace utcp::detail {
+
+namespace {
+
+Error wrong_state(std::string_view call, const Tcb& t, std::string_view why) {
+  return Error::msg(std::string(call) + ": " + std::string(why) + " (connection is " +
+                    std::string(to_string(t.state)) + ")");
+}
+
+// Runs f(ctx, tcb) on the flow, then erases it when f ended the connection.
+template <class F>
+void step(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out, F&& f) {
+  bool remove = false;
+  e.tcbs.update(flow, [&](Tcb& t) {
+    Ctx c(e, now, flow, out);
+    f(c, t);
+    remove = c.remove;
+    if (remove) e.retire(flow, t, c.dropped);
+  });
+  if (remove) e.tcbs.erase(flow);
+}
+
+// §3.10.4 CLOSE / shutdown(write): queue a FIN behind the data.
+void shut_write(Ctx& c, Tcb& t) {
+  if (t.write_shut) return;
+  t.write_shut = true;
+  t.fin_seq = t.data_start() + static_cast<std::uint32_t>(t.sndq.size());
+  switch (t.state) {
+    case TcpState::established:
+      c.e.enter(t, TcpState::fin_wait_1);
+      break;
+    case TcpState::close_wait:
+      c.e.enter(t, TcpState::last_ack);
+      break;
+    default:
+      break;  // SYN-SENT, SYN-RECEIVED: the FIN goes after the handshake
+  }
+  output(c, t);
+}
+
+bool can_send(TcpState s) {
+  return s == TcpState::syn_sent || s == TcpState::syn_received || s == TcpState::established ||
+         s == TcpState::close_wait;
+}
+
+}  // namespace
+
+std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out) {
+  const Tcb* found = e.tcbs.find(flow);
+  if (!found) return Error::not_found();
+  if (found->close_called) return wrong_state("close", *found, "already closed");
+  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+    if (t.state == TcpState::syn_sent) {  // §3.10.4: delete the TCB
+      c.remove = true;
+      return;
+    }
+    if (!t.rcvq.empty()) {
+      // RFC 1122 §4.2.2.13: closing with unread data resets the connection.
+      send_rst(c, t);
+      c.remove = true;
+      return;
+    }
+    t.close_called = true;
+    t.read_shut = true;
+    shut_write(c, t);
+    if (t.state == TcpState::fin_wait_2 && !t.armed(Timer::lifetime))
+      t.arm(Timer::lifetime, now + c.cfg.fin_wait_2_timeout);
+  });
+  return std::nullopt;
+}
+
+std::optional<Error> engine_shutdown(Engine& e, Instant now, const Flow& flow, Direction dir,
+                                     std::vector<Output>& out) {
+  if (!e.tcbs.find(flow)) return Error::not_found();
+  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+    if (dir == Direction::read || dir == Direction::read_write) {
+      t.read_shut = true;
+      t.rcvq.drop_front(t.rcvq.size());
+      output(c, t);  // the freed space may reopen the window
+    }
+    if (dir == Direction::write || dir == Direction::read_write) shut_write(c, t);
+  });
+  return std::nullopt;
+}
+
+std::optional<Error> engine_abort(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out) {
+  if (!e.tcbs.find(flow)) return Error::not_found();
+  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+    // §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> unless only our SYN is out.
+    if (t.state != TcpState::syn_sent && t.state != TcpState::time_wait) send_rst(c, t);
+    c.remove = true;
+  });
+  return std::nullopt;
+}
+
+Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::vector<std::string>& data,
+                               std::vector<Output>& out) {
+  const Tcb* found = e.tcbs.find(flow);
+  if (!found) return std::unexpected(Error::not_found());
+  if (found->rcvq.empty()) {
+    if (found->fin_received || found->read_shut) return std::unexpected(Error::eof());
+    return found->notifies;
+  }
+  NotifyPair n = found->notifies;
+  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+    t.rcvq.take_all(data);
+    // §3.8.6.2.2: tell the peer when the window opens by a useful amount.
+    if (!t.fin_received && t.synchronized()) {
+      const std::uint32_t cur = t.rcv_wnd();
+      const std::size_t used = t.ooo.bytes();
+      const std::uint32_t space =
+          used >= t.recv_buffer ? 0 : t.recv_buffer - static_cast<std::uint32_t>(used);
+      const std::uint32_t step_size = std::min<std::uint32_t>(t.recv_buffer / 2, t.rcv_mss);
+      if (space > cur && space - cur >= step_size) t.ack_now = true;
+      output(c, t);
+    }
+  });
+  return n;
+}
+
+Result<EngineSent> engine_send(Engine& e, Instant now, const Flow& flow, std::string_view data,
+                               std::vector<Output>& out) {
+  const Tcb* found = e.tcbs.find(flow);
+  if (!found) return std::unexpected(Error::not_found());
+  if (found->write_shut) return std::unexpected(wrong_state("send", *found, "shut down for writing"));
+  if (!can_send(found->state)) return std::unexpected(wrong_state("send", *found, "cannot send"));
+  const std::size_t n = std::min(data.size(), found->send_space());
+  EngineSent r{n, found->notifies};
+  if (n == 0) return r;
+  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+    t.sndq.append(data.substr(0, n));
+    if (t.synchronized()) output(c, t);
+  });
+  return r;
+}
+
+std::optional<Error> engine_force_enqueue(Engine& e, Instant now, const Flow& flow, std::string_view data) {
+  const Tcb* found = e.tcbs.find(flow);
+  if (!found) return Error::not_found();
+  if (found->write_shut) return wrong_state("force_enqueue", *found, "shut down for writing");
+  if (!can_send(found->state)) return wrong_state("force_enqueue", *found, "cannot send");
+  (void)now;
+  e.tcbs.update(flow, [&](Tcb& t) { t.sndq.append(data); });
+  return std::nullopt;
+}
+
+std::optional<Error> engine_set_options(Engine& e, const Flow& flow, const FlowOptions& o) {
+  if (!e.tcbs.find(flow)) return Error::not_found();
+  e.tcbs.update(flow, [&](Tcb& t) {
+    if (o.send_buffer) t.send_buffer = std::max<std::uint32_t>(*o.send_buffer, 1);
+    if (o.recv_buffer) {
+      // The window scale is fixed by the SYN; before it the new size also decides the shift.
+      t.recv_buffer = std::clamp<std::uint32_t>(*o.recv_buffer, 1, 0x3fff'ffff);
+      if (t.state == TcpState::syn_sent && t.snd_max == t.iss && e.cfg().window_scaling)
+        t.rcv_wscale = window_shift_for(t.recv_buffer);
+    }
+    if (o.nodelay) t.nodelay = *o.nodelay;
+    if (o.keepalive_idle) t.keepalive_idle = *o.keepalive_idle;
+    if (o.keepalive_interval) t.keepalive_interval = *o.keepalive_interval;
+    if (o.keepalive_count) t.keepalive_count = *o.keepalive_count;
+    if (o.keepalive) {
+      t.keepalive = *o.keepalive;
+      if (!t.keepalive)
+        t.disarm(Timer::keepalive);
+      else if (t.state == TcpState::established && !t.armed(Timer::keepalive))
+        t.arm(Timer::keepalive, t.last_recv + t.keepalive_idle);
+    }
+    if (o.max_segment) {
+      t.max_segment = *o.max_segment;
+      const std::uint32_t clamp = std::max<std::uint16_t>(*o.max_segment, 64);
+      t.smss = std::min(t.smss, clamp);
+      if (t.state == TcpState::syn_sent && t.snd_max == t.iss)
+        t.rcv_mss = mss_for_mtu(e.cfg(), flow, t.max_segment);
+    }
+  });
+  return std::nullopt;
+}
+
+std::optional<Error> engine_path_mtu(Engine& e, Instant now, const Flow& flow, std::uint32_t mtu,
+                                     Seq quoted_seq, std::vector<Output>& out) {
+  const Tcb* found = e.tcbs.find(flow);
+  if (!found) return Error::not_found();
+  // RFC 5927 §4.1: only an error quoting data in flight is believed.
+  if (!(found->snd_una <= quoted_seq && quoted_seq < found->snd_max)) return std::nullopt;
+  const bool v4 = flow.local().ip.is_v4();
+  const std::uint32_t floor = v4 ? 576 : 1280;
+  const std::uint32_t mss = std::max(mtu, floor) - (v4 ? 40 : 60);
+  if (mss >= found->smss) return std::nullopt;
+  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+    t.smss = mss;
+    t.cc.clamp_to(mss);
+    t.snd_nxt = t.snd_una;  // resend what was in flight at the new size
+    t.rtt_timing = false;
+    output(c, t);
+  });
+  return std::nullopt;
+}
+
+}  // namespace utcp::detail
