@@ -85,8 +85,57 @@ class PersistentMap {
   template <class F>
   bool update(const K& k, F&& f) {
     const std::uint64_t h = hash_of(k);
-    if (!find_leaf(h, k)) return false;
-    update_at(root_, 0, h, k, f);
+    // One descent that also checks ownership: in the common case (no snapshot alive) every
+    // node on the path is ours alone and the value is updated in place, allocating nothing.
+    Branch* path[kMaxDepth];
+    std::uint32_t depth = 0;
+    bool all_unique = true;
+    Node* n = root_;
+    unsigned shift = 0;
+    Leaf* leaf = nullptr;
+    while (n) {
+      all_unique = all_unique && unique(n);
+      if (n->kind == Kind::inner) {
+        Branch* b = static_cast<Branch*>(n);
+        const std::uint32_t bit = bit_of(h, shift);
+        if (!(b->bitmap & bit)) return false;
+        path[depth++] = b;
+        n = b->kids()[slot_of(b, bit)];
+        shift += kBits;
+      } else if (n->kind == Kind::leaf) {
+        Leaf* l = static_cast<Leaf*>(n);
+        if (l->hash != h || !(l->key == k)) return false;
+        leaf = l;
+        break;
+      } else {
+        Branch* c = static_cast<Branch*>(n);
+        if (hash_of_terminal(c) != h) return false;
+        Node* found = nullptr;
+        for (std::uint32_t i = 0; i < c->count && !found; ++i) {
+          if (static_cast<Leaf*>(c->kids()[i])->key == k) found = c->kids()[i];
+        }
+        if (!found) return false;
+        path[depth++] = c;
+        n = found;
+      }
+    }
+    if (!leaf) return false;
+    if (!all_unique) {
+      update_at(root_, 0, h, k, f);  // copy the shared part of the path first
+      return true;
+    }
+    Ticks old_d = leaf->deadline;
+    f(leaf->value);
+    Ticks new_d = ticks(DeadlineOf{}(leaf->value));
+    leaf->deadline = new_d;
+    // Fix the aggregates bottom-up, stopping as soon as a node's minimum is unchanged.
+    while (depth > 0 && old_d != new_d) {
+      Branch* b = path[--depth];
+      const Ticks before = b->deadline;
+      fix_deadline(b, old_d, new_d);
+      old_d = before;
+      new_d = b->deadline;
+    }
     return true;
   }
 
@@ -149,6 +198,8 @@ class PersistentMap {
   static constexpr Ticks kNone = std::numeric_limits<Ticks>::max();
   static constexpr unsigned kBits = 5;
   static constexpr unsigned kHashBits = 64;
+  // Branch levels at shifts 0, 5, ..., 60, then at most one collision node.
+  static constexpr std::uint32_t kMaxDepth = (kHashBits + kBits - 1) / kBits + 1;
 
   enum class Kind : std::uint8_t { inner, leaf, collision };
 
