@@ -1,0 +1,37 @@
+// What a script runs with: the header options (`--tolerance_usecs=...`) and the defaults of
+// /work/shared/SCRIPTS.md, resolved into one value.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "ast.hpp"
+#include "utcp/ip.hpp"
+
+namespace utcp::script {
+
+struct RunConfig {
+  bool ipv6 = false;
+  IpAddr local_ip = IpAddr::v4(192, 168, 0, 1);  // the stack under test
+  IpAddr remote_ip = IpAddr::v4(192, 0, 2, 1);   // the script's side
+  std::uint16_t bind_port = 8080;                // `bind(fd, ..., ...)` binds to it
+  std::uint16_t connect_port = 8080;             // `connect(fd, ..., ...)` connects to it
+  std::uint16_t remote_port = 40000;             // the script's port for inbound packets to a listener
+  Micros tolerance_usecs = 4000;
+  double tolerance_percent = 12.5;
+  std::uint32_t mtu = 1500;  // the host's MTU; `--mss=N` sets it to N + 40 (IPv4) or N + 60 (IPv6)
+  std::uint64_t seed = 1;    // the host's seed: the same script runs the same way every time
+
+  // The timing tolerance for an event expected at `expected`, the previous event having
+  // been at `previous` (script times): max(tolerance_usecs, tolerance_percent of the gap).
+  Micros tolerance(Micros expected, Micros previous) const;
+};
+
+// Applies the options in order over the defaults (an `--ip_version=ipv6` switches the
+// default addresses; `--local_ip`/`--remote_ip` given anywhere win over them). The error
+// names the offending option.
+std::expected<RunConfig, std::string> make_config(const std::vector<HeaderOption>& options);
+
+}  // namespace utcp::script
