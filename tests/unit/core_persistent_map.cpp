@@ -10,6 +10,7 @@
 #include <set>
 #include <source_location>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -385,6 +386,32 @@ TEST(CorePersistentMap, MemoryOverheadPerEntry) {
   const double overhead = per_entry - static_cast<double>(sizeof(std::uint64_t) + sizeof(Val));
   RecordProperty("overhead_bytes_per_entry", std::to_string(overhead));
   EXPECT_LT(overhead, 100.0);  // the budget is ~150 bytes of map overhead per entry
+}
+
+TEST(CorePersistentMap, CopiesMutatedOnOtherThreads) {
+  // A State may be copied to another thread: shared nodes are only read, refcounts are atomic.
+  Map base;
+  for (std::uint64_t k = 0; k < 20'000; ++k) base.insert(k, {k, at(static_cast<std::int64_t>(k))});
+  std::vector<std::thread> threads;
+  std::vector<std::size_t> sums(4);
+  for (std::size_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t, copy = base]() mutable {
+      for (std::uint64_t k = t % 2; k < 20'000; k += 3) {
+        copy.update(k, [](Val& v) { v.data += 1; });
+        if (k % 5 == 0) copy.erase(k);
+        Map snapshot = copy;  // copies and drops on this thread too
+      }
+      copy.update_due(at(10'000), [](const std::uint64_t&, Val& v) { return v.data % 2 == 0; });
+      copy.for_each([&](const std::uint64_t&, const Val& v) { sums[t] += v.data; });
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(base.size(), 20'000u);
+  for (std::uint64_t k = 0; k < 20'000; ++k) ASSERT_EQ(base.find(k)->data, k);
+  // Threads 0 and 2 (1 and 3) ran the same steps on the same snapshot.
+  EXPECT_EQ(sums[0], sums[2]);
+  EXPECT_EQ(sums[1], sums[3]);
+  EXPECT_NE(sums[0], sums[1]);
 }
 
 TEST(CorePersistentMap, NonTrivialValuesAreCopiedAndFreed) {
