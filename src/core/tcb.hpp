@@ -71,6 +71,7 @@ struct Tcb {
   // Retransmission and congestion control.
   RttEstimator rtt;
   Congestion cc;
+  std::uint32_t limited_sent = 0;    // RFC 3042 bytes, not part of FlightSize (RFC 5681 §3.2)
   std::uint32_t retransmits = 0;     // consecutive timeouts of the current segment
   std::uint32_t probes = 0;          // unanswered zero-window probes
   std::uint32_t keepalive_sent = 0;  // unanswered keepalive probes

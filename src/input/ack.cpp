@@ -32,6 +32,7 @@ void new_ack(Ctx& c, Tcb& t, Seq ack) {
     t.rtt_timing = false;
   }
   t.retransmits = 0;
+  t.limited_sent = 0;
   if (data_acked > 0 || t.cc.in_recovery()) {
     if (t.cc.on_new_ack(ack, data_acked, flight_before, t.smss) == Congestion::Action::retransmit_first)
       retransmit_first(c, t);
@@ -47,7 +48,9 @@ void new_ack(Ctx& c, Tcb& t, Seq ack) {
 void dup_ack(Ctx& c, Tcb& t, const Segment& seg, std::uint32_t wnd) {
   if (!seg.payload.empty() || seg.flag != Segment::Flag::none || wnd != t.snd_wnd || t.flight() == 0) return;
   ++c.e.stats.dup_acks;
-  if (t.cc.on_dup_ack(*seg.ack, t.flight(), t.smss, t.snd_max) == Congestion::Action::retransmit_first) {
+  // RFC 5681 §3.2 step 2: FlightSize without what limited transmit added.
+  const std::uint32_t flight = t.flight() - std::min(t.flight(), t.limited_sent);
+  if (t.cc.on_dup_ack(*seg.ack, flight, t.smss, t.snd_max) == Congestion::Action::retransmit_first) {
     retransmit_first(c, t);
   }
 }

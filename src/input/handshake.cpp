@@ -29,6 +29,26 @@ void accept_peer_options(Ctx& c, Tcb& t, const Segment& seg) {
   }
 }
 
+void hold_syn_text(Tcb& t, const Segment& seg) {
+  // §3.10.7.2: text on a SYN is queued for processing once ESTABLISHED; the SYN-ACK
+  // acknowledges only the SYN. It waits in the reassembly queue at stream offset 0.
+  if (seg.payload.empty()) return;
+  t.ooo.insert(t.rcv_off, t.recv_buffer, t.rcv_off, seg.payload, false, 1);
+}
+
+// The text a SYN carried becomes readable (and is acknowledged) on ESTABLISHED.
+void deliver_held_text(Ctx& c, Tcb& t) {
+  if (t.ooo.empty()) return;
+  const std::size_t before = t.rcvq.size();
+  const auto ready = t.ooo.take(t.rcv_off, t.rcvq);
+  const auto n = static_cast<std::uint32_t>(ready.bytes);
+  if (n == 0) return;
+  t.rcv_nxt += n;
+  t.rcv_off += n;
+  c.e.stats.bytes_in += t.rcvq.size() - before;
+  t.ack_delayed = true;
+}
+
 void become_established(Ctx& c, Tcb& t) {
   c.e.enter(t, TcpState::established);
   c.e.leave_backlog(c.flow, t);
@@ -43,6 +63,7 @@ void become_established(Ctx& c, Tcb& t) {
   t.retransmits = 0;
   t.last_recv = c.now;
   if (t.keepalive) t.arm(Timer::keepalive, c.now + t.keepalive_idle);
+  deliver_held_text(c, t);
   // A close or shutdown(write) issued before the handshake completed: send the FIN now.
   if (t.write_shut) c.e.enter(t, TcpState::fin_wait_1);
 }
@@ -96,7 +117,7 @@ void input_syn_sent(Ctx& c, Tcb& t, Segment& seg) {
   // Simultaneous open (§3.10.7.3, Figure 8): SYN-RECEIVED, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
   t.snd_wl2 = t.iss;
   c.e.enter(t, TcpState::syn_received);
-  process_text_and_fin(c, t, seg);
+  hold_syn_text(t, seg);
   t.disarm(Timer::retransmit);
   send_syn(c, t);
 }

@@ -49,14 +49,7 @@ void input_listen(Engine& e, Instant now, const Flow& flow, const Segment& seg, 
   e.enter(t, TcpState::syn_received);
   ++e.stats.connections_opened_passive;
   t.arm(Timer::lifetime, now + cfg.connection_establish_timeout);
-  // Data on the SYN is kept (acknowledged by the SYN-ACK) and delivered once ESTABLISHED.
-  if (!seg.payload.empty()) {
-    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(seg.payload.size(), t.recv_buffer));
-    t.rcvq.append(seg.payload.sub(0, n));
-    t.rcv_nxt += n;
-    t.rcv_off += n;
-    e.stats.bytes_in += n;
-  }
+  hold_syn_text(t, seg);
   send_syn(c, t);
   e.tcbs.insert(flow, std::move(t));
 }

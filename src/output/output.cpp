@@ -141,6 +141,7 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
   s.push = len > 0 && off + len == t.sndq.size();
   const std::uint32_t seg_len = len + (fin ? 1u : 0u);
   const bool is_new = t.snd_nxt == t.snd_max;
+  if (is_new && t.cc.limited_transmit_allowance(t.smss) > 0) t.limited_sent += len;
   if (!is_new) {
     if (t.retransmits > 0)
       ++c.e.stats.retransmits_rto;

@@ -115,6 +115,7 @@ void process_ack(Ctx&, Tcb&, const Segment&, bool& stop);
 void process_text_and_fin(Ctx&, Tcb&, const Segment&);
 void accept_peer_options(Ctx&, Tcb&, const Segment&);
 void become_established(Ctx&, Tcb&);
+void hold_syn_text(Tcb&, const Segment& syn);
 
 // ---- src/timers ----
 void on_time_wait(Ctx&, Tcb&);  // enter TIME-WAIT or restart its 2*MSL

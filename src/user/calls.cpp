@@ -115,8 +115,9 @@ Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::ve
     if (!t.fin_received && t.synchronized()) {
       const std::uint32_t cur = t.rcv_wnd();
       const std::size_t used = t.ooo.bytes();
-      const std::uint32_t space =
-          used >= t.recv_buffer ? 0 : t.recv_buffer - static_cast<std::uint32_t>(used);
+      const std::uint32_t space = std::min<std::uint32_t>(
+          used >= t.recv_buffer ? 0 : t.recv_buffer - static_cast<std::uint32_t>(used),
+          0xffffu << t.rcv_wscale);
       const std::uint32_t step_size = std::min<std::uint32_t>(t.recv_buffer / 2, t.rcv_mss);
       if (space > cur && space - cur >= step_size) t.ack_now = true;
       output(c, t);
