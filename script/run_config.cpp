@@ -23,13 +23,13 @@ Micros RunConfig::tolerance(Micros expected, Micros previous) const {
   return std::max(tolerance_usecs, static_cast<Micros>(std::llround(gap * tolerance_percent / 100.0)));
 }
 
-std::expected<RunConfig, std::string> make_config(const std::vector<HeaderOption>& options) {
+std::expected<RunConfig, ParseError> make_config(const std::vector<HeaderOption>& options) {
   RunConfig c;
   std::optional<IpAddr> local, remote;
   std::optional<std::uint32_t> mss;
   for (const HeaderOption& o : options) {
     const auto bad = [&o](std::string why) {
-      return std::unexpected("--" + o.name + "=" + o.value + ": " + std::move(why));
+      return std::unexpected(ParseError{o.line, "--" + o.name + "=" + o.value + ": " + std::move(why)});
     };
     if (o.name == "ip_version") {
       if (o.value == "ipv4") {
@@ -82,7 +82,7 @@ std::expected<RunConfig, std::string> make_config(const std::vector<HeaderOption
   if (local) c.local_ip = *local;
   if (remote) c.remote_ip = *remote;
   if (c.local_ip.is_v6() != c.ipv6 || c.remote_ip.is_v6() != c.ipv6)
-    return std::unexpected(std::string("--local_ip and --remote_ip must be of the --ip_version family"));
+    return std::unexpected(ParseError{0, "--local_ip and --remote_ip must be of the --ip_version family"});
   if (mss) c.mtu = *mss + (c.ipv6 ? 60 : 40);
   return c;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ast.hpp"
+#include "parser.hpp"
 #include "utcp/ip.hpp"
 
 namespace utcp::script {
@@ -31,7 +32,7 @@ struct RunConfig {
 
 // Applies the options in order over the defaults (an `--ip_version=ipv6` switches the
 // default addresses; `--local_ip`/`--remote_ip` given anywhere win over them). The error
-// names the offending option.
-std::expected<RunConfig, std::string> make_config(const std::vector<HeaderOption>& options);
+// names the offending option and its line.
+std::expected<RunConfig, ParseError> make_config(const std::vector<HeaderOption>& options);
 
 }  // namespace utcp::script

@@ -369,7 +369,8 @@ Outcome run_script(const Script& script, const RunOptions& options) {
   const auto config = make_config(all);
   if (!config) {
     Outcome o;
-    o.reason = config.error();
+    o.line = config.error().line;
+    o.reason = config.error().message;
     return o;
   }
   return Session(script, *config, options.trace).run();
