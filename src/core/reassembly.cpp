@@ -15,30 +15,54 @@ std::size_t slice_count(const Payload& p) {
 }
 }  // namespace
 
+Reassembly::Reassembly(const Reassembly& o)
+    : map_(o.map_ ? std::make_unique<Map>(*o.map_) : nullptr),
+      bytes_(o.bytes_),
+      ranges_(o.ranges_),
+      fin_(o.fin_) {}
+
+Reassembly& Reassembly::operator=(const Reassembly& o) {
+  if (this != &o) {
+    map_ = o.map_ ? std::make_unique<Map>(*o.map_) : nullptr;
+    bytes_ = o.bytes_;
+    ranges_ = o.ranges_;
+    fin_ = o.fin_;
+  }
+  return *this;
+}
+
 bool Reassembly::cheap_concat(const Payload& a, const Payload& b) {
   return slice_count(a) + slice_count(b) <= 2 || a.size() + b.size() <= kSmallMerge;
 }
 
 Reassembly::Map::iterator Reassembly::place(std::uint64_t start, Payload p) {
-  auto next = pieces_.lower_bound(start);
-  auto r = pieces_.end();
-  if (next != pieces_.begin()) {
+  auto next = map_->lower_bound(start);
+  auto r = map_->end();
+  if (next != map_->begin()) {
     auto before = std::prev(next);
     if (end_of(before) == start && cheap_concat(before->second, p)) {
       before->second = before->second.concat(p);
       r = before;
     }
   }
-  if (r == pieces_.end()) r = pieces_.emplace_hint(next, start, std::move(p));
-  if (next != pieces_.end() && end_of(r) == next->first && cheap_concat(r->second, next->second)) {
+  if (r == map_->end()) r = map_->emplace_hint(next, start, std::move(p));
+  if (next != map_->end() && end_of(r) == next->first && cheap_concat(r->second, next->second)) {
     r->second = r->second.concat(next->second);
-    pieces_.erase(next);
+    map_->erase(next);
   }
   return r;
 }
 
 Reassembly::Insert Reassembly::insert(std::uint64_t rcv_off, std::uint32_t window, std::uint64_t off,
                                       const Payload& data, bool fin, std::uint32_t max_ranges) {
+  if (!map_) map_ = std::make_unique<Map>();
+  const Insert result = insert_into(rcv_off, window, off, data, fin, max_ranges);
+  if (map_->empty()) map_.reset();  // an idle connection holds no map
+  return result;
+}
+
+Reassembly::Insert Reassembly::insert_into(std::uint64_t rcv_off, std::uint32_t window, std::uint64_t off,
+                                           const Payload& data, bool fin, std::uint32_t max_ranges) {
   const std::uint64_t wend = rcv_off + window;
   const std::uint64_t end = off + data.size();
   const std::uint64_t lo = std::max(off, rcv_off);
@@ -50,7 +74,7 @@ Reassembly::Insert Reassembly::insert(std::uint64_t rcv_off, std::uint32_t windo
   // or held bytes lie beyond it: what we hold wins.
   bool new_fin = false;
   if (fin && !fin_ && end >= rcv_off && end <= wend) {
-    new_fin = pieces_.empty() || end_of(std::prev(pieces_.end())) <= end;
+    new_fin = map_->empty() || end_of(std::prev(map_->end())) <= end;
   }
 
   // Held pieces that overlap or touch [lo, hi]: the bytes of it already held, and how many
@@ -58,10 +82,10 @@ Reassembly::Insert Reassembly::insert(std::uint64_t rcv_off, std::uint32_t windo
   std::uint64_t new_bytes = 0;
   std::size_t touching = 0;
   if (lo < hi) {
-    auto it = pieces_.upper_bound(lo);
-    if (it != pieces_.begin() && end_of(std::prev(it)) >= lo) --it;
+    auto it = map_->upper_bound(lo);
+    if (it != map_->begin() && end_of(std::prev(it)) >= lo) --it;
     std::uint64_t held_in = 0, prev_end = 0;
-    for (auto j = it; j != pieces_.end() && j->first <= hi; ++j) {
+    for (auto j = it; j != map_->end() && j->first <= hi; ++j) {
       if (j == it || j->first != prev_end) ++touching;
       const std::uint64_t a = std::max(j->first, lo), b = std::min(end_of(j), hi);
       if (a < b) held_in += b - a;
@@ -81,7 +105,7 @@ Reassembly::Insert Reassembly::insert(std::uint64_t rcv_off, std::uint32_t windo
   // not out of order when it starts at rcv_off.
   const std::size_t ranges_after = ranges_ + 1 - touching;
   if (lo > rcv_off) {
-    const std::uint64_t first_start = pieces_.empty() ? lo : std::min(lo, pieces_.begin()->first);
+    const std::uint64_t first_start = map_->empty() ? lo : std::min(lo, map_->begin()->first);
     const std::size_t ooo_after = ranges_after - (first_start <= rcv_off ? 1 : 0);
     if (ooo_after > max_ranges || bytes_ + new_bytes + ooo_after * kRangeOverhead > window) {
       return Insert::over_limit;
@@ -89,11 +113,11 @@ Reassembly::Insert Reassembly::insert(std::uint64_t rcv_off, std::uint32_t windo
   }
 
   // Fill the gaps of [lo, hi) with the matching parts of `data`.
-  auto j = pieces_.upper_bound(lo);
-  if (j != pieces_.begin() && end_of(std::prev(j)) > lo) --j;
+  auto j = map_->upper_bound(lo);
+  if (j != map_->begin() && end_of(std::prev(j)) > lo) --j;
   std::uint64_t cursor = lo;
   while (cursor < hi) {
-    const std::uint64_t gap_end = (j == pieces_.end() || j->first >= hi) ? hi : j->first;
+    const std::uint64_t gap_end = (j == map_->end() || j->first >= hi) ? hi : j->first;
     if (gap_end > cursor) {
       auto r = place(cursor, data.sub(cursor - off, gap_end - cursor));
       cursor = end_of(r);
@@ -103,25 +127,26 @@ Reassembly::Insert Reassembly::insert(std::uint64_t rcv_off, std::uint32_t windo
       ++j;
     }
   }
-  bytes_ += new_bytes;
-  ranges_ = ranges_after;
+  bytes_ += static_cast<std::uint32_t>(new_bytes);
+  ranges_ = static_cast<std::uint32_t>(ranges_after);
   if (new_fin) fin_ = end;
   return Insert::stored;
 }
 
 Reassembly::Ready Reassembly::take(std::uint64_t rcv_off, ByteQueue& to) {
+  if (!map_) return {0, fin_ && *fin_ == rcv_off};
   // Removes the first piece, keeping the range count: a range ends with it unless the next
   // piece continues it.
   auto pop_front = [&] {
-    auto it = pieces_.begin();
+    auto it = map_->begin();
     auto next = std::next(it);
-    if (next == pieces_.end() || next->first != end_of(it)) --ranges_;
-    bytes_ -= it->second.size();
-    pieces_.erase(it);
+    if (next == map_->end() || next->first != end_of(it)) --ranges_;
+    bytes_ -= static_cast<std::uint32_t>(it->second.size());
+    map_->erase(it);
   };
   // Stale bytes below rcv_off (the engine advanced past them some other way).
-  while (!pieces_.empty()) {
-    auto it = pieces_.begin();
+  while (!map_->empty()) {
+    auto it = map_->begin();
     if (end_of(it) <= rcv_off) {
       pop_front();
       continue;
@@ -129,28 +154,30 @@ Reassembly::Ready Reassembly::take(std::uint64_t rcv_off, ByteQueue& to) {
     if (it->first < rcv_off) {
       const std::uint64_t cut = rcv_off - it->first;
       Payload rest = it->second.sub(cut, it->second.size() - cut);
-      bytes_ -= cut;
-      auto hint = pieces_.erase(it);
-      pieces_.emplace_hint(hint, rcv_off, std::move(rest));
+      bytes_ -= static_cast<std::uint32_t>(cut);
+      auto hint = map_->erase(it);
+      map_->emplace_hint(hint, rcv_off, std::move(rest));
     }
     break;
   }
   Ready r;
   std::uint64_t pos = rcv_off;
-  while (!pieces_.empty() && pieces_.begin()->first == pos) {
-    const Payload& p = pieces_.begin()->second;
+  while (!map_->empty() && map_->begin()->first == pos) {
+    const Payload& p = map_->begin()->second;
     to.append(p);
     pos += p.size();
     r.bytes += p.size();
     pop_front();
   }
   r.fin = fin_ && *fin_ == pos;
+  if (map_->empty()) map_.reset();
   return r;
 }
 
 std::vector<std::pair<std::uint64_t, std::uint64_t>> Reassembly::held(std::size_t n) const {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
-  for (auto it = pieces_.begin(); it != pieces_.end(); ++it) {
+  if (!map_) return out;
+  for (auto it = map_->begin(); it != map_->end(); ++it) {
     if (!out.empty() && out.back().second == it->first) {
       out.back().second = end_of(it);
     } else {
@@ -162,7 +189,7 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> Reassembly::held(std::size_
 }
 
 void Reassembly::clear() {
-  pieces_.clear();
+  map_.reset();
   bytes_ = 0;
   ranges_ = 0;
   fin_.reset();

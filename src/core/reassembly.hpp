@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -34,6 +35,14 @@ class Reassembly {
 
   enum class Insert : std::uint8_t { stored, duplicate, over_limit };
 
+  // Copying copies the piece list (the bytes stay shared). An empty Reassembly owns no map:
+  // an idle connection's costs sizeof(Reassembly) bytes.
+  Reassembly() = default;
+  Reassembly(const Reassembly& o);
+  Reassembly& operator=(const Reassembly& o);
+  Reassembly(Reassembly&&) noexcept = default;
+  Reassembly& operator=(Reassembly&&) noexcept = default;
+
   // Keeps the part of [off, off + data.size()) that lies in [rcv_off, rcv_off + window), is not
   // held yet and is not beyond a known FIN. `fin`: the segment's FIN follows its last byte; it
   // is remembered when off + data.size() lies in [rcv_off, rcv_off + window], no FIN is known
@@ -53,7 +62,7 @@ class Reassembly {
 
   std::size_t bytes() const { return bytes_; }
   std::size_t ranges() const { return ranges_; }
-  bool empty() const { return pieces_.empty(); }
+  bool empty() const { return !map_ || map_->empty(); }
   std::optional<std::uint64_t> fin_offset() const { return fin_; }
 
   // Up to n held ranges [begin, end) in offset order (for SACK, RFC 2018).
@@ -70,9 +79,12 @@ class Reassembly {
   // when cheap; returns the piece now holding it.
   Map::iterator place(std::uint64_t start, Payload p);
 
-  Map pieces_;
-  std::size_t bytes_ = 0;
-  std::size_t ranges_ = 0;
+  Insert insert_into(std::uint64_t rcv_off, std::uint32_t window, std::uint64_t off, const Payload& data,
+                     bool fin, std::uint32_t max_ranges);
+
+  std::unique_ptr<Map> map_;  // null when nothing is held
+  std::uint32_t bytes_ = 0;   // held bytes all lie in a 32-bit window
+  std::uint32_t ranges_ = 0;
   std::optional<std::uint64_t> fin_;
 };
 

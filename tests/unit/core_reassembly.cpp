@@ -282,6 +282,23 @@ TEST(CoreReassembly, RandomSegmentsReassembleToTheOriginal) {
   }
 }
 
+TEST(CoreReassembly, EmptyIsSmallAndCopiesAreIndependent) {
+  EXPECT_LE(sizeof(Reassembly), 40u);  // an idle connection holds no map
+  Reassembly a;
+  ASSERT_EQ(a.insert(0, kWindow, 10, pl("abc"), false, kManyRanges), Insert::stored);
+  Reassembly b = a;
+  ASSERT_EQ(b.insert(0, kWindow, 0, pl("0123456789"), false, kManyRanges), Insert::stored);
+  ByteQueue qa, qb;
+  EXPECT_EQ(b.take(0, qb).bytes, 13u);
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(a.take(0, qa).bytes, 0u);
+  EXPECT_EQ(a.held(4), (Ranges{{10, 13}}));
+  a = b;
+  EXPECT_TRUE(a.empty());
+  Reassembly c = std::move(b);
+  EXPECT_TRUE(c.empty());
+}
+
 TEST(CoreReassembly, ClearForgetsEverything) {
   Reassembly r;
   r.insert(0, kWindow, 5, pl("abc"), true, kManyRanges);
