@@ -50,6 +50,7 @@ struct Tcp {
   std::vector<TcpOption> options{};
   std::string payload{};
   bool check_options = true;
+  bool any_ack = false;  // expect: the ACK bit and field are not checked
 };
 
 // Builders for the common shapes, each a template to adjust with designated initialisers.
@@ -108,6 +109,10 @@ class Harness {
   // The next segment must match `want` and be emitted at exactly `at`: runs timers up to
   // `at` if nothing is queued yet; fails if it comes earlier or not by then.
   void expect_at(const Tcp& want, Instant at, Loc loc = Loc::current());
+  // The next segment must match `want` and be emitted no later than `by` (now or by timers).
+  void expect_by(const Tcp& want, Instant by, Loc loc = Loc::current());
+  // An RST <SEQ=seq>, with or without the ACK bit (RFC 9293 leaves it open).
+  void expect_rst(std::uint32_t seq, Loc loc = Loc::current());
   // Nothing is queued, and advancing the clock to `until` emits nothing.
   void expect_nothing(Instant until, Loc loc = Loc::current());
   void expect_nothing(Loc loc = Loc::current()) { expect_nothing(now_, loc); }
@@ -192,6 +197,7 @@ class Harness {
 
   Instant t0_;
   Instant now_;
+  bool isn_learned_ = false;
   std::deque<Emitted> out_;
 };
 

@@ -1,0 +1,436 @@
+// The user calls' semantics (DESIGN.md "Meaning, as in the seed"; RFC 9293 §3.9.1): recv,
+// send, close, shutdown, abort, errors, value semantics of rvalue and const& overloads, and
+// the Established / Drop / Signal events with their notifies.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "harness.hpp"
+
+namespace utcp::test {
+namespace {
+
+bool contains(const std::vector<int>& v, int x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The flow's (receive, send) notifies, as recv and send report them.
+std::pair<int, int> notifies(Harness& h) {
+  auto r = recv(h.s, h.now(), h.flow);
+  auto s = send(h.s, h.now(), h.flow, "");
+  EXPECT_TRUE(r.has_value());
+  EXPECT_TRUE(s.has_value());
+  if (!r || !s) return {-1, -1};
+  return {r->notify, s->notify};
+}
+
+// ---------------------------------------------------------------- recv
+
+TEST(Recv, ReturnsEverythingQueued) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  h.peer_sends(data(1, 1, "one "), h.now() + 10ms);
+  h.peer_sends(data(5, 1, "two "), h.now() + 1ms);
+  h.peer_sends(data(9, 1, "three"), h.now() + 1ms);
+  EXPECT_EQ(h.conn().recv_queued, 13u);
+  auto r = h.recv();
+  ASSERT_TRUE(r);
+  std::string all;
+  for (const auto& d : r->data) all += d;
+  EXPECT_EQ(all, "one two three");
+  EXPECT_EQ(h.conn().recv_queued, 0u);
+}
+
+TEST(Recv, NothingQueuedGivesNotifyToWaitOn) {
+  Harness h;
+  h.to_established_active({Mss{1460}});
+  auto r = h.recv();
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->data.empty() || (r->data.size() == 1 && r->data[0].empty()));
+  EXPECT_EQ(r->notify, *h.connect_notify) << "connect returns the receive notify";
+}
+
+TEST(Recv, EofAfterFinAndDataRead) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  Tcp f = data(1, 1, "last words");
+  f.flag = Flag::fin;
+  h.peer_sends(f, h.now() + 10ms);
+  EXPECT_TRUE(h.conn().fin_received);
+  EXPECT_EQ(h.read_all(), "last words");
+  auto r = h.recv();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, Error::Kind::eof);
+  // still eof on the next call
+  auto again = h.recv();
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind, Error::Kind::eof);
+}
+
+// An out-of-order FIN is not the end of the stream until the hole is filled.
+TEST(Recv, OutOfOrderFinNotEofYet) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  Tcp f = data(6, 1, "world");
+  f.flag = Flag::fin;
+  h.peer_sends(f, h.now() + 10ms);
+  h.expect(ack(1, 1));
+  EXPECT_FALSE(h.conn().fin_received);
+  auto r = h.recv();
+  ASSERT_TRUE(r) << "no eof while data is missing";
+  h.peer_sends(data(1, 1, "hello"), h.now() + 1ms);
+  h.expect(ack(1, 12));
+  EXPECT_EQ(h.read_all(), "helloworld");
+  EXPECT_EQ(h.state(), TcpState::close_wait);
+  auto e = h.recv();
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().kind, Error::Kind::eof);
+}
+
+// ---------------------------------------------------------------- errors
+
+TEST(Errors, UnknownFlowIsNotFound) {
+  Harness h;
+  h.to_established();
+  const Flow other(Endpoint{h.local_ip, kLocalPort}, Endpoint{h.remote_ip, 1234});
+  const Instant t = h.now();
+  EXPECT_EQ(recv(h.s, t, other).error().kind, Error::Kind::not_found);
+  EXPECT_EQ(send(h.s, t, other, "x").error().kind, Error::Kind::not_found);
+  EXPECT_EQ(close(h.s, t, other).error().kind, Error::Kind::not_found);
+  EXPECT_EQ(shutdown(h.s, t, other, Direction::write).error().kind, Error::Kind::not_found);
+  EXPECT_EQ(abort(h.s, t, other).error().kind, Error::Kind::not_found);
+  EXPECT_EQ(force_enqueue(h.s, t, other, "x").error().kind, Error::Kind::not_found);
+  EXPECT_EQ(set_options(h.s, other, FlowOptions{}).error().kind, Error::Kind::not_found);
+  EXPECT_FALSE(info(h.s, other).has_value());
+}
+
+TEST(Errors, SendAfterShutdownWriteIsMsg) {
+  Harness h;
+  h.to_established();
+  ASSERT_TRUE(h.shutdown(Direction::write));
+  h.expect(fin(1, 1));
+  auto r = h.send("late");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, Error::Kind::msg);
+  EXPECT_FALSE(r.error().message.empty());
+}
+
+TEST(Errors, SendAfterCloseIsMsg) {
+  Harness h;
+  h.to_established();
+  ASSERT_TRUE(h.close());
+  auto r = h.send("late");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, Error::Kind::msg);
+}
+
+// RFC 9293 §3.10.4: CLOSE in FIN-WAIT-1/2, CLOSING, LAST-ACK, TIME-WAIT: "connection closing".
+TEST(Errors, CloseTwiceIsMsg) {
+  Harness h;
+  h.to_established();
+  ASSERT_TRUE(h.close());
+  h.expect(fin(1, 1));
+  auto r = h.close();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, Error::Kind::msg);
+  h.expect_nothing();
+}
+
+// The peer reset the connection: the flow is gone, calls are not_found.
+TEST(Errors, CallsAfterResetAreNotFound) {
+  Harness h;
+  h.to_established();
+  h.peer_sends(rst(1), h.now() + 10ms);
+  EXPECT_TRUE(h.gone());
+  EXPECT_EQ(h.send("x").error().kind, Error::Kind::not_found);
+  EXPECT_EQ(h.recv().error().kind, Error::Kind::not_found);
+}
+
+// ---------------------------------------------------------------- value semantics
+
+// DESIGN.md: a call that returns an Error leaves an rvalue argument untouched.
+TEST(ValueSemantics, RvalueUntouchedOnError) {
+  Harness h;
+  h.to_established();
+  h.peer_sends(data(1, 1, "keep"), h.now() + 10ms);
+  ASSERT_TRUE(h.shutdown(Direction::write));
+  h.clear_outputs();
+  const ConnInfo before = h.conn();
+  const std::size_t n = num_connections(h.s);
+
+  auto r1 = send(std::move(h.s), h.now(), h.flow, "x");  // msg: write side shut
+  ASSERT_FALSE(r1);
+  auto r2 = close(std::move(h.s), h.now(), Flow{});  // not_found
+  ASSERT_FALSE(r2);
+  auto r3 = recv(std::move(h.s), h.now(), Flow{});
+  ASSERT_FALSE(r3);
+
+  EXPECT_EQ(num_connections(h.s), n);
+  const ConnInfo after = h.conn();
+  EXPECT_EQ(after.state, before.state);
+  EXPECT_EQ(after.snd_nxt, before.snd_nxt);
+  EXPECT_EQ(after.rcv_nxt, before.rcv_nxt);
+  EXPECT_EQ(after.recv_queued, before.recv_queued);
+  EXPECT_FALSE(check_invariants(h.s).has_value());
+  EXPECT_EQ(h.read_all(), "keep") << "the state still works";
+}
+
+// The const& overloads leave the caller's state as it was: a snapshot.
+TEST(ValueSemantics, ConstOverloadsLeaveSnapshot) {
+  Harness h;
+  h.to_established();
+  const State<int> snapshot = h.s;
+  auto sent = send(snapshot, h.now(), h.flow, "data");
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->enqueued, 4u);
+  EXPECT_EQ(info(snapshot, h.flow)->send_queued, 0u);
+  EXPECT_EQ(info(sent->state, h.flow)->send_queued, 4u);
+
+  const std::vector<std::byte> bytes = h.to_segment(data(1, 1, "in")).encode(h.remote_ip, h.local_ip);
+  auto handled = handle_buf(snapshot, h.now(), h.remote_ip, h.local_ip, std::span<const std::byte>(bytes));
+  EXPECT_EQ(info(handled.state, h.flow)->recv_queued, 2u);
+  EXPECT_EQ(info(snapshot, h.flow)->recv_queued, 0u);
+
+  auto closed = close(snapshot, h.now(), h.flow);
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(info(closed->state, h.flow)->state, TcpState::fin_wait_1);
+  EXPECT_EQ(info(snapshot, h.flow)->state, TcpState::established);
+  EXPECT_FALSE(check_invariants(snapshot).has_value());
+}
+
+// A copy shares structure but diverges: updating one does not touch the other, even with
+// the rvalue overload on the copy (which must not update a shared engine in place).
+TEST(ValueSemantics, CopyThenMoveDoesNotAlias) {
+  Harness h;
+  h.to_established();
+  State<int> copy = h.s;
+  auto r = send(std::move(copy), h.now(), h.flow, "only in the copy");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(info(h.s, h.flow)->send_queued, 0u);
+  EXPECT_EQ(info(r->state, h.flow)->send_queued, 16u);
+}
+
+// timer on a const& state leaves the caller's state as it was, even when it has nothing
+// due, and the caller's own timers then still run as before.
+TEST(ValueSemantics, ConstTimerCallLeavesCallersTimers) {
+  Harness h;
+  h.to_established();
+  ASSERT_TRUE(h.close());
+  h.expect(fin(1, 1));
+  auto d = next_deadline(h.s);
+  ASSERT_TRUE(d);
+  auto early = timer(h.s, *d - 1ns);
+  EXPECT_TRUE(early.out.empty());
+  EXPECT_EQ(next_deadline(h.s), d);
+  h.expect_at(fin(1, 1), *d);
+}
+
+// ... and a const& handle_buf likewise.
+TEST(ValueSemantics, ConstTimerCallThenFinRetransmission) {
+  Harness h;
+  h.to_established();
+  ASSERT_TRUE(h.close());
+  h.expect(fin(1, 1));
+  auto d = next_deadline(h.s);
+  ASSERT_TRUE(d);
+  auto due = timer(h.s, *d);  // the snapshot retransmits
+  ASSERT_EQ(due.out.size(), 1u);
+  EXPECT_EQ(due.out[0].segment.flag, Flag::fin);
+  h.expect_at(fin(1, 1), *d);  // and so does the original, independently
+}
+
+// handle_buf never writes into the caller's buffer (µTCP fault 4).
+TEST(ValueSemantics, HandleBufDoesNotWriteInput) {
+  Harness h;
+  h.to_established();
+  const std::vector<std::byte> bytes = h.to_segment(data(1, 1, "abc")).encode(h.remote_ip, h.local_ip);
+  const std::vector<std::byte> copy = bytes;
+  auto r = handle_buf(std::move(h.s), h.now(), h.remote_ip, h.local_ip, std::span<const std::byte>(bytes));
+  h.s = std::move(r.state);
+  EXPECT_EQ(bytes, copy);
+}
+
+// ---------------------------------------------------------------- events
+
+TEST(Events, EstablishedActiveCarriesConnectNotify) {
+  Harness h;
+  h.to_syn_sent();
+  ASSERT_TRUE(h.connect_notify);
+  Tcp sa = syn(0, {Mss{1460}});
+  sa.ack = 1;
+  h.peer_sends(sa, h.now() + 10ms);
+  auto ev = h.take_event<Established<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->flow, h.flow);
+  EXPECT_EQ(ev->notify, h.connect_notify);
+}
+
+TEST(Events, EstablishedPassiveHasNoNotify) {
+  Harness h;
+  h.to_syn_received();
+  h.peer_sends(ack(1, 1, kPeerWindow), h.now() + 10ms);
+  auto ev = h.take_event<Established<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->flow, h.flow);
+  EXPECT_FALSE(ev->notify.has_value());
+}
+
+TEST(Events, DataSignalsReceiveWaiter) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  const auto [rcv, snd] = notifies(h);
+  EXPECT_NE(rcv, snd);
+  h.peer_sends(data(1, 1, "wake"), h.now() + 10ms);
+  auto ev = h.take_event<Signal<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->flow, h.flow);
+  EXPECT_TRUE(contains(ev->notifies, rcv));
+}
+
+TEST(Events, FinSignalsReceiveWaiter) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  const auto [rcv, snd] = notifies(h);
+  h.peer_sends(fin(1, 1, kPeerWindow), h.now() + 10ms);
+  auto ev = h.take_event<Signal<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_TRUE(contains(ev->notifies, rcv));
+}
+
+// A pure ACK with nothing to wake gives no event.
+TEST(Events, PureAckNoEvent) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  h.peer_sends(ack(1, 1, kPeerWindow), h.now() + 10ms);
+  h.expect_no_event();
+}
+
+// When the send buffer is full, send takes what fits; an ACK that frees space wakes the
+// send waiter.
+TEST(Events, AckFreeingSpaceSignalsSendWaiter) {
+  Harness h;
+  FlowOptions o;
+  o.send_buffer = 4096;
+  h.to_established({Mss{1460}}, o);
+  const auto [rcv, snd] = notifies(h);
+  auto s1 = h.send(std::string(10000, 'q'));
+  ASSERT_TRUE(s1);
+  EXPECT_EQ(s1->enqueued, 4096u);
+  EXPECT_EQ(s1->notify, snd);
+  auto s2 = h.send("more");
+  ASSERT_TRUE(s2);
+  EXPECT_EQ(s2->enqueued, 0u);
+  EXPECT_EQ(h.conn().send_space, 0u);
+  h.clear_outputs();
+  h.peer_sends(ack(1, 2921, kPeerWindow), h.now() + 10ms);
+  auto ev = h.take_event<Signal<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_TRUE(contains(ev->notifies, snd));
+  EXPECT_EQ(h.conn().send_space, 2920u);
+}
+
+// force_enqueue may exceed the send buffer and emits nothing.
+TEST(Events, ForceEnqueueExceedsBuffer) {
+  Harness h;
+  FlowOptions o;
+  o.send_buffer = 4096;
+  h.to_established({Mss{1460}}, o);
+  ASSERT_TRUE(h.send(std::string(4096, 'q')));
+  h.clear_outputs();
+  auto r = force_enqueue(std::move(h.s), h.now(), h.flow, std::string(1000, 'f'));
+  ASSERT_TRUE(r);
+  h.s = std::move(*r);
+  EXPECT_EQ(h.conn().send_queued, 5096u);
+  EXPECT_FALSE(check_invariants(h.s).has_value());
+}
+
+// RST: Drop with both notifies to wake; pending = the receive notify when unread data
+// remains.
+TEST(Events, RstDropsWithPendingWhenUnreadData) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  const auto [rcv, snd] = notifies(h);
+  h.peer_sends(data(1, 1, "unread"), h.now() + 10ms);
+  h.events.clear();
+  h.peer_sends(rst(7), h.now() + 1ms);
+  auto ev = h.take_event<Drop<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->flow, h.flow);
+  EXPECT_EQ(ev->pending, std::optional<int>(rcv));
+  EXPECT_TRUE(contains(ev->notifies, rcv));
+  EXPECT_TRUE(contains(ev->notifies, snd));
+  EXPECT_TRUE(h.gone());
+  EXPECT_EQ(stats(h.s).resets_received, 1u);
+}
+
+TEST(Events, RstDropsWithoutPending) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  h.peer_sends(rst(1, 1), h.now() + 10ms);
+  auto ev = h.take_event<Drop<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_FALSE(ev->pending.has_value());
+  EXPECT_EQ(num_connections(h.s), 0u);
+}
+
+// ---------------------------------------------------------------- abort, counts
+
+// RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, the flow is gone.
+TEST(Abort, SendsRstAndForgets) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  ASSERT_TRUE(h.send("x"));
+  h.clear_outputs();
+  ASSERT_TRUE(h.abort());
+  auto e = h.take();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->out.segment.flag, Flag::rst);
+  EXPECT_EQ(e->out.segment.seq, h.local_seq(2));
+  EXPECT_TRUE(h.gone());
+  h.expect_nothing(h.now() + 10min);
+}
+
+TEST(Abort, InSynSentSendsNothing) {
+  Harness h;
+  h.to_syn_sent();
+  ASSERT_TRUE(h.abort());
+  h.expect_nothing(h.now() + 10min);
+  EXPECT_TRUE(h.gone());
+}
+
+TEST(Counts, NumConnectionsByState) {
+  Harness h;
+  EXPECT_EQ(num_connections(h.s), 0u);
+  h.listen();
+  EXPECT_EQ(num_connections(h.s), 0u) << "LISTEN does not count";
+  h.peer_sends(syn(0, {Mss{1460}}));
+  EXPECT_EQ(num_connections(h.s), 1u);
+  EXPECT_EQ(flows(h.s).size(), 1u);
+  EXPECT_EQ(flows(h.s)[0], h.flow);
+}
+
+// connect picks a source port when none is given; two connects get different flows.
+TEST(Counts, ConnectPicksDistinctPorts) {
+  Harness h;
+  auto a = connect(h.s, h.now(), h.local_ip, h.remote_ip, 80);
+  ASSERT_TRUE(a);
+  auto b = connect(a->state, h.now(), h.local_ip, h.remote_ip, 80);
+  ASSERT_TRUE(b);
+  EXPECT_NE(a->flow, b->flow);
+  EXPECT_NE(a->notify, b->notify);
+  EXPECT_EQ(num_connections(b->state), 2u);
+  EXPECT_EQ(a->syn.segment.flag, Flag::syn);
+  EXPECT_EQ(a->syn.segment.src_port, a->flow.local().port);
+}
+
+// Connecting the same 4-tuple twice is refused.
+TEST(Counts, ConnectSameFlowTwiceFails) {
+  Harness h;
+  h.connect();
+  auto again = connect(h.s, h.now(), h.local_ip, h.remote_ip, kRemotePort, kLocalPort);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind, Error::Kind::msg);
+}
+
+}  // namespace
+}  // namespace utcp::test

@@ -1,0 +1,526 @@
+// Opening and closing: options on the handshake (RFC 9293 §3.7.1, RFC 7323 §2, RFC 6691),
+// data and FIN on the handshake segments (§3.10.7.2-4), simultaneous open and close
+// (§3.5, §3.6), half-close (§3.6.1), TIME-WAIT reuse (RFC 6191).
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace utcp::test {
+namespace {
+
+constexpr std::uint32_t kRcvBuf = 256 * 1024;  // Config{}.recv_buffer
+
+// ---------------------------------------------------------------- MSS
+
+// RFC 9293 §3.7.1 / RFC 6691: the MSS offered is the MTU less the fixed IP and TCP headers:
+// 1500 - 20 - 20 = 1460 for IPv4.
+TEST(HandshakeMss, OfferedOnSynAckIpv4) {
+  Harness h;
+  h.listen();
+  h.peer_sends(syn(0, {Mss{1000}}));
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .options = {Mss{1460}}});
+}
+
+// 1500 - 40 (IPv6 header) - 20 = 1440.
+TEST(HandshakeMss, OfferedOnSynAckIpv6) {
+  Harness h(HarnessOptions{.ipv6 = true});
+  h.listen();
+  h.peer_sends(syn(0, {Mss{1000}}));
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .options = {Mss{1440}}});
+}
+
+// The active open offers the MSS and window scaling: 256 KiB needs shift 3 to fit in 16 bits
+// (262144 >> 2 = 65536 > 65535, 262144 >> 3 = 32768). A SYN's window is never scaled
+// (RFC 7323 §2.2): min(256 KiB, 65535).
+TEST(HandshakeMss, ActiveOpenOffersMssAndWindowScale) {
+  Harness h;
+  h.connect();
+  h.expect({.flag = Flag::syn,
+            .seq = 0,
+            .ack = std::nullopt,
+            .window = 65535,
+            .options = {Mss{1460}, WindowScale{3}}});
+}
+
+TEST(HandshakeMss, ActiveOpenIpv6Offers1440) {
+  Harness h(HarnessOptions{.ipv6 = true});
+  h.connect();
+  h.expect({.flag = Flag::syn,
+            .seq = 0,
+            .ack = std::nullopt,
+            .window = 65535,
+            .options = {Mss{1440}, WindowScale{3}}});
+}
+
+// A smaller MTU lowers the offer: 1280 - 40 = 1240.
+TEST(HandshakeMss, OfferFollowsMtu) {
+  Config c;
+  c.mtu = 1280;
+  Harness h(c);
+  h.listen();
+  h.peer_sends(syn(0));
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .options = {Mss{1240}}});
+}
+
+// RFC 9293 §3.7.1 (and RFC 6691): without the option the peer's MSS is 536 for IPv4 (576 -
+// 40) and 1220 for IPv6 (1280 - 60); segments are no larger.
+TEST(HandshakeMss, DefaultPeerMssIpv4Is536) {
+  Harness h;
+  h.to_established();
+  EXPECT_EQ(h.conn().mss, 536u);
+  ASSERT_TRUE(h.send(std::string(1000, 'x')));
+  auto first = h.take();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->out.segment.payload.size(), 536u);
+}
+
+TEST(HandshakeMss, DefaultPeerMssIpv6Is1220) {
+  Harness h(HarnessOptions{.ipv6 = true});
+  h.to_established();
+  EXPECT_EQ(h.conn().mss, 1220u);
+  ASSERT_TRUE(h.send(std::string(2000, 'x')));
+  auto first = h.take();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->out.segment.payload.size(), 1220u);
+}
+
+// The effective MSS is min(peer's MSS, ours).
+TEST(HandshakeMss, PeerMssHonoured) {
+  Harness h;
+  h.to_established({Mss{1000}});
+  EXPECT_EQ(h.conn().mss, 1000u);
+  ASSERT_TRUE(h.send(std::string(2500, 'x')));
+  h.expect({.seq = 1, .ack = 1, .window = std::nullopt, .payload = std::string(1000, 'x')});
+  h.expect({.seq = 1001, .ack = 1, .window = std::nullopt, .payload = std::string(1000, 'x')});
+  h.expect_nothing();  // Nagle holds the 500-byte tail while data is unacknowledged
+  h.peer_sends(ack(1, 2001, kPeerWindow), h.now() + 10ms);
+  h.expect({.seq = 2001, .ack = 1, .push = true, .window = std::nullopt, .payload = std::string(500, 'x')});
+}
+
+TEST(HandshakeMss, LargePeerMssClampedToOurs) {
+  Harness h;
+  h.to_established({Mss{9000}});
+  EXPECT_EQ(h.conn().mss, 1460u);
+}
+
+TEST(HandshakeMss, ActiveOpenHonoursPeerMss) {
+  Harness h;
+  h.to_established_active({Mss{1200}});
+  EXPECT_EQ(h.conn().mss, 1200u);
+}
+
+// ---------------------------------------------------------------- window scale
+
+// RFC 7323 §2.2: scaling is in effect only when both SYNs carry the option; the SYN-ACK
+// carries it only when the SYN did.
+TEST(HandshakeWindowScale, NegotiatedWhenPeerOffers) {
+  Harness h;
+  h.listen();
+  h.peer_sends(syn(0, {Mss{1460}, WindowScale{7}}));
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .window = 65535, .options = {Mss{1460}, WindowScale{3}}});
+  h.peer_sends(ack(1, 1, 1000), h.now() + 10ms);
+  const ConnInfo ci = h.conn();
+  EXPECT_EQ(ci.state, TcpState::established);
+  EXPECT_EQ(ci.snd_wscale, 7);
+  EXPECT_EQ(ci.rcv_wscale, 3);
+  EXPECT_EQ(ci.snd_wnd, 1000u << 7) << "the peer's window field is scaled by its shift";
+}
+
+TEST(HandshakeWindowScale, NotUsedWhenPeerDoesNotOffer) {
+  Harness h;
+  h.listen();
+  h.peer_sends(syn(0, {Mss{1460}}));
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .window = 65535, .options = {Mss{1460}}});
+  h.peer_sends(ack(1, 1, 1000), h.now() + 10ms);
+  const ConnInfo ci = h.conn();
+  EXPECT_EQ(ci.snd_wscale, 0);
+  EXPECT_EQ(ci.rcv_wscale, 0);
+  EXPECT_EQ(ci.snd_wnd, 1000u);
+}
+
+TEST(HandshakeWindowScale, ActiveOpenWithoutPeerOptionTurnsScalingOff) {
+  Harness h;
+  h.to_established_active({Mss{1460}});
+  EXPECT_EQ(h.conn().snd_wscale, 0);
+  EXPECT_EQ(h.conn().rcv_wscale, 0);
+  // Unscaled: the window field is min(free space, 65535).
+  ASSERT_TRUE(h.send("x"));
+  h.expect({.seq = 1, .ack = 1, .push = true, .window = 65535, .payload = "x"});
+}
+
+TEST(HandshakeWindowScale, ActiveOpenWithPeerOption) {
+  Harness h;
+  h.to_established_active({Mss{1460}, WindowScale{2}});
+  EXPECT_EQ(h.conn().snd_wscale, 2);
+  EXPECT_EQ(h.conn().rcv_wscale, 3);
+  // Scaled: 262144 free >> 3 = 32768.
+  ASSERT_TRUE(h.send("x"));
+  h.expect({.seq = 1, .ack = 1, .push = true, .window = 32768, .payload = "x"});
+}
+
+// The shift is the smallest that fits the receive buffer in 16 bits: 1 MiB >> 4 = 65536
+// does not fit, 1 MiB >> 5 = 32768 does.
+TEST(HandshakeWindowScale, ShiftChosenFromReceiveBuffer) {
+  Harness h;
+  FlowOptions o;
+  o.recv_buffer = 1024 * 1024;
+  h.listen(o);
+  h.peer_sends(syn(0, {Mss{1460}, WindowScale{0}}));
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .window = 65535, .options = {Mss{1460}, WindowScale{5}}});
+}
+
+TEST(HandshakeWindowScale, NotOfferedWhenDisabled) {
+  Config c;
+  c.window_scaling = false;
+  Harness h(c);
+  h.connect();
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = std::nullopt, .window = 65535, .options = {Mss{1460}}});
+}
+
+// RFC 7323 §2.3: the shift is at most 14; a larger offer is used as 14.
+TEST(HandshakeWindowScale, PeerShiftAbove14IsClamped) {
+  Harness h;
+  h.to_established({Mss{1460}, WindowScale{20}});
+  EXPECT_EQ(h.conn().snd_wscale, 14);
+}
+
+// ---------------------------------------------------------------- options not supported
+
+// utcp does neither SACK nor timestamps: the peer's offers are not echoed, and later
+// segments carry no options.
+TEST(HandshakeOptions, SackPermittedAndTimestampsIgnored) {
+  Harness h;
+  h.listen();
+  h.peer_sends(syn(0, {Mss{1460}, SackPermitted{}, Timestamps{12345, 0}}));
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .options = {Mss{1460}}});
+  h.peer_sends({.seq = 1, .ack = 1, .window = kPeerWindow, .options = {Timestamps{12346, 1}}},
+               h.now() + 10ms);
+  EXPECT_EQ(h.state(), TcpState::established);
+  ASSERT_TRUE(h.send("abc"));
+  h.expect({.seq = 1, .ack = 1, .push = true, .options = {}, .payload = "abc"});
+}
+
+TEST(HandshakeOptions, UnknownOptionOnSynIgnored) {
+  Harness h;
+  h.listen();
+  h.peer_sends(syn(0, {Mss{1460}, UnknownOption{.kind = 99, .data = {std::byte{1}, std::byte{2}}}}));
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .options = {Mss{1460}}});
+}
+
+// ---------------------------------------------------------------- data on handshake segments
+
+// §3.10.7.2: data on a SYN is queued and processed once the connection is ESTABLISHED;
+// the SYN-ACK acknowledges only the SYN.
+TEST(HandshakeData, DataOnSynHeldUntilEstablished) {
+  Harness h;
+  h.listen();
+  Tcp s = syn(0);
+  s.payload = "hello";
+  h.peer_sends(s);
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .check_options = false});
+  EXPECT_EQ(h.conn().recv_queued, 0u) << "nothing readable before ESTABLISHED";
+  // The peer's bytes 1..5 are unacknowledged; its ACK is at its SND.NXT = 6.
+  h.peer_sends(ack(6, 1, kPeerWindow), h.now() + 10ms);
+  EXPECT_TRUE(h.take_event<Established<int>>());
+  EXPECT_EQ(h.read_all(), "hello");
+  h.advance(100ms);
+  h.expect({.seq = 1, .ack = 6});
+}
+
+// µTCP fault 2: data on the handshake's final ACK must be accepted and acknowledged.
+TEST(HandshakeData, DataOnFinalAckAccepted) {
+  Harness h;
+  h.to_syn_received();
+  h.peer_sends(data(1, 1, "abc"), h.now() + 10ms);
+  EXPECT_TRUE(h.take_event<Established<int>>());
+  EXPECT_EQ(h.state(), TcpState::established);
+  // Acknowledged within the delayed-ACK time (40 ms).
+  h.expect_at(ack(1, 4), h.now() + 40ms);
+  EXPECT_EQ(h.read_all(), "abc");
+}
+
+TEST(HandshakeData, DataAndFinOnFinalAckAccepted) {
+  Harness h;
+  h.to_syn_received();
+  Tcp s = data(1, 1, "abc");
+  s.flag = Flag::fin;
+  h.peer_sends(s, h.now() + 10ms);
+  EXPECT_TRUE(h.take_event<Established<int>>());
+  EXPECT_EQ(h.state(), TcpState::close_wait);
+  h.expect(ack(1, 5));  // FIN: acknowledged at once (data 3 + FIN 1)
+  EXPECT_EQ(h.read_all(), "abc");
+  auto r = h.recv();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, Error::Kind::eof);
+}
+
+// §3.10.7.3: a SYN-ACK with data: ESTABLISHED and the data acknowledged at once.
+TEST(HandshakeData, DataOnSynAckAccepted) {
+  Harness h;
+  h.to_syn_sent();
+  Tcp sa = syn(0, {Mss{1460}});
+  sa.ack = 1;
+  sa.payload = "greeting";
+  h.peer_sends(sa, h.now() + 10ms);
+  h.expect(ack(1, 9));
+  auto ev = h.take_event<Established<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->notify, h.connect_notify);
+  EXPECT_EQ(h.read_all(), "greeting");
+}
+
+// ---------------------------------------------------------------- simultaneous open / close
+
+// RFC 9293 §3.5 Figure 7 (µTCP fault 5): both sides send SYN; each answers SYN-ACK; the
+// SYN-ACK's SYN is old (SEG.SEQ = IRS) and trimmed, its ACK completes the handshake.
+TEST(HandshakeSimultaneous, SimultaneousOpen) {
+  Harness h;
+  h.to_syn_sent();
+  h.peer_sends(syn(0, {Mss{1460}}), h.now() + 5ms);
+  EXPECT_EQ(h.state(), TcpState::syn_received);
+  // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>; no window scale: the peer's SYN had none.
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .window = 65535, .options = {Mss{1460}}});
+  Tcp sa = syn(0, {Mss{1460}});
+  sa.ack = 1;
+  h.peer_sends(sa, h.now() + 5ms);
+  EXPECT_EQ(h.state(), TcpState::established);
+  auto ev = h.take_event<Established<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->notify, h.connect_notify) << "still an active open";
+  // An ACK for the duplicate SYN may or may not be sent; nothing else.
+  if (h.queued() > 0) h.expect(ack(1, 1));
+  h.expect_nothing(h.now() + 2s);
+  ASSERT_TRUE(h.send("x"));
+  h.expect({.seq = 1, .ack = 1, .push = true, .payload = "x"});
+}
+
+// Simultaneous open where the peer completes with a plain ACK.
+TEST(HandshakeSimultaneous, SimultaneousOpenPlainAck) {
+  Harness h;
+  h.to_syn_sent();
+  h.peer_sends(syn(0, {Mss{1460}}), h.now() + 5ms);
+  h.expect({.flag = Flag::syn, .seq = 0, .ack = 1, .window = 65535, .options = {Mss{1460}}});
+  h.peer_sends(ack(1, 1, kPeerWindow), h.now() + 5ms);
+  EXPECT_EQ(h.state(), TcpState::established);
+  auto ev = h.take_event<Established<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->notify, h.connect_notify);
+  h.expect_nothing(h.now() + 10s);
+  EXPECT_EQ(h.state(), TcpState::established) << "no SYN-ACK retransmission timer left (µTCP fault 1)";
+}
+
+// §3.6 Figure 13: both FINs cross: FIN-WAIT-1 -> CLOSING -> TIME-WAIT -> CLOSED (2 MSL).
+TEST(HandshakeSimultaneous, SimultaneousClose) {
+  Harness h;
+  h.to_established();
+  ASSERT_TRUE(h.close());
+  h.expect(fin(1, 1));
+  h.peer_sends(fin(1, 1, kPeerWindow), h.now() + 5ms);
+  h.expect(ack(2, 2));
+  EXPECT_EQ(h.state(), TcpState::closing);
+  h.peer_sends(ack(2, 2, kPeerWindow), h.now() + 5ms);
+  EXPECT_EQ(h.state(), TcpState::time_wait);
+  const Instant tw = h.now();
+  h.expect_nothing(tw + 60s - 1ms);
+  EXPECT_EQ(h.state(), TcpState::time_wait);
+  h.advance_to(tw + 60s);
+  EXPECT_TRUE(h.gone());
+  ASSERT_EQ(h.drops.size(), 1u);
+  EXPECT_EQ(h.drops[0].flow, h.flow);
+  EXPECT_EQ(h.drops[0].error, TimerError::timer_2msl);
+  EXPECT_EQ(num_connections(h.s), 0u);
+}
+
+// The ordinary active close: FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT.
+TEST(HandshakeClose, ActiveClose) {
+  Harness h;
+  h.to_established();
+  ASSERT_TRUE(h.close());
+  h.expect(fin(1, 1));
+  EXPECT_EQ(h.state(), TcpState::fin_wait_1);
+  h.peer_sends(ack(1, 2, kPeerWindow), h.now() + 10ms);
+  EXPECT_EQ(h.state(), TcpState::fin_wait_2);
+  h.peer_sends(fin(1, 2, kPeerWindow), h.now() + 10ms);
+  h.expect(ack(2, 2));
+  EXPECT_EQ(h.state(), TcpState::time_wait);
+  EXPECT_EQ(num_connections(h.s), 1u) << "TIME-WAIT counts";
+}
+
+// The passive close: CLOSE-WAIT -> LAST-ACK -> CLOSED when our FIN is acknowledged.
+TEST(HandshakeClose, PassiveClose) {
+  Harness h;
+  h.to_close_wait();
+  ASSERT_TRUE(h.close());
+  h.expect(fin(1, 2));
+  EXPECT_EQ(h.state(), TcpState::last_ack);
+  h.expect_no_event();
+  h.peer_sends(ack(2, 2, kPeerWindow), h.now() + 10ms);
+  EXPECT_TRUE(h.gone());
+  h.expect_nothing(h.now() + 5s);
+  EXPECT_EQ(num_connections(h.s), 0u);
+}
+
+// ---------------------------------------------------------------- half-close
+
+// §3.6.1: shutdown(write) sends FIN, the read side stays open.
+TEST(HalfClose, ShutdownWriteKeepsReading) {
+  Harness h;
+  h.to_fin_wait_2();
+  EXPECT_TRUE(h.conn().write_shut);
+  h.peer_sends(data(1, 2, "still here"), h.now() + 10ms);
+  EXPECT_EQ(h.read_all(), "still here");
+  h.expect_by(ack(2, 11), h.now() + 40ms);  // at once or delayed
+  h.peer_sends(fin(11, 2, kPeerWindow), h.now() + 10ms);
+  h.expect(ack(2, 12));
+  EXPECT_EQ(h.state(), TcpState::time_wait);
+  auto r = h.recv();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, Error::Kind::eof);
+}
+
+TEST(HalfClose, SendAfterShutdownWriteFails) {
+  Harness h;
+  h.to_fin_wait_1();
+  auto r = h.send("late");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, Error::Kind::msg);
+  h.expect_nothing();
+}
+
+// Queued data goes out before the FIN.
+TEST(HalfClose, ShutdownWriteAfterDataFinFollowsData) {
+  Harness h;
+  h.to_established();
+  ASSERT_TRUE(h.send("abc"));
+  h.expect({.seq = 1, .ack = 1, .push = true, .payload = "abc"});
+  ASSERT_TRUE(h.shutdown(Direction::write));
+  h.expect(fin(4, 1));
+  EXPECT_EQ(h.state(), TcpState::fin_wait_1);
+}
+
+// shutdown(read) sends nothing and leaves the write side usable.
+TEST(HalfClose, ShutdownReadSendsNothing) {
+  Harness h;
+  h.to_established();
+  ASSERT_TRUE(h.shutdown(Direction::read));
+  h.expect_nothing();
+  EXPECT_EQ(h.state(), TcpState::established);
+  EXPECT_TRUE(h.conn().read_shut);
+  EXPECT_FALSE(h.conn().write_shut);
+  ASSERT_TRUE(h.send("out"));
+  h.expect({.seq = 1, .ack = 1, .push = true, .payload = "out"});
+}
+
+TEST(HalfClose, ShutdownReadWriteSendsFin) {
+  Harness h;
+  h.to_established();
+  ASSERT_TRUE(h.shutdown(Direction::read_write));
+  h.expect(fin(1, 1));
+  EXPECT_EQ(h.state(), TcpState::fin_wait_1);
+  EXPECT_TRUE(h.conn().read_shut);
+  EXPECT_TRUE(h.conn().write_shut);
+}
+
+// RFC 9293 §3.6.1 (SHLD-2, RFC 1122 4.2.2.13): after CLOSE, new data from the peer is
+// answered with RST, <SEQ=SND.NXT>, to show it was lost.
+TEST(HalfClose, DataAfterCloseAnsweredWithRst) {
+  Harness h;
+  h.to_fin_wait_2(/*by_close=*/true);
+  h.peer_sends(data(1, 2, "lost"), h.now() + 10ms);
+  auto e = h.take();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->out.segment.flag, Flag::rst) << h.describe_out(e->out.segment);
+  EXPECT_EQ(e->out.segment.seq, h.local_seq(2)) << "<SEQ=SND.NXT>";
+  EXPECT_TRUE(h.gone());
+  EXPECT_EQ(stats(h.s).drop(DropReason::after_shutdown), 1u);
+}
+
+// ... and closing with unread data pending resets too, instead of a FIN.
+TEST(HalfClose, CloseWithUnreadDataSendsRst) {
+  Harness h;
+  h.to_established();
+  h.peer_sends(data(1, 1, "unread"), h.now() + 10ms);
+  h.advance(100ms);
+  h.expect(ack(1, 7));
+  ASSERT_TRUE(h.close());
+  auto e = h.take();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->out.segment.flag, Flag::rst) << h.describe_out(e->out.segment);
+  EXPECT_EQ(e->out.segment.seq, h.local_seq(1));
+  EXPECT_TRUE(h.gone());
+}
+
+// ---------------------------------------------------------------- TIME-WAIT reuse
+
+// RFC 6191 §2 (no timestamps): a SYN with SEG.SEQ > RCV.NXT reopens the connection.
+TEST(TimeWaitReuse, SynAboveRcvNxtStartsNewIncarnation) {
+  Harness h;
+  h.to_time_wait();
+  const std::uint32_t r = h.rcv_nxt();
+  EXPECT_EQ(r, 2u);
+  h.peer_sends(syn(r + 100000, {Mss{1460}}), h.now() + 1s);
+  auto e = h.take();
+  ASSERT_TRUE(e);
+  const Segment& sa = e->out.segment;
+  EXPECT_EQ(sa.flag, Flag::syn) << h.describe_out(sa);
+  EXPECT_EQ(sa.ack, std::optional<Seq>(h.peer_seq(r + 100001))) << h.describe_out(sa);
+  EXPECT_EQ(h.state(), TcpState::syn_received);
+  // Completes as a new connection.
+  h.peer_isn = h.peer_seq(r + 100000);
+  h.local_isn = sa.seq;
+  h.peer_sends(ack(1, 1, kPeerWindow), h.now() + 10ms);
+  auto ev = h.take_event<Established<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_FALSE(ev->notify.has_value());
+  EXPECT_EQ(h.state(), TcpState::established);
+  EXPECT_EQ(h.conn().rcv_nxt, h.peer_seq(1));
+}
+
+// An old SYN (SEG.SEQ below RCV.NXT) does not reopen it.
+TEST(TimeWaitReuse, OldSynDoesNotReopen) {
+  Harness h;
+  h.to_time_wait();
+  h.peer_sends(syn(0), h.now() + 1s);
+  EXPECT_EQ(h.state(), TcpState::time_wait);
+  // RFC 9293 step 1 / RFC 5961 §4 answer with an ACK, RFC 6191 drops it: both accepted.
+  if (h.queued() > 0) h.expect(ack(2, 2));
+  h.expect_nothing();
+}
+
+// ---------------------------------------------------------------- connection refused
+
+// §3.10.7.3: an acceptable RST in SYN-SENT: "connection reset"; the flow is gone and the
+// waiters are woken.
+TEST(HandshakeRefused, RstAckInSynSentDrops) {
+  Harness h;
+  h.to_syn_sent();
+  h.peer_sends(rst(0, 1), h.now() + 10ms);
+  EXPECT_TRUE(h.gone());
+  auto ev = h.take_event<Drop<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->flow, h.flow);
+  h.expect_nothing(h.now() + 10s);
+}
+
+// A SYN to a port nobody listens on: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+TEST(HandshakeRefused, SynToClosedPort) {
+  Harness h;
+  h.peer_sends(syn(0));
+  h.expect({.flag = Flag::rst, .seq = 0, .ack = 1, .window = std::nullopt, .check_options = false});
+  EXPECT_EQ(num_connections(h.s), 0u);
+  EXPECT_EQ(stats(h.s).drop(DropReason::no_connection), 1u);
+}
+
+// After stop_listen the port is closed again.
+TEST(HandshakeRefused, StopListen) {
+  Harness h;
+  h.listen();
+  EXPECT_TRUE(listening(h.s, kLocalPort));
+  h.s = stop_listen(std::move(h.s), kLocalPort);
+  EXPECT_FALSE(listening(h.s, kLocalPort));
+  h.peer_sends(syn(0));
+  h.expect({.flag = Flag::rst, .seq = 0, .ack = 1, .window = std::nullopt, .check_options = false});
+}
+
+}  // namespace
+}  // namespace utcp::test
