@@ -1,0 +1,169 @@
+#include "driver.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+#include "clock.hpp"
+
+namespace utcp::io {
+
+namespace {
+
+constexpr std::size_t max_packet = 65536;
+constexpr int batch = 64;                            // datagrams read per wakeup before timers run again
+constexpr std::uint64_t max_sleep_ns = 500'000'000;  // a safety net; every wakeup has a cause
+
+}  // namespace
+
+Driver::Driver(utcp_host* host, TunDevice& tun, DriverConfig config)
+    : host_(host),
+      tun_(tun),
+      config_(std::move(config)),
+      in_(config_.impairment, 0),
+      out_(config_.impairment, 1) {}
+
+Driver::~Driver() {
+  stop();
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  if (event_fd_ >= 0) ::close(event_fd_);
+}
+
+IoResult<void> Driver::start() {
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd_ < 0) return std::unexpected(errno_error("eventfd"));
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return std::unexpected(errno_error("epoll_create1"));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = tun_.fd();
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, tun_.fd(), &ev) < 0)
+    return std::unexpected(errno_error("epoll_ctl"));
+  ev.data.fd = event_fd_;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) < 0)
+    return std::unexpected(errno_error("epoll_ctl"));
+  utcp_host_set_time(host_, monotonic_ns());
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void Driver::stop() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true);
+  kick();
+  thread_.join();
+}
+
+void Driver::kick() {
+  if (event_fd_ < 0 || kicked_.exchange(true)) return;
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+}
+
+void Driver::to_tun(std::span<const std::byte> packet) {
+  if (tun_.write(packet)) {
+    counters_.packets_out.fetch_add(1, std::memory_order_relaxed);
+    counters_.bytes_out.fetch_add(packet.size(), std::memory_order_relaxed);
+  } else {
+    counters_.tun_write_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Driver::to_host(std::span<const std::byte> packet, std::uint64_t now) {
+  if (config_.tap) config_.tap(packet, false, now);
+  counters_.packets_in.fetch_add(1, std::memory_order_relaxed);
+  counters_.bytes_in.fetch_add(packet.size(), std::memory_order_relaxed);
+  if (utcp_host_input(host_, packet.data(), packet.size()) < 0) {
+    counters_.rejected_in.fetch_add(1, std::memory_order_relaxed);
+  }
+  drain_output(now);
+}
+
+void Driver::drain_output(std::uint64_t now) {
+  alignas(8) static thread_local std::array<std::byte, max_packet> buf;
+  auto sink = [this](std::span<const std::byte> p) { to_tun(p); };
+  for (;;) {
+    ssize_t n = utcp_host_output(host_, buf.data(), buf.size());
+    if (n < 0) break;
+    std::span<const std::byte> packet(buf.data(), static_cast<std::size_t>(n));
+    if (config_.tap) config_.tap(packet, true, now);
+    out_.push(packet, now, sink);
+  }
+}
+
+bool Driver::step(std::uint64_t now) {
+  kicked_.store(false);
+  utcp_host_set_time(host_, now);
+  auto sink_in = [this, now](std::span<const std::byte> p) { to_host(p, now); };
+  in_.release(now, sink_in);
+  out_.release(now, [this](std::span<const std::byte> p) { to_tun(p); });
+  drain_output(now);
+
+  alignas(8) static thread_local std::array<std::byte, max_packet> buf;
+  for (int i = 0; i < batch; ++i) {
+    auto n = tun_.read(buf);
+    if (!n || *n == 0) {
+      publish_impairment();
+      return false;
+    }
+    in_.push(std::span<const std::byte>(buf.data(), *n), now, sink_in);
+  }
+  publish_impairment();
+  return true;  // more may be waiting
+}
+
+void Driver::publish_impairment() {
+  if (!config_.impairment.any()) return;
+  const auto& i = in_.counters();
+  const auto& o = out_.counters();
+  std::uint64_t values[6] = {i.lost, i.duplicated, i.reordered, o.lost, o.duplicated, o.reordered};
+  for (std::size_t k = 0; k < 6; ++k) impaired_[k].store(values[k], std::memory_order_relaxed);
+}
+
+void Driver::run() {
+  std::array<epoll_event, 4> events{};
+  bool more = true;
+  while (!stopping_.load()) {
+    std::uint64_t now = monotonic_ns();
+    std::uint64_t wake = now + max_sleep_ns;
+    std::int64_t deadline = utcp_host_next_deadline(host_);
+    if (deadline >= 0) wake = std::min(wake, static_cast<std::uint64_t>(deadline));
+    if (auto t = in_.next_release()) wake = std::min(wake, *t);
+    if (auto t = out_.next_release()) wake = std::min(wake, *t);
+    std::uint64_t sleep = more || wake <= now ? 0 : wake - now;
+    timespec ts{static_cast<time_t>(sleep / 1'000'000'000u), static_cast<long>(sleep % 1'000'000'000u)};
+    int n = epoll_pwait2(epoll_fd_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; ++i) {
+      if (events[static_cast<std::size_t>(i)].data.fd == event_fd_) {
+        std::uint64_t v;
+        [[maybe_unused]] auto r = ::read(event_fd_, &v, sizeof v);
+      }
+    }
+    counters_.wakeups.fetch_add(1, std::memory_order_relaxed);
+    more = step(monotonic_ns());
+  }
+  // Whatever the last socket calls queued (a FIN, an RST) still goes out.
+  step(monotonic_ns());
+}
+
+DriverCounters Driver::counters() const {
+  DriverCounters c;
+  c.packets_in = counters_.packets_in.load();
+  c.bytes_in = counters_.bytes_in.load();
+  c.packets_out = counters_.packets_out.load();
+  c.bytes_out = counters_.bytes_out.load();
+  c.rejected_in = counters_.rejected_in.load();
+  c.tun_write_errors = counters_.tun_write_errors.load();
+  c.wakeups = counters_.wakeups.load();
+  c.impaired_in = {impaired_[0].load(), impaired_[1].load(), impaired_[2].load()};
+  c.impaired_out = {impaired_[3].load(), impaired_[4].load(), impaired_[5].load()};
+  return c;
+}
+
+}  // namespace utcp::io

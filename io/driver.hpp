@@ -1,0 +1,77 @@
+// The I/O loop: moves datagrams between a TUN device and a utcp host, and keeps the
+// host's clock. One thread sleeps in epoll until a packet arrives, the host's next
+// deadline, a held (impaired) packet's release time, or a kick from an application
+// thread whose socket call produced output.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <thread>
+
+#include "error.hpp"
+#include "impair.hpp"
+#include "tun.hpp"
+#include "utcp/posix.h"
+
+namespace utcp::io {
+
+struct DriverConfig {
+  Impairment impairment;  // applied in both directions, each with its own random stream
+  // Sees every datagram at the stack's boundary: inbound after impairment (what the stack
+  // got), outbound before it (what the stack sent). Called from the loop thread.
+  std::function<void(std::span<const std::byte> packet, bool outbound, std::uint64_t now_ns)> tap;
+};
+
+struct DriverCounters {
+  std::uint64_t packets_in = 0, bytes_in = 0;    // handed to the host
+  std::uint64_t packets_out = 0, bytes_out = 0;  // written to the device
+  std::uint64_t rejected_in = 0;                 // the host refused them (not for us, malformed ...)
+  std::uint64_t tun_write_errors = 0;            // the kernel refused them
+  std::uint64_t wakeups = 0;
+  Impairer::Counters impaired_in, impaired_out;
+};
+
+class Driver {
+ public:
+  // `host` and `tun` must outlive the driver.
+  Driver(utcp_host* host, TunDevice& tun, DriverConfig config);
+  ~Driver();
+  Driver(const Driver&) = delete;
+  Driver& operator=(const Driver&) = delete;
+
+  IoResult<void> start();  // feeds the host the clock and spawns the loop thread
+  void stop();             // drains once more, ends the loop, joins it (idempotent)
+
+  // Wakes the loop to drain the host's output. Call after every socket call that may
+  // produce segments (connect, write, read, shutdown, close); cheap when already woken.
+  void kick();
+
+  DriverCounters counters() const;
+
+ private:
+  void run();
+  bool step(std::uint64_t now);  // one pass: timers, impaired releases, input, output
+  void drain_output(std::uint64_t now);
+  void to_host(std::span<const std::byte> packet, std::uint64_t now);
+  void to_tun(std::span<const std::byte> packet);
+  void publish_impairment();
+
+  utcp_host* host_;
+  TunDevice& tun_;
+  DriverConfig config_;
+  Impairer in_, out_;
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
+  std::atomic<bool> kicked_{false};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  struct {
+    std::atomic<std::uint64_t> packets_in{0}, bytes_in{0}, packets_out{0}, bytes_out{0};
+    std::atomic<std::uint64_t> rejected_in{0}, tun_write_errors{0}, wakeups{0};
+  } counters_;
+  std::atomic<std::uint64_t> impaired_[6] = {};  // lost, duplicated, reordered: in then out
+};
+
+}  // namespace utcp::io
