@@ -63,7 +63,10 @@ struct Segment {
 
   // Validates every field a peer controls and the checksum (with the IPv4 or IPv6
   // pseudo-header); never writes to `tcp_bytes` and never reads past it. The Flow is the
-  // one the receiver sees: local = dst.
+  // one the receiver sees: local = dst. Checks in this order, each failure its own
+  // DecodeError: address families, then structure (length, data offset, each option's
+  // length), then flags, then the checksum; so a segment cut inside its header fails on
+  // structure and one cut inside its payload on the checksum.
   static Result<std::pair<Segment, Flow>> decode(const IpAddr& src, const IpAddr& dst,
                                                  std::span<const std::byte> tcp_bytes);
 
