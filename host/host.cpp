@@ -357,6 +357,7 @@ void Host::on_event(const Event<Notify>& ev, bool reset_seen) {
       }
       return;
     }
+    if (est->notify) return;  // an active open whose socket was closed meanwhile
     // A passive open completed: into its listener's accept queue, or reset when there is no
     // listener any more or its queue is full (as Linux does with tcp_abort_on_overflow).
     auto l = listeners_.find(est->flow.local().port);

@@ -160,6 +160,9 @@ SysResult<int> Host::accept(int fd, sockaddr* addr, socklen_t* len) {
   s->port = flow.local().port;
   ++weak_ports_[flow.local().port];
   s->core_recv_buffer = recv_buffer_of(*s);
+  // Options set on the listener after listen() reach the connection here.
+  s->options.recv_buffer = s->core_recv_buffer;
+  if (auto r = utcp::set_options(std::move(stack_), flow, s->options)) stack_ = std::move(*r);
   std::size_t nfd = 3;
   while (nfd < fds_.size() && fds_[nfd]) ++nfd;
   if (nfd == fds_.size()) fds_.emplace_back();
