@@ -2,6 +2,7 @@
 #include "core/byte_queue.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -103,7 +104,7 @@ void ByteQueue::append(std::span<const std::byte> bytes) {
         continue;
       }
     }
-    const std::size_t cap = std::min(std::max(kBlockSize, bytes.size()), kMaxBlock);
+    const std::size_t cap = new_block_size(bytes.size());
     const std::size_t n = std::min(cap, bytes.size());
     std::shared_ptr<PayloadBlock> block = PayloadBlock::make(cap);
     block->try_append(0, bytes.first(n));
@@ -115,8 +116,24 @@ void ByteQueue::append(std::span<const std::byte> bytes) {
   }
 }
 
+std::size_t ByteQueue::new_block_size(std::size_t n) const {
+  // Small queues get small blocks (a few unread bytes must not pin 16 KiB on each of a million
+  // connections); the size doubles with each block while the queue lives, so a busy queue
+  // reaches kBlockSize after a few blocks and allocates once per 16 KiB from then on.
+  std::size_t want = size_ + n >= kBlockSize ? kBlockSize : std::bit_ceil(size_ + n);
+  if (rep_ && rep_->tail) want = std::max(want, 2 * rep_->tail->capacity());
+  const std::size_t cap = std::clamp(want, kMinBlock, kBlockSize);
+  return std::max(cap, std::min(n, kMaxBlock));  // a large append gets one large block
+}
+
 void ByteQueue::append(const Payload& p) {
   if (p.empty()) return;
+  if (p.size() <= kCopyBelow) {
+    // Small payloads are copied, not shared: a flood of tiny segments must not cost a piece
+    // (and pin a block) per segment; bytes are bounded by the window, pieces then are too.
+    p.for_each_slice([&](std::span<const std::byte> s) { append(s); });
+    return;
+  }
   push_piece(p);
   rep_->tail.reset();  // the last piece is no longer in a block we fill
   size_ += p.size();

@@ -22,10 +22,13 @@ namespace utcp::detail {
 // list and the tail block are released as soon as the queue empties, so the first append to
 // an empty queue allocates its piece list (and a block for copied bytes); while the queue is
 // non-empty, append + drop_front allocate only a new block when the tail one is full
-// (one allocation per 16 KiB) and, rarely, a larger piece list (doubling).
+// (one allocation per 16 KiB once the queue has grown past its first small blocks) and,
+// rarely, a larger piece list (doubling).
 class ByteQueue {
  public:
-  static constexpr std::size_t kBlockSize = 16 * 1024;
+  static constexpr std::size_t kBlockSize = 16 * 1024;  // the steady-state block size
+  static constexpr std::size_t kMinBlock = 1024;        // the first block of a small queue
+  static constexpr std::size_t kCopyBelow = 512;        // append(Payload) copies up to this
 
   ByteQueue() = default;
   ByteQueue(const ByteQueue& o);
@@ -41,11 +44,12 @@ class ByteQueue {
   bool empty() const { return size_ == 0; }
 
   // Copies into the tail block when our view still ends at its fill and there is room
-  // (PayloadBlock::try_append), else into a new block of kBlockSize (or the append's size
-  // when larger).
+  // (PayloadBlock::try_append), else into a new block: kMinBlock for a small queue, doubling
+  // per block up to kBlockSize while the queue lives (or the append's size when larger).
   void append(std::span<const std::byte> bytes);
   void append(std::string_view bytes) { append(std::as_bytes(std::span(bytes.data(), bytes.size()))); }
-  // Shares p's slices: no byte is copied.
+  // Shares p's slices (no byte copied) when p is larger than kCopyBelow; copies smaller ones
+  // into the tail block, so tiny segments do not cost a piece each.
   void append(const Payload& p);
 
   // Bytes [off, off + len) from the front (clamped to size()), sharing the blocks. A Payload
@@ -97,7 +101,8 @@ class ByteQueue {
 
   static Rep* new_rep(std::uint32_t cap);
   static void free_rep(Rep* r);
-  void push_piece(Payload p);                     // grows the ring when full
+  void push_piece(Payload p);  // grows the ring when full
+  std::size_t new_block_size(std::size_t n) const;
   std::uint32_t piece_at(std::size_t off) const;  // index of the piece holding byte `off`
 
   Rep* rep_ = nullptr;

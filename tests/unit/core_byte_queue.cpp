@@ -73,21 +73,41 @@ TEST(CoreByteQueue, SmallAppendsShareOneBlock) {
   EXPECT_EQ(slices, 1);
 }
 
-TEST(CoreByteQueue, BlocksFillThenANewOneStarts) {
+TEST(CoreByteQueue, BlocksFillThenANewOneStartsTwiceAsLarge) {
   ByteQueue q;
   const std::string chunk = pattern(1000, 1);
   for (int i = 0; i < 40; ++i) q.append(bytes_of(chunk));
-  // 40,000 bytes: 16384 + 16384 + 7232, a block is filled to the brim before the next starts.
-  EXPECT_EQ(q.pieces(), 3u);
+  // 40,000 bytes in blocks of 1, 2, 4, 8, 16 and 16 KiB, each filled to the brim before the
+  // next starts: ends at 1024, 3072, 7168, 15360, 31744, 48128.
+  EXPECT_EQ(q.pieces(), 6u);
   std::string expect;
   for (int i = 0; i < 40; ++i) expect += chunk;
   EXPECT_EQ(str(q), expect);
   // A slice across a block boundary is two slices of two blocks: shared.
   int slices = 0;
-  const Payload p = q.slice(16'000, 1460);
+  const Payload p = q.slice(15'000, 1460);
   p.for_each_slice([&](std::span<const std::byte>) { ++slices; });
   EXPECT_EQ(slices, 2);
-  EXPECT_EQ(p.to_string(), expect.substr(16'000, 1460));
+  EXPECT_EQ(p.to_string(), expect.substr(15'000, 1460));
+}
+
+TEST(CoreByteQueue, LargePayloadsAreSharedSmallOnesCoalesced) {
+  ByteQueue q;
+  const Payload big(std::string_view(pattern(1460, 2)));
+  q.append(big);
+  const std::byte* original = nullptr;
+  big.for_each_slice([&](std::span<const std::byte> s) { original = s.data(); });
+  const std::byte* queued = nullptr;
+  q.slice(0, 1460).for_each_slice([&](std::span<const std::byte> s) { queued = s.data(); });
+  EXPECT_EQ(queued, original);  // the very same bytes
+  std::string expect = big.to_string();
+  for (int i = 0; i < 10'000; ++i) {
+    const char c = static_cast<char>('a' + i % 26);
+    q.append(Payload(std::string_view(&c, 1)));
+    expect += c;
+  }
+  EXPECT_LE(q.pieces(), 6u);  // 10,000 tiny segments in a few blocks, not 10,000 pieces
+  EXPECT_EQ(str(q), expect);
 }
 
 TEST(CoreByteQueue, LargeAppendGetsOneLargeBlock) {
