@@ -352,6 +352,11 @@ std::string case_name(const Case& c) {
   return os.str();
 }
 
+// gtest prints a failing parameter with this (instead of its bytes).
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << case_name(c);
+}
+
 // ---------------------------------------------------------------- running one case
 
 void drive(Harness& h, Fx f) {
