@@ -3,6 +3,7 @@
 // Reassembly on their per-segment paths. Counters: allocations per operation (this program
 // counts every operator new) and the map's node bytes per entry.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -60,6 +61,7 @@ Flow flow_of(std::uint64_t i) {
 struct Fixture {
   FlowMap map;
   std::vector<Flow> keys;
+  double heap_bytes_per_entry = 0;  // as malloc sees it: nodes plus allocator overhead
 };
 
 // Built once per size and shared by the benchmarks (1M entries take a while).
@@ -69,21 +71,27 @@ Fixture& fixture(std::size_t n) {
   if (it != cache.end()) return it->second;
   Fixture& f = cache[n];
   Rng rng(n);
+  f.keys.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) f.keys.push_back(flow_of(i * 7919 + 1));
+  const std::size_t heap0 = mallinfo2().uordblks;
   for (std::size_t i = 0; i < n; ++i) {
-    f.keys.push_back(flow_of(i * 7919 + 1));
     Conn c;
     // Idle connections: most have a far keepalive-like deadline, some none.
     if (i % 4 != 0)
       c.deadline = Instant(std::chrono::seconds(3600) + std::chrono::microseconds(rng.uniform(1u << 30)));
-    f.map.insert(f.keys.back(), c);
+    f.map.insert(f.keys[i], c);
   }
+  f.heap_bytes_per_entry = static_cast<double>(mallinfo2().uordblks - heap0) / static_cast<double>(n);
   return f;
 }
 
-void report(benchmark::State& state, std::uint64_t allocs0, const FlowMap& m) {
+void report(benchmark::State& state, std::uint64_t allocs0, const Fixture& f) {
+  const FlowMap& m = f.map;
   state.counters["allocs/op"] =
       benchmark::Counter(static_cast<double>(g_allocs.load() - allocs0), benchmark::Counter::kAvgIterations);
   state.counters["node_bytes/entry"] = static_cast<double>(m.memory_usage()) / static_cast<double>(m.size());
+  state.counters["heap_bytes/entry"] = f.heap_bytes_per_entry;
+  state.counters["key+value"] = static_cast<double>(sizeof(Flow) + sizeof(Conn));
 }
 
 void BM_MapUpdate(benchmark::State& state) {
@@ -99,7 +107,7 @@ void BM_MapUpdate(benchmark::State& state) {
       c.deadline = Instant(std::chrono::seconds(3600) + std::chrono::nanoseconds(++t));
     });
   }
-  report(state, a0, f.map);
+  report(state, a0, f);
 }
 
 void BM_MapFind(benchmark::State& state) {
@@ -141,7 +149,7 @@ void BM_MapUpdateWhileShared(benchmark::State& state) {
     f.map.update(f.keys[rng.uniform(static_cast<std::uint32_t>(f.keys.size()))],
                  [](Conn& c) { ++c.counters[1]; });
   }
-  report(state, a0, f.map);
+  report(state, a0, f);
 }
 
 #define SIZES Arg(1)->Arg(1000)->Arg(1'000'000)
