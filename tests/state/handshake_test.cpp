@@ -487,6 +487,32 @@ TEST(TimeWaitReuse, OldSynDoesNotReopen) {
   h.expect_nothing();
 }
 
+// ---------------------------------------------------------------- ISN
+
+// RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4 µs
+// timer: the same 4-tuple one second later gets an ISN 1 s / 4 µs = 250000 higher.
+TEST(Isn, Rfc6528ClockComponent) {
+  Harness h;
+  h.connect();
+  const Seq first = h.take()->out.segment.seq;
+  ASSERT_TRUE(h.abort());
+  h.clear_outputs();
+  h.advance(1s);
+  h.connect();
+  const Seq second = h.take()->out.segment.seq;
+  EXPECT_EQ(second - first, 250000u);
+}
+
+// Different 4-tuples get unrelated ISNs (the hash), not a shared counter.
+TEST(Isn, DependsOnFourTuple) {
+  Harness h;
+  auto a = connect(h.s, h.now(), h.local_ip, h.remote_ip, 80, std::uint16_t{1000});
+  auto b = connect(h.s, h.now(), h.local_ip, h.remote_ip, 80, std::uint16_t{1001});
+  ASSERT_TRUE(a && b);
+  const std::uint32_t d = b->syn.segment.seq - a->syn.segment.seq;
+  EXPECT_GT(std::min(d, 0u - d), 1000u) << "ISNs of neighbouring ports should look unrelated";
+}
+
 // ---------------------------------------------------------------- connection refused
 
 // §3.10.7.3: an acceptable RST in SYN-SENT: "connection reset"; the flow is gone and the

@@ -553,5 +553,82 @@ TEST(MatrixTable, EveryStateHasEveryRow) {
   }
 }
 
+// ---------------------------------------------------------------- ACK validation
+
+// RFC 5961 §5.2 and RFC 9293 §3.10.7.4 fifth step, in ESTABLISHED with 100 bytes
+// outstanding (SND.UNA 1, SND.NXT 101) and MAX.SND.WND = 65535: a segment carrying 10 bytes
+// at RCV.NXT is processed only when SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT; otherwise
+// the stack sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> at once and drops it (data too).
+struct AckRow {
+  const char* name;
+  std::int64_t ack;  // relative to our ISN
+  bool accepted;
+  const char* engine_bug = nullptr;
+};
+
+class AckValidation : public ::testing::TestWithParam<AckRow> {};
+
+TEST_P(AckValidation, Row) {
+  const AckRow& row = GetParam();
+  Harness h;
+  h.to_established({Mss{1460}});
+  ASSERT_TRUE(h.send(std::string(100, 'o')));
+  h.expect({.seq = 1, .ack = 1, .push = true, .payload = std::string(100, 'o')});
+  ASSERT_EQ(h.snd_una(), 1u);
+  ASSERT_EQ(h.snd_nxt(), 101u);
+  h.peer_sends(data(1, static_cast<std::uint32_t>(row.ack), kTen), h.now() + 10ms);
+  if (row.accepted) {
+    EXPECT_EQ(h.conn().recv_queued, 10u);
+    h.expect_by(ack(101, 11), h.now() + 40ms);
+  } else {
+    h.expect(ack(101, 1));
+    EXPECT_EQ(h.conn().recv_queued, 0u) << "the data of an unacceptable ACK is dropped";
+    EXPECT_EQ(h.snd_una(), 1u);
+    EXPECT_GE(stats(h.s).drop(DropReason::bad_ack), 1u);
+  }
+  EXPECT_EQ(h.state(), TcpState::established);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rfc5961, AckValidation,
+                         ::testing::Values(AckRow{"beyond_snd_nxt", 102, false},          //
+                                           AckRow{"far_beyond_snd_nxt", 100000, false},   //
+                                           AckRow{"snd_nxt", 101, true},                  //
+                                           AckRow{"inside_flight", 51, true},             //
+                                           AckRow{"snd_una", 1, true},                    //
+                                           AckRow{"below_snd_una", 0, true},              //
+                                           AckRow{"oldest_acceptable", 1 - 65535, true},  //
+                                           AckRow{"too_old", 1 - 65536, false}),
+                         [](const ::testing::TestParamInfo<AckRow>& i) {
+                           return std::string(i.param.engine_bug ? "DISABLED_" : "") + i.param.name;
+                         });
+
+// ---------------------------------------------------------------- challenge ACK limit
+
+// RFC 5961 §7: challenge ACKs are rate limited (Config: 10 per second per flow).
+TEST(ChallengeAck, RateLimitedPerFlow) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  for (int i = 0; i < 15; ++i) h.peer_sends(rst(100), h.now() + 1ms);  // in window, not RCV.NXT
+  EXPECT_EQ(h.queued(), 10u);
+  while (h.queued() > 0) h.expect(ack(1, 1));
+  EXPECT_EQ(stats(h.s).challenge_acks, 10u);
+  EXPECT_EQ(stats(h.s).challenge_acks_suppressed, 5u);
+  EXPECT_EQ(h.state(), TcpState::established);
+  // A second later the budget is back.
+  h.peer_sends(rst(100), h.now() + 1s);
+  h.expect(ack(1, 1));
+}
+
+// In-window SYNs draw challenge ACKs under the same limit (RFC 5961 §4, §7).
+TEST(ChallengeAck, SynsShareTheLimit) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  for (int i = 0; i < 12; ++i) h.peer_sends(syn(50), h.now() + 1ms);
+  EXPECT_EQ(h.queued(), 10u);
+  h.clear_outputs();
+  EXPECT_EQ(h.state(), TcpState::established);
+  EXPECT_EQ(stats(h.s).drop(DropReason::syn_challenged), 12u);
+}
+
 }  // namespace
 }  // namespace utcp::test
