@@ -79,6 +79,17 @@ const std::unordered_map<std::string, std::int64_t>& symbols() {
       {"MSG_NOSIGNAL", MSG_NOSIGNAL},
       {"MSG_WAITALL", MSG_WAITALL},
       {"MSG_MORE", MSG_MORE},
+      // errno values, for getsockopt(SO_ERROR, [ECONNREFUSED]) and the like
+      {"EAGAIN", EAGAIN},
+      {"EINPROGRESS", EINPROGRESS},
+      {"ECONNREFUSED", ECONNREFUSED},
+      {"ECONNRESET", ECONNRESET},
+      {"ECONNABORTED", ECONNABORTED},
+      {"ETIMEDOUT", ETIMEDOUT},
+      {"EPIPE", EPIPE},
+      {"ENOTCONN", ENOTCONN},
+      {"EHOSTUNREACH", EHOSTUNREACH},
+      {"ENETUNREACH", ENETUNREACH},
   };
   return table;
 }
