@@ -163,6 +163,16 @@ SysResult<void> Host::setsockopt(int fd, int level, int name, const void* val, s
     return std::unexpected(ENOPROTOOPT);
   }
   if (s.has_flow()) {
+    // The core arms the keepalive timer when keepalive turns on; new times set while it is
+    // on take effect at once only if it is re-armed (as Linux does for TCP_KEEPIDLE).
+    const bool rearm = level == IPPROTO_TCP && name != TCP_NODELAY && name != TCP_MAXSEG &&
+                       s.options.keepalive.value_or(utcp::config(stack_).keepalive);
+    if (rearm) {
+      FlowOptions off;
+      off.keepalive = false;
+      if (auto r = utcp::set_options(std::move(stack_), s.flow, off)) stack_ = std::move(*r);
+      change.keepalive = true;
+    }
     if (auto r = utcp::set_options(std::move(stack_), s.flow, change)) stack_ = std::move(*r);
   }
   wake();
