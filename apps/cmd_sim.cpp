@@ -51,6 +51,12 @@ std::string secs(Duration d) {
   return buf;
 }
 
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 std::string percent(double p) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g%%", p);
@@ -133,9 +139,9 @@ int run_sim(const SimOptions& o) {
      << (o.ipv6 ? "IPv6" : "IPv4") << ", MSS " << o.mss << ", buffers " << sim::format_bytes(o.buffer)
      << ", window scaling " << (o.no_wscale ? "off" : "on") << ", Nagle " << (o.nodelay ? "off" : "on")
      << ", seed " << o.seed << "\n";
-  os << "link (each way): " << o.delay_ms << " ms, "
-     << (o.rate_mbit > 0 ? std::to_string(o.rate_mbit) + " Mbit/s" : std::string("unlimited rate"))
-     << ", queue " << o.queue << " packets, loss " << percent(o.loss);
+  os << "link (each way): " << number(o.delay_ms) << " ms, "
+     << (o.rate_mbit > 0 ? number(o.rate_mbit) + " Mbit/s" : std::string("unlimited rate")) << ", queue "
+     << o.queue << " packets, loss " << percent(o.loss);
   if (!o.burst.empty()) os << ", burst loss p " << percent(o.burst[0]) << " r " << percent(o.burst[1]);
   os << ", duplication " << percent(o.dup) << ", reordering " << percent(o.reorder) << ", corruption "
      << percent(o.corrupt) << "\n";

@@ -105,8 +105,13 @@ PcapReader::~PcapReader() {
   if (handle_) pcap_close(handle_);
 }
 
-int PcapReader::linktype() const {
-  return handle_ ? pcap_datalink_ext(handle_) : -1;
+int PcapReader::datalink() const {
+  return handle_ ? pcap_datalink(handle_) : -1;
+}
+
+bool PcapReader::raw_ip() const {
+  const int d = datalink();
+  return d == DLT_RAW || d == pcap_linktype_raw;  // DLT_RAW is 12 or 14 depending on the platform
 }
 
 IoResult<std::optional<PcapRecord>> PcapReader::next() {

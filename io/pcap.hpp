@@ -70,8 +70,10 @@ class PcapReader {
 
   // The next record; empty at the end of the file; an error for a damaged file.
   IoResult<std::optional<PcapRecord>> next();
-  // The file's link type (LINKTYPE_*), e.g. pcap_linktype_raw.
-  int linktype() const;
+  // The file's link type as libpcap reports it (a DLT_* value: DLT_RAW for raw IP).
+  int datalink() const;
+  // Records are raw IPv4/IPv6 datagrams (LINKTYPE_RAW in the file).
+  bool raw_ip() const;
 
  private:
   explicit PcapReader(::pcap* handle) : handle_(handle) {}

@@ -1,6 +1,7 @@
 #include "sim_network.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <sstream>
 #include <type_traits>
@@ -71,6 +72,12 @@ std::optional<NodeId> Network::owner(const IpAddr& addr) const {
   return std::nullopt;
 }
 
+void Network::log_prefix(NodeId n) {
+  char t[32];
+  std::snprintf(t, sizeof t, "%12.6f ", std::chrono::duration<double>(now_ - start_).count());
+  *trace << t << nodes_[n].name << " ";
+}
+
 void Network::hash_word(std::uint64_t w) {
   for (int i = 0; i < 8; ++i) {
     hash_ ^= (w >> (8 * i)) & 0xff;
@@ -130,13 +137,38 @@ void Network::transmit(NodeId from, std::vector<Output>&& out) {
     hash_word(from);
     hash_bytes(tcp);
     if (on_transmit) on_transmit(now_, from, o, tcp);
+    if (drop_if && drop_if(from, o)) {
+      ++stats_.filtered;
+      if (trace) {
+        log_prefix(from);
+        *trace << "> " << o << " [filtered]\n";
+      }
+      continue;
+    }
     const auto to = owner(o.dst);
     const auto it = to ? links_.find({from, *to}) : links_.end();
     if (it == links_.end()) {
       ++stats_.no_route;
+      if (trace) {
+        log_prefix(from);
+        *trace << "> " << o << " [no route]\n";
+      }
       continue;
     }
+    const LinkStats before = it->second.stats();
     const auto copies = it->second.offer(now_, ip_header_size(o.dst) + tcp.size(), tcp.size());
+    if (trace) {
+      const LinkStats& after = it->second.stats();
+      log_prefix(from);
+      *trace << "> " << o;
+      if (after.lost != before.lost || after.burst_lost != before.burst_lost) *trace << " [lost]";
+      if (after.queue_drops != before.queue_drops) *trace << " [queue drop]";
+      if (after.mtu_drops != before.mtu_drops) *trace << " [over MTU]";
+      if (after.duplicated != before.duplicated) *trace << " [duplicated]";
+      if (after.reordered != before.reordered) *trace << " [reordered]";
+      if (after.corrupted != before.corrupted) *trace << " [corrupted]";
+      *trace << "\n";
+    }
     for (std::size_t i = 0; i < copies.size(); ++i) {
       const Delivery& d = copies[i];
       Arrival a{d.at, order_++, *to, o.src, o.dst, {}, d.flip_bit.has_value()};
@@ -149,6 +181,10 @@ void Network::transmit(NodeId from, std::vector<Output>&& out) {
 }
 
 void Network::after_call(NodeId n, std::string_view what) {
+  if (trace) {
+    log_prefix(n);
+    *trace << "called " << what << "\n";
+  }
   check(n, what);
 }
 
@@ -237,6 +273,10 @@ void Network::run_timers(Instant at) {
     ++stats_.timer_calls;
     hash_word(0x7171);
     hash_word(n);
+    if (trace) {
+      log_prefix(n);
+      *trace << "timer\n";
+    }
     auto r = timer(std::move(node.state), at);
     node.state = std::move(r.state);
     if (const auto after = next_deadline(node.state); after && *after <= at)
@@ -247,6 +287,10 @@ void Network::run_timers(Instant at) {
       hash_word(0xd7d7);
       hash_word(drop.flow.hash());
       hash_word(static_cast<std::uint64_t>(drop.error));
+      if (trace) {
+        log_prefix(n);
+        *trace << "timer drop " << drop.flow << ": " << to_string(drop.error) << "\n";
+      }
       if (on_timer_drop) on_timer_drop(n, drop);
     }
   }
@@ -262,6 +306,13 @@ void Network::deliver(Arrival&& a) {
   hash_word(0xa7a7);
   hash_word(a.to);
   hash_bytes(a.tcp);
+  if (trace) {
+    log_prefix(a.to);
+    if (auto seg = Segment::decode(a.src, a.dst, a.tcp))
+      *trace << "< " << seg->first << "\n";
+    else
+      *trace << "< " << a.tcp.size() << " bytes refused: " << seg.error() << "\n";
+  }
   auto r = handle_buf(std::move(node.state), now_, a.src, a.dst, a.tcp);
   node.state = std::move(r.state);
   transmit(a.to, std::move(r.out));
@@ -269,6 +320,13 @@ void Network::deliver(Arrival&& a) {
   if (r.event) {
     ++stats_.events;
     hash_event(a.to, *r.event);
+    if (trace) {
+      log_prefix(a.to);
+      static constexpr const char* kNames[] = {"established", "drop", "signal"};
+      std::visit(
+          [&](const auto& ev) { *trace << "event " << kNames[r.event->index()] << " " << ev.flow << "\n"; },
+          *r.event);
+    }
     if (on_event) on_event(a.to, *r.event);
   }
 }

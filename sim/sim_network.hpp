@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,7 +36,9 @@ struct NetworkStats {
   std::uint64_t transmitted = 0;  // datagrams the stacks emitted
   std::uint64_t arrivals = 0;     // datagrams handed to handle_buf
   std::uint64_t corrupted_arrivals = 0;
-  std::uint64_t no_route = 0;  // no node owns the destination, or no link leads there
+  std::uint64_t no_route = 0;
+  std::uint64_t filtered =
+      0;  // dropped by Network::drop_if  // no node owns the destination, or no link leads there
   std::uint64_t timer_calls = 0;
   std::uint64_t events = 0;
   std::uint64_t steps = 0;
@@ -82,6 +85,11 @@ class Network {
   // ---- hooks, called after the core call that caused them has returned ----
   std::function<void(NodeId, const Event<Notify>&)> on_event;
   std::function<void(NodeId, const TimerDrop<Notify>&)> on_timer_drop;
+  // Deliberate drops for targeted tests: a datagram for which this returns true never
+  // reaches its link (counted in NetworkStats::filtered).
+  std::function<bool(NodeId from, const Output&)> drop_if;
+  // A tcpdump-like log of every datagram, its fate on the link, timer calls and events.
+  std::ostream* trace = nullptr;
   // Every datagram a stack emits, before the link sees it (a capture at the sender).
   std::function<void(Instant, NodeId, const Output&, std::span<const std::byte> tcp)> on_transmit;
 
@@ -135,6 +143,7 @@ class Network {
   void check(NodeId n, std::string_view what);
   void deliver(Arrival&& a);
   void run_timers(Instant at);
+  void log_prefix(NodeId n);
   void hash_word(std::uint64_t w);
   void hash_bytes(std::span<const std::byte> b);
   void hash_event(NodeId n, const Event<Notify>& e);

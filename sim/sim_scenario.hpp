@@ -25,6 +25,7 @@ struct TransferSpec {
   Duration time_limit = std::chrono::hours(4);  // virtual
   std::uint64_t step_limit = 100'000'000;
   bool check_invariants = true;
+  std::ostream* trace = nullptr;  // Network::trace
   // Called once the network is built, before anything runs (e.g. to attach a capture).
   std::function<void(Network&)> prepare;
 };

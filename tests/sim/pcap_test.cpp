@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "ip_packet.hpp"
@@ -58,7 +59,19 @@ void check_capture(bool ipv6) {
 
   auto reader = io::PcapReader::open(path);
   ASSERT_TRUE(reader) << reader.error().message;
-  EXPECT_EQ(reader->linktype(), io::pcap_linktype_raw);
+  EXPECT_TRUE(reader->raw_ip()) << "datalink " << reader->datalink();
+  {
+    // On disk: the classic header (magic a1b2c3d4, version 2.4) and LINKTYPE_RAW.
+    std::ifstream f(path, std::ios::binary);
+    unsigned char h[24] = {};
+    f.read(reinterpret_cast<char*>(h), sizeof h);
+    const auto le32 = [&](int at) {
+      return h[at] | h[at + 1] << 8 | h[at + 2] << 16 | std::uint32_t{h[at + 3]} << 24;
+    };
+    EXPECT_EQ(le32(0), 0xa1b2c3d4u);
+    EXPECT_EQ(h[4] | h[5] << 8, 2);
+    EXPECT_EQ(le32(20), static_cast<std::uint32_t>(io::pcap_linktype_raw));
+  }
   std::uint64_t records = 0, payload = 0, syns = 0, fins = 0;
   Duration last{};
   for (;;) {
