@@ -297,7 +297,14 @@ class Parser {
   }
 
   Expr primary() {
+    // Nesting is bounded so that hostile input cannot exhaust the stack.
+    struct Depth {
+      int& d;
+      explicit Depth(int& depth) : d(++depth) {}
+      ~Depth() { --d; }
+    } depth(depth_);
     Token t = lex_.next();
+    if (depth_ > kMaxDepth) fail(t.line, "arguments nested too deeply");
     switch (t.kind) {
       case Token::Kind::ellipsis:
         return Expr{ExprEllipsis{}};
@@ -361,7 +368,9 @@ class Parser {
     unexpected(t, "an argument");
   }
 
+  static constexpr int kMaxDepth = 32;
   Lexer lex_;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <source_location>
 #include <sstream>
 
 #include "lexer.hpp"
@@ -10,15 +11,15 @@
 namespace utcp::script {
 namespace {
 
-Script ok(std::string_view text) {
+Script ok(std::string_view text, std::source_location where = std::source_location::current()) {
   auto s = parse(text, "t.pkt");
-  EXPECT_TRUE(s.has_value()) << s.error();
+  EXPECT_TRUE(s.has_value()) << s.error() << " (from line " << where.line() << ")";
   return s ? *s : Script{};
 }
 
-ParseError bad(std::string_view text) {
+ParseError bad(std::string_view text, std::source_location where = std::source_location::current()) {
   auto s = parse(text, "t.pkt");
-  EXPECT_FALSE(s.has_value()) << "parsed: " << text;
+  EXPECT_FALSE(s.has_value()) << "parsed: " << text << " (from line " << where.line() << ")";
   return s ? ParseError{} : s.error();
 }
 
@@ -270,6 +271,11 @@ TEST(Parser, ErrorsNameTheirLine) {
   EXPECT_EQ(bad("0 > . 1:1(0) <sack>\n").line, 1);
   EXPECT_EQ(bad("0 > . 99999999999:1(0)\n").line, 1);
   EXPECT_EQ(bad("0 read(3, ..., 1) = -1 EAGAIN (open\n").line, 1);
+}
+
+TEST(Parser, DeepNestingIsAnErrorNotACrash) {
+  const std::string deep = "0 f(" + std::string(10000, '[') + ") = 0\n";
+  EXPECT_EQ(bad(deep).line, 1);
 }
 
 TEST(Parser, ErrorMessageSaysWhatWasFound) {
