@@ -87,6 +87,58 @@ TEST(Recv, OutOfOrderFinNotEofYet) {
   EXPECT_EQ(e.error().kind, Error::Kind::eof);
 }
 
+// §3.10.7.4 seventh step: out-of-order segments are held and delivered once the holes are
+// filled; overlapping retransmissions deliver each byte once.
+TEST(Recv, ReassemblyWithHolesAndOverlaps) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  const std::string text = "abcdefghijklmnopqrstuvwxyz";          // bytes 1..26
+  h.peer_sends(data(21, 1, text.substr(20, 6)), h.now() + 10ms);  // "uvwxyz"
+  h.expect(ack(1, 1));
+  h.peer_sends(data(6, 1, text.substr(5, 8)), h.now() + 1ms);  // "fghijklm"
+  h.expect(ack(1, 1));
+  EXPECT_EQ(h.conn().ooo_ranges, 2u);
+  EXPECT_EQ(h.conn().ooo_bytes, 14u);
+  h.peer_sends(data(10, 1, text.substr(9, 14)), h.now() + 1ms);  // "jklmnopqrstuvw": joins both
+  h.expect(ack(1, 1));
+  EXPECT_EQ(h.conn().ooo_ranges, 1u);
+  EXPECT_EQ(h.read_all(), "");
+  h.peer_sends(data(1, 1, text.substr(0, 7)), h.now() + 1ms);  // "abcdefg": fills the hole
+  h.expect(ack(1, 27));
+  EXPECT_EQ(h.conn().ooo_ranges, 0u);
+  EXPECT_EQ(h.read_all(), text);
+}
+
+// A duplicate of data already received is answered at once (§3.10.7.4 first step).
+TEST(Recv, DuplicateDataAckedAtOnce) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  h.peer_sends(data(1, 1, kTen), h.now() + 10ms);
+  h.expect_by(ack(1, 11), h.now() + 40ms);
+  h.peer_sends(data(1, 1, kTen), h.now() + 200ms);
+  h.expect(ack(1, 11));
+  EXPECT_EQ(h.read_all(), kTen);
+}
+
+// A retransmitted FIN in CLOSE-WAIT (SEG.SEQ = RCV.NXT - 1) is acknowledged again.
+TEST(Recv, RetransmittedFinInCloseWaitAcked) {
+  Harness h;
+  h.to_close_wait();
+  h.peer_sends(fin(1, 1, kPeerWindow), h.now() + 300ms);
+  h.expect(ack(1, 2));
+  EXPECT_EQ(h.state(), TcpState::close_wait);
+}
+
+// §3.6.1: after the peer's FIN we can still send (half-close from the other side).
+TEST(Recv, SendInCloseWait) {
+  Harness h;
+  h.to_close_wait();
+  ASSERT_TRUE(h.send("reply"));
+  h.expect({.seq = 1, .ack = 2, .push = true, .payload = "reply"});
+  h.peer_sends(ack(2, 6, kPeerWindow), h.now() + 10ms);
+  EXPECT_EQ(h.snd_una(), 6u);
+}
+
 // ---------------------------------------------------------------- errors
 
 TEST(Errors, UnknownFlowIsNotFound) {
@@ -373,6 +425,26 @@ TEST(Events, RstDropsWithoutPending) {
   EXPECT_EQ(num_connections(h.s), 0u);
 }
 
+// ---------------------------------------------------------------- URG
+
+// utcp ignores URG (RFC 9293 §3.8.5 allows the pointer to be ignored; RFC 6093 recommends
+// not using it): urgent data is delivered in band like any other.
+TEST(Urgent, UrgIgnoredDataInBand) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  std::vector<std::byte> b = h.to_segment(data(1, 1, "urgent!")).encode(h.remote_ip, h.local_ip);
+  b[13] |= std::byte{0x20};  // URG
+  b[18] = std::byte{0};
+  b[19] = std::byte{3};  // urgent pointer 3
+  b[16] = b[17] = std::byte{0};
+  const std::uint16_t sum = tcp_checksum(h.remote_ip, h.local_ip, b);
+  b[16] = std::byte(sum >> 8);
+  b[17] = std::byte(sum & 0xff);
+  h.peer_sends_bytes(b);
+  EXPECT_EQ(h.read_all(), "urgent!");
+  h.expect_by(ack(1, 8), h.now() + 40ms);
+}
+
 // ---------------------------------------------------------------- abort, counts
 
 // RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, the flow is gone.
@@ -388,6 +460,15 @@ TEST(Abort, SendsRstAndForgets) {
   EXPECT_EQ(e->out.segment.seq, h.local_seq(2));
   EXPECT_TRUE(h.gone());
   h.expect_nothing(h.now() + 10min);
+}
+
+// RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the TCB; nothing is sent.
+TEST(Abort, CloseInSynSentForgets) {
+  Harness h;
+  h.to_syn_sent();
+  ASSERT_TRUE(h.close());
+  h.expect_nothing(h.now() + 10min);
+  EXPECT_TRUE(h.gone());
 }
 
 TEST(Abort, InSynSentSendsNothing) {

@@ -487,6 +487,42 @@ TEST(TimeWaitReuse, OldSynDoesNotReopen) {
   h.expect_nothing();
 }
 
+// ---------------------------------------------------------------- SYN-RECEIVED
+
+// The peer's SYN again (our SYN-ACK was lost): SEG.SEQ = IRS lies below RCV.NXT. RFC 9293
+// answers an unacceptable segment with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; retransmitting
+// the SYN-ACK (what most stacks do) serves the peer better. Either; the flow stays.
+TEST(SynReceived, DuplicateSynAnswered) {
+  Harness h;
+  h.to_syn_received();
+  h.peer_sends(syn(0), h.now() + 500ms);
+  auto e = h.take();
+  ASSERT_TRUE(e);
+  const Segment& g = e->out.segment;
+  EXPECT_EQ(g.ack, std::optional<Seq>(h.peer_seq(1))) << h.describe_out(g);
+  EXPECT_TRUE((g.flag == Flag::syn && g.seq == h.local_seq(0)) ||
+              (g.flag == Flag::none && g.seq == h.local_seq(1)))
+      << h.describe_out(g);
+  EXPECT_EQ(h.state(), TcpState::syn_received);
+  h.peer_sends(ack(1, 1, kPeerWindow), h.now() + 10ms);
+  EXPECT_EQ(h.state(), TcpState::established);
+}
+
+// An RST at RCV.NXT returns a passive SYN-RECEIVED to LISTEN: the listener takes new SYNs.
+TEST(SynReceived, RstReturnsToListen) {
+  Harness h;
+  h.to_syn_received();
+  h.peer_sends(rst(1), h.now() + 10ms);
+  EXPECT_TRUE(h.gone());
+  EXPECT_TRUE(listening(h.s, kLocalPort));
+  h.expect_nothing(h.now() + 5s);
+  h.peer_sends(syn(0), h.now() + 1ms);
+  auto e = h.take();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->out.segment.flag, Flag::syn);
+  EXPECT_EQ(h.state(), TcpState::syn_received);
+}
+
 // ---------------------------------------------------------------- ISN
 
 // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4 µs

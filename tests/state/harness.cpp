@@ -211,7 +211,11 @@ void Harness::peer_sends(const Tcp& seg, Instant at, Loc loc) {
 
 void Harness::peer_sends_raw(const Segment& seg, Loc loc) {
   const std::vector<std::byte> bytes = seg.encode(remote_ip, local_ip);
-  auto r = handle_buf(std::move(s), now_, remote_ip, local_ip, std::span<const std::byte>(bytes));
+  peer_sends_bytes(bytes, loc);
+}
+
+void Harness::peer_sends_bytes(std::span<const std::byte> bytes, Loc loc) {
+  auto r = handle_buf(std::move(s), now_, remote_ip, local_ip, bytes);
   s = std::move(r.state);
   if (r.event) events.push_back(std::move(*r.event));
   absorb(std::move(r.out), loc);

@@ -102,7 +102,8 @@ class Harness {
   // Advances the clock to `at` (default: now), then hands the segment to handle_buf.
   void peer_sends(const Tcp& seg, Loc loc = Loc::current());
   void peer_sends(const Tcp& seg, Instant at, Loc loc = Loc::current());
-  void peer_sends_raw(const Segment& seg, Loc loc = Loc::current());  // absolute numbers
+  void peer_sends_raw(const Segment& seg, Loc loc = Loc::current());                // absolute numbers
+  void peer_sends_bytes(std::span<const std::byte> tcp, Loc loc = Loc::current());  // as on the wire
 
   // The next segment the stack emitted (already queued) must match `want`.
   void expect(const Tcp& want, Loc loc = Loc::current());

@@ -295,6 +295,20 @@ TEST(ZeroWindow, ProbesForAnHourWhilePeerAnswers) {
   ASSERT_TRUE(h.info());
 }
 
+// Without answers the probes are retransmissions like any other and the connection ends
+// (after max_retransmits, with retransmission_exceeded) - within two hours at most.
+TEST(ZeroWindow, UnansweredProbesEndConnection) {
+  Harness h;
+  established_with_rtt(h);
+  h.peer_sends(ack(1, 5, 0), h.now() + 1ms);
+  ASSERT_TRUE(h.send("blocked"));
+  h.advance(2h);
+  h.clear_outputs();
+  EXPECT_TRUE(h.gone());
+  ASSERT_EQ(h.drops.size(), 1u);
+  EXPECT_EQ(h.drops[0].error, TimerError::retransmission_exceeded);
+}
+
 // ---------------------------------------------------------------- delayed ACK
 
 // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: one small segment is acknowledged after the delayed-ACK

@@ -138,6 +138,59 @@ TEST(ReceiveWindow, ScaledAdvertisement) {
   EXPECT_EQ(h.conn().rcv_wnd, ((262144u - 1000u) >> 3) << 3);
 }
 
+// With a shift the free space is not always a multiple of 2^shift: (262144 - 1001) / 8 =
+// 32642.875. Rounding down would move the right edge (RCV.NXT + window) left by 7 bytes,
+// which §3.8.6.2.2 / RFC 7323 §2.4 tell the receiver not to do; rounding up overstates
+// the space by less than 2^shift. Either way the right edge never moves left while
+// unread data arrives, and the advertisement never falls below the free space rounded
+// down (no shrinking beyond rounding).
+TEST(ReceiveWindow, ScaledRightEdgeNeverShrinks) {
+  Harness h;
+  h.to_established({Mss{1460}, WindowScale{0}});
+  std::uint64_t edge = 1 + 262144;  // from the handshake: 32768 << 3
+  std::uint32_t seq = 1;
+  for (std::uint32_t len : {1001u, 333u, 1460u, 7u, 1460u, 1u}) {
+    h.peer_sends(data(seq, 1, std::string(len, 'z')), h.now() + 1ms);
+    seq += len;
+    h.advance(50ms);
+    auto e = h.take();
+    ASSERT_TRUE(e);
+    const Segment& a = e->out.segment;
+    ASSERT_EQ(a.ack, std::optional<Seq>(h.peer_seq(seq)));
+    const std::uint64_t win = std::uint64_t{a.window} << 3;
+    const std::uint64_t free = 262144 - (seq - 1);
+    EXPECT_GE(seq + win, edge) << "right edge moved left after " << seq - 1 << " bytes";
+    EXPECT_GE(win + 8, free) << "window " << win << ", free " << free;
+    edge = seq + win;
+    h.clear_outputs();
+  }
+}
+
+// A peer that always fills exactly what is advertised (1460-byte segments, 1460 % 8 = 4)
+// until the window closes: everything inside an advertised window is taken, the window
+// does close, and the queue stays within the buffer plus the rounding slack.
+TEST(ReceiveWindow, FillingAdvertisedWindowUntilClosed) {
+  Harness h;
+  h.to_established({Mss{1460}, WindowScale{0}});
+  std::uint32_t seq = 1;
+  std::uint64_t window = 262144;
+  int rounds = 0;
+  while (window > 0 && rounds++ < 400) {
+    const std::uint32_t len = static_cast<std::uint32_t>(std::min<std::uint64_t>(window, 1460));
+    h.peer_sends(data(seq, 1, std::string(len, 'f'), false), h.now() + 1ms);
+    seq += len;
+    h.advance(50ms);
+    ASSERT_GE(h.queued(), 1u) << "no ACK after " << seq - 1 << " bytes";
+    Segment last;
+    while (h.queued() > 0) last = h.take()->out.segment;
+    ASSERT_EQ(last.ack, std::optional<Seq>(h.peer_seq(seq))) << "data inside the advertised window dropped";
+    window = std::uint64_t{last.window} << 3;
+  }
+  EXPECT_EQ(window, 0u) << "the window never closed";
+  EXPECT_GE(h.conn().recv_queued, 262144u - 8);
+  EXPECT_LE(h.conn().recv_queued, 262144u + 1460);
+}
+
 // The peer's window field is scaled by its shift: raw 3 << 7 = 384 bytes.
 TEST(ReceiveWindow, PeerWindowScaled) {
   Harness h;
@@ -158,6 +211,47 @@ TEST(ReceiveWindow, DataBeyondWindowNotAccepted) {
   h.advance(100ms);
   h.expect(ack(1, 4097, 0));
   EXPECT_EQ(h.read_all().size(), 4096u);
+}
+
+// Fill the 4096-byte receive window: RCV.NXT 4097, RCV.WND 0.
+void fill_window(Harness& h) {
+  h.to_established({Mss{1460}}, small_buffer());
+  h.peer_sends(data(1, 1, std::string(1460, 'a'), false), h.now() + 10ms);
+  h.peer_sends(data(1461, 1, std::string(1460, 'b'), false), h.now() + 1ms);
+  h.expect(ack(1, 2921, 1176));
+  h.peer_sends(data(2921, 1, std::string(1176, 'c')), h.now() + 1ms);
+  h.advance(100ms);
+  h.expect(ack(1, 4097, 0));
+}
+
+// §3.10.7.4 first step: with RCV.WND = 0 no data is acceptable, and "an acknowledgment
+// should be sent in reply" - which is what answers the peer's zero-window probe (§3.8.6.1).
+// engine bug: a data segment at RCV.NXT while RCV.WND = 0 is dropped silently (no ACK, not
+// counted as not_acceptable), so the peer's zero-window probes are never answered.
+TEST(ReceiveWindow, DISABLED_ZeroWindowProbeAnswered) {
+  Harness h;
+  fill_window(h);
+  h.peer_sends(data(4097, 1, "!"), h.now() + 10ms);
+  h.expect(ack(1, 4097, 0));
+  EXPECT_EQ(h.conn().recv_queued, 4096u);
+  EXPECT_EQ(stats(h.s).drop(DropReason::not_acceptable), 1u);
+}
+
+// "... but special allowance should be made to accept valid ACKs": a zero-length ACK at
+// RCV.NXT acknowledging our data is processed while our window is closed.
+TEST(ReceiveWindow, ZeroWindowStillTakesAcks) {
+  Harness h;
+  fill_window(h);
+  FlowOptions nd;
+  nd.nodelay = true;
+  auto so = set_options(std::move(h.s), h.flow, nd);
+  ASSERT_TRUE(so);
+  h.s = std::move(*so);
+  ASSERT_TRUE(h.send("out"));
+  h.expect({.seq = 1, .ack = 4097, .push = true, .window = 0, .payload = "out"});
+  h.peer_sends(ack(4097, 4, kPeerWindow), h.now() + 10ms);
+  EXPECT_EQ(h.snd_una(), 4u);
+  h.expect_nothing(h.now() + 5s);
 }
 
 // ---------------------------------------------------------------- PSH
