@@ -76,6 +76,10 @@ TransferSpec random_spec(std::uint64_t seed, std::uint64_t max_bytes) {
   }
   spec.forward = random_link(rng, mss + header);
   spec.backward = random_link(rng, mss + header);
+  // A bound on the work, far above what a healthy run needs (a few steps per segment), so a
+  // run that livelocks (an ACK loop, say) ends as a failure instead of running for minutes.
+  const std::uint64_t segments = (spec.client_bytes + spec.server_bytes) / 536 + 1;
+  spec.step_limit = 100 * segments + 100'000;
   return spec;
 }
 
