@@ -38,7 +38,8 @@ void new_ack(Ctx& c, Tcb& t, Seq ack) {
       retransmit_first(c, t);
   }
   // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it.
-  if (t.snd_una == t.snd_max)
+  // A lone zero-window probe octet is the persist timer's business.
+  if (t.snd_una == t.snd_max || (t.snd_wnd == 0 && t.flight() <= 1 && t.armed(Timer::persist)))
     t.disarm(Timer::retransmit);
   else
     arm_retransmit(c, t);
@@ -47,6 +48,7 @@ void new_ack(Ctx& c, Tcb& t, Seq ack) {
 // RFC 5681 §2 duplicate ACK: no data, no SYN/FIN, same window, data outstanding.
 void dup_ack(Ctx& c, Tcb& t, const Segment& seg, std::uint32_t wnd) {
   if (!seg.payload.empty() || seg.flag != Segment::Flag::none || wnd != t.snd_wnd || t.flight() == 0) return;
+  if (wnd == 0) return;  // answers to zero-window probes are not loss signals
   ++c.e.stats.dup_acks;
   // RFC 5681 §3.2 step 2: FlightSize without what limited transmit added.
   const std::uint32_t flight = t.flight() - std::min(t.flight(), t.limited_sent);
@@ -66,6 +68,9 @@ void update_send_window(Tcb& t, const Segment& seg, std::uint32_t wnd) {
     if (reopened) {
       t.persist_backoff = 0;
       t.disarm(Timer::persist);
+      // A probe octet still unacknowledged goes again with what follows it (else Nagle would
+      // hold the rest behind it).
+      if (t.flight() == 1 && t.sndq.size() > 1) t.snd_nxt = t.snd_una;
     }
   }
 }
@@ -127,6 +132,8 @@ void process_ack(Ctx& c, Tcb& t, const Segment& seg, bool& stop) {
     dup_ack(c, t, seg, wnd);
   }
   update_send_window(t, seg, wnd);
+  // The window reopened with a probe octet still out: the retransmission timer takes it over.
+  if (t.flight() > 0 && t.snd_wnd > 0 && !t.armed(Timer::retransmit)) arm_retransmit(c, t);
   ack_of_fin(c, t, stop);
 }
 

@@ -28,7 +28,7 @@ bool acceptable(const Tcb& t, const Segment& seg) {
 
 // §3.10.7.4: keep only the part of the segment inside the window (duplicates in front,
 // anything beyond the right edge); a FIN cut off with the text is cut off too.
-void trim_to_window(const Tcb& t, Segment& seg) {
+void trim_to_window(Tcb& t, Segment& seg) {
   if (seg.flag == Segment::Flag::syn) return;  // challenged below, whatever it carries
   if (seg.seq < t.rcv_nxt) {
     const std::uint32_t skip = t.rcv_nxt - seg.seq;
@@ -43,6 +43,8 @@ void trim_to_window(const Tcb& t, Segment& seg) {
   }
   const std::uint32_t room = t.rcv_adv > seg.seq ? t.rcv_adv - seg.seq : 0;
   if (seg.payload.size() > room) {
+    // Text beyond the window (a zero-window probe, say) is answered with an ACK.
+    t.ack_now = true;
     seg.payload = seg.payload.sub(0, room);
     if (seg.flag == Segment::Flag::fin) seg.flag = Segment::Flag::none;
   }

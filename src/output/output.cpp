@@ -197,7 +197,8 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
     // §3.8.6.1 zero-window probing, §3.8.6.2.1 SWS override: data (or a FIN) waits and
     // nothing is in flight to bring an ACK.
     const bool waiting = t.snd_nxt - t.data_start() < t.sndq.size() || (t.write_shut && !t.fin_sent);
-    if (waiting && t.flight() == 0 && !t.armed(Timer::retransmit) && !t.armed(Timer::persist)) {
+    const bool probing = t.snd_wnd == 0 && t.flight() <= 1;
+    if (waiting && (t.flight() == 0 || probing) && !t.armed(Timer::retransmit) && !t.armed(Timer::persist)) {
       t.arm(Timer::persist, c.now + persist_interval(c, t));
     }
   }
@@ -219,12 +220,25 @@ void output_forced(Ctx& c, Tcb& t) {
 }
 
 void send_window_probe(Ctx& c, Tcb& t) {
-  // §3.8.6.1: probe a zero window. <SEQ=SND.UNA-1><ACK=RCV.NXT> is outside the peer's window,
-  // so it answers with an ACK carrying its current window, and consumes no sequence space.
-  Segment s = base_segment(c, t);
-  s.seq = t.snd_una - 1;
+  // §3.8.6.1: probe a zero window with one octet of new data. The octet counts as sent
+  // (SND.MAX covers it, so an ACK of it is no "ACK of unsent data"), but the persist timer,
+  // not the retransmission timer, repeats it: a peer that keeps answering with a zero window
+  // is probed forever (µTCP fault 3).
   ++c.e.stats.zero_window_probes;
-  emit(c, t, std::move(s));
+  const std::uint32_t off = t.snd_una - t.data_start();
+  Segment s = base_segment(c, t);
+  if (off < t.sndq.size()) {
+    s.seq = t.snd_una;
+    s.payload = t.sndq.slice(off, 1);
+    emit(c, t, std::move(s));
+    if (t.snd_max == t.snd_una) t.snd_max = t.snd_una + 1;
+    t.snd_nxt = seq_max(t.snd_nxt, t.snd_una + 1);
+    t.rtt_timing = false;
+  } else {
+    // Only a FIN waits: <SEQ=SND.UNA-1><ACK=RCV.NXT> draws an ACK with the current window.
+    s.seq = t.snd_una - 1;
+    emit(c, t, std::move(s));
+  }
 }
 
 Duration next_persist_interval(const Ctx& c, const Tcb& t) {
