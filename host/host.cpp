@@ -437,36 +437,45 @@ void Host::release_port(Socket& s) {
 
 // ---- receiving ----
 // The core's recv hands over everything it has queued, so partial reads and MSG_PEEK need
-// bytes held here. They count against the socket's receive buffer R: before taking the
-// core's Z queued bytes while already holding H, the core's buffer is set to R - H - Z, so
-// the window it advertises never promises more than R minus what the host holds. The core
-// buffer only grows back as the user reads (the next pull), so the window never retracts.
+// bytes held here. They count against the socket's receive buffer R: whenever the host
+// holds H bytes, the core's buffer for the flow is R - H, so the window it advertises never
+// promises more than R minus what the host holds. A read that wants n bytes takes the core's
+// Z queued bytes with the core's buffer set to R - max(0, H + Z - n) first: what the reader
+// takes at once never lowers the window, so a read as large as the queue reopens the window
+// in the core's own recv (with a window update). Bytes consumed from the host buffer raise
+// the core's buffer again (resize), so the window only grows between pulls: it never
+// retracts.
 
 std::uint32_t Host::recv_buffer_of(const Socket& s) const {
   return s.options.recv_buffer.value_or(utcp::config(stack_).recv_buffer);
 }
 
-void Host::pull(Socket& s) {
+void Host::resize(Socket& s, std::size_t held) {
+  const std::uint32_t full = recv_buffer_of(s);
+  // The core takes no buffer below one byte; 1 is as close to a closed window as it gets.
+  const std::uint32_t target = held >= full ? 1 : full - static_cast<std::uint32_t>(held);
+  if (target == s.core_recv_buffer) return;
+  FlowOptions o;
+  o.recv_buffer = target;
+  if (auto r = utcp::set_options(std::move(stack_), s.flow, o)) {
+    stack_ = std::move(*r);
+    s.core_recv_buffer = target;
+  }
+}
+
+void Host::pull(Socket& s, std::size_t want) {
   if (s.phase != Socket::Phase::connected || s.eof || s.read_shut) return;
   const auto inf = utcp::info(stack_, s.flow);
   if (!inf) {
     connection_gone(s, 0);
     return;
   }
-  const std::size_t held = s.buffered() + inf->recv_queued;
-  const std::uint32_t full = recv_buffer_of(s);
-  const std::uint32_t target = held >= full ? 1 : full - static_cast<std::uint32_t>(held);
-  const std::uint32_t before = s.core_recv_buffer;
-  if (target != before) {
-    FlowOptions o;
-    o.recv_buffer = target;
-    if (auto r = utcp::set_options(std::move(stack_), s.flow, o)) {
-      stack_ = std::move(*r);
-      s.core_recv_buffer = target;
-    }
+  if (inf->recv_queued == 0 && !inf->fin_received) {
+    resize(s, s.buffered());
+    return;
   }
-  // Nothing to take and no window to reopen: leave the core alone.
-  if (inf->recv_queued == 0 && !inf->fin_received && s.core_recv_buffer <= before) return;
+  const std::size_t after = s.buffered() + inf->recv_queued;
+  resize(s, after > want ? after - want : 0);
   auto r = utcp::recv(std::move(stack_), instant(), s.flow);
   if (!r) {
     if (r.error().kind == Error::Kind::eof) {

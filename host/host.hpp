@@ -125,7 +125,10 @@ class Host {
   void release_port(Socket& s);
 
   // Receiving.
-  void pull(Socket& s);
+  // Takes the core's queued bytes for a read that wants `want` of them at once.
+  void pull(Socket& s, std::size_t want);
+  // Sets the core's receive buffer to R minus the `held` bytes the host keeps.
+  void resize(Socket& s, std::size_t held);
   std::uint32_t recv_buffer_of(const Socket& s) const;
   short revents(Socket& s);
 

@@ -264,14 +264,14 @@ SysResult<std::size_t> Host::recv(int fd, void* buf, std::size_t n, int flags) {
       case Socket::Phase::connected:
       case Socket::Phase::gone: {
         if (n == 0) return std::size_t{0};
-        if (s->buffered() == 0) pull(*s);
+        if (s->buffered() == 0) pull(*s, peek ? 0 : n - done);
         if (s->buffered() > 0) {
           const std::size_t k = std::min(n - done, s->buffered());
           std::memcpy(out + done, s->rbuf.data() + s->rbuf_off, k);
           if (peek) return k;
           s->consume(k);
           done += k;
-          if (s->buffered() == 0) pull(*s);  // reopen the window while the reader is here
+          if (s->phase == Socket::Phase::connected) resize(*s, s->buffered());
           if (!waitall || done == n) return done;
           continue;
         }

@@ -103,8 +103,8 @@ SysResult<void> Host::setsockopt(int fd, int level, int name, const void* val, s
           s.options.send_buffer = change.send_buffer = size;
           break;
         }
-        s.options.recv_buffer = size;  // a live connection takes it at the next pull
-        if (s.phase == Socket::Phase::connected) pull(s);
+        s.options.recv_buffer = size;
+        if (s.phase == Socket::Phase::connected) resize(s, s.buffered());
         return {};
       }
       case SO_LINGER: {
