@@ -490,6 +490,21 @@ TEST(Counts, NumConnectionsByState) {
   EXPECT_EQ(flows(h.s)[0], h.flow);
 }
 
+TEST(Counts, SegmentCounters) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  EXPECT_EQ(stats(h.s).segments_in, 2u);   // SYN, ACK
+  EXPECT_EQ(stats(h.s).segments_out, 1u);  // SYN-ACK
+  h.peer_sends(data(1, 1, kTen), h.now() + 10ms);
+  h.advance(100ms);
+  h.clear_outputs();
+  EXPECT_EQ(stats(h.s).segments_in, 3u);
+  EXPECT_EQ(stats(h.s).segments_out, 2u);
+  EXPECT_EQ(stats(h.s).bytes_in, 10u);
+  EXPECT_EQ(stats(h.s).connections_opened_passive, 1u);
+  EXPECT_EQ(stats(h.s).connections_established, 1u);
+}
+
 // connect picks a source port when none is given; two connects get different flows.
 TEST(Counts, ConnectPicksDistinctPorts) {
   Harness h;

@@ -97,6 +97,34 @@ TEST(HandshakeMss, PeerMssHonoured) {
   h.expect({.seq = 2001, .ack = 1, .push = true, .window = std::nullopt, .payload = std::string(500, 'x')});
 }
 
+// A peer announcing MSS 0 (or 1) must not make the sender emit empty segments or loop: the
+// effective MSS is clamped to something positive and the data still goes out.
+TEST(HandshakeMss, TinyPeerMssStillSendsData) {
+  for (std::uint16_t m : {std::uint16_t{0}, std::uint16_t{1}}) {
+    SCOPED_TRACE(m);
+    Harness h;
+    h.to_established({Mss{m}});
+    EXPECT_GT(h.conn().mss, 0u);
+    FlowOptions nd;
+    nd.nodelay = true;
+    auto so = set_options(std::move(h.s), h.flow, nd);
+    ASSERT_TRUE(so);
+    h.s = std::move(*so);
+    ASSERT_TRUE(h.send(std::string(300, 'm')));
+    std::uint32_t got = 0;
+    for (int round = 0; round < 400 && got < 300; ++round) {
+      if (h.queued() == 0) break;
+      while (h.queued() > 0) {
+        const Segment seg = h.take()->out.segment;
+        ASSERT_GT(seg.payload.size(), 0u) << h.describe_out(seg);
+        got = std::max(got, h.rel_local(seg.seq) + static_cast<std::uint32_t>(seg.payload.size()) - 1);
+      }
+      h.peer_sends(ack(1, got + 1, kPeerWindow), h.now() + 1ms);
+    }
+    EXPECT_EQ(got, 300u);
+  }
+}
+
 TEST(HandshakeMss, LargePeerMssClampedToOurs) {
   Harness h;
   h.to_established({Mss{9000}});
@@ -421,6 +449,34 @@ TEST(HalfClose, ShutdownReadWriteSendsFin) {
   EXPECT_TRUE(h.conn().write_shut);
 }
 
+// The FIN-WAIT-2 timeout is for connections nobody reads any more (after close()); a
+// half-closed connection whose application still reads - a client that sent its request
+// and shutdown(write), waiting for a slow answer - is not cut off after 60 s.
+TEST(HalfClose, HalfClosedFinWait2NotTimedOut) {
+  Harness h;
+  h.to_fin_wait_2();
+  h.expect_nothing(h.now() + 10min);
+  EXPECT_EQ(h.state(), TcpState::fin_wait_2);
+  EXPECT_TRUE(h.drops.empty());
+  h.peer_sends(data(1, 2, "late answer"), h.now() + 1ms);
+  EXPECT_EQ(h.read_all(), "late answer");
+}
+
+// Data and FIN queued behind a closed window leave together when it opens.
+TEST(HalfClose, FinRidesOnQueuedData) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  h.peer_sends(ack(1, 1, 0), h.now() + 10ms);
+  ASSERT_TRUE(h.send("abc"));
+  ASSERT_TRUE(h.close());
+  h.expect_nothing();
+  h.peer_sends(ack(1, 1, kPeerWindow), h.now() + 10ms);
+  h.expect({.flag = Flag::fin, .seq = 1, .ack = 1, .push = true, .payload = "abc"});
+  EXPECT_EQ(h.state(), TcpState::fin_wait_1);
+  h.peer_sends(ack(1, 5, kPeerWindow), h.now() + 10ms);
+  EXPECT_EQ(h.state(), TcpState::fin_wait_2);
+}
+
 // RFC 9293 §3.6.1 (SHLD-2, RFC 1122 4.2.2.13): after CLOSE, new data from the peer is
 // answered with RST, <SEQ=SND.NXT>, to show it was lost.
 TEST(HalfClose, DataAfterCloseAnsweredWithRst) {
@@ -571,6 +627,14 @@ TEST(HandshakeRefused, SynToClosedPort) {
   h.expect({.flag = Flag::rst, .seq = 0, .ack = 1, .window = std::nullopt, .check_options = false});
   EXPECT_EQ(num_connections(h.s), 0u);
   EXPECT_EQ(stats(h.s).drop(DropReason::no_connection), 1u);
+}
+
+TEST(HandshakeRefused, SynToClosedPortIpv6) {
+  Harness h(HarnessOptions{.ipv6 = true});
+  Tcp s = syn(0);
+  s.payload = "abc";
+  h.peer_sends(s);
+  h.expect({.flag = Flag::rst, .seq = 0, .ack = 4, .window = std::nullopt, .check_options = false});
 }
 
 // After stop_listen the port is closed again.
