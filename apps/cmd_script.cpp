@@ -39,7 +39,8 @@ const Registration reg{{"script", "Run packetdrill-syntax scripts against the st
                           cmd.add_option("files", opts->files, "Script files (.pkt)")->required();
                           cmd.add_option("--set", opts->set,
                                          "A header option for every script, after its own: "
-                                         "--set tolerance_usecs=10000 (repeatable)");
+                                         "--set tolerance_usecs=10000 (repeatable)")
+                              ->allow_extra_args(false);
                           for (const char* name : {"tolerance_usecs", "tolerance_percent", "local_ip",
                                                    "remote_ip", "mss", "mtu", "ip_version"}) {
                             cmd.add_option_function<std::string>(
