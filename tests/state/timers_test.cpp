@@ -72,6 +72,66 @@ TEST(Rto, ExponentialBackoffCappedAt60s) {
   EXPECT_EQ(stats(h.s).retransmits_rto, 12u);
 }
 
+// RFC 6298 §2.2-2.3 arithmetic. The SYN is retransmitted once (so Karn leaves no sample
+// from the handshake); then the first sample R = 10 ms: SRTT = 10, RTTVAR = 5 (RTO 200 ms,
+// the floor); the second R' = 190 ms (before the 200 ms timer): RTTVAR = 3/4 * 5 + 1/4 *
+// |10 - 190| = 3.75 + 45 = 48.75 ms, SRTT = 7/8 * 10 + 1/8 * 190 = 8.75 + 23.75 = 32.5 ms,
+// RTO = SRTT + 4 * RTTVAR = 32.5 + 195 = 227.5 ms.
+TEST(Rto, Rfc6298Estimator) {
+  Harness h;
+  h.to_syn_sent();
+  h.advance_to(h.t0() + 1s);
+  h.clear_outputs();  // the retransmitted SYN
+  Tcp sa = syn(0, mss1460());
+  sa.ack = 1;
+  h.peer_sends(sa, h.now() + 10ms);
+  h.expect(ack(1, 1));
+  ASSERT_TRUE(h.send("a"));
+  h.clear_outputs();
+  h.peer_sends(ack(1, 2, kPeerWindow), h.now() + 10ms);
+  EXPECT_EQ(h.conn().srtt, 10ms);
+  EXPECT_EQ(h.conn().rttvar, 5ms);
+  EXPECT_EQ(h.conn().rto, 200ms) << "10 + 4 * 5 = 30 ms, below the 200 ms floor";
+  ASSERT_TRUE(h.send("b"));
+  h.clear_outputs();
+  h.peer_sends(ack(1, 3, kPeerWindow), h.now() + 190ms);
+  EXPECT_EQ(h.conn().rttvar, 48750us);
+  EXPECT_EQ(h.conn().srtt, 32500us);
+  EXPECT_EQ(h.conn().rto, 227500us);
+  // and the retransmission timer uses it
+  ASSERT_TRUE(h.send("c"));
+  h.expect({.seq = 3, .ack = 1, .push = true, .payload = "c"});
+  h.expect_at({.seq = 3, .ack = 1, .push = true, .payload = "c"}, h.now() + 227500us);
+}
+
+// RFC 6298 §5.7 for the passive side: a retransmitted SYN-ACK leaves RTO = 3 s.
+TEST(Rto, ThreeSecondsAfterRetransmittedSynAck) {
+  Harness h;
+  h.to_syn_received();
+  h.advance_to(h.t0() + 1s);
+  h.clear_outputs();
+  h.peer_sends(ack(1, 1, kPeerWindow), h.now() + 10ms);
+  EXPECT_EQ(h.state(), TcpState::established);
+  EXPECT_EQ(h.conn().rto, 3s);
+}
+
+// A passive open whose SYN-ACK is never answered ends after max_retransmits with an RST
+// <SEQ=SND.NXT>; the listener stays.
+TEST(TimerErrors, SynReceivedGivesUp) {
+  Config c;
+  c.max_retransmits = 2;
+  Harness h(c);
+  h.to_syn_received();
+  const Tcp sa = {.flag = Flag::syn, .seq = 0, .ack = 1, .window = 65535, .check_options = false};
+  h.expect_at(sa, h.t0() + 1s);
+  h.expect_at(sa, h.t0() + 3s);
+  h.advance_to(h.t0() + 7s);
+  h.expect_rst(1);
+  EXPECT_TRUE(h.gone());
+  EXPECT_TRUE(listening(h.s, kLocalPort));
+  h.expect_nothing(h.now() + 10min);
+}
+
 // The FIN is retransmitted like data (RFC 9293 §3.10.4: it occupies sequence space).
 TEST(Rto, FinRetransmitted) {
   Harness h;
