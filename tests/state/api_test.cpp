@@ -109,6 +109,28 @@ TEST(Recv, ReassemblyWithHolesAndOverlaps) {
   EXPECT_EQ(h.read_all(), text);
 }
 
+// Bounded memory (DESIGN.md): out-of-order ranges are capped by Config::max_ooo_ranges;
+// what is beyond the cap is dropped and counted, and the stream is still right once the
+// peer retransmits.
+TEST(Recv, OutOfOrderRangesBounded) {
+  Config c;
+  c.max_ooo_ranges = 8;
+  Harness h(c);
+  h.to_established({Mss{1460}});
+  // 12 one-byte islands at 11, 21, 31, ...: holes between all of them.
+  for (std::uint32_t i = 1; i <= 12; ++i) h.peer_sends(data(10 * i + 1, 1, "x"), h.now() + 1ms);
+  h.clear_outputs();
+  EXPECT_LE(h.conn().ooo_ranges, 8u);
+  EXPECT_GE(stats(h.s).drop(DropReason::ooo_limit), 4u);
+  // The peer retransmits everything in order.
+  std::string all(121, 'y');  // bytes 1..121; the islands' 'x' at offsets 10, 20, ..., 120
+  for (std::size_t i = 10; i < all.size(); i += 10) all[i] = 'x';
+  h.peer_sends(data(1, 1, all), h.now() + 1ms);
+  h.clear_outputs();
+  EXPECT_EQ(h.read_all(), all);
+  EXPECT_EQ(h.conn().ooo_ranges, 0u);
+}
+
 // A duplicate of data already received is answered at once (§3.10.7.4 first step).
 TEST(Recv, DuplicateDataAckedAtOnce) {
   Harness h;

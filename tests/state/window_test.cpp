@@ -116,6 +116,19 @@ TEST(ReceiveWindow, ReadReopeningClosedWindowSendsUpdate) {
   h.expect(ack(1, 4097, 4096));
 }
 
+// A read that opens the window by at least min(RCV.BUFF / 2, MSS) is announced promptly:
+// the peer, whose usable window (1096) is below both its MSS and half the largest window
+// it was offered (sender SWS avoidance, §3.8.6.2.1), would otherwise hold its data.
+TEST(ReceiveWindow, ReadOpeningSignificantlySendsUpdate) {
+  Harness h;
+  h.to_established({Mss{1460}}, small_buffer());
+  h.peer_sends(data(1, 1, std::string(1460, 'a'), false), h.now() + 10ms);
+  h.peer_sends(data(1461, 1, std::string(1540, 'b'), false), h.now() + 1ms);
+  h.expect_by(ack(1, 3001, 1096), h.now() + 40ms);
+  EXPECT_EQ(h.read_all().size(), 3000u);
+  h.expect_by(ack(1, 3001, 4096), h.now() + 200ms);
+}
+
 // §3.8.6.2.2: the right window edge is not moved for an increase smaller than
 // min(RCV.BUFF / 2, MSS) = min(2048, 1460): a 100-byte read sends no window update.
 TEST(ReceiveWindow, NoUpdateForSmallIncrease) {
