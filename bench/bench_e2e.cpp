@@ -1,0 +1,277 @@
+// End to end, one process, one thread: two utcp stacks joined in memory (two_stacks.hpp),
+// every segment encoded and checksummed by Segment::encode_into and decoded and verified by
+// handle_buf. Prints a table and, for scripts, one "RESULT name value" line per figure.
+//
+//   bench_e2e [--only bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N]
+//             [--idle N]
+//
+// bulk     N bytes (default 1 GiB) over one flow, MSS 1460, every byte checked at the receiver
+// flows    the same total spread over --flows flows (default 1000), all active at once
+// connect  --connects (default 200,000) handshakes and closes, distinct 4-tuples, virtual
+//          time advancing 1 ms per pair so TIME-WAIT ends and is reaped by timer
+// memory   --idle (default 1,000,000) idle established connections: resident memory growth
+//          (/proc/self/statm) per connection per stack
+#include <malloc.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "two_stacks.hpp"
+
+namespace {
+std::uint64_t g_allocs = 0;  // one thread
+}  // namespace
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void* operator new(std::size_t n) {
+  ++g_allocs;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace utcp::bench {
+namespace {
+
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+std::uint64_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) die("no /proc/self/statm");
+  unsigned long size = 0, resident = 0;
+  if (std::fscanf(f, "%lu %lu", &size, &resident) != 2) die("bad statm");
+  std::fclose(f);
+  return static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+void result(const char* name, double value, const char* unit, const char* what) {
+  std::printf("%-34s %14.3f %-10s %s\n", name, value, unit, what);
+  std::printf("RESULT %s %.6g\n", name, value);
+  std::fflush(stdout);
+}
+
+// The byte stream: a pseudo-random pattern of odd length, repeated; flow i starts at a shifted
+// offset. Stored twice so any chunk up to kPeriod bytes is one contiguous view.
+constexpr std::size_t kPeriod = (1u << 20) + 4099;
+const std::string& pattern() {
+  static const std::string s = [] {
+    std::string p(2 * kPeriod, '\0');
+    std::uint32_t x = 88172645u;
+    for (std::size_t i = 0; i < kPeriod; ++i) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      p[i] = p[i + kPeriod] = static_cast<char>(x);
+    }
+    return p;
+  }();
+  return s;
+}
+std::string_view stream_at(std::size_t flow, std::uint64_t offset, std::size_t n) {
+  return std::string_view(pattern()).substr((flow * 7919 + offset) % kPeriod, n);
+}
+
+struct BulkFigures {
+  double wall = 0, cpu = 0;
+  std::uint64_t bytes = 0, data_segments = 0, allocs = 0;
+};
+
+// Moves `per_flow` bytes over each of `n` flows from a to b and checks every byte.
+BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
+  constexpr std::size_t kChunk = 64 * 1024;
+  Pair p;
+  std::vector<Flow> fa(n), fb(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    fa[i] = p.open(i);
+    fb[i] = server_flow(i);
+  }
+  const auto index = [](const Flow& f, bool at_b) -> std::size_t {
+    return static_cast<std::size_t>((at_b ? f.remote() : f.local()).port - client_port(0));
+  };
+  std::vector<std::uint64_t> sent(n, 0), got(n, 0);
+  std::vector<char> writable(n, 1), readable(n, 0);
+  std::vector<std::size_t> to_read;
+  std::uint64_t total_got = 0;
+  const std::uint64_t total = per_flow * n;
+  (void)pattern();  // built before the clock starts
+  const std::uint64_t segs0 = p.data_segments, allocs0 = g_allocs;
+  const double w0 = wall_seconds(), c0 = cpu_seconds();
+  while (total_got < total) {
+    bool progress = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!writable[i] || sent[i] == per_flow) continue;
+      const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, per_flow - sent[i]));
+      auto r = send(std::move(p.a), p.now, fa[i], stream_at(i, sent[i], len));
+      if (!r) die("send: " + r.error().message);
+      sent[i] += r->enqueued;
+      if (r->enqueued < len) writable[i] = 0;
+      progress |= r->enqueued > 0;
+      p.a = std::move(r->state);
+      p.queue(r->out, true);
+    }
+    progress |= p.deliver(true, [&](const Event<Notify>& e) {
+      if (const auto* s = std::get_if<Signal<Notify>>(&e)) {
+        const std::size_t i = index(s->flow, true);
+        if (!readable[i]) to_read.push_back(i);
+        readable[i] = 1;
+      }
+    }) > 0;
+    for (std::size_t i : to_read) {
+      readable[i] = 0;
+      auto r = recv(std::move(p.b), p.now, fb[i]);
+      if (!r) die("recv: " + r.error().message);
+      for (const std::string& piece : r->data) {
+        if (got[i] + piece.size() > per_flow || piece != stream_at(i, got[i], piece.size()))
+          die("received bytes differ from those sent");
+        got[i] += piece.size();
+        total_got += piece.size();
+      }
+      p.b = std::move(r->state);
+      p.queue(r->out, false);
+    }
+    to_read.clear();
+    progress |= p.deliver(false, [&](const Event<Notify>& e) {
+      if (const auto* s = std::get_if<Signal<Notify>>(&e)) writable[index(s->flow, false)] = 1;
+    }) > 0;
+    if (!progress && p.to_a.empty() && p.to_b.empty()) {
+      // Nothing moves: let virtual time reach the next timer (a delayed ACK, say).
+      const auto d = p.next();
+      if (!d) die("transfer stalled with no timer pending");
+      p.now = std::max(p.now, *d);
+      p.run_timers();
+      std::fill(writable.begin(), writable.end(), 1);
+    }
+    p.now += std::chrono::microseconds(10);
+  }
+  BulkFigures f;
+  f.cpu = cpu_seconds() - c0;
+  f.wall = wall_seconds() - w0;
+  f.bytes = total_got;
+  f.data_segments = p.data_segments - segs0;
+  f.allocs = g_allocs - allocs0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (got[i] != per_flow) die("a flow did not receive all its bytes");
+  return f;
+}
+
+void report_bulk(const char* key, std::size_t n, std::uint64_t bytes) {
+  const BulkFigures f = bulk(n, bytes / n);
+  const double bits = static_cast<double>(f.bytes) * 8;
+  std::string name = std::string(key) + "_gbps_cpu";
+  result(name.c_str(), bits / f.cpu / 1e9, "Gbit/s", "payload over process CPU time");
+  name = std::string(key) + "_gbps_wall";
+  result(name.c_str(), bits / f.wall / 1e9, "Gbit/s", "payload over wall time (machine shared)");
+  name = std::string(key) + "_bytes";
+  result(name.c_str(), static_cast<double>(f.bytes), "B", "payload moved and checked");
+  name = std::string(key) + "_data_segments";
+  result(name.c_str(), static_cast<double>(f.data_segments), "", "segments with payload sent");
+  name = std::string(key) + "_ns_per_segment_cpu";
+  result(name.c_str(), f.cpu * 1e9 / static_cast<double>(f.data_segments), "ns",
+         "CPU per data segment, both stacks, ACKs included");
+  name = std::string(key) + "_allocs_per_segment";
+  result(name.c_str(), static_cast<double>(f.allocs) / static_cast<double>(f.data_segments), "",
+         "operator new calls per data segment (stacks and harness)");
+}
+
+void report_connect(std::uint64_t count) {
+  Pair p;
+  const std::uint64_t allocs0 = g_allocs;
+  const double w0 = wall_seconds(), c0 = cpu_seconds();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    p.connect_close(i);
+    p.now += std::chrono::milliseconds(1);
+    p.run_timers();
+  }
+  const double cpu = cpu_seconds() - c0, wall = wall_seconds() - w0;
+  result("connect_close_per_s_cpu", static_cast<double>(count) / cpu, "1/s",
+         "handshake + close pairs per CPU second (both stacks)");
+  result("connect_close_per_s_wall", static_cast<double>(count) / wall, "1/s", "the same over wall time");
+  result("connect_close_allocs", static_cast<double>(g_allocs - allocs0) / static_cast<double>(count), "",
+         "operator new calls per pair");
+  result("connect_close_left", static_cast<double>(num_connections(p.a) + num_connections(p.b)), "",
+         "flows still in the tables (TIME-WAIT)");
+}
+
+void report_memory(std::uint64_t count) {
+  malloc_trim(0);
+  const std::uint64_t rss0 = resident_bytes();
+  const std::size_t heap0 = mallinfo2().uordblks;
+  Pair p;
+  const double c0 = cpu_seconds();
+  for (std::uint64_t i = 0; i < count; ++i) p.open(i);
+  const double cpu = cpu_seconds() - c0;
+  if (num_connections(p.a) != count || num_connections(p.b) != count) die("connections missing");
+  const std::uint64_t rss1 = resident_bytes();
+  const std::size_t heap1 = mallinfo2().uordblks;
+  const double per = static_cast<double>(count) * 2;
+  result("idle_rss_per_conn_per_stack", static_cast<double>(rss1 - rss0) / per, "B",
+         "resident growth / connections / 2 stacks");
+  result("idle_heap_per_conn_per_stack", static_cast<double>(heap1 - heap0) / per, "B",
+         "malloc'd bytes in use (mallinfo2) / connections / 2 stacks");
+  result("idle_open_per_s_cpu", static_cast<double>(count) / cpu, "1/s",
+         "handshakes per CPU second while filling");
+}
+
+std::uint64_t parse_size(const char* s) {
+  char* end = nullptr;
+  std::uint64_t v = std::strtoull(s, &end, 10);
+  if (*end == 'K') v <<= 10;
+  if (*end == 'M') v <<= 20;
+  if (*end == 'G') v <<= 30;
+  return v;
+}
+
+}  // namespace
+}  // namespace utcp::bench
+
+int main(int argc, char** argv) {
+  using namespace utcp::bench;
+  std::string only;
+  std::uint64_t bytes = 1ull << 30, flows = 1000, connects = 200000, idle = 1000000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string_view k = argv[i];
+    if (k == "--only")
+      only = argv[i + 1];
+    else if (k == "--bytes")
+      bytes = parse_size(argv[i + 1]);
+    else if (k == "--flows")
+      flows = parse_size(argv[i + 1]);
+    else if (k == "--connects")
+      connects = parse_size(argv[i + 1]);
+    else if (k == "--idle")
+      idle = parse_size(argv[i + 1]);
+    else
+      die("usage: bench_e2e [--only bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N] "
+          "[--idle N]");
+  }
+  if (flows == 0 || flows > 50000) die("--flows: 1 to 50000");
+  const auto want = [&](std::string_view w) { return only.empty() || only == w; };
+  // Memory first, while the heap is still small.
+  if (want("memory")) report_memory(idle);
+  if (want("bulk")) report_bulk("bulk_1flow", 1, bytes);
+  if (want("flows")) report_bulk("bulk_flows", static_cast<std::size_t>(flows), bytes);
+  if (want("connect")) report_connect(connects);
+  return 0;
+}

@@ -1,0 +1,274 @@
+// The State API on its hot paths: handle_buf on an ESTABLISHED flow (an in-order 1460-byte
+// data segment; a pure ACK of new data), timer with nothing due and next_deadline at 1, 1k and
+// 1M idle established flows, copying a State (and copying then updating one flow), and a
+// whole connect + close. Flows are set up by real handshakes between two stacks
+// (two_stacks.hpp). Counter allocs: operator new calls per iteration (this program counts
+// them).
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <new>
+
+#include "two_stacks.hpp"
+
+namespace {
+std::atomic<std::uint64_t> g_allocs{0};
+}  // namespace
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void* operator new(std::size_t n) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace utcp::bench {
+namespace {
+
+std::uint64_t allocs() {
+  return g_allocs.load(std::memory_order_relaxed);
+}
+
+// Allocations inside the timed region: the total minus those made while paused.
+class AllocCounter {
+ public:
+  AllocCounter() : start_(allocs()) {}
+  void pause() { paused_at_ = allocs(); }
+  void resume() { excluded_ += allocs() - paused_at_; }
+  void report(benchmark::State& st) const {
+    st.counters["allocs"] = benchmark::Counter(static_cast<double>(allocs() - start_ - excluded_),
+                                               benchmark::Counter::kAvgIterations);
+  }
+
+ private:
+  std::uint64_t start_, paused_at_ = 0, excluded_ = 0;
+};
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  std::uint32_t x = 2463534242u;
+  for (auto& c : s) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  return s;
+}
+
+void drain(St& s, Instant now, const Flow& f) {
+  auto r = recv(std::move(s), now, f);
+  if (!r) die("recv: " + r.error().message);
+  s = std::move(r->state);
+}
+
+// ---- handle_buf: an in-order 1460-byte data segment at the receiver ----
+
+void BM_HandleBufData1460(benchmark::State& state) {
+  constexpr std::size_t kBatch = 128;  // 187 KB: inside the 256 KiB receive window
+  Pair p;
+  const Flow fa = p.open(0), fb = server_flow(0);
+  const auto ci = info(p.a, fa);
+  if (!ci) die("no flow");
+  Segment seg;
+  seg.src_port = fa.local().port;
+  seg.dst_port = fa.remote().port;
+  seg.seq = ci->snd_nxt;
+  seg.ack = ci->rcv_nxt;
+  seg.push = true;
+  seg.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(ci->rcv_wnd >> ci->rcv_wscale, 65535));
+  seg.payload = Payload(std::string_view(pattern(1460)));
+  std::vector<Packet> batch(kBatch);
+  auto refill = [&] {
+    for (Packet& pk : batch) {
+      pk.src = fa.local().ip;
+      pk.dst = fa.remote().ip;
+      pk.len = static_cast<std::uint32_t>(seg.encode_into(pk.bytes, pk.src, pk.dst));
+      seg.seq = seg.seq + 1460;
+    }
+  };
+  refill();
+  std::size_t i = 0;
+  AllocCounter ac;
+  for (auto _ : state) {
+    if (i == kBatch) {
+      state.PauseTiming();
+      ac.pause();
+      drain(p.b, p.now, fb);
+      refill();
+      i = 0;
+      ac.resume();
+      state.ResumeTiming();
+    }
+    auto r = handle_buf(std::move(p.b), p.now, batch[i].src, batch[i].dst, batch[i].view());
+    p.b = std::move(r.state);
+    benchmark::DoNotOptimize(r.out.size());
+    ++i;
+  }
+  ac.report(state);
+  if (stats(p.b).bytes_in < 1460 * std::min<std::uint64_t>(state.iterations(), kBatch))
+    die("data not accepted");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * 1460);
+}
+BENCHMARK(BM_HandleBufData1460);
+
+// ---- handle_buf: a pure ACK of new data at the sender ----
+
+void BM_HandleBufPureAck(benchmark::State& state) {
+  constexpr std::size_t kSegments = 64;
+  Pair p;
+  const Flow fa = p.open(0), fb = server_flow(0);
+  const std::string data = pattern(kSegments * 1460);
+  // Warm up: open the congestion window so the batches below leave in one go.
+  for (int round = 0; round < 64; ++round) {
+    p.apply(send(std::move(p.a), p.now, fa, data), false, "send");
+    p.settle();
+    drain(p.b, p.now, fb);
+    p.deliver(false);
+  }
+  std::vector<Packet> acks;
+  std::uint64_t acked_bytes = 0, sent_in_timing = 0;
+  auto refill = [&] {
+    acks.clear();
+    p.apply(send(std::move(p.a), p.now, fa, data), false, "send");
+    p.deliver(true);  // data to b; b's ACKs are now queued for a
+    auto r = recv(std::move(p.b), p.now, fb);
+    if (!r) die("recv");
+    p.b = std::move(r->state);
+    p.queue(r->out, false);  // the window update
+    acks.swap(p.to_a);
+  };
+  refill();
+  std::size_t i = 0;
+  AllocCounter ac;
+  for (auto _ : state) {
+    if (i == acks.size()) {
+      state.PauseTiming();
+      ac.pause();
+      refill();
+      i = 0;
+      ac.resume();
+      state.ResumeTiming();
+    }
+    const auto una = info(p.a, fa)->snd_una;
+    auto r = handle_buf(std::move(p.a), p.now, acks[i].src, acks[i].dst, acks[i].view());
+    p.a = std::move(r.state);
+    sent_in_timing += r.out.size();
+    acked_bytes += static_cast<std::uint32_t>(info(p.a, fa)->snd_una - una);
+    ++i;
+  }
+  ac.report(state);
+  const double n = static_cast<double>(state.iterations());
+  state.counters["acked_B"] = static_cast<double>(acked_bytes) / n;
+  state.counters["segs_out"] = static_cast<double>(sent_in_timing) / n;
+}
+BENCHMARK(BM_HandleBufPureAck);
+
+// ---- N idle established flows ----
+
+struct Idle {
+  std::unique_ptr<Pair> p;
+};
+Config keepalive_config() {
+  Config c;
+  c.keepalive = true;  // every idle flow then has a deadline (2 h away)
+  return c;
+}
+Pair& idle(std::size_t n) {
+  static std::map<std::size_t, std::unique_ptr<Pair>> cache;
+  auto& slot = cache[n];
+  if (!slot) {
+    cache.clear();  // one size at a time: 1M flows take a lot of memory
+    auto& fresh = cache[n];
+    fresh = std::make_unique<Pair>(keepalive_config(), keepalive_config());
+    for (std::size_t i = 0; i < n; ++i) fresh->open(i);
+    if (num_connections(fresh->a) != n) die("flows missing");
+    return *fresh;
+  }
+  return *slot;
+}
+
+void BM_TimerNothingDue(benchmark::State& state) {
+  Pair& p = idle(static_cast<std::size_t>(state.range(0)));
+  AllocCounter ac;
+  for (auto _ : state) {
+    auto r = timer(std::move(p.a), p.now);
+    p.a = std::move(r.state);
+    benchmark::DoNotOptimize(r.out.size());
+  }
+  ac.report(state);
+}
+BENCHMARK(BM_TimerNothingDue)->Arg(1)->Arg(1000)->Arg(1000000);
+
+void BM_NextDeadline(benchmark::State& state) {
+  Pair& p = idle(static_cast<std::size_t>(state.range(0)));
+  if (!next_deadline(p.a)) die("no deadline");
+  AllocCounter ac;
+  for (auto _ : state) {
+    auto d = next_deadline(p.a);
+    benchmark::DoNotOptimize(d);
+  }
+  ac.report(state);
+}
+BENCHMARK(BM_NextDeadline)->Arg(1)->Arg(1000)->Arg(1000000);
+
+void BM_CopyState(benchmark::State& state) {
+  Pair& p = idle(static_cast<std::size_t>(state.range(0)));
+  AllocCounter ac;
+  for (auto _ : state) {
+    St copy = p.a;
+    benchmark::DoNotOptimize(copy);
+  }
+  ac.report(state);
+}
+BENCHMARK(BM_CopyState)->Arg(1)->Arg(1000)->Arg(1000000);
+
+// A snapshot that then diverges: the first update of the copy pays the copy-on-write.
+void BM_CopyStateThenUpdateOneFlow(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  Pair& p = idle(n);
+  FlowOptions o;
+  o.nodelay = true;
+  std::uint64_t i = 0;
+  AllocCounter ac;
+  for (auto _ : state) {
+    St copy = p.a;
+    auto r = set_options(std::move(copy), client_flow(i++ % n), o);
+    benchmark::DoNotOptimize(r);
+  }
+  ac.report(state);
+}
+BENCHMARK(BM_CopyStateThenUpdateOneFlow)->Arg(1)->Arg(1000)->Arg(1000000);
+
+// ---- connect + close ----
+
+void BM_ConnectClose(benchmark::State& state) {
+  Pair p;
+  std::uint64_t i = 0;
+  AllocCounter ac;
+  for (auto _ : state) {
+    p.connect_close(i++);
+    p.now += std::chrono::milliseconds(1);  // TIME-WAIT (60 s) ends 60,000 pairs later
+    p.run_timers();
+  }
+  ac.report(state);
+  state.counters["flows_left"] = static_cast<double>(num_connections(p.a) + num_connections(p.b));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ConnectClose);
+
+}  // namespace
+}  // namespace utcp::bench
+
+BENCHMARK_MAIN();
