@@ -8,6 +8,9 @@
 // so only cwnd limits the sender.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "harness.hpp"
 
 namespace utcp::test {
@@ -309,6 +312,64 @@ TEST(Congestion, SecondRtoKeepsFloor) {
   EXPECT_EQ(h.conn().ssthresh, 7300u);
   EXPECT_EQ(h.conn().cwnd, S);
   EXPECT_EQ(stats(h.s).rto_events, 2u);
+}
+
+// End to end against a peer that loses the first transmission of every 9th segment sent
+// (except near the end) and
+// acknowledges every segment at once (cumulatively): the stream arrives intact, recovered
+// by fast retransmit (never an RTO: three duplicate ACKs always follow a single loss),
+// with ssthresh never below 2 * SMSS.
+TEST(Congestion, LossyTransferRecoversByFastRetransmit) {
+  Harness h;
+  const std::size_t total = 300 * S;
+  bulk_established(h, 0);
+  std::string sent_text(total, '\0');
+  for (std::size_t i = 0; i < total; ++i) sent_text[i] = static_cast<char>('a' + (i * 7 + i / 1460) % 26);
+  std::size_t queued = 0;
+  std::string received;
+  std::uint32_t rcv_nxt = 1;
+  std::map<std::uint32_t, std::string> ooo;
+  std::set<std::uint32_t> lost_once;
+  int segments = 0;
+  for (int step = 0; step < 20000 && received.size() < total; ++step) {
+    if (queued < total) {
+      auto r = h.send(std::string_view(sent_text).substr(queued));
+      ASSERT_TRUE(r);
+      queued += r->enqueued;
+    }
+    if (h.queued() == 0) {
+      auto d = next_deadline(h.s);
+      ASSERT_TRUE(d) << "stalled at " << received.size();
+      h.advance_to(*d);
+      continue;
+    }
+    const Segment seg = h.take()->out.segment;
+    if (seg.payload.empty()) continue;
+    const std::uint32_t seq = h.rel_local(seg.seq);
+    // (no losses in the last 20 segments: a tail loss has no duplicate ACKs behind it)
+    if (++segments % 9 == 0 && !lost_once.contains(seq) && seq < total - 20 * S) {
+      lost_once.insert(seq);
+      continue;
+    }
+    if (seq <= rcv_nxt) {
+      const std::string p = seg.payload.to_string();
+      if (seq + p.size() > rcv_nxt) received += p.substr(rcv_nxt - seq);
+      rcv_nxt = std::max<std::uint32_t>(rcv_nxt, seq + static_cast<std::uint32_t>(p.size()));
+      for (auto it = ooo.begin(); it != ooo.end() && it->first <= rcv_nxt; it = ooo.erase(it))
+        if (it->first + it->second.size() > rcv_nxt) {
+          received += it->second.substr(rcv_nxt - it->first);
+          rcv_nxt = it->first + static_cast<std::uint32_t>(it->second.size());
+        }
+    } else {
+      ooo[seq] = seg.payload.to_string();
+    }
+    h.peer_sends(ack(1, rcv_nxt, 65535), h.now() + 1ms);
+    EXPECT_GE(h.conn().ssthresh, 2 * S);
+  }
+  EXPECT_EQ(received.size(), total);
+  EXPECT_TRUE(received == sent_text) << "the stream arrived corrupted";
+  EXPECT_GE(stats(h.s).retransmits_fast, 1u);
+  EXPECT_EQ(stats(h.s).rto_events, 0u);
 }
 
 }  // namespace
