@@ -58,6 +58,20 @@ struct Due {
 
   void retransmit() {
     t.disarm(Timer::retransmit);
+    const bool handshake = t.state == TcpState::syn_sent || t.state == TcpState::syn_received;
+    if (!handshake && t.flight() == 0) return;
+    if (!handshake && t.snd_wnd == 0) {
+      // The peer closed its window with data outstanding: the retransmission is a window
+      // probe (§3.8.6.1), given up only when unanswered (like the persist timer).
+      if (t.probes >= c.cfg.max_retransmits) return end(TimerError::retransmission_exceeded, true);
+      ++t.probes;
+      ++c.e.stats.rto_events;
+      t.rtt.backoff();
+      t.rtt_timing = false;
+      retransmit_first(c, t);
+      arm_retransmit(c, t);
+      return;
+    }
     if (t.retransmits >= c.cfg.max_retransmits) {
       return end(TimerError::retransmission_exceeded, t.state != TcpState::syn_sent);
     }
@@ -65,17 +79,18 @@ struct Due {
     ++c.e.stats.rto_events;
     t.rtt.backoff();
     t.rtt_timing = false;  // Karn
-    if (t.state == TcpState::syn_sent || t.state == TcpState::syn_received) {
+    if (handshake) {
       t.syn_retransmitted = true;
       ++c.e.stats.retransmits_rto;
       send_syn(c, t);
       return;
     }
-    if (t.flight() == 0) return;
-    // RFC 5681 §3.1 on a timeout; go back to SND.UNA and resend what cwnd (one SMSS) allows.
+    // RFC 5681 §3.1 on a timeout; go back to SND.UNA and resend what cwnd (one SMSS) allows,
+    // at least the first segment whatever sender SWS avoidance would say.
     t.cc.on_rto(t.flight(), t.smss, t.snd_max);
     t.snd_nxt = t.snd_una;
-    output(c, t);
+    output_forced(c, t);
+    if (t.snd_nxt == t.snd_una) retransmit_first(c, t);
     if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
   }
 
