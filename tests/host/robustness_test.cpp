@@ -69,10 +69,7 @@ class Scenario : public ::testing::Test {
   }
 };
 
-// engine bug: an RTO with a peer window below one SMSS (and more data queued) retransmits
-// nothing (src/timers retransmit() -> output() applies sender SWS avoidance), so a lost ACK
-// stalls the flow until retransmission_exceeded. See RtoRetransmitsIntoSmallWindow.
-TEST_F(Scenario, DISABLED_TransferWithLoss) {
+TEST_F(Scenario, TransferWithLoss) {
   auto [c, s] = establish();
   int n = 0;
   net.filter = [&n](const Packet&) { return ++n % 23 != 0; };
@@ -82,10 +79,10 @@ TEST_F(Scenario, DISABLED_TransferWithLoss) {
   EXPECT_GT(st.tcp_retransmits, 0u);
 }
 
-// engine bug: see DISABLED_TransferWithLoss. b offers a 2048-byte buffer and does not read;
-// a sends 1460, then 588 bytes into the remaining window; the ACK of those 588 is lost. Every
-// RTO must resend them; the engine sends nothing until b's window changes.
-TEST_F(Scenario, DISABLED_RtoRetransmitsIntoSmallWindow) {
+// b offers a 2048-byte buffer and does not read; a sends 1460, then 588 bytes into the
+// remaining window; the ACK of those 588 is lost. Every RTO must resend them, though the
+// window is below one MSS (a stall in the engine until a0ed1cb).
+TEST_F(Scenario, RtoRetransmitsIntoSmallWindow) {
   utcp_close(net.b, l);
   l = utcp_socket(net.b, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   const int rcvbuf = 2048;
