@@ -174,8 +174,16 @@ void Harness::absorb(std::vector<Output>&& out, Loc loc) {
 
 void Harness::run_timer(Instant t, Loc loc) {
   now_ = t;
+  // DESIGN.md: next_deadline is exact - a timer call at it has work to do. Visible work is
+  // a segment, a drop, or a connection ending.
+  const bool at_deadline = next_deadline(s) == std::optional<Instant>(t);
+  const std::size_t flows_before = num_connections(s);
   auto r = timer(std::move(s), t);
   s = std::move(r.state);
+  if (strict_deadlines && at_deadline && r.out.empty() && r.drops.empty() &&
+      num_connections(s) == flows_before)
+    ADD_FAILURE_AT(loc.file_name(), loc.line())
+        << "timer at next_deadline (+" << std::chrono::duration<double>(t - t0_).count() << " s) did nothing";
   for (auto& d : r.drops) drops.push_back(std::move(d));
   absorb(std::move(r.out), loc);
   // DESIGN.md: afterwards next_deadline is empty or later than t.

@@ -191,6 +191,8 @@ class Harness {
   int notifies_made = 0;
   State<int> s;
   std::optional<int> connect_notify;  // what connect() returned
+  // Every timer call the harness makes at next_deadline must emit, drop or end something.
+  bool strict_deadlines = true;
 
  private:
   void absorb(std::vector<Output>&& out, Loc loc);
