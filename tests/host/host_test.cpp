@@ -205,5 +205,40 @@ TEST(HostReceiveBuffer, HeldBytesCountAgainstTheWindow) {
   EXPECT_EQ(sent, data.size());
 }
 
+// After a partial read of a full buffer (the host holds the bytes, the window is closed),
+// draining them lets data flow again within a round trip, not at the sender's next backed-off
+// zero-window probe.
+TEST(HostReceiveBuffer, DrainingHeldBytesReopensTheWindowAtOnce) {
+  Net net;
+  const int rcvbuf = 65536;
+  const int l = utcp_socket(net.b, AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(utcp_setsockopt(net.b, l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  socklen_t len = 0;
+  sockaddr_storage any = sockaddr_of("0.0.0.0", 80, &len);
+  ASSERT_EQ(utcp_bind(net.b, l, reinterpret_cast<sockaddr*>(&any), len), 0);
+  ASSERT_EQ(utcp_listen(net.b, l, 4), 0);
+  const int c = utcp_socket(net.a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_storage dst = net.addr_b(80, &len);
+  ASSERT_EQ(utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&dst), len), -1);
+  net.pump();
+  const int s = utcp_accept(net.b, l, nullptr, nullptr);
+  ASSERT_GE(s, 0);
+  const std::vector<char> data(1 << 20, 'w');
+  ASSERT_GT(utcp_write(net.a, c, data.data(), data.size()), 0);
+  net.run_for(60 * sec);  // the window fills and closes; the sender's probes back off
+  std::vector<char> buf(1 << 20);
+  ASSERT_EQ(utcp_recv(net.b, s, buf.data(), 1, MSG_DONTWAIT), 1);  // the host now holds the rest
+  net.run_for(60 * sec);
+  std::size_t drained = 0;
+  for (;;) {
+    const ssize_t k = utcp_recv(net.b, s, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (k <= 0) break;
+    drained += static_cast<std::size_t>(k);
+  }
+  EXPECT_GT(drained, 60000u);
+  net.run_for(100 * ms);  // a window update and the next data need one round trip
+  EXPECT_GT(utcp_recv(net.b, s, buf.data(), buf.size(), MSG_DONTWAIT), 0);
+}
+
 }  // namespace
 }  // namespace utcp::host::test
