@@ -256,6 +256,22 @@ TEST(TimerErrors, FinWait2After60s) {
   EXPECT_EQ(h.drops[0].error, TimerError::timer_fin_wait_2);
 }
 
+// FIN-WAIT-2 (after close) -> TIME-WAIT: the FIN-WAIT-2 timer does not survive; the
+// connection ends exactly 2 MSL after the peer's FIN, with timer_2msl.
+TEST(TimerErrors, FinWait2TimerReplacedByTimeWait) {
+  Harness h;
+  h.to_fin_wait_2(/*by_close=*/true);
+  h.peer_sends(fin(1, 2, kPeerWindow), h.now() + 30s);
+  h.expect(ack(2, 2));
+  const Instant tw = h.now();
+  h.expect_nothing(tw + 60s - 1ns);  // (the harness also fails on a deadline that does nothing)
+  EXPECT_EQ(h.state(), TcpState::time_wait);
+  h.advance_to(tw + 60s);
+  EXPECT_TRUE(h.gone());
+  ASSERT_EQ(h.drops.size(), 1u);
+  EXPECT_EQ(h.drops[0].error, TimerError::timer_2msl);
+}
+
 // timer_2msl: TIME-WAIT lasts 2 * MSL = 60 s by default.
 TEST(TimerErrors, TimeWaitLasts2Msl) {
   Harness h;
