@@ -6,12 +6,16 @@
 // arbitrary flags, window, option bytes and payload), advance time, or call send, recv,
 // close, shutdown, abort, connect, force_enqueue, path_mtu, set_options, start/stop_listen.
 // After every step: check_invariants() must be empty, next_deadline() must be later than
-// the time just run, and every emitted segment must be valid and fit the MTU.
+// the time just run, and every emitted segment must be valid and fit the MTU. Every fourth
+// step also keeps a copy of the state from before it, which must come out unchanged (value
+// semantics: no call changes a state the caller still holds, failed calls included).
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "fuzz/fuzz_util.hpp"
 #include "utcp/utcp.hpp"
@@ -100,6 +104,41 @@ class Run {
   Run(World w, Reader& in) : s_(std::move(w.s)), now_(w.now), in_(in) {}
 
   void step() {
+    if (++steps_ % 4 == 0) {
+      const Snapshot before(s_);
+      step_once();
+      check(Snapshot(before.state) == before);
+    } else {
+      step_once();
+    }
+  }
+
+ private:
+  // What a state says about itself, to tell whether it changed.
+  struct Snapshot {
+    explicit Snapshot(const utcp::State<int>& st) : state(st) {
+      for (const auto& f : utcp::flows(st)) {
+        const auto i = utcp::info(st, f);
+        check(i.has_value());
+        conns.push_back({f, i->state, i->snd_una, i->snd_nxt, i->snd_max, i->rcv_nxt, i->snd_wnd, i->rcv_wnd,
+                         i->send_queued, i->recv_queued, i->ooo_bytes, i->ooo_ranges, i->deadline});
+      }
+      segments = utcp::stats(st).segments_in + utcp::stats(st).segments_out;
+      deadline = utcp::next_deadline(st);
+    }
+    bool operator==(const Snapshot& o) const {
+      return conns == o.conns && segments == o.segments && deadline == o.deadline;
+    }
+    using Conn = std::tuple<utcp::Flow, utcp::TcpState, utcp::Seq, utcp::Seq, utcp::Seq, utcp::Seq,
+                            std::uint32_t, std::uint32_t, std::size_t, std::size_t, std::size_t, std::size_t,
+                            std::optional<utcp::Instant>>;
+    utcp::State<int> state;
+    std::vector<Conn> conns;
+    std::uint64_t segments = 0;
+    std::optional<utcp::Instant> deadline;
+  };
+
+  void step_once() {
     const std::uint8_t op = in_.u8();
     switch (op % 16) {
       case 0:
@@ -162,7 +201,6 @@ class Run {
     after();
   }
 
- private:
   utcp::Flow pick_flow() {
     const auto fs = utcp::flows(s_);
     const std::uint8_t k = in_.u8();
@@ -317,6 +355,7 @@ class Run {
   utcp::State<int> s_;
   utcp::Instant now_;
   Reader& in_;
+  std::uint64_t steps_ = 0;
 };
 
 }  // namespace
