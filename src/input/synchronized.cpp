@@ -105,6 +105,11 @@ void input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
   }
   t.last_recv = c.now;
   t.probes = 0;  // the peer is alive
+  if (t.keepalive && t.armed(Timer::keepalive)) {
+    // §3.8.4: the idle period starts again; keep the deadline exact (no empty expiry).
+    t.keepalive_sent = 0;
+    t.arm(Timer::keepalive, c.now + t.keepalive_idle);
+  }
   trim_to_window(t, seg);
 
   // Second: RST.
