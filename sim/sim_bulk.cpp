@@ -89,14 +89,32 @@ void BulkEndpoint::write(Network& net) {
   }
 }
 
+void BulkEndpoint::tick(Network& net) {
+  step(net, true);
+  if (closed_ || failed_) {
+    ticking_ = false;
+    return;
+  }
+  net.at(net.now() + read_interval_, [this, &net] { tick(net); });
+}
+
 void BulkEndpoint::pump(Network& net) {
+  if (read_interval_ == Duration::zero()) return step(net, true);
+  if (flow_ && !ticking_ && !closed_ && !failed_) {
+    ticking_ = true;
+    net.at(net.now() + read_interval_, [this, &net] { tick(net); });
+  }
+  step(net, false);
+}
+
+void BulkEndpoint::step(Network& net, bool may_read) {
   if (!flow_ || closed_ || failed_) return;
   if (const auto ci = info(net.stack(node_), *flow_)) {
     last_cwnd_ = ci->cwnd;
     last_ssthresh_ = ci->ssthresh;
   }
   if (to_receive_ == 0 && !last_byte_at_) last_byte_at_ = net.now();
-  read(net);
+  if (may_read) read(net);
   if (failed_) return;
   write(net);
   if (failed_) return;

@@ -30,6 +30,9 @@ class BulkEndpoint {
         rx_stream_(rx_stream),
         to_receive_(to_receive) {}
 
+  // A slow reader: ignore read wake-ups and read only every `interval` (0: read at once).
+  void set_read_interval(Duration interval) { read_interval_ = interval; }
+
   // The connection this side drives (from connect, or from a passive Established).
   void attach(const Flow& flow) { flow_ = flow; }
   const std::optional<Flow>& flow() const { return flow_; }
@@ -55,6 +58,8 @@ class BulkEndpoint {
 
  private:
   void read(Network& net);
+  void tick(Network& net);
+  void step(Network& net, bool may_read);
   void write(Network& net);
   void fail(Network& net, std::string_view why);
 
@@ -67,6 +72,8 @@ class BulkEndpoint {
   std::optional<Instant> last_byte_at_;
   std::uint32_t last_cwnd_ = 0, last_ssthresh_ = 0;
   std::string chunk_;
+  Duration read_interval_{0};
+  bool ticking_ = false;
 };
 
 }  // namespace utcp::sim

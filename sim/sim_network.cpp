@@ -257,9 +257,15 @@ Result<void> Network::abort(NodeId n, const Flow& flow) {
   return {};
 }
 
+void Network::at(Instant when, std::function<void()> fn) {
+  callbacks_.push_back(Callback{std::max(when, now_), order_++, std::move(fn)});
+  std::push_heap(callbacks_.begin(), callbacks_.end(), CallbackLater{});
+}
+
 std::optional<Instant> Network::next_event() const {
   std::optional<Instant> t;
   if (!arrivals_.empty()) t = arrivals_.front().at;
+  if (!callbacks_.empty() && (!t || callbacks_.front().at < *t)) t = callbacks_.front().at;
   for (const Node& node : nodes_)
     if (const auto d = next_deadline(node.state); d && (!t || *d < *t)) t = *d;
   return t;
@@ -342,6 +348,13 @@ bool Network::step() {
     if (const auto d = next_deadline(node.state); d && *d <= now_) timers_due = true;
   if (timers_due) {
     run_timers(now_);
+  } else if (!callbacks_.empty() && callbacks_.front().at <= now_) {
+    std::pop_heap(callbacks_.begin(), callbacks_.end(), CallbackLater{});
+    Callback c = std::move(callbacks_.back());
+    callbacks_.pop_back();
+    hash_word(0xcbcb);
+    hash_word(c.order);
+    c.fn();
   } else {
     std::pop_heap(arrivals_.begin(), arrivals_.end(), Later{});
     Arrival a = std::move(arrivals_.back());

@@ -76,6 +76,7 @@ class Network {
   const NetworkStats& stats() const { return stats_; }
   std::uint64_t corrupted_arrivals(NodeId n) const { return nodes_.at(n).corrupted_arrivals; }
   std::size_t in_flight() const { return arrivals_.size(); }
+  std::size_t callbacks_pending() const { return callbacks_.size(); }
   std::uint64_t trace_hash() const { return hash_; }
   // The first broken invariant or bound, with the node, time and flow; empty while all is well.
   const std::optional<std::string>& failure() const { return failure_; }
@@ -103,6 +104,11 @@ class Network {
   Result<void> shutdown(NodeId n, const Flow& flow, Direction direction);
   Result<void> close(NodeId n, const Flow& flow);
   Result<void> abort(NodeId n, const Flow& flow);
+
+  // ---- application timers ----
+  // Runs `fn` at `when` (or now(), if earlier). At one instant, due stack timers run first,
+  // then these in the order they were scheduled, then arrivals.
+  void at(Instant when, std::function<void()> fn);
 
   // ---- running ----
   // The time of the next event, if any.
@@ -153,7 +159,18 @@ class Network {
   Rng rng_;
   std::vector<Node> nodes_;
   std::map<std::pair<NodeId, NodeId>, Link> links_;
-  std::vector<Arrival> arrivals_;  // a heap ordered by Later: the earliest at the front
+  struct Callback {
+    Instant at;
+    std::uint64_t order;
+    std::function<void()> fn;
+  };
+  struct CallbackLater {
+    bool operator()(const Callback& a, const Callback& b) const {
+      return a.at != b.at ? a.at > b.at : a.order > b.order;
+    }
+  };
+  std::vector<Callback> callbacks_;  // a heap: the earliest at the front
+  std::vector<Arrival> arrivals_;    // a heap ordered by Later: the earliest at the front
   std::uint64_t order_ = 0;
   NetworkStats stats_;
   std::uint64_t hash_ = 0xcbf29ce484222325ull;

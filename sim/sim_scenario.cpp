@@ -112,6 +112,8 @@ TransferReport run_transfer(const TransferSpec& spec) {
   const std::uint64_t c2s = mix(spec.seed, 1), s2c = mix(spec.seed, 2);
   BulkEndpoint client(c, "client", c2s, spec.client_bytes, s2c, spec.server_bytes);
   BulkEndpoint server(s, "server", s2c, spec.server_bytes, c2s, spec.client_bytes);
+  client.set_read_interval(spec.client_read_interval);
+  server.set_read_interval(spec.server_read_interval);
   auto endpoint = [&](NodeId n) -> BulkEndpoint& { return n == c ? client : server; };
 
   net.on_event = [&](NodeId n, const Event<Notify>& ev) {

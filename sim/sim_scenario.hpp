@@ -21,6 +21,8 @@ struct TransferSpec {
   bool ipv6 = false;
   Config client_config, server_config;  // MTU, buffers, window scaling, Nagle ...
   LinkConfig forward, backward;         // client -> server, server -> client
+  // Slow readers: read only this often instead of on every wake-up (0: at once).
+  Duration client_read_interval{0}, server_read_interval{0};
   std::uint16_t port = 80;
   Duration time_limit = std::chrono::hours(4);  // virtual
   std::uint64_t step_limit = 100'000'000;

@@ -76,6 +76,13 @@ TransferSpec random_spec(std::uint64_t seed, std::uint64_t max_bytes) {
   }
   spec.forward = random_link(rng, mss + header);
   spec.backward = random_link(rng, mss + header);
+  // Slow readers, drawn from their own stream so the draws above stay as they were.
+  Rng slow(mix(seed, 0x5101e7));
+  for (Duration* d : {&spec.client_read_interval, &spec.server_read_interval}) {
+    const bool on = slow.chance(0.15);
+    const auto ms = slow.between(1, 1000);
+    if (on) *d = std::chrono::milliseconds(ms);
+  }
   // A bound on the work, far above what a healthy run needs (a few steps per segment), so a
   // run that livelocks (an ACK loop, say) ends as a failure instead of running for minutes.
   const std::uint64_t segments = (spec.client_bytes + spec.server_bytes) / 536 + 1;
@@ -92,6 +99,9 @@ std::string describe(const TransferSpec& s) {
     os << "  " << who << ": mtu " << c->mtu << " send_buffer " << c->send_buffer << " recv_buffer "
        << c->recv_buffer << " wscale " << c->window_scaling << " nodelay " << c->nodelay << "\n";
   }
+  os << "  read intervals: client "
+     << std::chrono::duration_cast<std::chrono::milliseconds>(s.client_read_interval).count() << "ms server "
+     << std::chrono::duration_cast<std::chrono::milliseconds>(s.server_read_interval).count() << "ms\n";
   for (const auto& [who, l] :
        {std::pair{"client->server", &s.forward}, std::pair{"server->client", &s.backward}}) {
     os << "  " << who << ": delay " << std::chrono::duration_cast<std::chrono::microseconds>(l->delay).count()

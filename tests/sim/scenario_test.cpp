@@ -114,6 +114,19 @@ TEST(SimTransfer, SmallBuffersNoWindowScaling) {
   expect_ok(run_transfer(spec), 100'000, 100'000);
 }
 
+TEST(SimTransfer, SlowReaderClosesTheWindowAndProbesReopenIt) {
+  auto spec = base(0);
+  spec.client_bytes = 100'000;
+  Config c;
+  c.send_buffer = c.recv_buffer = 8192;
+  set_both(spec, c);
+  spec.server_read_interval = milliseconds(700);  // far longer than an RTO
+  const auto r = run_transfer(spec);
+  expect_ok(r, 100'000, 0);
+  EXPECT_GT(r.client_stats.zero_window_probes, 0u);
+  EXPECT_GT(r.transfer_time, std::chrono::seconds(8)) << "100 kB at 8 KiB per 0.7 s";
+}
+
 TransferSpec everything(std::uint64_t seed) {
   auto spec = base(150'000);
   spec.seed = seed;
