@@ -279,7 +279,10 @@ bool Conn::write_all(const void* buf, std::size_t n) {
       errno = e;
       return false;
     }
-    if (!wait(POLLOUT)) return false;
+    if (!wait(POLLOUT)) {
+      if (stop_requested()) write_cut_.store(true);
+      return false;
+    }
   }
   return true;
 }
@@ -291,10 +294,11 @@ bool Conn::shutdown_write() {
 }
 
 void Conn::close() {
-  int fd = fd_.exchange(-1);
-  if (fd < 0) return;
-  utcp_close(s_->host(), fd);
-  s_->kick();
+  if (write_cut_.load()) {
+    abort();
+  } else {
+    close_fd();
+  }
 }
 
 void Conn::abort() {
@@ -302,7 +306,14 @@ void Conn::abort() {
   if (fd < 0) return;
   linger l{1, 0};
   utcp_setsockopt(s_->host(), fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  close();
+  close_fd();
+}
+
+void Conn::close_fd() {
+  int fd = fd_.exchange(-1);
+  if (fd < 0) return;
+  utcp_close(s_->host(), fd);
+  s_->kick();
 }
 
 std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms) {

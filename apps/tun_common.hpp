@@ -108,13 +108,17 @@ class Conn {
   bool write_all(const void* buf, std::size_t n);
   bool write_all(std::string_view s) { return write_all(s.data(), s.size()); }
   bool shutdown_write();
+  // A FIN after the data already written; an RST instead when a stop signal cut a write
+  // short (the rest would never be sent: the process is about to go).
   void close();
   void abort();  // SO_LINGER 0: RST
 
  private:
   bool wait(short events);
+  void close_fd();
   Session* s_;
   std::atomic<int> fd_{-1};  // closed (-1) by one thread while another may be reading
+  std::atomic<bool> write_cut_{false};
 };
 
 // Opens a connection to `to`; an error is one line ("connection refused" ...).
