@@ -544,7 +544,6 @@ TEST(Keepalive, ProbesAndDropsAfterCount) {
 
 TEST(Keepalive, AnsweredProbeKeepsConnection) {
   Harness h;
-  h.strict_deadlines = false;  // see DISABLED_AnswerRearmsIdleTimerExactly
   FlowOptions o;
   o.keepalive = true;
   h.to_established(mss1460(), o);
@@ -563,9 +562,7 @@ TEST(Keepalive, AnsweredProbeKeepsConnection) {
 
 // DESIGN.md: next_deadline is exact. Once a probe is answered, the next deadline is the
 // idle time after the answer, not the probe interval after the probe.
-// engine bug: after an answered keepalive probe the interval timer (probe + 75 s) stays
-// armed and fires with nothing to do (the idle timer is re-armed only then).
-TEST(Keepalive, DISABLED_AnswerRearmsIdleTimerExactly) {
+TEST(Keepalive, AnswerRearmsIdleTimerExactly) {
   Harness h;
   FlowOptions o;
   o.keepalive = true;
