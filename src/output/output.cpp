@@ -67,7 +67,11 @@ void arm_retransmit(Ctx& c, Tcb& t) {
 }
 
 void send_ack(Ctx& c, Tcb& t) {
+  // SEQ = SND.MAX, not SND.NXT: after a timeout rewinds SND.NXT the peer may already hold
+  // data beyond it, and an ACK below its RCV.NXT would be unacceptable there (two stacks
+  // rewound at once would ACK each other's unacceptable ACKs forever).
   Segment s = base_segment(c, t);
+  s.seq = t.snd_max;
   emit(c, t, std::move(s));
 }
 
