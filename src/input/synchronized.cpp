@@ -94,6 +94,8 @@ void input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
   if (!acceptable(t, seg)) {
     // §3.10.7.4: with a zero window, ACKs (and RSTs) at RCV.NXT are still processed.
     const bool zero_window_ack = t.rcv_wnd() == 0 && seg.seq == t.rcv_nxt && seg.flag != Segment::Flag::syn;
+    // Its text is not (a zero-window probe): counted, trimmed away and answered with an ACK.
+    if (zero_window_ack && !seg.payload.empty()) drop(c, DropReason::not_acceptable);
     if (!zero_window_ack) {
       if (seg.flag == Segment::Flag::rst) return drop(c, DropReason::rst_out_of_window);
       drop(c, DropReason::not_acceptable);
