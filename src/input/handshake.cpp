@@ -45,6 +45,8 @@ void deliver_held_text(Ctx& c, Tcb& t) {
   if (n == 0) return;
   t.rcv_nxt += n;
   t.rcv_off += n;
+  // The held text may exceed the window the SYN-ACK offered (it was counted as used space).
+  t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt);
   c.e.stats.bytes_in += t.rcvq.size() - before;
   t.ack_delayed = true;
 }
