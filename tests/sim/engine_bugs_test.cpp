@@ -33,13 +33,13 @@ TransferSpec two_way(std::uint64_t bytes) {
   return spec;
 }
 
-// engine bug: after a retransmission timeout both sides rewind SND.NXT to SND.UNA and send
+// Fixed (engine d04441b: pure ACKs carry SEQ = SND.MAX). It was: after a retransmission timeout both sides rewind SND.NXT to SND.UNA and send
 // their ACKs with SEQ = SND.NXT, below the peer's RCV.NXT (the peer had the data before the
 // timeout). The peer finds each such ACK unacceptable (§3.10.7.4 first check), answers with
 // an ACK of its own (equally old) and ignores the ACK field, so neither SND.UNA ever moves:
 // an endless ACK exchange until retransmission_exceeded. Found by SimProperty seeds 66, 115, 259.
 // Both sides send 3 segments at once; every pure ACK between 12 ms and 500 ms is lost.
-TEST(SimEngineBugs, DISABLED_AckWarAfterBothSidesTimeOut) {
+TEST(SimEngineBugs, AckWarAfterBothSidesTimeOut) {
   TransferSpec spec = two_way(3000);
   if (test::env_number("UTCP_SIM_TRACE").value_or(0) != 0) spec.trace = &std::cout;
   spec.prepare = [](Network& net) {

@@ -29,16 +29,6 @@ std::uint64_t max_bytes() {
   return soak() ? (8u << 20) : (1u << 20);
 }
 
-// engine bug: the ACK war after both sides time out (SimEngineBugs.DISABLED_AckWarAfterBothSidesTimeOut,
-// docs/SIMULATION.md): these seeds of the first 2,000 end in retransmission_exceeded after
-// ~500 s of virtual time. Skipped until the fix; remove the list with it.
-bool known_engine_bug(std::uint64_t seed) {
-  if (soak()) return false;  // the soak reports them all
-  for (const std::uint64_t s : {66, 115, 259, 319, 425, 706, 728, 935, 1368})
-    if (seed == s) return true;
-  return false;
-}
-
 // Runs one seed; the failure text with the line that reproduces it, or empty.
 std::optional<std::string> run_seed(std::uint64_t seed, bool verbose) {
   TransferSpec spec = random_spec(seed, max_bytes());
@@ -69,7 +59,6 @@ TEST_P(SimProperty, RandomTransfersDeliverEveryByteOnceAndCloseCleanly) {
   std::vector<std::uint64_t> failed;
   for (std::uint64_t i = 0; i < n; ++i) {
     const std::uint64_t seed = static_cast<std::uint64_t>(GetParam()) * n + i + 1;
-    if (known_engine_bug(seed)) continue;
     if (auto failure = run_seed(seed, false)) {
       // The first few in full; the rest by seed only.
       if (failed.size() < 3) ADD_FAILURE() << *failure;
