@@ -105,7 +105,8 @@ void mss_case(std::uint16_t peer_mss) {
   for (int round = 0; round < 100000 && h.snd_una() != 1 + msg.size(); ++round) {
     h.advance(1ms);
     while (h.queued() > 0) {
-      const Segment& s = h.take()->out.segment;
+      const auto e = h.take();  // keep the taken output alive (the segment is a reference)
+      const Segment& s = e->out.segment;
       EXPECT_LE(s.encoded_size() + 20, 1500u) << "a segment beyond the MTU";
       if (s.payload.size() > 0 && h.rel_local(s.seq) == 1 + carried.size()) carried += s.payload.to_string();
     }
