@@ -15,10 +15,8 @@
 namespace utcp::test {
 namespace {
 
-// engine bug: pure ACKs carry SEQ = SND.NXT, which an RTO rewinds below SND.MAX; answers to
-// unacceptable segments are not rate limited. Against a peer in the same situation the two
-// ACK each other without end (1000 answers to 1000 ACKs here) and neither transfer moves.
-TEST(HostileAckWar, DISABLED_AckWarAfterTimeoutsOnBothSidesEnds) {
+// Was an engine bug (pure ACKs carried SEQ = SND.NXT); fixed in d04441b (SEQ = SND.MAX).
+TEST(HostileAckWar, AckWarAfterTimeoutsOnBothSidesEnds) {
   Harness h;
   h.to_established();
   // The peer's data arrives; the stack's ACKs of it are lost.
@@ -40,7 +38,8 @@ TEST(HostileAckWar, DISABLED_AckWarAfterTimeoutsOnBothSidesEnds) {
     if (h.snd_una() == sent) break;  // the stack took the ACK: no war
     bool war = false;
     while (h.queued() > 0) {
-      const Segment& s = h.take()->out.segment;
+      const auto e = h.take();  // keep the taken output alive (the segment is a reference)
+      const Segment& s = e->out.segment;
       // Below the peer's RCV.NXT (= sent): the peer will answer it.
       if (s.payload.size() == 0 && h.rel_local(s.seq) < sent) war = true;
     }
