@@ -45,8 +45,13 @@ std::uint16_t advertise_window(Tcb& t) {
   if (wnd < cur) wnd = cur;  // §3.8.6.2.2 / RFC 7323 §2.4: never shrink the window
   const std::uint32_t max = 0xffffu << t.rcv_wscale;
   wnd = std::min(wnd, max);
-  const std::uint32_t unit = (1u << t.rcv_wscale) - 1;
-  const std::uint32_t field = std::min<std::uint32_t>((wnd + unit) >> t.rcv_wscale, 0xffff);
+  // RFC 7323 §2.3: the field is the free space shifted right (truncated, not rounded up:
+  // that would offer bytes beyond the buffer, and a full buffer could never advertise zero).
+  // Only when truncating would move the advertised right edge left (§2.4, §3.8.6.2.2) is the
+  // window still open rounded up to the next unit, as Linux does (tcp_select_window).
+  std::uint32_t field = wnd >> t.rcv_wscale;
+  if ((field << t.rcv_wscale) < cur) field = (cur + (1u << t.rcv_wscale) - 1) >> t.rcv_wscale;
+  field = std::min<std::uint32_t>(field, 0xffff);
   t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt + (field << t.rcv_wscale));
   return static_cast<std::uint16_t>(field);
 }

@@ -160,7 +160,8 @@ TEST(ReceiveWindow, ScaledAdvertisement) {
 TEST(ReceiveWindow, ScaledRightEdgeNeverShrinks) {
   Harness h;
   h.to_established({Mss{1460}, WindowScale{0}});
-  std::uint64_t edge = 1 + 262144;  // from the handshake: 32768 << 3
+  // From the handshake: the SYN-ACK's window is never scaled (RFC 7323 §2.2), 65535.
+  std::uint64_t edge = 1 + 65535;
   std::uint32_t seq = 1;
   for (std::uint32_t len : {1001u, 333u, 1460u, 7u, 1460u, 1u}) {
     h.peer_sends(data(seq, 1, std::string(len, 'z')), h.now() + 1ms);
