@@ -119,6 +119,14 @@ void input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
 
   // Fourth: SYN (RFC 5961 §4.2: always a challenge ACK, never a reset).
   if (seg.flag == Segment::Flag::syn) {
+    if (t.state == TcpState::syn_received && !t.active_open) {
+      // §3.10.7.4 fourth, SYN-RECEIVED from a passive OPEN: "return this connection to the
+      // LISTEN state and return": the embryonic connection disappears silently.
+      drop(c, DropReason::syn_challenged);
+      c.remove = true;
+      c.dropped = true;
+      return;
+    }
     drop(c, DropReason::syn_challenged);
     if (challenge_ack_allowed(c, t)) send_ack(c, t);
     return;
