@@ -40,7 +40,19 @@ void reach_fin(Ctx& c, Tcb& t) {
 
 }  // namespace
 
-void process_text_and_fin(Ctx& c, Tcb& t, const Segment& seg) {
+void process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
+  // §3.10.7.4 first: a segment that starts before RCV.NXT keeps only its new part (callers
+  // trim already; without it the stream offset below would wrap to a huge value).
+  Segment trimmed;
+  if (in.seq < t.rcv_nxt) {
+    const std::uint32_t skip = t.rcv_nxt - in.seq;
+    const std::size_t size = in.payload.size();
+    if (skip > size) return;  // all of it (the FIN too) is old
+    trimmed.seq = t.rcv_nxt;
+    trimmed.flag = in.flag;
+    trimmed.payload = in.payload.sub(skip, size - skip);
+  }
+  const Segment& seg = in.seq < t.rcv_nxt ? trimmed : in;
   bool fin = seg.flag == Segment::Flag::fin;
   const auto n = static_cast<std::uint32_t>(seg.payload.size());
   if (n == 0 && !fin) return;
@@ -70,7 +82,8 @@ void process_text_and_fin(Ctx& c, Tcb& t, const Segment& seg) {
     t.ack_now = true;
     return;
   }
-  const bool had_holes = !t.ooo.empty();
+  // §3.10.7.4 eighth: a bare FIN held beyond a gap counts too (it leaves no bytes queued).
+  const bool had_holes = !t.ooo.empty() || t.ooo.fin_offset().has_value();
   if (n > 0) {
     t.rcvq.append(seg.payload);
     t.rcv_nxt += n;

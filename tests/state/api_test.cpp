@@ -109,6 +109,21 @@ TEST(Recv, ReassemblyWithHolesAndOverlaps) {
   EXPECT_EQ(h.read_all(), text);
 }
 
+// RFC 9293 §3.10.7.4: a retransmitted segment that starts before RCV.NXT and extends beyond
+// it: the old part is trimmed, the new bytes are accepted and acknowledged.
+TEST(Recv, RetransmissionOverlappingRcvNxtKeepsTheNewBytes) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  h.peer_sends(data(1, 1, "abcde"), h.now() + 1ms);
+  h.advance(1s);
+  h.clear_outputs();
+  EXPECT_EQ(h.conn().rcv_nxt, h.peer_seq(6));
+  h.peer_sends(data(3, 1, "cdefgh"), h.now() + 1ms);  // bytes 3..8, RCV.NXT = 6
+  h.advance(1s);
+  h.expect(ack(1, 9));
+  EXPECT_EQ(h.read_all(), "abcdefgh");
+}
+
 // Bounded memory (DESIGN.md): out-of-order ranges are capped by Config::max_ooo_ranges;
 // what is beyond the cap is dropped and counted, and the stream is still right once the
 // peer retransmits.
