@@ -240,9 +240,8 @@ void fill_window(Harness& h) {
 
 // §3.10.7.4 first step: with RCV.WND = 0 no data is acceptable, and "an acknowledgment
 // should be sent in reply" - which is what answers the peer's zero-window probe (§3.8.6.1).
-// engine bug: a data segment at RCV.NXT while RCV.WND = 0 is dropped silently (no ACK, not
-// counted as not_acceptable), so the peer's zero-window probes are never answered.
-TEST(ReceiveWindow, DISABLED_ZeroWindowProbeAnswered) {
+// (Was an engine bug: such a probe was dropped silently; fixed in 5a69dcc.)
+TEST(ReceiveWindow, ZeroWindowProbeAnswered) {
   Harness h;
   fill_window(h);
   h.peer_sends(data(4097, 1, "!"), h.now() + 10ms);
