@@ -16,7 +16,7 @@ cmake --build "$scratch/cmake-build" >/dev/null
 "$scratch/cmake-build/consumer"
 
 PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig:$scratch/prefix/lib/x86_64-linux-gnu/pkgconfig" \
-  pkg-config --cflags --libs utcp >"$scratch/flags"
+  pkg-config --define-variable=prefix="$scratch/prefix" --cflags --libs utcp >"$scratch/flags"
 # shellcheck disable=SC2046
 "$cxx" "$here/consumer/main.cpp" $(cat "$scratch/flags") -o "$scratch/pc-consumer"
 "$scratch/pc-consumer"
