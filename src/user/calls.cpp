@@ -100,26 +100,31 @@ std::optional<Error> engine_abort(Engine& e, Instant now, const Flow& flow, std:
   return std::nullopt;
 }
 
+// §3.8.6.2.2: the window has opened by a useful amount since it was last advertised (after a
+// read, or after the receive buffer grew through set_options while the queue was empty).
+static bool window_update_due(const Tcb& t) {
+  if (t.fin_received || !t.synchronized()) return false;
+  const std::uint32_t cur = t.rcv_wnd();
+  const std::size_t used = t.ooo.bytes() + t.rcvq.size();
+  const std::uint32_t space = std::min<std::uint32_t>(
+      used >= t.recv_buffer ? 0 : t.recv_buffer - static_cast<std::uint32_t>(used), 0xffffu << t.rcv_wscale);
+  const std::uint32_t step_size = std::min<std::uint32_t>(t.recv_buffer / 2, t.rcv_mss);
+  return space > cur && space - cur >= step_size;
+}
+
 Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::vector<std::string>& data,
                                std::vector<Output>& out) {
   const Tcb* found = e.tcbs.find(flow);
   if (!found) return std::unexpected(Error::not_found());
   if (found->rcvq.empty()) {
     if (found->fin_received || found->read_shut) return std::unexpected(Error::eof());
-    return found->notifies;
+    if (!window_update_due(*found)) return found->notifies;
   }
   NotifyPair n = found->notifies;
   step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
     t.rcvq.take_all(data);
-    // §3.8.6.2.2: tell the peer when the window opens by a useful amount.
     if (!t.fin_received && t.synchronized()) {
-      const std::uint32_t cur = t.rcv_wnd();
-      const std::size_t used = t.ooo.bytes();
-      const std::uint32_t space = std::min<std::uint32_t>(
-          used >= t.recv_buffer ? 0 : t.recv_buffer - static_cast<std::uint32_t>(used),
-          0xffffu << t.rcv_wscale);
-      const std::uint32_t step_size = std::min<std::uint32_t>(t.recv_buffer / 2, t.rcv_mss);
-      if (space > cur && space - cur >= step_size) t.ack_now = true;
+      if (window_update_due(t)) t.ack_now = true;
       output(c, t);
     }
   });
