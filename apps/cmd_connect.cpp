@@ -43,24 +43,6 @@ int open_output(const std::string& path) {
   return fd;
 }
 
-bool write_fd(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-std::string describe(int e) {
-  if (e == ECONNRESET) return "connection reset by peer";
-  if (e == ETIMEDOUT) return "connection timed out";
-  if (e == EINTR) return "interrupted";
-  return std::strerror(e);
-}
-
 int run_connect(const ConnectOptions& o) {
   install_signal_handlers();
   auto to = parse_endpoint(o.to);
@@ -141,10 +123,10 @@ int run_connect(const ConnectOptions& o) {
   if (out_fd != STDOUT_FILENO) ::close(out_fd);
   int code = 0;
   if (recv_error != 0 && !(stop_requested() && recv_error == EINTR)) {
-    std::cerr << "utcp connect: " << describe(recv_error) << "\n";
+    std::cerr << "utcp connect: " << describe_errno(recv_error) << "\n";
     code = 1;
   } else if (send_error.load() != 0 && send_error.load() != EINTR) {
-    std::cerr << "utcp connect: sending: " << describe(send_error.load()) << "\n";
+    std::cerr << "utcp connect: sending: " << describe_errno(send_error.load()) << "\n";
     code = 1;
   }
   if (!input_pending) c.close();

@@ -53,23 +53,6 @@ std::optional<Url> parse_url(std::string_view text) {
   return u;
 }
 
-bool write_fd(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-std::string describe(int e) {
-  if (e == ECONNRESET) return "connection reset by peer";
-  if (e == EINTR) return "interrupted";
-  return std::strerror(e);
-}
-
 int run_get(const GetOptions& o) {
   install_signal_handlers();
   auto url = parse_url(o.url);
@@ -93,7 +76,7 @@ int run_get(const GetOptions& o) {
   Progress progress(s);
   std::string request = "GET " + url->path + " HTTP/1.1\r\nHost: " + url->host +
                         "\r\nUser-Agent: utcp\r\nAccept: */*\r\nConnection: close\r\n\r\n";
-  if (!c.write_all(request)) throw CommandError("sending the request: " + describe(errno));
+  if (!c.write_all(request)) throw CommandError("sending the request: " + describe_errno(errno));
   progress.sent(request.size());
 
   // The response head.
@@ -103,7 +86,7 @@ int run_get(const GetOptions& o) {
   while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
     if (buf.size() > 64 * 1024) throw CommandError("response head too large");
     ssize_t n = c.read_some(chunk.data(), chunk.size());
-    if (n < 0) throw CommandError("reading the response: " + describe(errno));
+    if (n < 0) throw CommandError("reading the response: " + describe_errno(errno));
     if (n == 0) throw CommandError("the server closed the connection before answering");
     buf.append(chunk.data(), static_cast<std::size_t>(n));
     progress.received(static_cast<std::size_t>(n));
@@ -133,7 +116,7 @@ int run_get(const GetOptions& o) {
   take(buf.data() + head_end + 4, buf.size() - head_end - 4);
   while (!length || got < *length) {
     ssize_t n = c.read_some(chunk.data(), chunk.size());
-    if (n < 0) throw CommandError("reading the body: " + describe(errno));
+    if (n < 0) throw CommandError("reading the body: " + describe_errno(errno));
     if (n == 0) break;
     progress.received(static_cast<std::size_t>(n));
     take(chunk.data(), static_cast<std::size_t>(n));

@@ -408,6 +408,24 @@ void Progress::finish() {
   if (enabled_) draw(true);
 }
 
+bool write_fd(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+std::string describe_errno(int e) {
+  if (e == ECONNRESET) return "connection reset by peer";
+  if (e == ETIMEDOUT) return "connection timed out";
+  if (e == EINTR) return "interrupted";
+  return std::strerror(e);
+}
+
 }  // namespace utcp::apps
 
 #endif  // UTCP_HAVE_IO

@@ -144,6 +144,11 @@ class Progress {
   std::thread thread_;
 };
 
+// Writes all n bytes to a file descriptor, retrying on EINTR; false on any other failure.
+bool write_fd(int fd, const char* p, std::size_t n);
+// One line for a socket error: the usual phrases for resets and timeouts, strerror otherwise.
+std::string describe_errno(int e);
+
 std::string format_bytes(double n);
 std::string format_rate(double bytes_per_second);
 
