@@ -457,9 +457,20 @@ void Host::resize(Socket& s, std::size_t held) {
   if (target == s.core_recv_buffer) return;
   FlowOptions o;
   o.recv_buffer = target;
-  if (auto r = utcp::set_options(std::move(stack_), s.flow, o)) {
-    stack_ = std::move(*r);
-    s.core_recv_buffer = target;
+  auto r = utcp::set_options(std::move(stack_), s.flow, o);
+  if (!r) return;
+  stack_ = std::move(*r);
+  const bool grew = target > s.core_recv_buffer;
+  s.core_recv_buffer = target;
+  // A grown buffer may owe the peer a window update (§3.8.6.2.2). With nothing queued in the
+  // core, its recv sends one when due and takes no data; with data queued, the next pull's
+  // recv does.
+  if (!grew) return;
+  const auto inf = utcp::info(stack_, s.flow);
+  if (!inf || inf->recv_queued != 0 || inf->fin_received) return;
+  if (auto rr = utcp::recv(std::move(stack_), instant(), s.flow)) {
+    stack_ = std::move(rr->state);
+    emit(std::move(rr->out));
   }
 }
 

@@ -208,11 +208,7 @@ TEST(HostReceiveBuffer, HeldBytesCountAgainstTheWindow) {
 // After a partial read of a full buffer (the host holds the bytes, the window is closed),
 // draining them lets data flow again within a round trip, not at the sender's next backed-off
 // zero-window probe.
-// engine bug: since the window field is truncated (d508bc3) a full buffer advertises 0, and after the
-// host drains its held bytes no window update reaches the sender within a round trip (it waits for
-// its next persist probe). engine_recv now checks for a due update with an empty queue, which was
-// not enough; the host's drain path (set_options) emits nothing.
-TEST(HostReceiveBuffer, DISABLED_DrainingHeldBytesReopensTheWindowAtOnce) {
+TEST(HostReceiveBuffer, DrainingHeldBytesReopensTheWindowAtOnce) {
   Net net;
   const int rcvbuf = 65536;
   const int l = utcp_socket(net.b, AF_INET, SOCK_STREAM, 0);
