@@ -240,6 +240,19 @@ SysResult<void> Host::connect(int fd, const sockaddr* addr, socklen_t len) {
   return std::unexpected(err != 0 ? err : ECONNREFUSED);
 }
 
+// recv and send on a socket that never had a connection, or was closed by this process.
+static std::optional<int> stream_error(const Host::Socket& s) {
+  if (s.closed) return EBADF;
+  switch (s.phase) {
+    case Host::Socket::Phase::fresh:
+    case Host::Socket::Phase::bound:
+    case Host::Socket::Phase::listening:
+      return ENOTCONN;
+    default:
+      return std::nullopt;
+  }
+}
+
 SysResult<std::size_t> Host::recv(int fd, void* buf, std::size_t n, int flags) {
   if ((flags & ~recv_flags) != 0) return std::unexpected(EOPNOTSUPP);
   if (buf == nullptr && n > 0) return std::unexpected(EFAULT);
@@ -253,36 +266,26 @@ SysResult<std::size_t> Host::recv(int fd, void* buf, std::size_t n, int flags) {
   std::size_t done = 0;
   auto* out = static_cast<char*>(buf);
   for (;;) {
-    if (s->closed) return std::unexpected(EBADF);
-    switch (s->phase) {
-      case Socket::Phase::fresh:
-      case Socket::Phase::bound:
-      case Socket::Phase::listening:
-        return std::unexpected(ENOTCONN);
-      case Socket::Phase::connecting:
-        break;
-      case Socket::Phase::connected:
-      case Socket::Phase::gone: {
-        if (n == 0) return std::size_t{0};
-        if (s->buffered() == 0) pull(*s, peek ? 0 : n - done);
-        if (s->buffered() > 0) {
-          const std::size_t k = std::min(n - done, s->buffered());
-          std::memcpy(out + done, s->rbuf.data() + s->rbuf_off, k);
-          if (peek) return k;
-          s->consume(k);
-          done += k;
-          if (s->phase == Socket::Phase::connected) resize(*s, s->buffered());
-          if (!waitall || done == n) return done;
-          continue;
-        }
-        if (done > 0 && s->phase == Socket::Phase::gone) return done;
-        if (s->error != 0) {
-          if (done > 0) return done;
-          return std::unexpected(std::exchange(s->error, 0));
-        }
-        if (s->read_shut || s->eof || s->phase == Socket::Phase::gone) return done;
-        break;
+    if (auto e = stream_error(*s)) return std::unexpected(*e);
+    if (s->phase != Socket::Phase::connecting) {
+      if (n == 0) return std::size_t{0};
+      if (s->buffered() == 0) pull(*s, peek ? 0 : n - done);
+      if (s->buffered() > 0) {
+        const std::size_t k = std::min(n - done, s->buffered());
+        std::memcpy(out + done, s->rbuf.data() + s->rbuf_off, k);
+        if (peek) return k;
+        s->consume(k);
+        done += k;
+        if (s->phase == Socket::Phase::connected) resize(*s, s->buffered());
+        if (!waitall || done == n) return done;
+        continue;
       }
+      if (done > 0 && s->phase == Socket::Phase::gone) return done;
+      if (s->error != 0) {
+        if (done > 0) return done;
+        return std::unexpected(std::exchange(s->error, 0));
+      }
+      if (s->read_shut || s->eof || s->phase == Socket::Phase::gone) return done;
     }
     if (s->nonblocking || (flags & MSG_DONTWAIT) != 0 || !wait(lk, deadline)) {
       if (done > 0) return done;
@@ -302,41 +305,31 @@ SysResult<std::size_t> Host::send(int fd, const void* buf, std::size_t n, int fl
   const auto* in = static_cast<const char*>(buf);
   std::size_t done = 0;
   for (;;) {
-    if (s->closed) return std::unexpected(EBADF);
-    switch (s->phase) {
-      case Socket::Phase::fresh:
-      case Socket::Phase::bound:
-      case Socket::Phase::listening:
-        return std::unexpected(ENOTCONN);
-      case Socket::Phase::connecting:
-        break;
-      case Socket::Phase::gone:
-      case Socket::Phase::connected: {
-        // A pending error is reported once (ECONNRESET, ETIMEDOUT), then EPIPE, as Linux.
-        if (s->error != 0) {
-          if (done > 0) return done;
-          return std::unexpected(std::exchange(s->error, 0));
-        }
-        if (s->write_shut || s->phase == Socket::Phase::gone) {
-          if (done > 0) return done;
-          return std::unexpected(EPIPE);
-        }
-        if (n == 0) return std::size_t{0};
-        auto r = utcp::send(std::move(stack_), instant(), s->flow, std::string_view(in + done, n - done));
-        if (!r) {
-          if (r.error().kind == Error::Kind::not_found) {
-            connection_gone(*s, 0);
-          } else {
-            s->write_shut = true;  // the core refuses more data: the write side is closed
-          }
-          continue;
-        }
-        stack_ = std::move(r->state);
-        done += r->enqueued;
-        emit(std::move(r->out));
-        if (done == n) return done;
-        break;
+    if (auto e = stream_error(*s)) return std::unexpected(*e);
+    if (s->phase != Socket::Phase::connecting) {
+      // A pending error is reported once (ECONNRESET, ETIMEDOUT), then EPIPE, as Linux.
+      if (s->error != 0) {
+        if (done > 0) return done;
+        return std::unexpected(std::exchange(s->error, 0));
       }
+      if (s->write_shut || s->phase == Socket::Phase::gone) {
+        if (done > 0) return done;
+        return std::unexpected(EPIPE);
+      }
+      if (n == 0) return std::size_t{0};
+      auto r = utcp::send(std::move(stack_), instant(), s->flow, std::string_view(in + done, n - done));
+      if (!r) {
+        if (r.error().kind == Error::Kind::not_found) {
+          connection_gone(*s, 0);
+        } else {
+          s->write_shut = true;  // the core refuses more data: the write side is closed
+        }
+        continue;
+      }
+      stack_ = std::move(r->state);
+      done += r->enqueued;
+      emit(std::move(r->out));
+      if (done == n) return done;
     }
     if (s->nonblocking || (flags & MSG_DONTWAIT) != 0 || !wait(lk, deadline)) {
       if (done > 0) return done;

@@ -327,25 +327,27 @@ void Harness::expect_no_event(Loc loc) {
 
 // ---------------------------------------------------------------- the application
 
-Result<Sent<int>> Harness::send(std::string_view bytes, Loc loc) {
-  auto r = utcp::send(std::move(s), now_, flow, bytes);
+// A user call's result: on success the new state and what it sent; on error the state is
+// untouched and must still hold its invariants.
+template <class R>
+void Harness::adopt(R& r, Loc loc) {
   if (r) {
     s = std::move(r->state);
     absorb(std::move(r->out), loc);
   } else {
     check(loc);
   }
+}
+
+Result<Sent<int>> Harness::send(std::string_view bytes, Loc loc) {
+  auto r = utcp::send(std::move(s), now_, flow, bytes);
+  adopt(r, loc);
   return r;
 }
 
 Result<Received<int>> Harness::recv(Loc loc) {
   auto r = utcp::recv(std::move(s), now_, flow);
-  if (r) {
-    s = std::move(r->state);
-    absorb(std::move(r->out), loc);
-  } else {
-    check(loc);
-  }
+  adopt(r, loc);
   return r;
 }
 
@@ -362,34 +364,19 @@ std::string Harness::read_all(Loc loc) {
 
 Result<Step<int>> Harness::close(Loc loc) {
   auto r = utcp::close(std::move(s), now_, flow);
-  if (r) {
-    s = std::move(r->state);
-    absorb(std::move(r->out), loc);
-  } else {
-    check(loc);
-  }
+  adopt(r, loc);
   return r;
 }
 
 Result<Step<int>> Harness::shutdown(Direction d, Loc loc) {
   auto r = utcp::shutdown(std::move(s), now_, flow, d);
-  if (r) {
-    s = std::move(r->state);
-    absorb(std::move(r->out), loc);
-  } else {
-    check(loc);
-  }
+  adopt(r, loc);
   return r;
 }
 
 Result<Step<int>> Harness::abort(Loc loc) {
   auto r = utcp::abort(std::move(s), now_, flow);
-  if (r) {
-    s = std::move(r->state);
-    absorb(std::move(r->out), loc);
-  } else {
-    check(loc);
-  }
+  adopt(r, loc);
   return r;
 }
 

@@ -196,6 +196,8 @@ class Harness {
 
  private:
   void absorb(std::vector<Output>&& out, Loc loc);
+  template <class R>
+  void adopt(R& r, Loc loc);  // a user call's result: take its state and output, or check
   void run_timer(Instant t, Loc loc);
 
   Instant t0_;
