@@ -56,6 +56,9 @@ struct Config {
 
   // Limits.
   std::uint32_t listen_backlog = 128;      // embryonic connections per listening port
+  // RFC 4987 §3.6 SYN cookies once a listening port's backlog is full (off: such SYNs are
+  // dropped and counted). Cookie connections run without window scaling (no timestamps).
+  bool syn_cookies = true;
   std::size_t max_connections = 1u << 22;  // every state but CLOSED and LISTEN
 
   // Randomness: ephemeral ports and ISNs (RFC 6528) come from these alone.

@@ -56,8 +56,9 @@ struct Stats {
   std::uint64_t connections_established = 0;
   std::uint64_t connections_closed = 0;  // reached CLOSED from any state
   std::uint64_t connections_dropped = 0;  // reset or timed out
-  std::uint64_t syn_cookies_sent = 0;
-  std::uint64_t syn_cookies_accepted = 0;
+  std::uint64_t syn_cookies_sent = 0;      // SYN-ACKs with a cookie ISN (RFC 4987 §3.6), backlog full
+  std::uint64_t syn_cookies_accepted = 0;  // ACKs at a listener that validated as a cookie: a flow
+  std::uint64_t syn_cookies_rejected = 0;  // ACKs at a listener that did not (answered with RST)
   std::array<std::uint64_t, static_cast<std::size_t>(DropReason::count_)> drops{};
   std::array<std::uint64_t, 16> decode_errors{};  // indexed by DecodeError
   std::array<std::uint64_t, static_cast<std::size_t>(TcpState::count_)> connections_by_state{};

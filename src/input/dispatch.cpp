@@ -88,7 +88,7 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
   std::optional<EngineEvent> event;
   bool remove = false, reopen = false;
   std::optional<Seq> old_snd_max;
-  const bool found = e.tcbs.update(flow, [&](Tcb& t) {
+  auto step = [&](Tcb& t) {
     Ctx c(e, now, flow, out);
     const Before b = before(t);
     if (t.state == TcpState::syn_sent) {
@@ -101,12 +101,18 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
     reopen = c.reopen;
     if (reopen) old_snd_max = t.snd_max;
     if (remove) e.retire(flow, t, c.dropped);
-  });
+  };
+  const bool found = e.tcbs.update(flow, step);
   if (found && remove) e.tcbs.erase(flow);
   if (found && !reopen) return event;
 
   if (e.listeners.find(flow.local().port)) {
-    input_listen(e, now, flow, seg, out, old_snd_max);
+    // RFC 4987: an ACK that returns a SYN cookie creates the flow; the ordinary rules then
+    // complete the handshake on it and report Established as for a backlog flow.
+    if (input_listen(e, now, flow, seg, out, old_snd_max) && e.tcbs.update(flow, step)) {
+      if (remove) e.tcbs.erase(flow);
+      return event;
+    }
     return std::nullopt;
   }
   // §3.10.7.1: no connection and no listener.

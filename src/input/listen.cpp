@@ -1,32 +1,141 @@
 // LISTEN (RFC 9293 §3.10.7.2; NetSem deliver_in_1): a listening port with no connection for
-// the 4-tuple yet.
+// the 4-tuple yet. With the backlog full, SYN cookies (RFC 4987 §3.6; core/syncookie.hpp)
+// answer SYNs without keeping state, and an ACK that returns a valid cookie opens the flow.
+#include <algorithm>
+
 #include "core/siphash.hpp"
+#include "core/syncookie.hpp"
 #include "stack/engine.hpp"
 
 namespace utcp::detail {
 
 namespace {
+
 void drop(Engine& e, DropReason r) {
   ++e.stats.drops[static_cast<std::size_t>(r)];
 }
+
+// The MSS the peer's SYN announced, or the §3.7.1 default without the option.
+std::uint16_t peer_mss(const Flow& flow, const Segment& syn) {
+  for (const auto& o : syn.options) {
+    if (const auto* m = std::get_if<Mss>(&o)) return m->value;
+  }
+  return flow.local().ip.is_v4() ? 536 : 1220;
+}
+
+// The unscaled window of a SYN-ACK from this listener (what new_tcb and advertise_window
+// give an embryonic flow with an empty queue).
+std::uint16_t syn_ack_window(const Config& cfg, const Listener& l) {
+  const std::uint32_t buffer =
+      std::clamp<std::uint32_t>(l.options.recv_buffer.value_or(cfg.recv_buffer), 1, 0x3fff'ffff);
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(buffer, 0xffff));
+}
+
+// RFC 4987 §3.6: <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK> with our MSS and no window scale
+// (without timestamps the peer's shift could not be recalled); nothing is kept.
+void send_cookie(Engine& e, const Flow& flow, const Segment& syn, const Listener& l, Seq cookie,
+                 std::vector<Output>& out) {
+  const Config& cfg = e.cfg();
+  Segment s;
+  s.src_port = flow.local().port;
+  s.dst_port = flow.remote().port;
+  s.seq = cookie;
+  s.ack = syn.seq + 1;
+  s.flag = Segment::Flag::syn;
+  s.window = syn_ack_window(cfg, l);
+  s.options.push_back(Mss{mss_for_mtu(cfg, flow, l.options.max_segment.value_or(0))});
+  ++e.stats.syn_cookies_sent;
+  ++e.stats.segments_out;
+  out.push_back(Output{flow.local().ip, flow.remote().ip, std::move(s)});
+}
+
+// RFC 4987 §3.6: the final ACK returned a valid cookie. The flow the SYN-ACK stood for, in
+// SYN-RECEIVED (not counted against the backlog); the caller runs the ACK through the
+// ordinary rules next, which complete the handshake and take any data or FIN on it.
+void open_from_cookie(Engine& e, Instant now, const Flow& flow, const Segment& ack, const Listener& l,
+                      std::uint16_t mss) {
+  const Config& cfg = e.cfg();
+  Tcb t = new_tcb(e, flow, l.options, now);
+  t.irs = ack.seq - 1;
+  t.rcv_nxt = ack.seq;
+  t.rcv_adv = t.rcv_nxt + syn_ack_window(cfg, l);
+  t.iss = *ack.ack - 1;
+  t.snd_una = t.iss;
+  t.snd_nxt = t.snd_max = t.iss + 1;
+  t.wscale_ok = false;
+  t.snd_wscale = 0;
+  t.rcv_wscale = 0;
+  t.smss = std::clamp<std::uint32_t>(mss, 64, t.rcv_mss);
+  t.snd_wnd = ack.window;
+  t.max_snd_wnd = t.snd_wnd;
+  t.snd_wl1 = t.irs;
+  t.snd_wl2 = t.iss;
+  e.enter(t, TcpState::syn_received);
+  ++e.stats.connections_opened_passive;
+  ++e.stats.syn_cookies_accepted;
+  // SYN-RECEIVED keeps its timers; the ACK that follows stops them.
+  t.arm(Timer::retransmit, now + t.rtt.rto());
+  t.arm(Timer::lifetime, now + cfg.connection_establish_timeout);
+  e.tcbs.insert(flow, std::move(t));
+}
+
 }  // namespace
 
-void input_listen(Engine& e, Instant now, const Flow& flow, const Segment& seg, std::vector<Output>& out,
+bool input_listen(Engine& e, Instant now, const Flow& flow, const Segment& seg, std::vector<Output>& out,
                   std::optional<Seq> old_snd_max) {
   const Config& cfg = e.cfg();
+  const Listener* l = e.listeners.find(flow.local().port);
   // First, an RST: ignore it.
-  if (seg.flag == Segment::Flag::rst) return drop(e, DropReason::listen_bad_segment);
-  // Second, an ACK: <SEQ=SEG.ACK><CTL=RST>.
+  if (seg.flag == Segment::Flag::rst) {
+    drop(e, DropReason::listen_bad_segment);
+    return false;
+  }
+  // Second, an ACK: a SYN cookie returned (RFC 4987 §3.6), else <SEQ=SEG.ACK><CTL=RST>.
   if (seg.ack) {
+    if (cfg.syn_cookies && seg.flag != Segment::Flag::syn) {
+      if (const auto mss = check_cookie(cookie_key(cfg.isn_secret), flow, seg.seq - 1, *seg.ack - 1, now)) {
+        if (e.tcbs.size() >= cfg.max_connections) {
+          drop(e, DropReason::table_full);
+          return false;
+        }
+        open_from_cookie(e, now, flow, seg, *l, *mss);
+        return true;
+      }
+      ++e.stats.syn_cookies_rejected;
+    }
     drop(e, DropReason::listen_bad_segment);
     reset_for_segment(e, flow, seg, out);
-    return;
+    return false;
   }
   // Third, a SYN; anything else is dropped.
-  if (seg.flag != Segment::Flag::syn) return drop(e, DropReason::listen_bad_segment);
-  const Listener* l = e.listeners.find(flow.local().port);
-  if (l->embryonic >= cfg.listen_backlog) return drop(e, DropReason::backlog_full);
-  if (e.tcbs.size() >= cfg.max_connections) return drop(e, DropReason::table_full);
+  if (seg.flag != Segment::Flag::syn) {
+    drop(e, DropReason::listen_bad_segment);
+    return false;
+  }
+  if (l->embryonic >= cfg.listen_backlog) {
+    if (!cfg.syn_cookies) {
+      drop(e, DropReason::backlog_full);
+      return false;
+    }
+    // A cookie could not become a flow either.
+    if (e.tcbs.size() >= cfg.max_connections) {
+      drop(e, DropReason::table_full);
+      return false;
+    }
+    const Seq cookie = make_cookie(cookie_key(cfg.isn_secret), flow, seg.seq, peer_mss(flow, seg), now);
+    // RFC 6191: a SYN reopening a TIME-WAIT flow needs an ISN above the old sequence space,
+    // and a cookie cannot be chosen.
+    if (old_snd_max && !(cookie > *old_snd_max)) {
+      drop(e, DropReason::backlog_full);
+      return false;
+    }
+    send_cookie(e, flow, seg, *l, cookie, out);
+    return false;
+  }
+  if (e.tcbs.size() >= cfg.max_connections) {
+    drop(e, DropReason::table_full);
+    return false;
+  }
 
   Tcb t = new_tcb(e, flow, l->options, now);
   Ctx c(e, now, flow, out);
@@ -52,6 +161,7 @@ void input_listen(Engine& e, Instant now, const Flow& flow, const Segment& seg, 
   hold_syn_text(t, seg);
   send_syn(c, t);
   e.tcbs.insert(flow, std::move(t));
+  return false;
 }
 
 }  // namespace utcp::detail

@@ -102,6 +102,7 @@ std::ostream& operator<<(std::ostream& os, const Stats& s) {
   line("connections_dropped", s.connections_dropped);
   line("syn_cookies_sent", s.syn_cookies_sent);
   line("syn_cookies_accepted", s.syn_cookies_accepted);
+  line("syn_cookies_rejected", s.syn_cookies_rejected);
   for (std::size_t i = 0; i < s.drops.size(); ++i) {
     if (s.drops[i] != 0) os << "drop." << to_string(static_cast<DropReason>(i)) << ' ' << s.drops[i] << '\n';
   }
