@@ -196,8 +196,11 @@ void ByteQueue::drop_front(std::size_t n) {
 
 void ByteQueue::take_all(std::vector<std::string>& out) {
   if (size_ == 0) return;
-  std::string s(size_, '\0');
-  copy_front(std::as_writable_bytes(std::span(s.data(), s.size())));
+  // No zero-fill first: the string's bytes are written once, by the copy.
+  std::string s;
+  s.resize_and_overwrite(size_, [this](char* p, std::size_t n) {
+    return copy_front(std::as_writable_bytes(std::span(p, n)));
+  });
   out.push_back(std::move(s));
   clear();
 }
