@@ -20,19 +20,28 @@ namespace utcp {
 // of the block is still the latest) and there is room. Two snapshots of a State that share a
 // block therefore never both append to it: the second one sees a newer fill and must start a
 // new block.
+//
+// make() takes one allocation: the shared_ptr's control block, the header and, behind them,
+// the bytes.
 class PayloadBlock {
+  struct Key {};  // only make() builds a block with trailing bytes
+
  public:
   static std::shared_ptr<PayloadBlock> make(std::size_t capacity);
   std::size_t capacity() const { return capacity_; }
   std::size_t fill() const { return fill_.load(std::memory_order_acquire); }
-  const std::byte* data() const { return bytes_.get(); }
+  const std::byte* data() const { return bytes_; }
   // Appends bytes at `end` if end == fill() and they fit; returns whether it did.
   bool try_append(std::size_t end, std::span<const std::byte> bytes);
 
+  // A block that owns a separate array of `capacity` bytes (make() is the cheaper way).
   explicit PayloadBlock(std::size_t capacity);
+  // make()'s: `bytes` is storage of `capacity` bytes that outlives the block.
+  PayloadBlock(Key, std::byte* bytes, std::size_t capacity) : bytes_(bytes), capacity_(capacity) {}
 
  private:
-  std::unique_ptr<std::byte[]> bytes_;
+  std::unique_ptr<std::byte[]> owned_;  // empty when the bytes trail the block (make())
+  std::byte* bytes_;
   std::size_t capacity_;
   std::atomic<std::size_t> fill_{0};
 };

@@ -8,11 +8,48 @@
 namespace utcp {
 
 PayloadBlock::PayloadBlock(std::size_t capacity)
-    : bytes_(capacity ? std::make_unique_for_overwrite<std::byte[]>(capacity) : nullptr),
+    : owned_(capacity ? std::make_unique_for_overwrite<std::byte[]>(capacity) : nullptr),
+      bytes_(owned_.get()),
       capacity_(capacity) {}
 
+namespace {
+
+// allocate_shared's allocator for make(): each allocation (there is one, the control block
+// with the PayloadBlock inside) gets `extra` bytes behind it, whose address it reports in
+// `*trailer` before the block is constructed.
+template <class T>
+struct TrailingAllocator {
+  using value_type = T;
+  std::size_t extra;
+  std::byte** trailer;
+
+  TrailingAllocator(std::size_t e, std::byte** t) : extra(e), trailer(t) {}
+  template <class U>
+  TrailingAllocator(const TrailingAllocator<U>& o) : extra(o.extra), trailer(o.trailer) {}
+
+  T* allocate(std::size_t n) {
+    auto* p = static_cast<std::byte*>(::operator new(n * sizeof(T) + extra));
+    *trailer = p + n * sizeof(T);
+    return reinterpret_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t n) { ::operator delete(static_cast<void*>(p), n * sizeof(T) + extra); }
+  template <class U>
+  friend bool operator==(const TrailingAllocator&, const TrailingAllocator<U>&) {
+    return true;
+  }
+};
+
+}  // namespace
+
 std::shared_ptr<PayloadBlock> PayloadBlock::make(std::size_t capacity) {
-  return std::make_shared<PayloadBlock>(capacity);
+  std::byte* bytes = nullptr;
+  // The allocator sets `bytes` before the block is constructed from it (by reference).
+  struct Late {
+    std::byte* const& p;
+    operator std::byte*() const { return p; }
+  };
+  return std::allocate_shared<PayloadBlock>(TrailingAllocator<PayloadBlock>(capacity, &bytes), Key{},
+                                            Late{bytes}, capacity);
 }
 
 bool PayloadBlock::try_append(std::size_t end, std::span<const std::byte> bytes) {
@@ -22,7 +59,7 @@ bool PayloadBlock::try_append(std::size_t end, std::span<const std::byte> bytes)
   // made a Payload over it, after this returns.
   std::size_t expected = end;
   if (!fill_.compare_exchange_strong(expected, end + bytes.size(), std::memory_order_acq_rel)) return false;
-  if (!bytes.empty()) std::memcpy(bytes_.get() + end, bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(bytes_ + end, bytes.data(), bytes.size());
   return true;
 }
 
