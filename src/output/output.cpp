@@ -152,10 +152,13 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
   const bool is_new = t.snd_nxt == t.snd_max;
   if (is_new && t.cc.limited_transmit_allowance(t.smss) > 0) t.limited_sent += len;
   if (!is_new) {
-    if (t.retransmits > 0)
-      ++c.e.stats.retransmits_rto;
-    else
+    // By cause: fast retransmit and NewReno recovery (RFC 6582) run in recovery; anything
+    // else resent is the go-back after a timeout (RFC 5681 §3.1), also once an ACK of the
+    // first retransmission has reset the backoff count.
+    if (t.cc.in_recovery())
       ++c.e.stats.retransmits_fast;
+    else
+      ++c.e.stats.retransmits_rto;
   }
   if (is_new && !t.rtt_timing) {
     t.rtt_timing = true;

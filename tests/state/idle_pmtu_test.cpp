@@ -1,9 +1,10 @@
-// Two sender rules that only show over time or from outside the connection:
+// Sender rules that only show over time or from outside the connection:
 // - restart after idle (RFC 5681 §4.1): a sender that has sent nothing for longer than the RTO
 //   starts again from at most the initial window;
 // - path MTU (RFC 1191, RFC 8201, RFC 5927 §4.1): the core's path_mtu call lowers SMSS only
 //   for an error quoting data in flight, never below the IPv4 / IPv6 minimum MTUs, and resends
-//   what was in flight at the new size.
+//   what was in flight at the new size;
+// - retransmissions counted by cause (timeout or fast retransmit).
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
@@ -85,6 +86,33 @@ TEST(RestartAfterIdle, NeverRaisesASmallerWindow) {
   ASSERT_TRUE(h.send(std::string(40 * S, 'l')));
   EXPECT_EQ(h.conn().cwnd, cwnd);
   EXPECT_EQ(take_all(h).size(), cwnd / S);
+}
+
+// Retransmissions by cause: after a timeout the sender goes back to SND.UNA; the ACK of the
+// first retransmission resets the backoff, and the rest of the go-back still counts as
+// timeout-driven, never as fast retransmits (no duplicate ACKs were ever seen).
+TEST(RetransmitStats, GoBackAfterTimeoutCountsAsTimeout) {
+  Harness h;
+  h.to_established({Mss{1460}, WindowScale{7}});
+  ASSERT_TRUE(h.send(std::string(10 * S, 'r')));
+  ASSERT_EQ(take_all(h).size(), 10u);
+  auto d = next_deadline(h.s);
+  ASSERT_TRUE(d);
+  h.advance_to(*d);  // RTO: everything is lost, one segment resent
+  // The peer lost all ten originals: it acknowledges each retransmission as it arrives.
+  std::uint64_t resent = 0;
+  for (int round = 0; round < 20 && h.conn().snd_una != h.local_seq(1 + 10 * S); ++round) {
+    auto segs = take_all(h);
+    ASSERT_FALSE(segs.empty()) << "stalled in round " << round;
+    for (const Segment& sg : segs) {
+      const std::uint32_t end = h.rel_local(sg.seq) + static_cast<std::uint32_t>(sg.payload.size());
+      h.peer_sends(ack(1, end, 65535), h.now() + 1ms);
+      ++resent;
+    }
+  }
+  EXPECT_EQ(resent, 10u);
+  EXPECT_EQ(stats(h.s).retransmits_fast, 0u);
+  EXPECT_EQ(stats(h.s).retransmits_rto, resent);
 }
 
 struct PathMtu : ::testing::Test {
