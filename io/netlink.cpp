@@ -44,7 +44,31 @@ std::string Cidr::to_string() const {
   return addr.to_string() + "/" + std::to_string(prefix);
 }
 
+NetlinkAck parse_netlink_ack(std::span<const std::byte> reply, std::uint32_t seq) {
+  using Status = NetlinkAck::Status;
+  std::size_t at = 0;
+  while (reply.size() - at >= sizeof(nlmsghdr)) {
+    nlmsghdr h{};
+    std::memcpy(&h, reply.data() + at, sizeof h);
+    const std::size_t len = h.nlmsg_len;
+    if (len < sizeof(nlmsghdr) || len > reply.size() - at) return {Status::malformed, 0};
+    if (h.nlmsg_seq == seq && h.nlmsg_type == NLMSG_ERROR) {
+      if (len < NLMSG_LENGTH(sizeof(nlmsgerr))) return {Status::malformed, 0};
+      nlmsgerr e{};
+      std::memcpy(&e, reply.data() + at + NLMSG_HDRLEN, sizeof e);
+      // 0 or -errno; anything else (INT_MIN could not even be negated) is not a kernel answer.
+      if (e.error > 0 || e.error < -4095) return {Status::malformed, 0};
+      return {Status::acked, -e.error};
+    }
+    at += NLMSG_ALIGN(len);  // len <= size - at, so this cannot wrap
+    if (at > reply.size()) break;
+  }
+  return {Status::pending, 0};
+}
+
 namespace {
+
+constexpr std::uint32_t request_seq = 1;
 
 // A netlink request being built: header, a fixed body, then attributes.
 class Request {
@@ -53,7 +77,7 @@ class Request {
     buf_.resize(NLMSG_HDRLEN);
     header().nlmsg_type = type;
     header().nlmsg_flags = static_cast<std::uint16_t>(flags | NLM_F_REQUEST | NLM_F_ACK);
-    header().nlmsg_seq = 1;
+    header().nlmsg_seq = request_seq;
   }
   template <class Body>
   void body(const Body& b) {
@@ -101,14 +125,13 @@ IoResult<int> transact(std::vector<std::byte>& msg) {
       ::close(fd);
       return std::unexpected(errno_error("reading a netlink reply", e));
     }
-    auto len = static_cast<unsigned>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(reply.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
-        int err = -static_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
-        ::close(fd);
-        return err;
-      }
+    auto ack = parse_netlink_ack(std::span<const std::byte>(reply.data(), static_cast<std::size_t>(n)), request_seq);
+    if (ack.status == NetlinkAck::Status::pending) continue;
+    ::close(fd);
+    if (ack.status == NetlinkAck::Status::malformed) {
+      return std::unexpected(IoError{EPROTO, "reading a netlink reply: malformed message"});
     }
+    return ack.error;
   }
 }
 

@@ -2,8 +2,10 @@
 // its MTU, link up.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -20,6 +22,18 @@ struct Cidr {
   bool contains(const IpAddr& ip) const;
   std::string to_string() const;
 };
+
+// What a buffer of netlink messages from the kernel says about request `seq`: the errno of
+// its acknowledgement (NLMSG_ERROR; 0 is success), not there yet (read on), or a malformed
+// buffer (a length below the header or past the buffer, a cut nlmsgerr, an error that is not
+// 0 or a negative errno). Messages for other sequence numbers are skipped. Reads only inside
+// `reply`, which need not be aligned. Exposed for tests and fuzz/io_netlink.cpp.
+struct NetlinkAck {
+  enum class Status { acked, pending, malformed };
+  Status status = Status::pending;
+  int error = 0;  // when acked: 0 or a positive errno
+};
+NetlinkAck parse_netlink_ack(std::span<const std::byte> reply, std::uint32_t seq);
 
 // RTM_NEWADDR: assigns `cidr` to interface `ifindex`; the kernel adds the subnet route.
 // An address already there is not an error. IPv6 addresses skip duplicate address
