@@ -429,6 +429,7 @@ def cmd_blind(args):
     dropped0 = dev_dropped(args.dev)
     for name, n, secs, make in phases:
         t0 = time.monotonic()
+        b0 = dl.body_bytes
         if n:
             paced(n, secs, lambda i: inj.ip(K, U, make(i)))
         else:
@@ -437,6 +438,7 @@ def cmd_blind(args):
         time.sleep(0.3)  # answers still on their way belong to this phase
         spans[name] = (t0, time.monotonic(), dt, n)
         check(dl.error is None, f"during {name}: the legitimate connection failed: {dl.error}")
+        check(dl.body_bytes > b0, f"during {name}: the download made no progress")
     attack_end = time.monotonic()
     time.sleep(0.2)
     pk = sn.snapshot()
@@ -548,6 +550,7 @@ def cmd_malformed(args):
     log(f"flow {K}:{flow.cport} -> {U}:{flow.sport}, RCV.NXT {seq}: {len(tcp_shapes)} TCP and "
         f"{len(ip_shapes)} IP shapes x {rounds}, each an RST at RCV.NXT")
     dropped0 = dev_dropped(args.dev)
+    b0 = dl.body_bytes
     t0 = time.monotonic()
     for r in range(rounds):
         for _, seg in tcp_shapes:
@@ -570,6 +573,7 @@ def cmd_malformed(args):
     check(sn.drops() == 0, f"the capture dropped {sn.drops()} packets")
     check(not seen, f"utcp answered {len(seen)} of the malformed segments (decode must drop them silently)")
     check(dl.error is None and dl.is_alive(), f"the legitimate connection did not outlive the burst: {dl.error}")
+    check(dl.body_bytes > b0, "the download made no progress during the burst")
     finish_download(dl, t1)
     log("the download outlived the burst and came back intact")
 
