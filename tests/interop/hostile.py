@@ -708,7 +708,7 @@ def cmd_synflood(args):
                and t0 <= p.t < t1]
     rsts = [p for p in pk if in_prefix(p.src, args.answered) and p.flags & RST and t0 <= p.t < t1]
     log(f"answered flood: {args.syns} SYNs in {dt:.2f} s, bursts of {args.burst}; utcp sent {len(synacks)} SYN-ACKs "
-        f"(the rest met a full backlog), the spoofed hosts {len(rsts)} RSTs; legitimate client: {'connected after %.2f s%s and echoed %d bytes' % (tc, ' (its first SYN met a full backlog)' if tc > 0.9 else '', args.bytes) if ok else err}")
+        f"({max(0, args.syns - len(synacks))} SYNs unanswered: full backlog), the spoofed hosts {len(rsts)} RSTs; legitimate client: {'connected after %.2f s%s and echoed %d bytes' % (tc, ' (its first SYN met a full backlog)' if tc > 0.9 else '', args.bytes) if ok else err}")
     check(ok, f"answered flood: the legitimate client failed: {err}")
     check(synacks, "answered flood: utcp sent no SYN-ACK at all (did the flood arrive?)")
 

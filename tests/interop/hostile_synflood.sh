@@ -2,9 +2,10 @@
 # 33: SYN flood at TUN level against `utcp serve --app echo`, in two parts.
 # A: 3,000 SYNs over 3 s, in bursts of 300, from random sources in 10.78.0.0/16, which the
 #    kernel owns (a local route): it answers utcp's SYN-ACKs with RSTs, as live hosts do, but
-#    within a burst the backlog fills before the RSTs come back, so part of each burst is
-#    dropped. A Linux client's SYN goes out in the middle of the second burst (usually meeting
-#    the full backlog); it must connect and echo 256 KiB (retrying its SYN after 1 s).
+#    within a burst the backlog fills before the RSTs come back: without SYN cookies part of
+#    each burst is dropped, with them answered with cookies. A Linux client's SYN goes out in
+#    the middle of the second burst (without cookies usually meeting the full backlog); it must
+#    connect and echo 256 KiB (retrying its SYN after 1 s if need be).
 # B: 3,000 SYNs over 3 s from random sources in 10.79.0.0/16, routed to the device, where
 #    nobody answers: the embryonic connections stay. A capture counts the sources utcp
 #    answered. More than the backlog (128): SYN cookies, and the Linux client must connect and
