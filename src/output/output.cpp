@@ -86,6 +86,7 @@ void send_syn(Ctx& c, Tcb& t) {
   Segment s = base_segment(c, t);
   s.seq = t.iss;
   s.flag = Segment::Flag::syn;
+  s.options.reserve(2);  // one allocation for both options
   s.options.push_back(Mss{t.rcv_mss});
   const bool offer_ws = t.state == TcpState::syn_sent ? c.cfg.window_scaling : t.wscale_ok;
   if (offer_ws) s.options.push_back(WindowScale{t.rcv_wscale});
