@@ -26,6 +26,11 @@ constexpr std::uint16_t fold(std::uint64_t s) {
   return static_cast<std::uint16_t>(s);
 }
 
+std::uint64_t load64(const std::byte* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 std::uint32_t load32(const std::byte* p) {
   std::uint32_t v;
   std::memcpy(&v, p, sizeof v);
@@ -81,7 +86,7 @@ std::uint16_t native_sum_even(const std::byte* p, std::size_t n) {
     n %= 64;
   }
 #endif
-  while (n >= 32) {
+  while (n >= 64) {
     std::size_t chunk = n < kBlock ? n : kBlock;
     chunk &= ~std::size_t{31};
     std::uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -95,10 +100,21 @@ std::uint16_t native_sum_even(const std::byte* p, std::size_t n) {
     n -= chunk;
     total += fold(a0) + fold(a1) + fold(a2) + fold(a3);
   }
-  std::uint64_t tail = 0;
-  for (; n >= 4; n -= 4, p += 4) tail += load32(p);
-  if (n >= 2) tail += load16(p);
-  return fold(total + tail);
+  // The rest (all of a header-sized buffer): 64-bit words with end-around carry, then one
+  // fold, instead of four accumulators each folded on their own.
+  std::uint64_t tail = total;
+  const auto add = [&tail](std::uint64_t x) {
+    tail += x;
+    tail += tail < x ? 1 : 0;
+  };
+  for (; n >= 8; n -= 8, p += 8) add(load64(p));
+  if (n >= 4) {
+    add(load32(p));
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) add(load16(p));
+  return fold(tail);
 }
 
 // Byte by byte, as RFC 1071 states it: for a machine that is neither big- nor little-endian.
