@@ -60,6 +60,10 @@ IoResult<void> PcapWriter::write(Duration at, std::span<const std::byte> datagra
   if (at < Duration::zero())
     return std::unexpected(pcap_failure("capture " + path_, "timestamp before the epoch"));
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(at).count();
+  // The file keeps seconds in 32 bits, which libpcap reads as signed: refuse what it cannot
+  // give back (2038 and later) rather than wrap it.
+  if (us / 1'000'000 > 0x7fffffffLL)
+    return std::unexpected(pcap_failure("capture " + path_, "timestamp beyond the pcap format's range (2^31 s)"));
   pcap_pkthdr header{};
   header.ts.tv_sec = static_cast<time_t>(us / 1'000'000);
   header.ts.tv_usec = static_cast<suseconds_t>(us % 1'000'000);

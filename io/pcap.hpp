@@ -32,7 +32,8 @@ class PcapWriter {
   PcapWriter& operator=(const PcapWriter&) = delete;
   ~PcapWriter();
 
-  // One record: an IP datagram (header included), stamped `at` after the epoch.
+  // One record: an IP datagram (header included), stamped `at` after the epoch; an error for a
+  // time before the epoch or 2^31 s after it (the file's seconds are 32 bits, read as signed).
   IoResult<void> write(Duration at, std::span<const std::byte> datagram);
   // A core Output, framed with an IPv4 or IPv6 header (host::frame).
   IoResult<void> write(Duration at, const Output& o);
