@@ -58,6 +58,12 @@ void check_rst(Ctx& c, Tcb& t, const Segment& seg) {
     if (challenge_ack_allowed(c, t)) send_ack(c, t);
     return;
   }
+  // RFC 1337 §3 (F1): TIME-WAIT ignores an RST while the user may still read (shutdown of the
+  // write side only). Both FINs are in; such an RST is typically the peer's answer to our ACK
+  // of an old duplicate that arrived after its socket was gone (RFC 1337 §2, hazard H1), and
+  // honouring it (RFC 9293 §3.10.7.4) would turn the unread data and end of stream into a
+  // reset. After close() or shutdown(read) RFC 9293's rule stands, as with Linux's default.
+  if (t.state == TcpState::time_wait && !t.read_shut) return;
   ++c.e.stats.resets_received;
   c.remove = true;
   // SYN-RECEIVED from a passive open goes back to LISTEN: the listener is still there and
