@@ -228,12 +228,29 @@ SysResult<void> Host::input(std::span<const std::byte> datagram) {
 
 void Host::input_tcp(const IpPacket& p) {
   ++counters_.tcp_in;
-  const std::uint64_t resets_before = utcp::stats(stack_).resets_received;
+  // A connection the segment ended counts as dropped only when it was reset (an RST that
+  // completes a close in CLOSING or LAST-ACK does not), so the socket sees ECONNRESET only then.
+  const std::uint64_t dropped_before = utcp::stats(stack_).connections_dropped;
   auto r = utcp::handle_buf(std::move(stack_), instant(), p.src, p.dst, p.payload);
   stack_ = std::move(r.state);
-  const bool reset_seen = utcp::stats(stack_).resets_received != resets_before;
+  const bool reset_seen = utcp::stats(stack_).connections_dropped != dropped_before;
   emit(std::move(r.out));
   if (r.event) on_event(*r.event, reset_seen);
+  if (p.payload.size() >= 4) {
+    keep_after_fin(Flow(Endpoint{p.dst, load16(p.payload, 2)}, Endpoint{p.src, load16(p.payload, 0)}));
+  }
+}
+
+// Once the peer's FIN is in, the window no longer matters, and the core may delete the flow
+// with its unread bytes (TIME-WAIT's end, an RST in CLOSING) while the application can still
+// read them, as a BSD socket can. So the host takes them all at once.
+void Host::keep_after_fin(const Flow& flow) {
+  const auto it = by_flow_.find(flow);
+  if (it == by_flow_.end()) return;
+  Socket& s = *it->second;
+  if (s.phase != Socket::Phase::connected || s.eof || s.read_shut) return;
+  const auto inf = utcp::info(stack_, flow);
+  if (inf && inf->fin_received && inf->recv_queued > 0) pull(s, SIZE_MAX);
 }
 
 // RFC 792 type 3 code 4 (RFC 1191) and RFC 4443 §3.2 Packet Too Big (RFC 8201), checked as

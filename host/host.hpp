@@ -126,6 +126,7 @@ class Host {
 
   // Receiving.
   // Takes the core's queued bytes for a read that wants `want` of them at once.
+  void keep_after_fin(const Flow& flow);
   void pull(Socket& s, std::size_t want);
   // Sets the core's receive buffer to R minus the `held` bytes the host keeps.
   void resize(Socket& s, std::size_t held);

@@ -240,5 +240,43 @@ TEST(HostReceiveBuffer, DrainingHeldBytesReopensTheWindowAtOnce) {
   EXPECT_GT(utcp_recv(net.b, s, buf.data(), buf.size(), MSG_DONTWAIT), 0);
 }
 
+// A socket that only shut down its write side can read what arrived before the peer's FIN
+// for as long as it likes, as with a BSD socket: the end of TIME-WAIT (2 MSL) deletes the
+// core's flow, not the bytes, which the host took when the FIN came in. The end of stream
+// follows them.
+TEST(HostReceiveBuffer, UnreadBytesOutliveTimeWait) {
+  Net net;
+  const int l = utcp_socket(net.b, AF_INET, SOCK_STREAM, 0);
+  socklen_t len = 0;
+  sockaddr_storage any = sockaddr_of("0.0.0.0", 80, &len);
+  ASSERT_EQ(utcp_bind(net.b, l, reinterpret_cast<sockaddr*>(&any), len), 0);
+  ASSERT_EQ(utcp_listen(net.b, l, 4), 0);
+  const int c = utcp_socket(net.a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_storage dst = net.addr_b(80, &len);
+  ASSERT_EQ(utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&dst), len), -1);
+  net.pump();
+  const int s = utcp_accept(net.b, l, nullptr, nullptr);
+  ASSERT_GE(s, 0);
+  ASSERT_EQ(utcp_shutdown(net.b, s, SHUT_WR), 0);  // b closes first: b reaches TIME-WAIT
+  net.run_for(10 * ms);
+  const std::string data(30000, 'q');
+  ASSERT_EQ(utcp_write(net.a, c, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  ASSERT_EQ(utcp_close(net.a, c), 0);
+  net.run_for(200 * sec);  // well past 2 MSL: the core's TIME-WAIT flow is gone
+  utcp_host_stats st{};
+  ASSERT_EQ(utcp_host_get_stats(net.b, &st), 0);
+  EXPECT_EQ(st.connections, 0u);
+  std::string got(data.size() + 10, '\0');
+  std::size_t n = 0;
+  for (;;) {
+    const ssize_t k = utcp_recv(net.b, s, got.data() + n, got.size() - n, MSG_DONTWAIT);
+    ASSERT_GE(k, 0) << "errno " << errno;
+    if (k == 0) break;
+    n += static_cast<std::size_t>(k);
+  }
+  got.resize(n);
+  EXPECT_EQ(got, data);
+}
+
 }  // namespace
 }  // namespace utcp::host::test
