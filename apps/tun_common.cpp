@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -213,6 +214,24 @@ void Session::print_counters(std::ostream& os) const {
       any = true;
     }
     if (any) os << "\n";
+  }
+  // The core's counters in full: drops by reason, decode errors, challenge ACKs, cookies.
+  std::string text(4096, '\0');
+  ssize_t n = utcp_host_tcp_counters(host_, text.data(), text.size());
+  if (n >= static_cast<ssize_t>(text.size())) {
+    text.resize(static_cast<std::size_t>(n) + 1);
+    n = utcp_host_tcp_counters(host_, text.data(), text.size());
+  }
+  if (n > 0) {
+    text.resize(std::min(static_cast<std::size_t>(n), text.size() - 1));
+    std::istringstream lines(text);
+    std::string line;
+    bool first = true;
+    while (std::getline(lines, line)) {
+      os << (first ? "tcp counters: " : ", ") << line;
+      first = false;
+    }
+    os << "\n";
   }
   auto c = driver_->counters();
   os << "device " << tun_->name() << ": packets in " << c.packets_in << " (" << c.bytes_in << " bytes, "

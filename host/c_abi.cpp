@@ -1,7 +1,10 @@
 // The C ABI (utcp/posix.h): each function takes the host's lock through Host and turns an
 // errno result into -1 with errno set.
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <memory>
+#include <string>
 
 #include "host.hpp"
 #include "utcp/posix.h"
@@ -137,6 +140,17 @@ int utcp_host_get_stats(utcp_host* h, utcp_host_stats* out) {
   if (out == nullptr) return fail(EFAULT);
   *out = h->host->stats();
   return 0;
+}
+
+ssize_t utcp_host_tcp_counters(utcp_host* h, char* buf, size_t len) {
+  if (buf == nullptr && len > 0) return fail(EFAULT);
+  const std::string text = h->host->tcp_counters();
+  if (len > 0) {
+    const std::size_t n = std::min(text.size(), len - 1);
+    std::memcpy(buf, text.data(), n);
+    buf[n] = '\0';
+  }
+  return static_cast<ssize_t>(text.size());
 }
 
 }  // extern "C"

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 
 #include "socket.hpp"
 #include "utcp/checksum.hpp"
@@ -545,6 +546,13 @@ utcp_host_stats Host::stats() {
   out.tcp_drops = st.total_drops();
   out.connections = utcp::num_connections(stack_);
   return out;
+}
+
+std::string Host::tcp_counters() {
+  Lock lk(mu_);
+  std::ostringstream os;
+  os << utcp::stats(stack_);
+  return os.str();
 }
 
 std::uint64_t Host::ip_drops(IpError e) {

@@ -90,6 +90,7 @@ class Host {
 
   // ---- observation ----
   utcp_host_stats stats();
+  std::string tcp_counters();  // the core's Stats as text
   std::uint64_t ip_drops(IpError);
   // The control block behind a connected socket, when the core still has it.
   std::optional<ConnInfo> conn_info(int fd);

@@ -102,6 +102,12 @@ typedef struct utcp_host_stats {
   uint64_t connections; /* flows in the core in any state but CLOSED and LISTEN */
 } utcp_host_stats;
 int utcp_host_get_stats(utcp_host *h, utcp_host_stats *out);
+/* The core's counters in full, as text: one "name value" line for each that is not zero
+ * (segments, retransmissions by cause, challenge ACKs, SYN cookies, "drop.<reason>",
+ * "decode_error.<reason>", "state.<STATE>" for the connections in each state). Writes at most
+ * len bytes including the terminating NUL and returns the length of the whole text, as
+ * snprintf does: a return >= len means it was cut. -1 with EFAULT for a null buf with len > 0. */
+ssize_t utcp_host_tcp_counters(utcp_host *h, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -128,6 +128,36 @@ TEST(Input, DropCountersByReason) {
   EXPECT_EQ(utcp_ip_drop_name(UTCP_IP_DROP_REASONS), nullptr);
 }
 
+// The core's counters in full through the ABI: a SYN to a port nobody listens on is dropped
+// and counted by reason, a TCP segment with a bad checksum by decode error; the text is cut
+// as snprintf cuts and its whole length returned.
+TEST(Input, TcpCountersByReasonAsText) {
+  Net net;
+  const Bytes syn = ipv4(b4, a4, ip_proto_tcp, syn_bytes(b4, a4));
+  EXPECT_EQ(utcp_host_input(net.a, syn.data(), syn.size()), 0);  // port 80: nobody listens
+  Bytes bad_tcp = syn_bytes(b4, a4);
+  bad_tcp[16] ^= std::byte{0x55};  // the TCP checksum
+  const Bytes bad = ipv4(b4, a4, ip_proto_tcp, bad_tcp);
+  utcp_host_input(net.a, bad.data(), bad.size());
+  std::string text(4096, '\0');
+  const ssize_t n = utcp_host_tcp_counters(net.a, text.data(), text.size());
+  ASSERT_GT(n, 0);
+  ASSERT_LT(n, static_cast<ssize_t>(text.size()));
+  text.resize(static_cast<std::size_t>(n));
+  EXPECT_NE(text.find("drop.no_connection 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("drop.decode 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("decode_error."), std::string::npos) << text;
+  EXPECT_NE(text.find("resets_sent 1\n"), std::string::npos) << text;
+
+  char small[8];
+  EXPECT_EQ(utcp_host_tcp_counters(net.a, small, sizeof small), n);
+  EXPECT_EQ(std::string(small), text.substr(0, 7));
+  EXPECT_EQ(utcp_host_tcp_counters(net.a, nullptr, 0), n);
+  errno = 0;
+  EXPECT_EQ(utcp_host_tcp_counters(net.a, nullptr, 10), -1);
+  EXPECT_EQ(errno, EFAULT);
+}
+
 TEST(Input, Ipv6ExtensionHeaderCutShortCounted) {
   Net net("2001:db8::1", "2001:db8::2");
   const IpAddr v6a = IpAddr::parse("2001:db8::1").value(), v6b = IpAddr::parse("2001:db8::2").value();
