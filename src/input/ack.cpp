@@ -117,11 +117,12 @@ void process_ack(Ctx& c, Tcb& t, const Segment& seg, bool& stop) {
     t.snd_wl2 = ack;
   }
   // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]; SND.MAX here,
-  // since SND.NXT rewinds after a timeout. Outside: an ACK back, and drop.
+  // since SND.NXT rewinds after a timeout. Outside: an ACK back, rate-limited as every
+  // challenge ACK is (§7), and drop.
   const Seq oldest = t.snd_una - std::max<std::uint32_t>(t.max_snd_wnd, 1);
   if (ack > t.snd_max || ack < oldest) {
     drop(c, DropReason::bad_ack);
-    send_ack(c, t);
+    if (challenge_ack_allowed(c, t)) send_ack(c, t);
     stop = true;
     return;
   }

@@ -104,6 +104,13 @@ void input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
     if (zero_window_ack && !seg.payload.empty()) drop(c, DropReason::not_acceptable);
     if (!zero_window_ack) {
       if (seg.flag == Segment::Flag::rst) return drop(c, DropReason::rst_out_of_window);
+      if (seg.flag == Segment::Flag::syn) {
+        // RFC 5961 §4.2: a SYN draws a challenge ACK "irrespective of the sequence number",
+        // and challenge ACKs are rate-limited (§7): a stream of blind SYNs gets no more.
+        drop(c, DropReason::syn_challenged);
+        if (challenge_ack_allowed(c, t)) send_ack(c, t);
+        return;
+      }
       drop(c, DropReason::not_acceptable);
       // §3.10.7.4: a retransmitted FIN in TIME-WAIT restarts the 2 MSL timeout.
       if (t.state == TcpState::time_wait && seg.flag == Segment::Flag::fin) on_time_wait(c, t);

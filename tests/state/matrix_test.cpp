@@ -630,5 +630,33 @@ TEST(ChallengeAck, SynsShareTheLimit) {
   EXPECT_EQ(stats(h.s).drop(DropReason::syn_challenged), 12u);
 }
 
+// RFC 5961 §4.2: a SYN draws a challenge ACK "irrespective of the sequence number", so SYNs
+// outside the window share the §7 limit too: a blind SYN stream gets at most 10 ACKs a second.
+TEST(ChallengeAck, SynsOutsideTheWindowShareTheLimit) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  for (int i = 0; i < 30; ++i) h.peer_sends(syn(0x40000000), h.now() + 1ms);
+  EXPECT_EQ(h.queued(), 10u);
+  while (h.queued() > 0) h.expect(ack(1, 1));
+  EXPECT_EQ(h.state(), TcpState::established);
+  EXPECT_EQ(stats(h.s).drop(DropReason::syn_challenged), 30u);
+  EXPECT_EQ(stats(h.s).challenge_acks_suppressed, 20u);
+}
+
+// RFC 5961 §5.2 with §7: data whose ACK acknowledges what was never sent (or is older than
+// MAX.SND.WND) is dropped, and the ACKs it draws are rate-limited, not one per segment.
+TEST(ChallengeAck, BadAckDataSharesTheLimit) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  for (int i = 0; i < 30; ++i) h.peer_sends(data(1, 0x40000000, "inject"), h.now() + 1ms);
+  EXPECT_EQ(h.queued(), 10u);
+  while (h.queued() > 0) h.expect(ack(1, 1));
+  EXPECT_EQ(stats(h.s).drop(DropReason::bad_ack), 30u);
+  EXPECT_EQ(h.conn().recv_queued, 0u);
+  // A second later the budget is back.
+  h.peer_sends(data(1, 0x40000000, "inject"), h.now() + 1s);
+  h.expect(ack(1, 1));
+}
+
 }  // namespace
 }  // namespace utcp::test
