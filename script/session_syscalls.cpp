@@ -153,7 +153,10 @@ std::string poll_names(short events) {
                                   {"POLLHUP", POLLHUP},
                                   {"POLLNVAL", POLLNVAL},
                                   {"POLLRDHUP", POLLRDHUP}})
-    if (events & bit) s += (s.empty() ? "" : "|") + std::string(name);
+    if (events & bit) {
+      if (!s.empty()) s += '|';
+      s += name;
+    }
   return s.empty() ? "0" : s;
 }
 

@@ -456,7 +456,9 @@ def cmd_blind(args):
         for p in acks:
             check(p.ack == flow.rcv_nxt, f"{name}: an ACK from utcp acknowledges {p.ack}, not RCV.NXT {flow.rcv_nxt}")
     check(not results["baseline"][0], f"baseline: utcp sent {len(results['baseline'][0])} pure ACKs without an attack")
-    limited = ["rst_in_window", "rst_ack_in_window", "syn_in_window"]
+    # RFC 5961 §7 limits every challenge ACK: in-window RSTs (§3.2), SYNs anywhere (§4.2) and
+    # segments whose ACK fails §5.2 validation.
+    limited = ["rst_in_window", "rst_ack_in_window", "syn_in_window", "syn_out_of_window", "data_bad_ack"]
     for name in limited:
         acks, _, dt, n = results[name]
         bound = CHALLENGE_PER_FLOW * (int(dt) + 2)
@@ -468,10 +470,6 @@ def cmd_blind(args):
     bound = CHALLENGE_PER_FLOW * (int(t_last - t_first) + 2)
     check(total <= bound, f"{total} challenge ACKs in {t_last - t_first:.1f} s over the RST and SYN phases, limit {bound}")
     check(not results["rst_out_of_window"][0], "utcp answered RSTs outside the window")
-    acks = results["syn_out_of_window"][0]
-    check(len(acks) <= 200, f"{len(acks)} ACKs for 200 out-of-window SYNs: amplification")
-    acks = results["data_bad_ack"][0]
-    check(len(acks) <= 500, f"{len(acks)} ACKs for 500 bad-ACK data segments: amplification")
     sn.stop()
     finish_download(dl, attack_end)
     injected = sum(n for (_, _, _, n) in spans.values())
