@@ -164,23 +164,32 @@ TEST(HostIpv6, CallsAndErrors) {
   EXPECT_EQ(utcp_read(net.b, s, buf, sizeof buf), 3);
 }
 
+// b listens on port 80 (with SO_RCVBUF when rcvbuf > 0), a connects; c is a's socket, s the
+// one b accepted.
+void connected_pair(Net& net, int rcvbuf, int& c, int& s) {
+  const int l = utcp_socket(net.b, AF_INET, SOCK_STREAM, 0);
+  if (rcvbuf > 0) {
+    ASSERT_EQ(utcp_setsockopt(net.b, l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  }
+  socklen_t len = 0;
+  sockaddr_storage any = sockaddr_of("0.0.0.0", 80, &len);
+  ASSERT_EQ(utcp_bind(net.b, l, reinterpret_cast<sockaddr*>(&any), len), 0);
+  ASSERT_EQ(utcp_listen(net.b, l, 4), 0);
+  c = utcp_socket(net.a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_storage dst = net.addr_b(80, &len);
+  ASSERT_EQ(utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&dst), len), -1);
+  net.pump();
+  s = utcp_accept(net.b, l, nullptr, nullptr);
+  ASSERT_GE(s, 0);
+}
+
 // The bytes the host holds for partial reads count against SO_RCVBUF: a receiver that
 // never reads more than a byte at a time never holds more than its buffer.
 TEST(HostReceiveBuffer, HeldBytesCountAgainstTheWindow) {
   Net net;
   const int rcvbuf = 65536;
-  const int l = utcp_socket(net.b, AF_INET, SOCK_STREAM, 0);
-  ASSERT_EQ(utcp_setsockopt(net.b, l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-  socklen_t len = 0;
-  sockaddr_storage any = sockaddr_of("0.0.0.0", 80, &len);
-  ASSERT_EQ(utcp_bind(net.b, l, reinterpret_cast<sockaddr*>(&any), len), 0);
-  ASSERT_EQ(utcp_listen(net.b, l, 4), 0);
-  const int c = utcp_socket(net.a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  sockaddr_storage dst = net.addr_b(80, &len);
-  ASSERT_EQ(utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&dst), len), -1);
-  net.pump();
-  const int s = utcp_accept(net.b, l, nullptr, nullptr);
-  ASSERT_GE(s, 0);
+  int c = -1, s = -1;
+  ASSERT_NO_FATAL_FAILURE(connected_pair(net, rcvbuf, c, s));
   const std::vector<char> data(1 << 20, 'r');
   std::size_t sent = 0, got = 0;
   std::vector<char> buf(1 << 20);
@@ -211,18 +220,8 @@ TEST(HostReceiveBuffer, HeldBytesCountAgainstTheWindow) {
 TEST(HostReceiveBuffer, DrainingHeldBytesReopensTheWindowAtOnce) {
   Net net;
   const int rcvbuf = 65536;
-  const int l = utcp_socket(net.b, AF_INET, SOCK_STREAM, 0);
-  ASSERT_EQ(utcp_setsockopt(net.b, l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-  socklen_t len = 0;
-  sockaddr_storage any = sockaddr_of("0.0.0.0", 80, &len);
-  ASSERT_EQ(utcp_bind(net.b, l, reinterpret_cast<sockaddr*>(&any), len), 0);
-  ASSERT_EQ(utcp_listen(net.b, l, 4), 0);
-  const int c = utcp_socket(net.a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  sockaddr_storage dst = net.addr_b(80, &len);
-  ASSERT_EQ(utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&dst), len), -1);
-  net.pump();
-  const int s = utcp_accept(net.b, l, nullptr, nullptr);
-  ASSERT_GE(s, 0);
+  int c = -1, s = -1;
+  ASSERT_NO_FATAL_FAILURE(connected_pair(net, rcvbuf, c, s));
   const std::vector<char> data(1 << 20, 'w');
   ASSERT_GT(utcp_write(net.a, c, data.data(), data.size()), 0);
   net.run_for(60 * sec);  // the window fills and closes; the sender's probes back off
@@ -246,17 +245,8 @@ TEST(HostReceiveBuffer, DrainingHeldBytesReopensTheWindowAtOnce) {
 // follows them.
 TEST(HostReceiveBuffer, UnreadBytesOutliveTimeWait) {
   Net net;
-  const int l = utcp_socket(net.b, AF_INET, SOCK_STREAM, 0);
-  socklen_t len = 0;
-  sockaddr_storage any = sockaddr_of("0.0.0.0", 80, &len);
-  ASSERT_EQ(utcp_bind(net.b, l, reinterpret_cast<sockaddr*>(&any), len), 0);
-  ASSERT_EQ(utcp_listen(net.b, l, 4), 0);
-  const int c = utcp_socket(net.a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  sockaddr_storage dst = net.addr_b(80, &len);
-  ASSERT_EQ(utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&dst), len), -1);
-  net.pump();
-  const int s = utcp_accept(net.b, l, nullptr, nullptr);
-  ASSERT_GE(s, 0);
+  int c = -1, s = -1;
+  ASSERT_NO_FATAL_FAILURE(connected_pair(net, 0, c, s));
   ASSERT_EQ(utcp_shutdown(net.b, s, SHUT_WR), 0);  // b closes first: b reaches TIME-WAIT
   net.run_for(10 * ms);
   const std::string data(30000, 'q');
