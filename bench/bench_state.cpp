@@ -129,6 +129,53 @@ void BM_HandleBufData1460(benchmark::State& state) {
 }
 BENCHMARK(BM_HandleBufData1460);
 
+// ---- handle_buf: a flood of tiny out-of-order segments (issue 8, docs/SECURITY.md) ----
+
+// 100,000 one-byte segments at random offsets behind a hole at RCV.NXT, fed in a loop: each
+// lands in (or is refused by) the reassembly queue, whose ranges are capped by
+// Config::max_ooo_ranges. The time per segment must not grow with the flood; the memory bound
+// is asserted in HostileFlood.TinyOutOfOrderSegmentsKeepMemoryBounded.
+void BM_HandleBufTinyOutOfOrder(benchmark::State& state) {
+  constexpr std::size_t kFlood = 100'000;
+  Pair p;
+  const Flow fa = p.open(0);
+  const auto ci = info(p.a, fa);
+  if (!ci) die("no flow");
+  const auto cb = info(p.b, server_flow(0));
+  if (!cb) die("no server flow");
+  Segment seg;
+  seg.src_port = fa.local().port;
+  seg.dst_port = fa.remote().port;
+  seg.ack = ci->rcv_nxt;
+  seg.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(ci->rcv_wnd >> ci->rcv_wscale, 65535));
+  seg.payload = Payload(std::string_view("x"));
+  std::vector<Packet> flood(kFlood);
+  std::uint64_t x = 0x0dd;
+  for (Packet& pk : flood) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    seg.seq = ci->snd_nxt + 1 + static_cast<std::uint32_t>(x % (cb->rcv_wnd - 2));
+    pk.src = fa.local().ip;
+    pk.dst = fa.remote().ip;
+    pk.len = static_cast<std::uint32_t>(seg.encode_into(pk.bytes, pk.src, pk.dst));
+  }
+  std::size_t k = 0;
+  AllocCounter ac;
+  for (auto _ : state) {
+    auto r = handle_buf(std::move(p.b), p.now, flood[k].src, flood[k].dst, flood[k].view());
+    p.b = std::move(r.state);
+    benchmark::DoNotOptimize(r.out.size());
+    if (++k == kFlood) k = 0;
+  }
+  ac.report(state);
+  const auto after = info(p.b, server_flow(0));
+  if (!after || after->rcv_nxt != cb->rcv_nxt) die("the hole at RCV.NXT was filled");
+  state.counters["ooo_ranges"] = static_cast<double>(after->ooo_ranges);
+  state.counters["ooo_bytes"] = static_cast<double>(after->ooo_bytes);
+}
+BENCHMARK(BM_HandleBufTinyOutOfOrder);
+
 // ---- handle_buf: a pure ACK of new data at the sender ----
 
 void BM_HandleBufPureAck(benchmark::State& state) {
