@@ -93,9 +93,36 @@ std::byte* write_one(const TcpOption& opt, std::byte* p) {
 
 }  // namespace
 
+namespace {
+
+// How many options the area holds (up to the first malformed one): parse_options reserves
+// them at once, so a SYN's MSS + window scale (+ SACK-permitted, timestamps) cost one
+// allocation, not one per doubling. One option is not reserved: emplace_back allocates
+// exactly one element then too.
+std::size_t count_options(const std::byte* b, std::size_t end) {
+  std::size_t n = 0, i = 0;
+  while (i < end) {
+    const auto kind = std::to_integer<std::uint8_t>(b[i]);
+    if (kind == kEol) break;
+    if (kind == kNop) {
+      ++i;
+      continue;
+    }
+    if (i + 1 >= end) break;
+    const std::size_t len = std::to_integer<std::size_t>(b[i + 1]);
+    if (len < 2 || len > end - i) break;
+    ++n;
+    i += len;
+  }
+  return n;
+}
+
+}  // namespace
+
 DecodeError parse_options(std::span<const std::byte> area, std::vector<TcpOption>& out) {
   const std::byte* b = area.data();
   const std::size_t end = area.size();
+  if (const std::size_t n = count_options(b, end); n > 1) out.reserve(out.size() + n);
   std::size_t i = 0;
   while (i < end) {
     const auto kind = std::to_integer<std::uint8_t>(b[i]);

@@ -66,6 +66,7 @@ std::optional<Event<N>> to_event(std::optional<EngineEvent>&& e) {
       return Event<N>(Drop<N>{e->flow, e->pending ? std::optional<N>(rcv) : std::nullopt, {rcv, snd}});
     case EngineEvent::Kind::signal: {
       Signal<N> sig{e->flow, {}};
+      sig.notifies.reserve(std::size_t{e->wake_rcv} + std::size_t{e->wake_snd});  // one allocation
       if (e->wake_rcv) sig.notifies.push_back(rcv);
       if (e->wake_snd) sig.notifies.push_back(snd);
       return Event<N>(std::move(sig));
