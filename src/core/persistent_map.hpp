@@ -74,9 +74,14 @@ class PersistentMap {
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
+  // The hash the calls below take with a key: a caller that looks a key up several times in
+  // one operation (find, then update, then erase) computes it once. `h` must be hash(k).
+  static std::uint64_t hash(const K& k) { return hash_of(k); }
+
   // nullptr when absent.
-  const V* find(const K& k) const {
-    const Leaf* l = find_leaf(hash_of(k), k);
+  const V* find(const K& k) const { return find(hash_of(k), k); }
+  const V* find(std::uint64_t h, const K& k) const {
+    const Leaf* l = find_leaf(h, k);
     return l ? &l->value : nullptr;
   }
 
@@ -84,7 +89,10 @@ class PersistentMap {
   // map shares. Returns false (and calls nothing) when k is absent.
   template <class F>
   bool update(const K& k, F&& f) {
-    const std::uint64_t h = hash_of(k);
+    return update(hash_of(k), k, std::forward<F>(f));
+  }
+  template <class F>
+  bool update(std::uint64_t h, const K& k, F&& f) {
     // One descent that also checks ownership: in the common case (no snapshot alive) every
     // node on the path is ours alone and the value is updated in place, allocating nothing.
     Branch* path[kMaxDepth];
@@ -140,8 +148,8 @@ class PersistentMap {
   }
 
   // Insert or assign.
-  void insert(const K& k, V v) {
-    const std::uint64_t h = hash_of(k);
+  void insert(const K& k, V v) { insert(hash_of(k), k, std::move(v)); }
+  void insert(std::uint64_t h, const K& k, V v) {
     if (!root_) {
       Branch* b = new_branch(Kind::inner, 1);
       Leaf* l = new Leaf(h, k, std::move(v));
@@ -156,8 +164,8 @@ class PersistentMap {
     if (insert_at(root_, 0, h, k, v)) ++size_;
   }
 
-  bool erase(const K& k) {
-    const std::uint64_t h = hash_of(k);
+  bool erase(const K& k) { return erase(hash_of(k), k); }
+  bool erase(std::uint64_t h, const K& k) {
     // Checking first keeps an absent key from copying a shared path.
     if (!find_leaf(h, k)) return false;
     erase_at(root_, 0, h, k);

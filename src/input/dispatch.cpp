@@ -102,15 +102,16 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
     if (reopen) old_snd_max = t.snd_max;
     if (remove) e.retire(flow, t, c.dropped);
   };
-  const bool found = e.tcbs.update(flow, step);
-  if (found && remove) e.tcbs.erase(flow);
+  const std::uint64_t h = FlowTable::hash(flow);  // once for update, erase and insert
+  const bool found = e.tcbs.update(h, flow, step);
+  if (found && remove) e.tcbs.erase(h, flow);
   if (found && !reopen) return event;
 
   if (e.listeners.find(flow.local().port)) {
     // RFC 4987: an ACK that returns a SYN cookie creates the flow; the ordinary rules then
     // complete the handshake on it and report Established as for a backlog flow.
-    if (input_listen(e, now, flow, seg, out, old_snd_max) && e.tcbs.update(flow, step)) {
-      if (remove) e.tcbs.erase(flow);
+    if (input_listen(e, now, flow, h, seg, out, old_snd_max) && e.tcbs.update(h, flow, step)) {
+      if (remove) e.tcbs.erase(h, flow);
       return event;
     }
     return std::nullopt;

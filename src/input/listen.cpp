@@ -52,8 +52,8 @@ void send_cookie(Engine& e, const Flow& flow, const Segment& syn, const Listener
 // RFC 4987 §3.6: the final ACK returned a valid cookie. The flow the SYN-ACK stood for, in
 // SYN-RECEIVED (not counted against the backlog); the caller runs the ACK through the
 // ordinary rules next, which complete the handshake and take any data or FIN on it.
-void open_from_cookie(Engine& e, Instant now, const Flow& flow, const Segment& ack, const Listener& l,
-                      std::uint16_t mss) {
+void open_from_cookie(Engine& e, Instant now, const Flow& flow, std::uint64_t flow_hash, const Segment& ack,
+                      const Listener& l, std::uint16_t mss) {
   const Config& cfg = e.cfg();
   Tcb t = new_tcb(e, flow, l.options, now);
   t.irs = ack.seq - 1;
@@ -76,13 +76,13 @@ void open_from_cookie(Engine& e, Instant now, const Flow& flow, const Segment& a
   // SYN-RECEIVED keeps its timers; the ACK that follows stops them.
   t.arm(Timer::retransmit, now + t.rtt.rto());
   t.arm(Timer::lifetime, now + cfg.connection_establish_timeout);
-  e.tcbs.insert(flow, std::move(t));
+  e.tcbs.insert(flow_hash, flow, std::move(t));
 }
 
 }  // namespace
 
-bool input_listen(Engine& e, Instant now, const Flow& flow, const Segment& seg, std::vector<Output>& out,
-                  std::optional<Seq> old_snd_max) {
+bool input_listen(Engine& e, Instant now, const Flow& flow, std::uint64_t flow_hash, const Segment& seg,
+                  std::vector<Output>& out, std::optional<Seq> old_snd_max) {
   const Config& cfg = e.cfg();
   const Listener* l = e.listeners.find(flow.local().port);
   // First, an RST: ignore it.
@@ -98,7 +98,7 @@ bool input_listen(Engine& e, Instant now, const Flow& flow, const Segment& seg, 
           drop(e, DropReason::table_full);
           return false;
         }
-        open_from_cookie(e, now, flow, seg, *l, *mss);
+        open_from_cookie(e, now, flow, flow_hash, seg, *l, *mss);
         return true;
       }
       ++e.stats.syn_cookies_rejected;
@@ -160,7 +160,7 @@ bool input_listen(Engine& e, Instant now, const Flow& flow, const Segment& seg, 
   t.arm(Timer::lifetime, now + cfg.connection_establish_timeout);
   hold_syn_text(t, seg);
   send_syn(c, t);
-  e.tcbs.insert(flow, std::move(t));
+  e.tcbs.insert(flow_hash, flow, std::move(t));
   return false;
 }
 

@@ -108,8 +108,8 @@ void arm_retransmit(Ctx&, Tcb&);
 // A segment for a port with a listener and no connection; `old_snd_max` when a SYN reopens
 // a flow that was in TIME-WAIT (RFC 6191: the new ISN must lie above the old sequence space).
 // True when an ACK returned a valid SYN cookie (RFC 4987): the flow now exists in
-// SYN-RECEIVED and the segment is to be processed on it.
-bool input_listen(Engine&, Instant, const Flow&, const Segment&, std::vector<Output>&,
+// SYN-RECEIVED and the segment is to be processed on it. `flow_hash` is FlowTable::hash(flow).
+bool input_listen(Engine&, Instant, const Flow&, std::uint64_t flow_hash, const Segment&, std::vector<Output>&,
                   std::optional<Seq> old_snd_max = std::nullopt);
 void input_syn_sent(Ctx&, Tcb&, Segment&);
 void input_synchronized(Ctx&, Tcb&, Segment&);

@@ -14,17 +14,18 @@ Error wrong_state(std::string_view call, const Tcb& t, std::string_view why) {
                     std::string(to_string(t.state)) + ")");
 }
 
-// Runs f(ctx, tcb) on the flow, then erases it when f ended the connection.
+// Runs f(ctx, tcb) on the flow (h: its FlowTable::hash), then erases it when f ended the
+// connection.
 template <class F>
-void step(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out, F&& f) {
+void step(Engine& e, std::uint64_t h, Instant now, const Flow& flow, std::vector<Output>& out, F&& f) {
   bool remove = false;
-  e.tcbs.update(flow, [&](Tcb& t) {
+  e.tcbs.update(h, flow, [&](Tcb& t) {
     Ctx c(e, now, flow, out);
     f(c, t);
     remove = c.remove;
     if (remove) e.retire(flow, t, c.dropped);
   });
-  if (remove) e.tcbs.erase(flow);
+  if (remove) e.tcbs.erase(h, flow);
 }
 
 // §3.10.4 CLOSE / shutdown(write): queue a FIN behind the data.
@@ -53,10 +54,11 @@ bool can_send(TcpState s) {
 }  // namespace
 
 std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out) {
-  const Tcb* found = e.tcbs.find(flow);
+  const std::uint64_t h = FlowTable::hash(flow);
+  const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return Error::not_found();
   if (found->close_called) return wrong_state("close", *found, "already closed");
-  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     if (t.state == TcpState::syn_sent) {  // §3.10.4: delete the TCB
       c.remove = true;
       return;
@@ -78,8 +80,9 @@ std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std:
 
 std::optional<Error> engine_shutdown(Engine& e, Instant now, const Flow& flow, Direction dir,
                                      std::vector<Output>& out) {
-  if (!e.tcbs.find(flow)) return Error::not_found();
-  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+  const std::uint64_t h = FlowTable::hash(flow);
+  if (!e.tcbs.find(h, flow)) return Error::not_found();
+  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     if (dir == Direction::read || dir == Direction::read_write) {
       t.read_shut = true;
       t.rcvq.drop_front(t.rcvq.size());
@@ -91,8 +94,9 @@ std::optional<Error> engine_shutdown(Engine& e, Instant now, const Flow& flow, D
 }
 
 std::optional<Error> engine_abort(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out) {
-  if (!e.tcbs.find(flow)) return Error::not_found();
-  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+  const std::uint64_t h = FlowTable::hash(flow);
+  if (!e.tcbs.find(h, flow)) return Error::not_found();
+  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     // §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> unless only our SYN is out.
     if (t.state != TcpState::syn_sent && t.state != TcpState::time_wait) send_rst(c, t);
     c.remove = true;
@@ -114,14 +118,15 @@ static bool window_update_due(const Tcb& t) {
 
 Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::vector<std::string>& data,
                                std::vector<Output>& out) {
-  const Tcb* found = e.tcbs.find(flow);
+  const std::uint64_t h = FlowTable::hash(flow);
+  const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return std::unexpected(Error::not_found());
   if (found->rcvq.empty()) {
     if (found->fin_received || found->read_shut) return std::unexpected(Error::eof());
     if (!window_update_due(*found)) return found->notifies;
   }
   NotifyPair n = found->notifies;
-  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     t.rcvq.take_all(data);
     if (!t.fin_received && t.synchronized()) {
       if (window_update_due(t)) t.ack_now = true;
@@ -133,14 +138,15 @@ Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::ve
 
 Result<EngineSent> engine_send(Engine& e, Instant now, const Flow& flow, std::string_view data,
                                std::vector<Output>& out) {
-  const Tcb* found = e.tcbs.find(flow);
+  const std::uint64_t h = FlowTable::hash(flow);
+  const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return std::unexpected(Error::not_found());
   if (found->write_shut) return std::unexpected(wrong_state("send", *found, "shut down for writing"));
   if (!can_send(found->state)) return std::unexpected(wrong_state("send", *found, "cannot send"));
   const std::size_t n = std::min(data.size(), found->send_space());
   EngineSent r{n, found->notifies};
   if (n == 0) return r;
-  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     t.sndq.append(data.substr(0, n));
     if (t.synchronized()) output(c, t);
   });
@@ -148,18 +154,20 @@ Result<EngineSent> engine_send(Engine& e, Instant now, const Flow& flow, std::st
 }
 
 std::optional<Error> engine_force_enqueue(Engine& e, Instant now, const Flow& flow, std::string_view data) {
-  const Tcb* found = e.tcbs.find(flow);
+  const std::uint64_t h = FlowTable::hash(flow);
+  const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return Error::not_found();
   if (found->write_shut) return wrong_state("force_enqueue", *found, "shut down for writing");
   if (!can_send(found->state)) return wrong_state("force_enqueue", *found, "cannot send");
   (void)now;
-  e.tcbs.update(flow, [&](Tcb& t) { t.sndq.append(data); });
+  e.tcbs.update(h, flow, [&](Tcb& t) { t.sndq.append(data); });
   return std::nullopt;
 }
 
 std::optional<Error> engine_set_options(Engine& e, const Flow& flow, const FlowOptions& o) {
-  if (!e.tcbs.find(flow)) return Error::not_found();
-  e.tcbs.update(flow, [&](Tcb& t) {
+  const std::uint64_t h = FlowTable::hash(flow);
+  if (!e.tcbs.find(h, flow)) return Error::not_found();
+  e.tcbs.update(h, flow, [&](Tcb& t) {
     if (o.send_buffer) t.send_buffer = std::max<std::uint32_t>(*o.send_buffer, 1);
     if (o.recv_buffer) {
       // The window scale is fixed by the SYN; before it the new size also decides the shift.
@@ -191,7 +199,8 @@ std::optional<Error> engine_set_options(Engine& e, const Flow& flow, const FlowO
 
 std::optional<Error> engine_path_mtu(Engine& e, Instant now, const Flow& flow, std::uint32_t mtu,
                                      Seq quoted_seq, std::vector<Output>& out) {
-  const Tcb* found = e.tcbs.find(flow);
+  const std::uint64_t h = FlowTable::hash(flow);
+  const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return Error::not_found();
   // RFC 5927 §4.1: only an error quoting data in flight is believed.
   if (!(found->snd_una <= quoted_seq && quoted_seq < found->snd_max)) return std::nullopt;
@@ -199,7 +208,7 @@ std::optional<Error> engine_path_mtu(Engine& e, Instant now, const Flow& flow, s
   const std::uint32_t floor = v4 ? 576 : 1280;
   const std::uint32_t mss = std::max(mtu, floor) - (v4 ? 40 : 60);
   if (mss >= found->smss) return std::nullopt;
-  step(e, now, flow, out, [&](Ctx& c, Tcb& t) {
+  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     t.smss = mss;
     t.cc.clamp_to(mss);
     t.snd_nxt = t.snd_una;  // resend what was in flight at the new size

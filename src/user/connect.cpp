@@ -39,11 +39,13 @@ Result<EngineConnected> engine_connect(Engine& e, Instant now, const IpAddr& src
     return std::unexpected(Error::msg("connect: connection table full (Config::max_connections)"));
   const Endpoint remote{dst, dst_port};
   std::uint16_t port = 0;
+  std::optional<std::uint64_t> hash;  // FlowTable::hash of the flow, when already computed
   if (src_port) {
     port = *src_port;
-    if (e.tcbs.find(Flow({src, port}, remote)))
-      return std::unexpected(
-          Error::msg("connect: " + to_string(Flow({src, port}, remote)) + " is already in use"));
+    const Flow wanted({src, port}, remote);
+    hash = FlowTable::hash(wanted);
+    if (e.tcbs.find(*hash, wanted))
+      return std::unexpected(Error::msg("connect: " + to_string(wanted) + " is already in use"));
   } else {
     const Rng saved = e.rng;  // an error leaves the engine as it was
     const auto p = pick_port(e, src, remote);
@@ -67,7 +69,7 @@ Result<EngineConnected> engine_connect(Engine& e, Instant now, const IpAddr& src
   Ctx c(e, now, flow, out);
   send_syn(c, t);
   EngineConnected r{flow, t.notifies, std::move(out.front())};
-  e.tcbs.insert(flow, std::move(t));
+  e.tcbs.insert(hash ? *hash : FlowTable::hash(flow), flow, std::move(t));
   return r;
 }
 
