@@ -21,10 +21,11 @@ std::uint32_t receive_space(const Tcb& t) {
   return used >= t.recv_buffer ? 0 : static_cast<std::uint32_t>(t.recv_buffer - used);
 }
 
-void record(Ctx& c, Output&& o) {
+// Built in place in the output vector: no temporary Output to move from and destroy.
+void record(Ctx& c, Segment&& seg) {
   ++c.e.stats.segments_out;
-  c.e.stats.bytes_out += o.segment.payload.size();
-  c.out.push_back(std::move(o));
+  c.e.stats.bytes_out += seg.payload.size();
+  c.out.emplace_back(c.flow.local().ip, c.flow.remote().ip, std::move(seg));
 }
 
 }  // namespace
@@ -64,7 +65,7 @@ void emit(Ctx& c, Tcb& t, Segment&& seg) {
   t.segs_unacked = 0;
   t.disarm(Timer::delayed_ack);
   t.last_send = c.now;
-  record(c, Output{c.flow.local().ip, c.flow.remote().ip, std::move(seg)});
+  record(c, std::move(seg));
 }
 
 void arm_retransmit(Ctx& c, Tcb& t) {
@@ -108,7 +109,7 @@ void send_rst(Ctx& c, Tcb& t) {
   s.flag = Segment::Flag::rst;
   if (t.state != TcpState::syn_sent) s.ack = t.rcv_nxt;
   ++c.e.stats.resets_sent;
-  record(c, Output{c.flow.local().ip, c.flow.remote().ip, std::move(s)});
+  record(c, std::move(s));
 }
 
 void reset_for_segment(Engine& e, const Flow& flow, const Segment& in, std::vector<Output>& out) {
@@ -127,7 +128,7 @@ void reset_for_segment(Engine& e, const Flow& flow, const Segment& in, std::vect
   }
   ++e.stats.resets_sent;
   ++e.stats.segments_out;
-  out.push_back(Output{flow.local().ip, flow.remote().ip, std::move(s)});
+  out.emplace_back(flow.local().ip, flow.remote().ip, std::move(s));
 }
 
 namespace {
