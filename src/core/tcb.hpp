@@ -112,6 +112,9 @@ struct Tcb {
   Seq data_start() const { return syn_acked() ? snd_una : iss + 1; }
   bool fin_acked() const { return fin_sent && snd_una == fin_seq + 1; }
   std::uint32_t flight() const { return snd_max - snd_una; }
+  // A zero window with at most the probe octet out (§3.8.6.1): the persist timer, not the
+  // retransmission timer, is in charge of it.
+  bool probing_zero_window() const { return snd_wnd == 0 && flight() <= 1; }
   // The window we have advertised and not yet seen filled.
   std::uint32_t rcv_wnd() const { return rcv_adv > rcv_nxt ? rcv_adv - rcv_nxt : 0; }
   std::size_t send_space() const { return sndq.size() >= send_buffer ? 0 : send_buffer - sndq.size(); }

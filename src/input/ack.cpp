@@ -39,7 +39,7 @@ void new_ack(Ctx& c, Tcb& t, Seq ack) {
   }
   // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it.
   // A lone zero-window probe octet is the persist timer's business.
-  if (t.snd_una == t.snd_max || (t.snd_wnd == 0 && t.flight() <= 1 && t.armed(Timer::persist)))
+  if (t.snd_una == t.snd_max || (t.probing_zero_window() && t.armed(Timer::persist)))
     t.disarm(Timer::retransmit);
   else
     arm_retransmit(c, t);

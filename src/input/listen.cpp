@@ -93,7 +93,7 @@ bool input_listen(Engine& e, Instant now, const Flow& flow, std::uint64_t flow_h
   // Second, an ACK: a SYN cookie returned (RFC 4987 §3.6), else <SEQ=SEG.ACK><CTL=RST>.
   if (seg.ack) {
     if (cfg.syn_cookies && seg.flag != Segment::Flag::syn) {
-      if (const auto mss = check_cookie(cookie_key(cfg.isn_secret), flow, seg.seq - 1, *seg.ack - 1, now)) {
+      if (const auto mss = check_cookie(e.syn_cookie_key, flow, seg.seq - 1, *seg.ack - 1, now)) {
         if (e.tcbs.size() >= cfg.max_connections) {
           drop(e, DropReason::table_full);
           return false;
@@ -122,7 +122,7 @@ bool input_listen(Engine& e, Instant now, const Flow& flow, std::uint64_t flow_h
       drop(e, DropReason::table_full);
       return false;
     }
-    const Seq cookie = make_cookie(cookie_key(cfg.isn_secret), flow, seg.seq, peer_mss(flow, seg), now);
+    const Seq cookie = make_cookie(e.syn_cookie_key, flow, seg.seq, peer_mss(flow, seg), now);
     // RFC 6191: a SYN reopening a TIME-WAIT flow needs an ISN above the old sequence space,
     // and a cookie cannot be chosen.
     if (old_snd_max && !(cookie > *old_snd_max)) {

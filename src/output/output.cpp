@@ -211,8 +211,7 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
     // §3.8.6.1 zero-window probing, §3.8.6.2.1 SWS override: data (or a FIN) waits and
     // nothing is in flight to bring an ACK.
     const bool waiting = t.snd_nxt - t.data_start() < t.sndq.size() || (t.write_shut && !t.fin_sent);
-    const bool probing = t.snd_wnd == 0 && t.flight() <= 1;
-    if (waiting && (t.flight() == 0 || probing) && !t.armed(Timer::retransmit) && !t.armed(Timer::persist)) {
+    if (waiting && (t.flight() == 0 || t.probing_zero_window()) && !t.armed(Timer::retransmit) && !t.armed(Timer::persist)) {
       t.arm(Timer::persist, c.now + persist_interval(c, t));
     }
   }

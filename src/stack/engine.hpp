@@ -2,6 +2,7 @@
 // both tables are persistent maps and the configuration is shared.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 
 #include "core/persistent_map.hpp"
 #include "core/rng.hpp"
+#include "core/syncookie.hpp"
 #include "core/tcb.hpp"
 #include "utcp/config.hpp"
 #include "utcp/detail/engine_api.hpp"
@@ -41,7 +43,8 @@ class Engine {
       : config(std::make_shared<const Config>(cfg)),
         make_notify(std::make_shared<const NotifyFactory>(std::move(make))),
         id(std::make_shared<const std::string>(std::move(name))),
-        rng(cfg.rng_seed) {}
+        rng(cfg.rng_seed),
+        syn_cookie_key(cookie_key(cfg.isn_secret)) {}
 
   std::shared_ptr<const Config> config;
   std::shared_ptr<const NotifyFactory> make_notify;
@@ -50,6 +53,7 @@ class Engine {
   ListenerTable listeners;
   Stats stats;
   Rng rng;
+  std::array<std::uint8_t, 16> syn_cookie_key;  // RFC 4987 §3.6, derived once from the ISN secret
   // RFC 5961 §7 challenge ACK rate limit, per stack.
   Instant challenge_window{};
   std::uint32_t challenge_count = 0;

@@ -24,7 +24,7 @@ std::optional<std::string> check(const Engine& e, const Tcb& t) {
   if (t.state == TcpState::time_wait && !t.armed(Timer::lifetime)) return "TIME-WAIT without its 2 MSL timer";
   if ((t.state == TcpState::syn_sent || t.state == TcpState::syn_received) && !t.armed(Timer::retransmit))
     return "handshake without a retransmission timer";
-  const bool probing = t.snd_wnd == 0 && t.flight() <= 1 && t.armed(Timer::persist);
+  const bool probing = t.probing_zero_window() && t.armed(Timer::persist);
   if (t.synchronized() && t.state != TcpState::time_wait && t.flight() > 0 && !t.armed(Timer::retransmit) &&
       !probing)
     return "data in flight without a retransmission timer";
