@@ -12,32 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "counting_new.hpp"
 #include "core/byte_queue.hpp"
 #include "core/persistent_map.hpp"
 #include "core/reassembly.hpp"
 #include "core/rng.hpp"
 #include "utcp/ip.hpp"
-
-namespace {
-std::atomic<std::uint64_t> g_allocs{0};
-}  // namespace
-
-// Counting allocator for this benchmark program only. GCC cannot see that our operator new
-// and operator delete are a matching malloc/free pair when it inlines them.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace utcp::detail {
 namespace {
@@ -88,7 +68,7 @@ Fixture& fixture(std::size_t n) {
 void report(benchmark::State& state, std::uint64_t allocs0, const Fixture& f) {
   const FlowMap& m = f.map;
   state.counters["allocs/op"] =
-      benchmark::Counter(static_cast<double>(g_allocs.load() - allocs0), benchmark::Counter::kAvgIterations);
+      benchmark::Counter(static_cast<double>(bench::allocations() - allocs0), benchmark::Counter::kAvgIterations);
   state.counters["node_bytes/entry"] = static_cast<double>(m.memory_usage()) / static_cast<double>(m.size());
   state.counters["heap_bytes/entry"] = f.heap_bytes_per_entry;
   state.counters["key+value"] = static_cast<double>(sizeof(Flow) + sizeof(Conn));
@@ -98,7 +78,7 @@ void BM_MapUpdate(benchmark::State& state) {
   Fixture& f = fixture(static_cast<std::size_t>(state.range(0)));
   Rng rng(1);
   std::int64_t t = 0;
-  const std::uint64_t a0 = g_allocs.load();
+  const std::uint64_t a0 = bench::allocations();
   for (auto _ : state) {
     const Flow& k = f.keys[rng.uniform(static_cast<std::uint32_t>(f.keys.size()))];
     // The per-segment pattern: touch counters and move the deadline.
@@ -143,7 +123,7 @@ void BM_MapCopy(benchmark::State& state) {
 void BM_MapUpdateWhileShared(benchmark::State& state) {
   Fixture& f = fixture(static_cast<std::size_t>(state.range(0)));
   Rng rng(3);
-  const std::uint64_t a0 = g_allocs.load();
+  const std::uint64_t a0 = bench::allocations();
   for (auto _ : state) {
     FlowMap snapshot = f.map;
     f.map.update(f.keys[rng.uniform(static_cast<std::uint32_t>(f.keys.size()))],
@@ -166,14 +146,14 @@ void BM_ByteQueueAppendSliceDrop(benchmark::State& state) {
   const std::string seg(1460, 'x');
   const auto bytes = std::as_bytes(std::span(seg.data(), seg.size()));
   q.append(bytes);
-  const std::uint64_t a0 = g_allocs.load();
+  const std::uint64_t a0 = bench::allocations();
   for (auto _ : state) {
     q.append(bytes);
     benchmark::DoNotOptimize(q.slice(1460, 1460));
     q.drop_front(1460);
   }
   state.counters["allocs/op"] =
-      benchmark::Counter(static_cast<double>(g_allocs.load() - a0), benchmark::Counter::kAvgIterations);
+      benchmark::Counter(static_cast<double>(bench::allocations() - a0), benchmark::Counter::kAvgIterations);
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * 1460);
 }
 BENCHMARK(BM_ByteQueueAppendSliceDrop);

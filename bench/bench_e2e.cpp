@@ -25,26 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "counting_new.hpp"
 #include "two_stacks.hpp"
-
-namespace {
-std::uint64_t g_allocs = 0;  // one thread
-}  // namespace
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t n) {
-  ++g_allocs;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace utcp::bench {
 namespace {
@@ -116,7 +98,7 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
   std::uint64_t total_got = 0;
   const std::uint64_t total = per_flow * n;
   (void)pattern();  // built before the clock starts
-  const std::uint64_t segs0 = p.data_segments, allocs0 = g_allocs;
+  const std::uint64_t segs0 = p.data_segments, allocs0 = allocations();
   const double w0 = wall_seconds(), c0 = cpu_seconds();
   while (total_got < total) {
     bool progress = false;
@@ -170,7 +152,7 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
   f.wall = wall_seconds() - w0;
   f.bytes = total_got;
   f.data_segments = p.data_segments - segs0;
-  f.allocs = g_allocs - allocs0;
+  f.allocs = allocations() - allocs0;
   for (std::size_t i = 0; i < n; ++i)
     if (got[i] != per_flow) die("a flow did not receive all its bytes");
   return f;
@@ -197,7 +179,7 @@ void report_bulk(const char* key, std::size_t n, std::uint64_t bytes) {
 
 void report_connect(std::uint64_t count) {
   Pair p;
-  const std::uint64_t allocs0 = g_allocs;
+  const std::uint64_t allocs0 = allocations();
   const double w0 = wall_seconds(), c0 = cpu_seconds();
   for (std::uint64_t i = 0; i < count; ++i) {
     p.connect_close(i);
@@ -208,7 +190,7 @@ void report_connect(std::uint64_t count) {
   result("connect_close_per_s_cpu", static_cast<double>(count) / cpu, "1/s",
          "handshake + close pairs per CPU second (both stacks)");
   result("connect_close_per_s_wall", static_cast<double>(count) / wall, "1/s", "the same over wall time");
-  result("connect_close_allocs", static_cast<double>(g_allocs - allocs0) / static_cast<double>(count), "",
+  result("connect_close_allocs", static_cast<double>(allocations() - allocs0) / static_cast<double>(count), "",
          "operator new calls per pair");
   result("connect_close_left", static_cast<double>(num_connections(p.a) + num_connections(p.b)), "",
          "flows still in the tables (TIME-WAIT)");

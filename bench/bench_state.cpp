@@ -12,42 +12,20 @@
 #include <memory>
 #include <new>
 
+#include "counting_new.hpp"
 #include "two_stacks.hpp"
-
-namespace {
-std::atomic<std::uint64_t> g_allocs{0};
-}  // namespace
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace utcp::bench {
 namespace {
 
-std::uint64_t allocs() {
-  return g_allocs.load(std::memory_order_relaxed);
-}
-
 // Allocations inside the timed region: the total minus those made while paused.
 class AllocCounter {
  public:
-  AllocCounter() : start_(allocs()) {}
-  void pause() { paused_at_ = allocs(); }
-  void resume() { excluded_ += allocs() - paused_at_; }
+  AllocCounter() : start_(allocations()) {}
+  void pause() { paused_at_ = allocations(); }
+  void resume() { excluded_ += allocations() - paused_at_; }
   void report(benchmark::State& st) const {
-    st.counters["allocs"] = benchmark::Counter(static_cast<double>(allocs() - start_ - excluded_),
+    st.counters["allocs"] = benchmark::Counter(static_cast<double>(allocations() - start_ - excluded_),
                                                benchmark::Counter::kAvgIterations);
   }
 
