@@ -2,9 +2,13 @@
 // every segment encoded and checksummed by Segment::encode_into and decoded and verified by
 // handle_buf. Prints a table and, for scripts, one "RESULT name value" line per figure.
 //
-//   bench_e2e [--only bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N]
+//   bench_e2e [--only user|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N]
 //             [--idle N]
 //
+// user     the user's pattern through the public API, glibc's malloc as it comes: each round
+//          send() offers the next 1 MiB (the stack takes what its buffer has room for), every
+//          segment in flight is delivered, recv() takes everything queued (whatever arrived)
+//          and every byte is checked, the answers are delivered; N bytes (default 1 GiB)
 // bulk     N bytes (default 1 GiB) over one flow, MSS 1460, every byte checked at the receiver
 // flows    the same total spread over --flows flows (default 1000), all active at once
 // connect  --connects (default 200,000) handshakes and closes, distinct 4-tuples, virtual
@@ -21,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,23 +163,90 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
   return f;
 }
 
-void report_bulk(const char* key, std::size_t n, std::uint64_t bytes) {
-  const BulkFigures f = bulk(n, bytes / n);
+// The bytes of one recv: a std::string or a Payload, compared against the stream.
+bool matches(const std::string& piece, std::string_view want) {
+  return piece == want;
+}
+[[maybe_unused]] bool matches(const Payload& piece, std::string_view want) {
+  bool ok = true;
+  std::size_t at = 0;
+  piece.for_each_slice([&](std::span<const std::byte> s) {
+    ok = ok && std::memcmp(s.data(), want.data() + at, s.size()) == 0;
+    at += s.size();
+  });
+  return ok;
+}
+
+// The user's pattern (see the top of this file): no events consulted, one send and one recv
+// per round, 1 MiB offered each time.
+BulkFigures user_bulk(std::uint64_t total) {
+  constexpr std::size_t kOffer = 1u << 20;
+  Pair p;
+  const Flow fa = p.open(0), fb = server_flow(0);
+  std::uint64_t sent = 0, got = 0;
+  (void)pattern();
+  const std::uint64_t segs0 = p.data_segments, allocs0 = allocations();
+  const double w0 = wall_seconds(), c0 = cpu_seconds();
+  while (got < total) {
+    bool progress = false;
+    if (sent < total) {
+      const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(kOffer, total - sent));
+      auto r = send(std::move(p.a), p.now, fa, stream_at(0, sent, len));
+      if (!r) die("send: " + r.error().message);
+      sent += r->enqueued;
+      progress |= r->enqueued > 0;
+      p.a = std::move(r->state);
+      p.queue(r->out, true);
+    }
+    progress |= p.deliver(true) > 0;
+    auto r = recv(std::move(p.b), p.now, fb);
+    if (!r) die("recv: " + r.error().message);
+    for (const auto& piece : r->data) {
+      if (got + piece.size() > total || !matches(piece, stream_at(0, got, piece.size())))
+        die("received bytes differ from those sent");
+      got += piece.size();
+      progress = true;
+    }
+    p.b = std::move(r->state);
+    p.queue(r->out, false);
+    progress |= p.deliver(false) > 0;
+    if (!progress && p.to_a.empty() && p.to_b.empty()) {
+      const auto d = p.next();
+      if (!d) die("transfer stalled with no timer pending");
+      p.now = std::max(p.now, *d);
+      p.run_timers();
+    }
+    p.now += std::chrono::microseconds(10);
+  }
+  BulkFigures f;
+  f.cpu = cpu_seconds() - c0;
+  f.wall = wall_seconds() - w0;
+  f.bytes = got;
+  f.data_segments = p.data_segments - segs0;
+  f.allocs = allocations() - allocs0;
+  return f;
+}
+
+void report_figures(const std::string& key, const BulkFigures& f) {
   const double bits = static_cast<double>(f.bytes) * 8;
-  std::string name = std::string(key) + "_gbps_cpu";
+  std::string name = key + "_gbps_cpu";
   result(name.c_str(), bits / f.cpu / 1e9, "Gbit/s", "payload over process CPU time");
-  name = std::string(key) + "_gbps_wall";
+  name = key + "_gbps_wall";
   result(name.c_str(), bits / f.wall / 1e9, "Gbit/s", "payload over wall time (machine shared)");
-  name = std::string(key) + "_bytes";
+  name = key + "_bytes";
   result(name.c_str(), static_cast<double>(f.bytes), "B", "payload moved and checked");
-  name = std::string(key) + "_data_segments";
+  name = key + "_data_segments";
   result(name.c_str(), static_cast<double>(f.data_segments), "", "segments with payload sent");
-  name = std::string(key) + "_ns_per_segment_cpu";
+  name = key + "_ns_per_segment_cpu";
   result(name.c_str(), f.cpu * 1e9 / static_cast<double>(f.data_segments), "ns",
          "CPU per data segment, both stacks, ACKs included");
-  name = std::string(key) + "_allocs_per_segment";
+  name = key + "_allocs_per_segment";
   result(name.c_str(), static_cast<double>(f.allocs) / static_cast<double>(f.data_segments), "",
          "operator new calls per data segment (stacks and harness)");
+}
+
+void report_bulk(const char* key, std::size_t n, std::uint64_t bytes) {
+  report_figures(key, bulk(n, bytes / n));
 }
 
 void report_connect(std::uint64_t count) {
@@ -190,8 +262,8 @@ void report_connect(std::uint64_t count) {
   result("connect_close_per_s_cpu", static_cast<double>(count) / cpu, "1/s",
          "handshake + close pairs per CPU second (both stacks)");
   result("connect_close_per_s_wall", static_cast<double>(count) / wall, "1/s", "the same over wall time");
-  result("connect_close_allocs", static_cast<double>(allocations() - allocs0) / static_cast<double>(count), "",
-         "operator new calls per pair");
+  result("connect_close_allocs", static_cast<double>(allocations() - allocs0) / static_cast<double>(count),
+         "", "operator new calls per pair");
   result("connect_close_left", static_cast<double>(num_connections(p.a) + num_connections(p.b)), "",
          "flows still in the tables (TIME-WAIT)");
 }
@@ -245,12 +317,14 @@ int main(int argc, char** argv) {
     else if (k == "--idle")
       idle = parse_size(argv[i + 1]);
     else
-      die("usage: bench_e2e [--only bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N] "
+      die("usage: bench_e2e [--only user|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N] "
           "[--idle N]");
   }
   if (flows == 0 || flows > 50000) die("--flows: 1 to 50000");
   const auto want = [&](std::string_view w) { return only.empty() || only == w; };
-  // Memory first, while the heap is still small.
+  // The user's pattern first, on glibc's malloc as a fresh process has it (its mmap and trim
+  // thresholds adapt to what was freed before); then memory, while the heap is still small.
+  if (want("user")) report_figures("user_bulk", user_bulk(bytes));
   if (want("memory")) report_memory(idle);
   if (want("bulk")) report_bulk("bulk_1flow", 1, bytes);
   if (want("flows")) report_bulk("bulk_flows", static_cast<std::size_t>(flows), bytes);

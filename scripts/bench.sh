@@ -3,12 +3,16 @@
 # build/release), printed and written to $1/bench-results.txt.
 #
 #   1. the Google Benchmark programs (bench/bench_*, except bench_e2e)
-#   2. bench_e2e: bulk 1 GiB over one flow and over 1,000 flows, connect + close rate,
-#      memory per idle connection at 1,000,000 connections
+#   2. bench_e2e: the user's pattern (1 MiB sends, recv of everything queued each round,
+#      glibc's malloc as it comes), bulk 1 GiB over one flow and over 1,000 flows,
+#      connect + close rate, memory per idle connection at 1,000,000 connections
 #   3. Linux loopback TCP, MTU 1500, in a private network namespace, offloads off then on,
 #      and the ratios utcp / Linux (root only; skipped with a note otherwise)
-#   4. instructions per data segment under valgrind (callgrind): two bulk runs of different
-#      sizes, the difference divided by the difference in data segments
+#   4. lwIP (Debian's liblwip-dev, bench only: bench/lwip/lwip_bulk.cpp calls its raw API) in
+#      the same user pattern, and the ratio utcp / lwIP (skipped with a note when missing)
+#   5. instructions per data segment under valgrind (callgrind): two runs of different sizes,
+#      the difference divided by the difference in data segments; for the user pattern, for
+#      the 64 KiB bulk run, and for lwIP
 #
 # Environment: BENCH_BYTES (bulk size, default 1 GiB), BENCH_IDLE (idle connections, default
 # 1000000), BENCH_GBENCH=0 skips step 1, BENCH_VALGRIND=0 skips step 4.
@@ -54,7 +58,20 @@ echo "== bench_e2e (one thread, two stacks in memory; CPU time is what counts un
 "${pin[@]}" "$b/bench/bench_e2e" --bytes "$bytes" --idle "$idle" | tee "$work/e2e"
 echo
 
-val() { cat "$work"/e2e "$work"/linux_* "$work"/ir 2>/dev/null | awk -v k="$1" '$1 == "RESULT" && $2 == k { v = $3 } END { print v }'; }
+val() { cat "$work"/e2e "$work"/linux_* "$work"/lwip "$work"/ir* 2>/dev/null | awk -v k="$1" '$1 == "RESULT" && $2 == k { v = $3 } END { print v }'; }
+
+echo "== lwIP $(pkg-config --modversion lwip 2>/dev/null || echo '?') (Debian's liblwip), the user pattern, same size"
+lwip_ok=0
+if ! pkg-config --exists lwip 2>/dev/null || [ ! -f "$(pkg-config --variable=includedir lwip)/lwip/tcp.h" ]; then
+  echo "skipped: liblwip-dev missing (scripts/deps.sh installs it)"
+else
+  # shellcheck disable=SC2046
+  c++ -std=c++23 -O2 -Wall -Wextra -Werror $(pkg-config --cflags lwip) bench/lwip/lwip_bulk.cpp \
+    -o "$work/lwip_bulk" $(pkg-config --libs lwip)
+  "${pin[@]}" "$work/lwip_bulk" "$bytes" | tee "$work/lwip"
+  lwip_ok=1
+fi
+echo
 
 echo "== Linux loopback TCP, MTU 1500, timestamps off (1460-byte segments), same size"
 linux_ok=0
@@ -80,34 +97,59 @@ else
 fi
 echo
 
-if [ "${BENCH_VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
-  echo "== instructions per data segment (valgrind --tool=callgrind, bulk 4 MiB and 12 MiB)"
-  for n in 4M 12M; do
-    valgrind --tool=callgrind --callgrind-out-file="$work/cg.$n" "$b/bench/bench_e2e" --only bulk --bytes "$n" \
-      >"$work/cgrun.$n" 2>"$work/cgerr.$n"
-    awk '/^(summary|totals):/ { print $2; exit }' "$work/cg.$n" >"$work/ir.$n"
-    awk '$2 == "bulk_1flow_data_segments" { print $3 }' "$work/cgrun.$n" >"$work/seg.$n"
+# Instructions per data segment: callgrind over two runs ($2 and $3 bytes) of command $4...,
+# whose data-segment count is the RESULT named $1; the difference over the difference.
+per_segment() {
+  local key=$1 small=$2 large=$3
+  shift 3
+  for n in "$small" "$large"; do
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg.$key.$n" "$@" "$n" >"$work/cgrun.$key.$n" 2>"$work/cgerr.$key.$n"
+    awk '/^(summary|totals):/ { print $2; exit }' "$work/cg.$key.$n" >"$work/ir.$key.$n"
+    awk -v k="$key" '$1 == "RESULT" && $2 == k { print $3 }' "$work/cgrun.$key.$n" >"$work/seg.$key.$n"
   done
-  ipseg=$(awk -v a="$(cat "$work/ir.4M")" -v b="$(cat "$work/ir.12M")" \
-    -v sa="$(cat "$work/seg.4M")" -v sb="$(cat "$work/seg.12M")" 'BEGIN { printf "%.0f", (b - a) / (sb - sa) }')
+  awk -v a="$(cat "$work/ir.$key.$small")" -v b="$(cat "$work/ir.$key.$large")" \
+    -v sa="$(cat "$work/seg.$key.$small")" -v sb="$(cat "$work/seg.$key.$large")" \
+    'BEGIN { printf "%.0f", (b - a) / (sb - sa) }'
+}
+
+if [ "${BENCH_VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
+  echo "== instructions per data segment (valgrind --tool=callgrind, 4 MiB and 12 MiB runs)"
+  ipseg=$(per_segment user_bulk_data_segments 4M 12M "$b/bench/bench_e2e" --only user --bytes)
+  echo "RESULT instructions_per_segment_user $ipseg" | tee "$work/ir_user"
+  ipseg=$(per_segment bulk_1flow_data_segments 4M 12M "$b/bench/bench_e2e" --only bulk --bytes)
   echo "RESULT instructions_per_segment $ipseg" | tee "$work/ir"
-  echo "($(cat "$work/seg.12M") - $(cat "$work/seg.4M") data segments; both stacks, the in-memory wire and the byte check included)"
+  if [ "$lwip_ok" = 1 ]; then
+    ipseg=$(per_segment lwip_data_segments 4194304 12582912 "$work/lwip_bulk")
+    echo "RESULT instructions_per_segment_lwip $ipseg" | tee "$work/ir_lwip"
+  fi
+  echo "(both endpoints, the in-memory wire and the byte check included)"
   echo
 fi
 
 echo "== summary (DESIGN.md budget; CPU-time figures)"
 row() { printf '%-46s %16s   %s\n' "$1" "$2" "$3"; }
 row figure value "budget / comparison"
-row "bulk 1 flow (Gbit/s, CPU time)" "$(val bulk_1flow_gbps_cpu)" ">= Linux loopback, offloads off"
+row "user pattern, 1 flow (Gbit/s, CPU time)" "$(val user_bulk_gbps_cpu)" ">= Linux loopback offloads off, >= 1.3x lwIP"
+row "user pattern, 1 flow (Gbit/s, wall, pinned)" "$(val user_bulk_gbps_wall)" ""
+row "user pattern, allocations per data segment" "$(val user_bulk_allocs_per_segment)" "0 beyond the caller's containers"
+row "user pattern, instructions per data segment" "$(val instructions_per_segment_user)" "<= 3,000"
+row "bulk 1 flow, 64 KiB sends (Gbit/s, CPU time)" "$(val bulk_1flow_gbps_cpu)" ">= Linux loopback, offloads off"
 row "bulk 1 flow (Gbit/s, wall, pinned)" "$(val bulk_1flow_gbps_wall)" ""
 row "bulk 1,000 flows (Gbit/s, CPU time)" "$(val bulk_flows_gbps_cpu)" ""
-row "instructions per data segment" "$(val instructions_per_segment)" "< 3,000 (uTCP: ~34,000)"
+row "instructions per data segment, 64 KiB sends" "$(val instructions_per_segment)" "< 3,000 (uTCP: ~34,000)"
 row "connect + close per CPU second" "$(val connect_close_per_s_cpu)" ">= 500,000 (uTCP: ~68,000)"
-row "bytes per idle connection per stack (RSS)" "$(val idle_rss_per_conn_per_stack)" "<= 700"
+row "bytes per idle connection per stack (RSS)" "$(val idle_rss_per_conn_per_stack)" "<= 260 (lwIP's tcp_pcb + malloc)"
+if [ "$lwip_ok" = 1 ]; then
+  row "lwIP, user pattern (Gbit/s, CPU time)" "$(val lwip_gbps_cpu)" ""
+  row "  ratio utcp / lwIP (CPU time)" "$(awk -v u="$(val user_bulk_gbps_cpu)" -v l="$(val lwip_gbps_cpu)" \
+    'BEGIN { printf "%.2f", u / l }')" ">= 1.3"
+  row "lwIP instructions per data segment" "$(val instructions_per_segment_lwip)" ""
+  row "lwIP sizeof(struct tcp_pcb)" "$(val lwip_tcp_pcb_bytes)" ""
+fi
 if [ "$linux_ok" = 1 ]; then
   for mode in off on; do
     for t in cpu wall; do
-      u=$(val bulk_1flow_gbps_$t)
+      u=$(val user_bulk_gbps_$t)
       l=$(val linux_offload_${mode}_gbps_$t)
       row "Linux loopback, offloads $mode (Gbit/s, $t)" "$l" ""
       row "  ratio utcp / Linux, offloads $mode ($t)" "$(awk -v u="$u" -v l="$l" 'BEGIN { printf "%.2f", u / l }')" \

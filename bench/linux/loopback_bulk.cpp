@@ -1,6 +1,7 @@
 // The kernel's side of the comparison: one TCP flow over loopback, a sender thread writing
-// 64 KiB chunks of the same kind of pseudo-random pattern bench_e2e uses, a receiver thread
-// reading and checking every byte. Run inside a network namespace whose lo has MTU 1500
+// 1 MiB chunks of the same kind of pseudo-random pattern bench_e2e uses, a receiver thread
+// reading (up to 1 MiB: whatever is queued) and checking every byte, as in bench_e2e's user
+// pattern. Run inside a network namespace whose lo has MTU 1500
 // (scripts/bench.sh sets it up). Prints "RESULT linux_gbps_wall x", "RESULT linux_gbps_cpu x"
 // (payload over the process's CPU time, user + system, both threads) and the MSS in use.
 //
@@ -29,7 +30,7 @@ namespace {
 }
 
 constexpr std::size_t kPeriod = (1u << 20) + 4099;
-constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kChunk = 1u << 20;  // 1 MiB writes and reads, as the user pattern
 
 std::string make_pattern() {
   std::string p(2 * kPeriod, '\0');
