@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "options.hpp"
 #include "tun_common.hpp"
 
 namespace utcp::apps {
@@ -46,7 +47,7 @@ int open_output(const std::string& path) {
 int run_connect(const ConnectOptions& o) {
   install_signal_handlers();
   auto to = parse_endpoint(o.to);
-  if (!to) throw CommandError("bad address for --to: '" + o.to + "' (expected HOST:PORT or [V6]:PORT)");
+  if (!to) throw UsageError("bad address for --to: '" + o.to + "' (expected HOST:PORT or [V6]:PORT)");
   int in_fd = o.no_send ? -1 : open_input(o.send.empty() ? "-" : o.send);
   int out_fd = open_output(o.out);
 

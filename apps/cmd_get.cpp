@@ -13,6 +13,7 @@
 
 #include "command.hpp"
 #include "http_message.hpp"
+#include "options.hpp"
 #include "tun_common.hpp"
 
 namespace utcp::apps {
@@ -57,8 +58,7 @@ int run_get(const GetOptions& o) {
   install_signal_handlers();
   auto url = parse_url(o.url);
   if (!url)
-    throw CommandError("bad URL '" + o.url +
-                       "' (expected http://ADDRESS[:PORT]/PATH with a numeric address)");
+    throw UsageError("bad URL '" + o.url + "' (expected http://ADDRESS[:PORT]/PATH with a numeric address)");
   int out_fd = STDOUT_FILENO;
   if (o.out != "-") {
     out_fd = ::open(o.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -2,6 +2,7 @@
 // connection over the host's socket calls while the I/O loop thread drives the host.
 #ifdef UTCP_HAVE_IO
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -20,6 +21,7 @@
 
 #include "command.hpp"
 #include "http_server.hpp"
+#include "options.hpp"
 #include "tun_common.hpp"
 
 namespace utcp::apps {
@@ -30,6 +32,7 @@ struct ServeOptions {
   std::uint16_t port = 0;
   std::string app = "echo";
   std::string root = ".";
+  bool root_given = false;
   int backlog = 1024;
 };
 
@@ -93,10 +96,14 @@ int run_serve(const ServeOptions& o) {
   http.verbose = o.common.verbose;
   if (o.app == "http") {
     char buf[PATH_MAX];
-    if (realpath(o.root.c_str(), buf) == nullptr) {
-      throw CommandError("--root " + o.root + ": " + std::strerror(errno));
-    }
+    if (realpath(o.root.c_str(), buf) == nullptr)
+      throw UsageError("--root " + o.root + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+      throw UsageError("--root " + o.root + " is not a directory");
     http.root_real = buf;
+  } else if (o.root_given) {
+    throw UsageError("--root is for --app http, not --app " + o.app);
   }
   auto session = Session::open(o.common);
   if (!session) throw CommandError(session.error());
@@ -115,10 +122,14 @@ int run_serve(const ServeOptions& o) {
     throw CommandError(std::string("listen: ") + std::strerror(errno));
   utcp_fcntl(s.host(), lfd, F_SETFL, O_NONBLOCK);
   if (auto r = s.bring_up(); !r) throw CommandError(r.error());
-  if (o.common.verbose || isatty(STDERR_FILENO)) {
-    std::cerr << "utcp serve: " << o.app << " on " << Endpoint{s.ip(), o.port} << " (device " << s.device()
-              << "), Ctrl-C to stop\n";
-  }
+  // The port actually bound: --port 0 lets the stack choose one, and the user must learn it.
+  std::uint16_t port = o.port;
+  sockaddr_storage bound{};
+  socklen_t bound_len = sizeof bound;
+  if (utcp_getsockname(s.host(), lfd, reinterpret_cast<sockaddr*>(&bound), &bound_len) == 0)
+    port = ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);  // same offset in sockaddr_in6
+  std::cerr << "utcp serve: " << o.app << " on " << Endpoint{s.ip(), port} << " (device " << s.device()
+            << "), Ctrl-C to stop" << std::endl;
 
   Active active;
   std::uint64_t accepted = 0;
@@ -164,18 +175,21 @@ int run_serve(const ServeOptions& o) {
   return 0;
 }
 
-const Registration reg{
-    {"serve", "Serve echo, discard or http on a TUN device", [](CLI::App& cmd) -> Run {
-       auto o = std::make_shared<ServeOptions>();
-       add_common_options(cmd, o->common);
-       cmd.add_option("--port", o->port, "TCP port to listen on")->required();
-       cmd.add_option("--app", o->app, "what to serve")
-           ->check(CLI::IsMember({"echo", "discard", "http"}))
-           ->capture_default_str();
-       cmd.add_option("--root", o->root, "directory served by --app http")->capture_default_str();
-       cmd.add_option("--backlog", o->backlog, "listen backlog")->capture_default_str();
-       return [o] { return run_serve(*o); };
-     }}};
+const Registration reg{{"serve", "Serve echo, discard or http on a TUN device", [](CLI::App& cmd) -> Run {
+                          auto o = std::make_shared<ServeOptions>();
+                          add_common_options(cmd, o->common);
+                          cmd.add_option("--port", o->port,
+                                         "TCP port to listen on (0: any free port, printed at start)")
+                              ->required();
+                          cmd.add_option("--app", o->app, "what to serve")
+                              ->check(CLI::IsMember({"echo", "discard", "http"}))
+                              ->capture_default_str();
+                          cmd.add_option("--root", o->root, "directory served by --app http")
+                              ->capture_default_str()
+                              ->each([o](const std::string&) { o->root_given = true; });
+                          cmd.add_option("--backlog", o->backlog, "listen backlog")->capture_default_str();
+                          return [o] { return run_serve(*o); };
+                        }}};
 
 }  // namespace
 }  // namespace utcp::apps

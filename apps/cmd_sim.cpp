@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "options.hpp"
 
 #ifdef UTCP_HAVE_SIM
 #include "sim.hpp"
@@ -57,7 +58,7 @@ std::string number(double v) {
   return buf;
 }
 
-std::string percent(double p) {
+std::string percent_text(double p) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g%%", p);
   return buf;
@@ -110,8 +111,7 @@ int run_sim(const SimOptions& o) {
     std::cout << sim::goodput_table(t);
     return 0;
   }
-  if (o.ipv6 && o.mss + 60 < 1280)
-    throw CommandError("--mss below 1220 is below the IPv6 minimum MTU of 1280");
+  if (o.ipv6 && o.mss + 60 < 1280) throw UsageError("--mss below 1220 is below the IPv6 minimum MTU of 1280");
   sim::TransferSpec spec = make_spec(o);
 
 #ifdef UTCP_HAVE_IO
@@ -141,10 +141,11 @@ int run_sim(const SimOptions& o) {
      << ", seed " << o.seed << "\n";
   os << "link (each way): " << number(o.delay_ms) << " ms, "
      << (o.rate_mbit > 0 ? number(o.rate_mbit) + " Mbit/s" : std::string("unlimited rate")) << ", queue "
-     << o.queue << " packets, loss " << percent(o.loss);
-  if (!o.burst.empty()) os << ", burst loss p " << percent(o.burst[0]) << " r " << percent(o.burst[1]);
-  os << ", duplication " << percent(o.dup) << ", reordering " << percent(o.reorder) << ", corruption "
-     << percent(o.corrupt) << "\n";
+     << o.queue << " packets, loss " << percent_text(o.loss);
+  if (!o.burst.empty())
+    os << ", burst loss p " << percent_text(o.burst[0]) << " r " << percent_text(o.burst[1]);
+  os << ", duplication " << percent_text(o.dup) << ", reordering " << percent_text(o.reorder)
+     << ", corruption " << percent_text(o.corrupt) << "\n";
   os << "goodput: " << mbit(r.goodput_bps()) << " (" << (r.client_received + r.server_received) << " B in "
      << secs(r.transfer_time) << " of virtual time)\n";
   os << "time: virtual " << secs(r.end_time) << " to the end (TIME-WAIT included), wall " << secs(r.wall_time)
@@ -172,53 +173,68 @@ int run_sim(const SimOptions& o) {
 
 Run setup(CLI::App& cmd) {
   auto o = std::make_shared<SimOptions>();
-  const auto pct = CLI::Range(0.0, 100.0);
+  const CLI::Validator pct = percent();
   cmd.add_option("--bytes", o->bytes, "Bytes the client sends to the server")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40));
-  cmd.add_option("--bytes-back", o->bytes_back, "Bytes the server sends to the client")
-      ->capture_default_str()
-      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40));
-  cmd.add_option("--loss", o->loss, "Uniform loss, percent, each way")->capture_default_str()->check(pct);
-  cmd.add_option("--burst-loss", o->burst,
-                 "Gilbert-Elliott bursty loss P,R in percent: P good->bad, R bad->good, all lost in bad")
-      ->expected(2)
-      ->delimiter(',')
-      ->check(pct);
-  cmd.add_option("--dup", o->dup, "Duplication, percent")->capture_default_str()->check(pct);
-  cmd.add_option("--reorder", o->reorder, "Reordering (held back by --reorder-delay), percent")
-      ->capture_default_str()
-      ->check(pct);
-  cmd.add_option("--reorder-delay", o->reorder_delay_ms, "Extra delay of a reordered packet, ms")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 10'000.0));
-  cmd.add_option("--corrupt", o->corrupt, "Corruption (one bit flipped), percent")
-      ->capture_default_str()
-      ->check(pct);
-  cmd.add_option("--delay", o->delay_ms, "One-way propagation delay, ms")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 10'000.0));
-  cmd.add_option("--rate", o->rate_mbit, "Link rate, Mbit/s (0: unlimited)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1'000'000.0));
-  cmd.add_option("--queue", o->queue, "Drop-tail queue limit, packets")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
-  cmd.add_option("--mss", o->mss, "Maximum segment size (the MTU is MSS + 40, or + 60 on IPv6)")
-      ->capture_default_str()
-      ->check(CLI::Range(536u, 9000u));
-  cmd.add_option("--buffer", o->buffer, "Send and receive buffer of both sides, bytes")
-      ->capture_default_str()
-      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{64} << 20));
+  CLI::Option* bytes_back =
+      cmd.add_option("--bytes-back", o->bytes_back, "Bytes the server sends to the client")
+          ->capture_default_str()
+          ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40));
+  // Every option that shapes the link: --table runs its own fixed path and refuses them.
+  std::vector<CLI::Option*> link;
+  link.push_back(cmd.add_option("--loss", o->loss, "Uniform loss, percent (2 or 2%), each way")
+                     ->capture_default_str()
+                     ->transform(pct));
+  link.push_back(
+      cmd.add_option("--burst-loss", o->burst,
+                     "Gilbert-Elliott bursty loss P,R in percent: P good->bad, R bad->good, all lost in bad")
+          ->expected(2)
+          ->delimiter(',')
+          ->transform(pct));
+  link.push_back(
+      cmd.add_option("--dup", o->dup, "Duplication, percent")->capture_default_str()->transform(pct));
+  link.push_back(cmd.add_option("--reorder", o->reorder, "Reordering (held back by --reorder-delay), percent")
+                     ->capture_default_str()
+                     ->transform(pct));
+  link.push_back(
+      cmd.add_option("--reorder-delay", o->reorder_delay_ms, "Extra delay of a reordered packet, ms")
+          ->capture_default_str()
+          ->check(CLI::Range(0.0, 10'000.0)));
+  link.push_back(cmd.add_option("--corrupt", o->corrupt, "Corruption (one bit flipped), percent")
+                     ->capture_default_str()
+                     ->transform(pct));
+  link.push_back(cmd.add_option("--delay", o->delay_ms, "One-way propagation delay, ms")
+                     ->capture_default_str()
+                     ->check(CLI::Range(0.0, 10'000.0)));
+  link.push_back(cmd.add_option("--rate", o->rate_mbit, "Link rate, Mbit/s (0: unlimited)")
+                     ->capture_default_str()
+                     ->check(CLI::Range(0.0, 1'000'000.0)));
+  link.push_back(cmd.add_option("--queue", o->queue, "Drop-tail queue limit, packets")
+                     ->capture_default_str()
+                     ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000})));
+  link.push_back(
+      cmd.add_option("--mss", o->mss, "Maximum segment size (the MTU is MSS + 40, or + 60 on IPv6)")
+          ->capture_default_str()
+          ->check(CLI::Range(536u, 9000u)));
+  link.push_back(cmd.add_option("--buffer", o->buffer, "Send and receive buffer of both sides, bytes")
+                     ->capture_default_str()
+                     ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{64} << 20)));
   cmd.add_option("--seed", o->seed, "Seed of the impairments and the data")->capture_default_str();
-  cmd.add_option("--time-limit", o->time_limit_s, "Give up after this much virtual time, seconds")
-      ->capture_default_str()
-      ->check(CLI::Range(0.001, 1e6));
-  cmd.add_flag("--ipv6", o->ipv6, "Use IPv6 addresses");
-  cmd.add_flag("--no-wscale", o->no_wscale, "Do not offer window scaling");
-  cmd.add_flag("--nodelay", o->nodelay, "Turn Nagle's algorithm off");
-  cmd.add_option("--pcap", o->pcap, "Write every packet sent to this pcap file (virtual timestamps)");
-  cmd.add_flag("--table", o->table, "Print the goodput table over loss rate x buffer size and exit");
+  link.push_back(
+      cmd.add_option("--time-limit", o->time_limit_s, "Give up after this much virtual time, seconds")
+          ->capture_default_str()
+          ->check(CLI::Range(0.001, 1e6)));
+  link.push_back(cmd.add_flag("--ipv6", o->ipv6, "Use IPv6 addresses"));
+  link.push_back(cmd.add_flag("--no-wscale", o->no_wscale, "Do not offer window scaling"));
+  link.push_back(cmd.add_flag("--nodelay", o->nodelay, "Turn Nagle's algorithm off"));
+  link.push_back(
+      cmd.add_option("--pcap", o->pcap, "Write every packet sent to this pcap file (virtual timestamps)"));
+  link.push_back(bytes_back);
+  CLI::Option* table = cmd.add_flag("--table", o->table,
+                                    "Print the goodput table over loss rate x buffer size on its fixed path "
+                                    "and exit (takes --bytes, --seed)");
+  for (CLI::Option* opt : link) table->excludes(opt);
   return [o] { return run_sim(*o); };
 }
 

@@ -1,7 +1,9 @@
 // The `utcp` tool: builds its command line from the registered subcommands (command.hpp).
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <iostream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -20,6 +22,7 @@ int main(int argc, char** argv) {
   using namespace utcp::apps;
   CLI::App app{"utcp: a user-space TCP stack (RFC 9293) as a pure state machine", "utcp"};
   app.require_subcommand(1, 1);
+  app.set_version_flag("--version", std::string("utcp ") + UTCP_VERSION);
 
   std::vector<Command> sorted = commands();
   std::sort(sorted.begin(), sorted.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
@@ -38,8 +41,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "utcp: " << e.what() << " (see utcp --help)\n";
-    return e.get_exit_code() != 0 ? e.get_exit_code() : 2;
+    // A usage error: one line, exit 2 as Unix tools do, and the --help that explains it.
+    std::string where = "utcp";
+    for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
+    std::string what = e.what();
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-')
+      what = std::string("unknown subcommand '") + argv[1] + "'";
+    std::cerr << where << ": " << what << " (see " << where << " --help)\n";
+    return 2;
   }
 
   for (auto& [sub, run] : runs) {
@@ -47,7 +56,9 @@ int main(int argc, char** argv) {
     try {
       return run();
     } catch (const CommandError& e) {
-      std::cerr << "utcp " << sub->get_name() << ": " << e.what() << "\n";
+      std::cerr << "utcp " << sub->get_name() << ": " << e.what();
+      if (e.code == 2) std::cerr << " (see utcp " << sub->get_name() << " --help)";
+      std::cerr << "\n";
       return e.code;
     } catch (const std::exception& e) {
       std::cerr << "utcp " << sub->get_name() << ": " << e.what() << "\n";

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "clock.hpp"
+#include "options.hpp"
 
 namespace utcp::apps {
 
@@ -53,11 +54,10 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--ip", o.ip, "utcp's own IPv4 or IPv6 address")->required();
   cmd.add_option("--kernel-ip", o.kernel_ip,
                  "address/prefix for the kernel's side of the device, e.g. 10.77.0.1/24 (set via netlink)");
-  cmd.add_option("--loss", o.loss, "drop each packet (both directions) with this probability")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--dup", o.dup, "duplicate each packet with this probability")->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--reorder", o.reorder, "hold back each packet (3 ms) with this probability")
-      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--loss", o.loss, "drop this percentage of packets, each direction (2 or 2%)")
+      ->transform(percent());
+  cmd.add_option("--dup", o.dup, "duplicate this percentage of packets")->transform(percent());
+  cmd.add_option("--reorder", o.reorder, "hold back (3 ms) this percentage of packets")->transform(percent());
   cmd.add_option("--delay", o.delay_ms, "add this one-way delay in milliseconds to every packet");
   cmd.add_option("--seed", o.seed, "seed of the impairment (loss, dup, reorder)");
   cmd.add_option("--pcap", o.pcap, "write every packet in and out to this pcap file");
@@ -107,28 +107,56 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
 
 // ---- Session ----
 
-std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonOptions& o) {
-  std::unique_ptr<Session> s(new Session());
-  s->options_ = o;
+namespace {
+
+// Why `ip` cannot be the address of a host on a point-to-point device, if it cannot.
+std::optional<std::string> unusable_host_address(const IpAddr& ip) {
+  const std::uint8_t* b = ip.data();
+  const std::size_t n = ip.is_v4() ? 4 : 16;
+  if (std::all_of(b, b + n, [](std::uint8_t x) { return x == 0; }))
+    return "is the unspecified address: give utcp an address of its own, e.g. 10.77.0.2";
+  if (ip.is_v4() && (b[0] & 0xf0) == 224) return "is a multicast address";
+  if (ip.is_v4() && std::all_of(b, b + 4, [](std::uint8_t x) { return x == 0xff; }))
+    return "is the broadcast address";
+  if (ip.is_v4() && b[0] == 127)
+    return "is a loopback address: the kernel never routes 127.0.0.0/8 to a device";
+  if (ip.is_v6() && b[0] == 0xff) return "is a multicast address";
+  if (ip.is_v6() && std::all_of(b, b + 15, [](std::uint8_t x) { return x == 0; }) && b[15] == 1)
+    return "is the loopback address";
+  return std::nullopt;
+}
+
+}  // namespace
+
+CheckedOptions check_common_options(const CommonOptions& o) {
+  CheckedOptions c;
+  if (auto bad = io::invalid_device_name(o.tun)) throw UsageError("--tun '" + o.tun + "' " + *bad);
   auto ip = IpAddr::parse(o.ip);
-  if (!ip) return std::unexpected("bad address for --ip: '" + o.ip + "' (expected IPv4 or IPv6, no prefix)");
-  s->ip_ = *ip;
+  if (!ip) throw UsageError("bad address for --ip: '" + o.ip + "' (expected IPv4 or IPv6, no prefix)");
+  if (auto why = unusable_host_address(*ip)) throw UsageError("--ip " + o.ip + " " + *why);
+  c.ip = *ip;
   if (!o.kernel_ip.empty()) {
     auto cidr = io::Cidr::parse(o.kernel_ip);
-    if (!cidr) {
-      return std::unexpected("bad CIDR for --kernel-ip: '" + o.kernel_ip + "' (expected e.g. 10.77.0.1/24)");
-    }
-    if (cidr->addr.is_v4() != ip->is_v4()) {
-      return std::unexpected("--ip " + o.ip + " and --kernel-ip " + o.kernel_ip +
-                             " are of different families");
-    }
-    if (cidr->addr == *ip) return std::unexpected("--ip and --kernel-ip must differ");
+    if (!cidr)
+      throw UsageError("bad CIDR for --kernel-ip: '" + o.kernel_ip + "' (expected e.g. 10.77.0.1/24)");
+    if (cidr->addr.is_v4() != ip->is_v4())
+      throw UsageError("--ip " + o.ip + " and --kernel-ip " + o.kernel_ip + " are of different families");
+    if (cidr->addr == *ip) throw UsageError("--ip and --kernel-ip must differ");
     if (!cidr->contains(*ip)) {
-      return std::unexpected("--ip " + o.ip + " is outside " + o.kernel_ip +
-                             ": the kernel would not route to it through the device");
+      throw UsageError("--ip " + o.ip + " is outside " + o.kernel_ip +
+                       ": the kernel would not route to it through the device");
     }
-    s->kernel_ = cidr;
+    c.kernel = cidr;
   }
+  return c;
+}
+
+std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonOptions& o) {
+  const CheckedOptions checked = check_common_options(o);
+  std::unique_ptr<Session> s(new Session());
+  s->options_ = o;
+  s->ip_ = checked.ip;
+  s->kernel_ = checked.kernel;
 
   auto tun = io::TunDevice::open(o.tun);
   if (!tun) return std::unexpected(tun.error().message);
@@ -143,9 +171,9 @@ std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonO
     return std::unexpected(std::string("creating the utcp host: ") + std::strerror(errno));
 
   io::DriverConfig dc;
-  dc.impairment.loss = o.loss;
-  dc.impairment.duplicate = o.dup;
-  dc.impairment.reorder = o.reorder;
+  dc.impairment.loss = o.loss / 100;  // the options are percentages
+  dc.impairment.duplicate = o.dup / 100;
+  dc.impairment.reorder = o.reorder / 100;
   dc.impairment.delay_ns = std::uint64_t{o.delay_ms} * 1'000'000u;
   dc.impairment.seed = o.seed;
   if (!o.pcap.empty()) {

@@ -30,10 +30,10 @@ class App;
 namespace utcp::apps {
 
 struct CommonOptions {
-  std::string tun;        // device name; empty: the kernel picks one
-  std::string ip;         // utcp's address
-  std::string kernel_ip;  // CIDR for the kernel's side; empty: leave the device as it is
-  double loss = 0, dup = 0, reorder = 0;
+  std::string tun;                        // device name; empty: the kernel picks one
+  std::string ip;                         // utcp's address
+  std::string kernel_ip;                  // CIDR for the kernel's side; empty: leave the device as it is
+  double loss = 0, dup = 0, reorder = 0;  // percent
   unsigned delay_ms = 0;
   std::uint64_t seed = 1;
   std::string pcap;
@@ -41,6 +41,14 @@ struct CommonOptions {
   bool verbose = false;
 };
 void add_common_options(CLI::App& cmd, CommonOptions& o);
+
+// The common options checked before anything is opened; a UsageError (exit 2) for a device
+// name Linux would refuse, an address no host can have, or a --kernel-ip that does not fit.
+struct CheckedOptions {
+  IpAddr ip;
+  std::optional<io::Cidr> kernel;
+};
+CheckedOptions check_common_options(const CommonOptions& o);
 
 // Set by SIGINT and SIGTERM; every wait in the tools checks it.
 void install_signal_handlers();
@@ -57,7 +65,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view text);
 
 class Session {
  public:
-  // Validates the options, opens the device and the host and starts the I/O loop. The
+  // Checks the options (check_common_options), opens the device and the host and starts the I/O loop. The
   // kernel's side is configured by bring_up(), so a server can listen first.
   static std::expected<std::unique_ptr<Session>, std::string> open(const CommonOptions& o);
   ~Session();

@@ -45,11 +45,21 @@ IoError attach_error(std::string_view name, int code) {
 
 }  // namespace
 
-IoResult<TunDevice> TunDevice::open(std::string_view name) {
-  if (name.size() >= IFNAMSIZ) {
-    return std::unexpected(IoError{EINVAL, "device name too long (at most " + std::to_string(IFNAMSIZ - 1) +
-                                               " characters): " + std::string(name)});
+std::optional<std::string> invalid_device_name(std::string_view name) {
+  // The rules of Linux's dev_valid_name.
+  if (name.size() >= IFNAMSIZ)
+    return "is not a valid device name: at most " + std::to_string(IFNAMSIZ - 1) + " characters";
+  if (name == "." || name == "..") return std::string("is not a valid device name");
+  for (const char c : name) {
+    if (c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r'))
+      return std::string("is not a valid device name: no '/', ':' or white space");
   }
+  return std::nullopt;
+}
+
+IoResult<TunDevice> TunDevice::open(std::string_view name) {
+  if (auto bad = invalid_device_name(name))
+    return std::unexpected(IoError{EINVAL, std::string(name) + " " + *bad});
   TunDevice dev;
   std::string wanted(name);
   dev.created_ = wanted.empty() || if_nametoindex(wanted.c_str()) == 0;

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -10,6 +11,10 @@
 #include "error.hpp"
 
 namespace utcp::io {
+
+// Why Linux would refuse `name` as a network device name (empty is fine: the kernel picks
+// one), as the end of a sentence: "is not a valid device name: ...".
+std::optional<std::string> invalid_device_name(std::string_view name);
 
 class TunDevice {
  public:

@@ -1,6 +1,11 @@
 #include "parser.hpp"
 
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #include <sstream>
 
@@ -429,11 +434,34 @@ std::expected<Script, ParseError> parse(std::string_view text, std::string path)
 }
 
 std::expected<Script, ParseError> parse_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(ParseError{0, "cannot read " + path});
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parse(buf.str(), path);
+  // POSIX calls, not an ifstream: a stream opens a directory and reads it as empty (an empty
+  // script that passes), and its failures carry no errno to report.
+  const auto cannot = [&](int e) {
+    return std::unexpected(ParseError{0, "cannot read " + path + ": " + std::strerror(e)});
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return cannot(errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    const int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+    ::close(fd);
+    return cannot(e);
+  }
+  std::string text;
+  char chunk[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      return cannot(e);
+    }
+    if (n == 0) break;
+    text.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return parse(text, path);
 }
 
 }  // namespace utcp::script

@@ -10,7 +10,7 @@ BYTES=${2:-67108864}
 
 fallback() {
   echo "demo: $1; running the simulator instead (utcp sim)" >&2
-  exec "$UTCP" sim --bytes 16777216 --loss 0.01 --seed 1
+  exec "$UTCP" sim --bytes 16777216 --loss 1 --seed 1
 }
 [ "$(id -u)" = 0 ] || fallback "not root: a TUN device and a network namespace need root"
 [ -c /dev/net/tun ] || fallback "/dev/net/tun is missing: no TUN support here"

@@ -6,7 +6,7 @@ b=build/ci
 if [ -x $b/apps/utcp ] && [ -x scripts/demo-tun.sh ]; then
   exec scripts/demo-tun.sh "$b/apps/utcp"
 elif [ -x $b/apps/utcp ]; then
-  exec $b/apps/utcp sim --bytes 16777216 --loss 0.01 --seed 1
+  exec $b/apps/utcp sim --bytes 16777216 --loss 1 --seed 1
 elif [ -x $b/examples/two_stacks ]; then
   exec $b/examples/two_stacks
 else

@@ -109,10 +109,6 @@ void BulkEndpoint::pump(Network& net) {
 
 void BulkEndpoint::step(Network& net, bool may_read) {
   if (!flow_ || closed_ || failed_) return;
-  if (const auto ci = info(net.stack(node_), *flow_)) {
-    last_cwnd_ = ci->cwnd;
-    last_ssthresh_ = ci->ssthresh;
-  }
   if (to_receive_ == 0 && !last_byte_at_) last_byte_at_ = net.now();
   if (may_read) read(net);
   if (failed_) return;

@@ -52,9 +52,6 @@ class BulkEndpoint {
   bool done() const { return done_reading() && sent_ == to_send_ && closed_; }
   // When the last expected byte was read (the start time while none are expected).
   std::optional<Instant> last_byte_at() const { return last_byte_at_; }
-  // The congestion window the last time pump ran while the flow existed.
-  std::uint32_t last_cwnd() const { return last_cwnd_; }
-  std::uint32_t last_ssthresh() const { return last_ssthresh_; }
 
  private:
   void read(Network& net);
@@ -70,7 +67,6 @@ class BulkEndpoint {
   std::uint64_t rx_stream_, to_receive_, received_ = 0;
   bool eof_ = false, write_shut_ = false, closed_ = false, failed_ = false;
   std::optional<Instant> last_byte_at_;
-  std::uint32_t last_cwnd_ = 0, last_ssthresh_ = 0;
   std::string chunk_;
   Duration read_interval_{0};
   bool ticking_ = false;

@@ -89,6 +89,12 @@ void set_both(TransferSpec& spec, const LinkConfig& link) {
   spec.backward = link;
 }
 
+std::optional<ConnInfo> TransferView::info(NodeId node) const {
+  const BulkEndpoint& app = node == client ? client_app : server_app;
+  if (!app.flow()) return std::nullopt;
+  return utcp::info(net.stack(node), *app.flow());
+}
+
 double TransferReport::goodput_bps() const {
   const double secs = std::chrono::duration<double>(transfer_time).count();
   if (secs <= 0) return 0;
@@ -149,9 +155,23 @@ TransferReport run_transfer(const TransferSpec& spec) {
   } else {
     net.fail("connect: " + flow.error().message);
   }
-  const Network::End end = net.run(net.now() + spec.time_limit, spec.step_limit);
-
   TransferReport r;
+  const TransferView view{net, c, s, client, server};
+  const auto after_step = [&] {
+    // The control blocks after every step, so that the report has their last values.
+    if (const auto ci = view.info(c)) {
+      r.client_cwnd = ci->cwnd;
+      r.client_ssthresh = ci->ssthresh;
+    }
+    if (const auto ci = view.info(s)) {
+      r.server_cwnd = ci->cwnd;
+      r.server_ssthresh = ci->ssthresh;
+    }
+    if (spec.observe) spec.observe(view);
+    return false;
+  };
+  const Network::End end = net.run(net.now() + spec.time_limit, spec.step_limit, after_step);
+
   r.failure = final_checks(net, client, server, c, s, end);
   r.end = end;
   r.client_received = client.received();
@@ -166,10 +186,6 @@ TransferReport run_transfer(const TransferSpec& spec) {
   if (const Link* l = net.link(c, s)) r.forward = l->stats();
   if (const Link* l = net.link(s, c)) r.backward = l->stats();
   r.network = net.stats();
-  r.client_cwnd = client.last_cwnd();
-  r.client_ssthresh = client.last_ssthresh();
-  r.server_cwnd = server.last_cwnd();
-  r.server_ssthresh = server.last_ssthresh();
   r.trace_hash = net.trace_hash();
   r.wall_time = std::chrono::steady_clock::now() - wall_start;
   return r;

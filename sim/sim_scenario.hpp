@@ -30,6 +30,19 @@ struct TransferSpec {
   std::ostream* trace = nullptr;  // Network::trace
   // Called once the network is built, before anything runs (e.g. to attach a capture).
   std::function<void(Network&)> prepare;
+  // Called after every step of the run (a timer, an application callback or one arrival), for
+  // progress reports and time series; it must not change the network.
+  std::function<void(const struct TransferView&)> observe;
+};
+
+// What TransferSpec::observe sees: the network and both applications, mid-run.
+struct TransferView {
+  const Network& net;
+  NodeId client, server;
+  const BulkEndpoint& client_app;
+  const BulkEndpoint& server_app;
+  // The connection's control block on `node`'s side, while the core has it.
+  std::optional<ConnInfo> info(NodeId node) const;
 };
 
 // The settings of both directions at once, for symmetric setups.
@@ -50,7 +63,9 @@ struct TransferReport {
   Stats client_stats, server_stats;
   LinkStats forward, backward;
   NetworkStats network;
-  std::uint32_t client_cwnd = 0, client_ssthresh = 0;  // the last seen before close
+  // Each side's connection as it last was: sampled after every step while the core had it,
+  // so the values at the end of the run, whenever the application last looked.
+  std::uint32_t client_cwnd = 0, client_ssthresh = 0;
   std::uint32_t server_cwnd = 0, server_ssthresh = 0;
   std::uint64_t trace_hash = 0;
 

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
+#include <optional>
 
 #include "sim.hpp"
 
@@ -138,6 +140,30 @@ TransferSpec everything(std::uint64_t seed) {
     l->impair.corrupt = 0.03;
   }
   return spec;
+}
+
+TEST(SimTransfer, FinalCwndAndSsthreshAreTheConnectionsLastValues) {
+  // The report's cwnd and ssthresh are the control block's at the end of the run, not what the
+  // application saw when it last touched the socket: after fast retransmits ssthresh has left
+  // its initial "infinity", and it equals the last value an observer of every step saw. (The
+  // buffers take all the data at once, so the application never looks again before the end.)
+  auto spec = base(0);
+  spec.client_bytes = 2'000'000;
+  Config cfg;
+  cfg.send_buffer = cfg.recv_buffer = 4 << 20;
+  set_both(spec, cfg);
+  spec.forward.impair.loss = 0.02;
+  std::optional<ConnInfo> last;
+  spec.observe = [&](const TransferView& v) {
+    if (auto ci = v.info(v.client)) last = ci;
+  };
+  const auto r = run_transfer(spec);
+  expect_ok(r, 2'000'000, 0);
+  ASSERT_GT(r.client_stats.retransmits_fast, 0u);
+  ASSERT_TRUE(last);
+  EXPECT_LT(r.client_ssthresh, std::numeric_limits<std::int32_t>::max());
+  EXPECT_EQ(r.client_ssthresh, last->ssthresh);
+  EXPECT_EQ(r.client_cwnd, last->cwnd);
 }
 
 TEST(SimDeterminism, SameSeedSameRunBitForBit) {
