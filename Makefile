@@ -1,7 +1,9 @@
-# The two commands: `make demo` and `make test`, each from a fresh clone. Also bench, fuzz, soak.
+# The two commands: `make demo` and `make test`, each from a fresh clone. Also install, bench,
+# fuzz, soak.
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= $(JOBS)
-.PHONY: all deps build demo test test-asan test-main fuzz-build bench fuzz soak format clean
+PREFIX ?= /usr/local
+.PHONY: all deps build demo install test test-asan test-main fuzz-build bench fuzz soak format clean
 
 all: build
 
@@ -14,8 +16,15 @@ build/%/build.ninja: CMakeLists.txt CMakePresets.json | deps
 build: deps build/ci/build.ninja
 	@cmake --build build/ci -j $(JOBS)
 
-demo: build
-	@scripts/demo.sh
+# Installs what is missing, builds only the utcp tool (not the whole tree), runs the demo.
+demo:
+	@JOBS=$(JOBS) scripts/demo.sh
+
+# The libraries, headers, CMake package, pkg-config files and the utcp tool, optimised
+# (build/release), under PREFIX (DESTDIR is honoured, for packagers).
+install: deps build/release/build.ninja
+	@cmake --build build/release -j $(JOBS) --target utcp utcp_host utcp_cli
+	@DESTDIR=$(DESTDIR) cmake --install build/release --prefix $(PREFIX)
 
 # Sanitizer suite first, then the fuzzers, then the main suite, whose summary line ends the output.
 test: deps test-asan fuzz-build test-main
