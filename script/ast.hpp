@@ -1,4 +1,4 @@
-// The AST of a packetdrill-syntax script, as /work/shared/SCRIPTS.md describes the format:
+// The AST of a packetdrill-syntax script, as docs/SCRIPTS.md describes the format:
 // header options, then timed events, each an inbound or outbound packet or a system call.
 // The parser produces it; the executor runs it. Nothing here knows about the engine.
 #pragma once

@@ -1,4 +1,4 @@
-// The parser of packetdrill-syntax scripts (/work/shared/SCRIPTS.md): text in, AST out.
+// The parser of packetdrill-syntax scripts (docs/SCRIPTS.md): text in, AST out.
 // It checks everything that can be checked without running the script: the grammar,
 // END = START + LEN, `win` on inbound lines, `*` and windows only on outbound lines,
 // blocking ends only on system calls.

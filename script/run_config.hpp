@@ -1,5 +1,5 @@
 // What a script runs with: the header options (`--tolerance_usecs=...`) and the defaults of
-// /work/shared/SCRIPTS.md, resolved into one value.
+// docs/SCRIPTS.md, resolved into one value.
 #pragma once
 
 #include <cstdint>
