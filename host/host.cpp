@@ -164,38 +164,36 @@ std::optional<std::uint64_t> Host::next_deadline() {
 
 // ---- output ----
 
-void Host::emit_one(const Output& o) {
-  if (outbox_.size() >= max_outbox) {
+void Host::emit_one(Output&& o) {
+  if (outbox_.size() - outbox_head_ >= max_outbox) {
     ++counters_.output_overflow;
     return;
   }
-  std::vector<std::byte> packet = frame(o);
-  if (packet.empty()) return;
-  outbox_.push_back(std::move(packet));
+  if (!framable(o)) return;
+  if (outbox_head_ > 0 && outbox_.size() == outbox_.capacity()) {
+    // Full: move the waiting ones to the front instead of growing.
+    outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(outbox_head_));
+    outbox_head_ = 0;
+  }
+  outbox_.push_back(std::move(o));
   ++counters_.ip_out;
 }
 
 void Host::emit(std::vector<Output>&& out) {
-  for (const Output& o : out) emit_one(o);
+  for (Output& o : out) emit_one(std::move(o));
 }
 
 SysResult<std::size_t> Host::output(std::span<std::byte> buf) {
   Lock lk(mu_);
-  if (outbox_.empty()) return std::unexpected(EAGAIN);
-  const std::vector<std::byte>& p = outbox_.front();
-  if (p.size() > buf.size()) return std::unexpected(EMSGSIZE);
-  std::memcpy(buf.data(), p.data(), p.size());
-  const std::size_t n = p.size();
-  outbox_.pop_front();
+  if (outbox_head_ == outbox_.size()) return std::unexpected(EAGAIN);
+  const Output& o = outbox_[outbox_head_];
+  if (framed_size(o) > buf.size()) return std::unexpected(EMSGSIZE);
+  const std::size_t n = frame_into(buf, o);  // the IP header, then the segment encoded in place
+  if (++outbox_head_ == outbox_.size()) {
+    outbox_.clear();  // keeps the capacity
+    outbox_head_ = 0;
+  }
   return n;
-}
-
-std::optional<std::vector<std::byte>> Host::output() {
-  Lock lk(mu_);
-  if (outbox_.empty()) return std::nullopt;
-  std::vector<std::byte> p = std::move(outbox_.front());
-  outbox_.pop_front();
-  return p;
 }
 
 // ---- input ----

@@ -69,7 +69,6 @@ class Host {
   std::uint64_t now();
   SysResult<void> input(std::span<const std::byte> datagram);  // EINVAL: dropped by the IP layer
   SysResult<std::size_t> output(std::span<std::byte> buf);     // EAGAIN: none; EMSGSIZE: too small
-  std::optional<std::vector<std::byte>> output();              // the next packet, if any
 
   // ---- the socket calls ----
   SysResult<int> socket(int domain, int type, int protocol);
@@ -106,9 +105,10 @@ class Host {
 
   SysResult<SocketPtr> lookup(int fd) const;
   Instant instant() const;
-  // Frames the core's outputs into the outbox.
+  // Queues the core's outputs in the outbox, unframed: utcp_host_output frames each straight
+  // into the caller's buffer.
   void emit(std::vector<Output>&& out);
-  void emit_one(const Output& o);
+  void emit_one(Output&& o);
   void wake() { cv_.notify_all(); }
   // Waits for a change; false once host time reached `deadline` (then it does not wait).
   bool wait(Lock& lk, std::optional<std::uint64_t> deadline);
@@ -153,7 +153,10 @@ class Host {
   std::unordered_map<Flow, SocketPtr> by_flow_;
   std::unordered_map<std::uint16_t, SocketPtr> listeners_;
   std::unordered_map<std::uint16_t, std::uint32_t> strong_ports_, weak_ports_;  // holders per port
-  std::deque<std::vector<std::byte>> outbox_;
+  // Segments waiting for utcp_host_output, oldest at outbox_head_; the vector keeps its
+  // capacity, so queueing allocates nothing once it has grown.
+  std::vector<Output> outbox_;
+  std::size_t outbox_head_ = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(IpError::count_)> ip_drops_{};
   utcp_host_stats counters_{};
 };

@@ -192,7 +192,7 @@ SysResult<void> Host::start_connect(Socket& s, const Endpoint& remote) {
   s.flow = r->flow;
   s.phase = Socket::Phase::connecting;
   s.core_recv_buffer = recv_buffer_of(s);
-  emit_one(r->syn);
+  emit_one(std::move(r->syn));
   return {};
 }
 

@@ -166,6 +166,15 @@ std::size_t frame_into(std::span<std::byte> out, const Output& o) {
   return header + written;
 }
 
+std::size_t framed_size(const Output& o) {
+  return ip_header_size(o) + o.segment.encoded_size();
+}
+
+bool framable(const Output& o) {
+  if (o.src.is_v4() != o.dst.is_v4() || !o.segment.valid()) return false;
+  return o.src.is_v4() ? framed_size(o) <= 0xffff : o.segment.encoded_size() <= 0xffff;
+}
+
 std::vector<std::byte> frame(const Output& o) {
   std::vector<std::byte> buf(ip_header_size(o) + o.segment.encoded_size());
   const std::size_t n = frame_into(buf, o);

@@ -62,6 +62,10 @@ std::size_t ip_header_size(const Output& o);
 // segment. Returns the bytes written, or 0 when `out` is too small, the addresses are of
 // different families, or the packet would exceed the IP length field.
 std::size_t frame_into(std::span<std::byte> out, const Output& o);
+// The bytes frame_into writes for `o`, and whether it can (one address family, a length the
+// IP header can state).
+std::size_t framed_size(const Output& o);
+bool framable(const Output& o);
 std::vector<std::byte> frame(const Output& o);
 
 }  // namespace utcp::host

@@ -1,6 +1,13 @@
 // Immutable bytes that are cheap to copy: a Payload is at most two slices of refcounted
-// blocks. The send queue hands out slices of its own blocks, so a segment's payload shares
-// the queued bytes instead of copying them.
+// storage. The send queue hands out slices of its own blocks, so a segment's payload shares
+// the queued bytes instead of copying them; recv hands out the receive queue's blocks.
+//
+// A slice is an aliasing std::shared_ptr: it points at its first byte and shares the
+// ownership of whatever holds the bytes (a PayloadBlock, or any object of the caller's, see
+// the owner constructor), so copying a slice is one reference count increment and nothing
+// else. A *view* (Payload::view) owns nothing: the stack decodes each arriving segment into a
+// view of the caller's bytes and copies it exactly once, into the receive queue's block;
+// whatever keeps a Payload beyond the call that made the view calls owned() first.
 #pragma once
 
 #include <atomic>
@@ -49,10 +56,21 @@ class PayloadBlock {
 class Payload {
  public:
   Payload() = default;
-  explicit Payload(std::string_view bytes);        // copies into a new block
+  explicit Payload(std::string_view bytes);            // copies into a new block
   explicit Payload(std::span<const std::byte> bytes);  // copies into a new block
   // Shares [off, off + len) of a block; the range must lie below block->fill().
   Payload(std::shared_ptr<const PayloadBlock> block, std::size_t off, std::size_t len);
+  // Shares `bytes`, which `owner` keeps alive and nobody changes while any copy lives (no
+  // copy: send(const Payload&) then queues the caller's own bytes). E.g. a std::string held
+  // by a shared_ptr: Payload(s, std::as_bytes(std::span(*s))).
+  Payload(std::shared_ptr<const void> owner, std::span<const std::byte> bytes);
+  // A view of bytes it does not own: valid only while they live unchanged.
+  static Payload view(std::span<const std::byte> bytes);
+
+  // False for a view (or a payload with a view in it).
+  bool is_owned() const { return first_.owned() && second_.owned(); }
+  // This payload when it owns its bytes; otherwise a copy of them in a new block.
+  Payload owned() const;
 
   std::size_t size() const { return first_.len + second_.len; }
   bool empty() const { return size() == 0; }
@@ -69,17 +87,24 @@ class Payload {
   // Calls f(std::span<const std::byte>) for each non-empty slice, in order.
   template <class F>
   void for_each_slice(F&& f) const {
-    if (first_.len) f(std::span<const std::byte>(first_.block->data() + first_.off, first_.len));
-    if (second_.len) f(std::span<const std::byte>(second_.block->data() + second_.off, second_.len));
+    if (first_.len) f(std::span<const std::byte>(first_.bytes.get(), first_.len));
+    if (second_.len) f(std::span<const std::byte>(second_.bytes.get(), second_.len));
   }
 
-  friend bool operator==(const Payload& a, const Payload& b);  // by content
+  friend bool operator==(const Payload& a, const Payload& b);      // by content
   friend std::ostream& operator<<(std::ostream&, const Payload&);  // size and a short hex prefix
 
  private:
   struct Slice {
-    std::shared_ptr<const PayloadBlock> block;
-    std::uint32_t off = 0, len = 0;
+    std::shared_ptr<const std::byte> bytes;  // the first byte, sharing its owner (none: a view)
+    std::uint32_t len = 0;
+    // An owner, or nothing to own. A view's pointer has no control block (use_count 0).
+    bool owned() const { return len == 0 || bytes.use_count() != 0; }
+    // Both point into storage with one owner and `next` continues this one.
+    bool continued_by(const Slice& next) const {
+      return !bytes.owner_before(next.bytes) && !next.bytes.owner_before(bytes) && owned() &&
+             bytes.get() + len == next.bytes.get();
+    }
   };
   Slice first_, second_;  // second_ is used only when the bytes span two blocks
 };

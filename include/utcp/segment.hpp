@@ -69,6 +69,10 @@ struct Segment {
   // structure and one cut inside its payload on the checksum.
   static Result<std::pair<Segment, Flow>> decode(const IpAddr& src, const IpAddr& dst,
                                                  std::span<const std::byte> tcp_bytes);
+  // As decode, but the payload is a view of `tcp_bytes` (Payload::view), not a copy: valid only
+  // while they live. handle_buf decodes so and copies the payload once, into the receive queue.
+  static Result<std::pair<Segment, Flow>> decode_view(const IpAddr& src, const IpAddr& dst,
+                                                      std::span<const std::byte> tcp_bytes);
 
   // Header with options padded by NOPs to a multiple of 4, the urgent pointer and reserved
   // bits zero, the checksum filled in. Precondition: valid().

@@ -10,8 +10,6 @@
 namespace utcp::detail {
 
 namespace {
-// Payload slices use 32-bit offsets; a huge append is split into blocks of at most this.
-constexpr std::size_t kMaxBlock = std::size_t{1} << 30;
 constexpr std::uint32_t kFirstCap = 4;
 }  // namespace
 
@@ -120,17 +118,20 @@ std::size_t ByteQueue::new_block_size(std::size_t n) const {
   // Small queues get small blocks (a few unread bytes must not pin 16 KiB on each of a million
   // connections); the size doubles with each block while the queue lives, so a busy queue
   // reaches kBlockSize after a few blocks and allocates once per 16 KiB from then on.
+  // A large append is split into kBlockSize blocks, not given one block of its size: blocks
+  // above glibc's mmap threshold (128 KiB at first) would each be an mmap, page faults and a
+  // munmap, for every send of a large buffer.
   std::size_t want = size_ + n >= kBlockSize ? kBlockSize : std::bit_ceil(size_ + n);
   if (rep_ && rep_->tail) want = std::max(want, 2 * rep_->tail->capacity());
-  const std::size_t cap = std::clamp(want, kMinBlock, kBlockSize);
-  return std::max(cap, std::min(n, kMaxBlock));  // a large append gets one large block
+  return std::clamp(want, kMinBlock, kBlockSize);
 }
 
 void ByteQueue::append(const Payload& p) {
   if (p.empty()) return;
-  if (p.size() <= kCopyBelow) {
+  if (p.size() <= kCopyBelow || !p.is_owned()) {
     // Small payloads are copied, not shared: a flood of tiny segments must not cost a piece
     // (and pin a block) per segment; bytes are bounded by the window, pieces then are too.
+    // A view (an arriving segment, decoded in place) is copied: this is its one copy.
     p.for_each_slice([&](std::span<const std::byte> s) { append(s); });
     return;
   }
@@ -198,9 +199,8 @@ void ByteQueue::take_all(std::vector<std::string>& out) {
   if (size_ == 0) return;
   // No zero-fill first: the string's bytes are written once, by the copy.
   std::string s;
-  s.resize_and_overwrite(size_, [this](char* p, std::size_t n) {
-    return copy_front(std::as_writable_bytes(std::span(p, n)));
-  });
+  s.resize_and_overwrite(
+      size_, [this](char* p, std::size_t n) { return copy_front(std::as_writable_bytes(std::span(p, n))); });
   out.push_back(std::move(s));
   clear();
 }

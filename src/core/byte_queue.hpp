@@ -45,11 +45,12 @@ class ByteQueue {
 
   // Copies into the tail block when our view still ends at its fill and there is room
   // (PayloadBlock::try_append), else into a new block: kMinBlock for a small queue, doubling
-  // per block up to kBlockSize while the queue lives (or the append's size when larger).
+  // per block up to kBlockSize while the queue lives; a large append fills kBlockSize blocks.
   void append(std::span<const std::byte> bytes);
   void append(std::string_view bytes) { append(std::as_bytes(std::span(bytes.data(), bytes.size()))); }
-  // Shares p's slices (no byte copied) when p is larger than kCopyBelow; copies smaller ones
-  // into the tail block, so tiny segments do not cost a piece each.
+  // Shares p's slices (no byte copied) when p is larger than kCopyBelow and owns its bytes;
+  // copies smaller ones into the tail block, so tiny segments do not cost a piece each, and
+  // views (Payload::view), which must not outlive the call.
   void append(const Payload& p);
 
   // Bytes [off, off + len) from the front (clamped to size()), sharing the blocks. A Payload

@@ -119,7 +119,8 @@ Reassembly::Insert Reassembly::insert_into(std::uint64_t rcv_off, std::uint32_t 
   while (cursor < hi) {
     const std::uint64_t gap_end = (j == map_->end() || j->first >= hi) ? hi : j->first;
     if (gap_end > cursor) {
-      auto r = place(cursor, data.sub(cursor - off, gap_end - cursor));
+      // A view (the arriving segment's bytes) is copied here: held bytes outlive the call.
+      auto r = place(cursor, data.sub(cursor - off, gap_end - cursor).owned());
       cursor = end_of(r);
       j = std::next(r);
     } else {

@@ -75,7 +75,8 @@ std::optional<EngineEvent> derive_event(const Before& b, Tcb& t, const Ctx& c) {
 std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAddr& src, const IpAddr& dst,
                                              std::span<const std::byte> tcp_bytes, std::vector<Output>& out) {
   ++e.stats.segments_in;
-  auto decoded = Segment::decode(src, dst, tcp_bytes);
+  // A view of the caller's bytes: the receive queue (or reassembly) copies the payload once.
+  auto decoded = Segment::decode_view(src, dst, tcp_bytes);
   if (!decoded) {
     const auto reason = static_cast<std::size_t>(decoded.error().decode);
     if (reason < e.stats.decode_errors.size()) ++e.stats.decode_errors[reason];

@@ -75,14 +75,43 @@ std::shared_ptr<const PayloadBlock> block_with(std::span<const std::byte> bytes)
 
 Payload::Payload(std::span<const std::byte> bytes) {
   if (bytes.empty()) return;
-  first_ = {block_with(bytes), 0, static_cast<std::uint32_t>(bytes.size())};
+  auto b = block_with(bytes);
+  const std::byte* at = b->data();
+  first_ = {std::shared_ptr<const std::byte>(std::move(b), at), static_cast<std::uint32_t>(bytes.size())};
 }
 
 Payload::Payload(std::string_view bytes) : Payload(std::as_bytes(std::span(bytes.data(), bytes.size()))) {}
 
 Payload::Payload(std::shared_ptr<const PayloadBlock> block, std::size_t off, std::size_t len) {
   if (len == 0) return;
-  first_ = {std::move(block), static_cast<std::uint32_t>(off), static_cast<std::uint32_t>(len)};
+  const std::byte* at = block->data() + off;
+  first_ = {std::shared_ptr<const std::byte>(std::move(block), at), static_cast<std::uint32_t>(len)};
+}
+
+Payload::Payload(std::shared_ptr<const void> owner, std::span<const std::byte> bytes) {
+  if (bytes.empty()) return;
+  first_ = {std::shared_ptr<const std::byte>(std::move(owner), bytes.data()),
+            static_cast<std::uint32_t>(bytes.size())};
+}
+
+Payload Payload::view(std::span<const std::byte> bytes) {
+  Payload p;
+  // The aliasing constructor with an empty owner: a pointer with no control block.
+  if (!bytes.empty())
+    p.first_ = {std::shared_ptr<const std::byte>(std::shared_ptr<const void>(), bytes.data()),
+                static_cast<std::uint32_t>(bytes.size())};
+  return p;
+}
+
+Payload Payload::owned() const {
+  if (is_owned()) return *this;
+  auto b = PayloadBlock::make(size());
+  std::size_t fill = 0;
+  for_each_slice([&](std::span<const std::byte> s) {
+    b->try_append(fill, s);
+    fill += s.size();
+  });
+  return Payload(std::move(b), 0, fill);
 }
 
 std::string Payload::to_string() const {
@@ -102,8 +131,8 @@ std::size_t Payload::copy_to(std::span<std::byte> out) const {
 }
 
 std::byte Payload::at(std::size_t i) const {
-  if (i < first_.len) return first_.block->data()[first_.off + i];
-  return second_.block->data()[second_.off + (i - first_.len)];
+  if (i < first_.len) return first_.bytes.get()[i];
+  return second_.bytes.get()[i - first_.len];
 }
 
 Payload Payload::sub(std::size_t off, std::size_t len) const {
@@ -113,7 +142,7 @@ Payload Payload::sub(std::size_t off, std::size_t len) const {
   Payload p;
   if (len == 0) return p;
   auto take = [&](const Slice& s, std::size_t from, std::size_t n) {
-    Slice r{s.block, static_cast<std::uint32_t>(s.off + from), static_cast<std::uint32_t>(n)};
+    Slice r{std::shared_ptr<const std::byte>(s.bytes, s.bytes.get() + from), static_cast<std::uint32_t>(n)};
     if (p.first_.len == 0) {
       p.first_ = std::move(r);
     } else {
@@ -138,7 +167,7 @@ Payload Payload::concat(const Payload& next) const {
   std::size_t n = 0;
   for (const Slice* x : {&first_, &second_, &next.first_, &next.second_}) {
     if (x->len == 0) continue;
-    if (n > 0 && s[n - 1].block == x->block && s[n - 1].off + s[n - 1].len == x->off) {
+    if (n > 0 && s[n - 1].continued_by(*x)) {
       s[n - 1].len += x->len;
     } else {
       s[n++] = *x;
@@ -153,10 +182,11 @@ Payload Payload::concat(const Payload& next) const {
   auto b = PayloadBlock::make(size() + next.size());
   std::size_t fill = 0;
   for (std::size_t k = 0; k < n; ++k) {
-    b->try_append(fill, std::span(s[k].block->data() + s[k].off, s[k].len));
+    b->try_append(fill, std::span(s[k].bytes.get(), s[k].len));
     fill += s[k].len;
   }
-  p.first_ = {std::move(b), 0, static_cast<std::uint32_t>(fill)};
+  const std::byte* at = b->data();
+  p.first_ = {std::shared_ptr<const std::byte>(std::move(b), at), static_cast<std::uint32_t>(fill)};
   return p;
 }
 
@@ -170,8 +200,8 @@ bool operator==(const Payload& a, const Payload& b) {
     while (as[ai]->len == ao) ++ai, ao = 0;
     while (bs[bi]->len == bo) ++bi, bo = 0;
     const std::size_t n = std::min({as[ai]->len - ao, bs[bi]->len - bo, left});
-    const std::byte* pa = as[ai]->block->data() + as[ai]->off + ao;
-    const std::byte* pb = bs[bi]->block->data() + bs[bi]->off + bo;
+    const std::byte* pa = as[ai]->bytes.get() + ao;
+    const std::byte* pb = bs[bi]->bytes.get() + bo;
     if (pa != pb && std::memcmp(pa, pb, n) != 0) return false;
     ao += n;
     bo += n;

@@ -29,10 +29,26 @@ std::uint32_t get32(const std::byte* p) {
   return (std::uint32_t{get16(p)} << 16) | get16(p + 2);
 }
 
+Result<std::pair<Segment, Flow>> decode_segment(const IpAddr& src, const IpAddr& dst,
+                                                std::span<const std::byte> tcp_bytes, bool view);
+
 }  // namespace
 
 Result<std::pair<Segment, Flow>> Segment::decode(const IpAddr& src, const IpAddr& dst,
                                                  std::span<const std::byte> tcp_bytes) {
+  return decode_segment(src, dst, tcp_bytes, false);
+}
+
+Result<std::pair<Segment, Flow>> Segment::decode_view(const IpAddr& src, const IpAddr& dst,
+                                                      std::span<const std::byte> tcp_bytes) {
+  return decode_segment(src, dst, tcp_bytes, true);
+}
+
+namespace {
+
+Result<std::pair<Segment, Flow>> decode_segment(const IpAddr& src, const IpAddr& dst,
+                                                std::span<const std::byte> tcp_bytes, bool view) {
+  using Flag = Segment::Flag;
   auto fail = [](DecodeError e) { return std::unexpected(Error::from(e)); };
   if (src.is_v4() != dst.is_v4()) return fail(DecodeError::address_family_mismatch);
 
@@ -64,10 +80,12 @@ Result<std::pair<Segment, Flow>> Segment::decode(const IpAddr& src, const IpAddr
   s.flag = (flags & kRst) ? Flag::rst : (flags & kSyn) ? Flag::syn : (flags & kFin) ? Flag::fin : Flag::none;
   s.push = (flags & kPsh) != 0;
   s.window = get16(b + 14);
-  s.payload = Payload(tcp_bytes.subspan(header));
+  s.payload = view ? Payload::view(tcp_bytes.subspan(header)) : Payload(tcp_bytes.subspan(header));
 
   Flow flow(Endpoint{dst, s.dst_port}, Endpoint{src, s.src_port});
   return std::pair<Segment, Flow>{std::move(s), flow};
 }
+
+}  // namespace
 
 }  // namespace utcp

@@ -110,12 +110,36 @@ TEST(CoreByteQueue, LargePayloadsAreSharedSmallOnesCoalesced) {
   EXPECT_EQ(str(q), expect);
 }
 
-TEST(CoreByteQueue, LargeAppendGetsOneLargeBlock) {
+TEST(CoreByteQueue, LargeAppendFillsBlocksOfTheSteadySize) {
+  // Never one block of the append's size: above glibc's mmap threshold each would be an mmap.
   ByteQueue q;
   const std::string big = pattern(100'000, 3);
   q.append(bytes_of(big));
-  EXPECT_EQ(q.pieces(), 1u);
+  EXPECT_EQ(q.pieces(), (big.size() + ByteQueue::kBlockSize - 1) / ByteQueue::kBlockSize);
   EXPECT_EQ(q.slice(0, big.size()).to_string(), big);
+  EXPECT_EQ(str(q), big);
+}
+
+TEST(CoreByteQueue, AViewIsCopiedOnceIntoTheTailBlock) {
+  // An arriving segment is decoded as a view of the caller's buffer; the queue keeps a copy.
+  ByteQueue q;
+  std::string wire = pattern(1460, 5);
+  const std::string sent = wire;
+  for (int i = 0; i < 3; ++i) q.append(Payload::view(bytes_of(wire)));
+  wire.assign(wire.size(), '#');  // the caller reuses its buffer
+  EXPECT_EQ(str(q), sent + sent + sent);
+  EXPECT_EQ(q.pieces(), 2u);  // a 2 KiB block, then a 4 KiB one the third extends
+  EXPECT_TRUE(q.slice(0, 3 * 1460).is_owned());
+}
+
+TEST(CoreByteQueue, SharesTheCallersPayloadWithoutCopying) {
+  auto text = std::make_shared<const std::string>(pattern(100'000, 6));
+  ByteQueue q;
+  q.append(Payload(text, bytes_of(*text)));
+  const std::byte* queued = nullptr;
+  q.slice(5000, 1460).for_each_slice([&](std::span<const std::byte> s) { queued = s.data(); });
+  EXPECT_EQ(queued, bytes_of(*text).data() + 5000);  // the caller's own bytes
+  EXPECT_EQ(q.pieces(), 1u);
 }
 
 TEST(CoreByteQueue, CopiesAreIndependentAndShareBlocks) {

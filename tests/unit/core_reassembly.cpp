@@ -40,6 +40,20 @@ TEST(CoreReassembly, InOrderSegmentIsDeliveredAtOnce) {
   EXPECT_EQ(r.ranges(), 0u);
 }
 
+TEST(CoreReassembly, AViewIsCopiedWhenHeld) {
+  // Out-of-order bytes decoded as a view of the caller's buffer outlive that buffer.
+  Reassembly r;
+  ByteQueue q;
+  std::string wire = "later";
+  EXPECT_EQ(r.insert(0, kWindow, 5, Payload::view(std::as_bytes(std::span(wire.data(), wire.size()))), false,
+                     kManyRanges),
+            Insert::stored);
+  wire = "#####";
+  EXPECT_EQ(r.insert(0, kWindow, 0, pl("first"), false, kManyRanges), Insert::stored);
+  EXPECT_EQ(r.take(0, q), (Ready{10, false}));
+  EXPECT_EQ(drain(q), "firstlater");
+}
+
 TEST(CoreReassembly, GapFilledLater) {
   Reassembly r;
   ByteQueue q;

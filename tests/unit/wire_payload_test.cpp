@@ -155,6 +155,46 @@ TEST(WirePayload, TwoWritersWithTheSameEndOnlyTheFirstSucceeds) {
   EXPECT_EQ(Payload(b, 0, 4).to_string(), "base");
 }
 
+TEST(WirePayload, AViewOwnsNothingAndOwnedCopiesIt) {
+  std::string bytes = "segment";
+  const Payload v = Payload::view(as_bytes(bytes));
+  EXPECT_FALSE(v.is_owned());
+  EXPECT_EQ(v.to_string(), "segment");
+  EXPECT_FALSE(v.sub(1, 3).is_owned());  // a part of a view is a view
+  const Payload kept = v.sub(1, 3).owned();
+  EXPECT_TRUE(kept.is_owned());
+  bytes[1] = 'X';  // the caller reuses its buffer
+  EXPECT_EQ(v.to_string(), "sXgment");
+  EXPECT_EQ(kept.to_string(), "egm");
+  EXPECT_TRUE(Payload::view({}).is_owned());  // nothing to own
+  EXPECT_TRUE(Payload("abc").is_owned());
+}
+
+TEST(WirePayload, ViewsNeverMergeAndConcatCopiesThem) {
+  const std::string bytes = "abcdef";
+  const Payload a = Payload::view(as_bytes(bytes).first(3)), b = Payload::view(as_bytes(bytes).subspan(3));
+  const Payload ab = a.concat(b);
+  EXPECT_EQ(ab.to_string(), "abcdef");
+  EXPECT_FALSE(ab.is_owned());                      // two slices, each still a view
+  EXPECT_TRUE(ab.concat(Payload("g")).is_owned());  // three slices: copied into a block
+}
+
+TEST(WirePayload, SharesTheCallersBytesWithTheirOwner) {
+  auto text = std::make_shared<const std::string>("shared, not copied");
+  std::weak_ptr<const std::string> watch = text;
+  Payload p(text, as_bytes(*text));
+  EXPECT_TRUE(p.is_owned());
+  EXPECT_EQ(p.size(), text->size());
+  const std::byte* first = nullptr;
+  p.sub(8, 3).for_each_slice([&](std::span<const std::byte> s) { first = s.data(); });
+  EXPECT_EQ(first, as_bytes(*text).data() + 8);  // the caller's own bytes
+  text.reset();
+  EXPECT_FALSE(watch.expired());  // kept alive by the payload
+  EXPECT_EQ(p.sub(8, 3).to_string(), "not");
+  p = Payload();
+  EXPECT_TRUE(watch.expired());
+}
+
 TEST(WirePayload, PrintsSizeAndHexPrefix) {
   std::ostringstream os;
   os << Payload("hi") << ' ' << Payload() << ' ' << Payload(std::string(20, 'A'));

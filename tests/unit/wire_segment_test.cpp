@@ -70,6 +70,23 @@ TEST(WireSegment, DecodesDataWithPush) {
   EXPECT_EQ(s.length(), 18u);
 }
 
+TEST(WireSegment, DecodeViewPointsIntoTheInputAndDecodeCopies) {
+  auto view = Segment::decode_view(kClient4, kServer4, kData4);
+  auto copy = Segment::decode(kClient4, kServer4, kData4);
+  ASSERT_TRUE(view.has_value());
+  ASSERT_TRUE(copy.has_value());
+  EXPECT_EQ(view->first, copy->first);
+  EXPECT_FALSE(view->first.payload.is_owned());
+  EXPECT_TRUE(copy->first.payload.is_owned());
+  const std::byte* at = nullptr;
+  view->first.payload.for_each_slice([&](std::span<const std::byte> s) { at = s.data(); });
+  EXPECT_EQ(at, kData4.data() + (kData4.size() - view->first.payload.size()));
+  // Errors are the same as decode's.
+  std::vector<std::byte> bad = kData4;
+  bad.back() ^= std::byte{1};
+  EXPECT_EQ(Segment::decode_view(kClient4, kServer4, bad).error().decode, DecodeError::bad_checksum);
+}
+
 TEST(WireSegment, DecodesFinAndRst) {
   const Segment fin = must_decode(kClient4, kServer4, kFin4);
   EXPECT_EQ(fin.flag, Segment::Flag::fin);
