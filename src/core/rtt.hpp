@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 
 #include "utcp/time.hpp"
@@ -17,7 +18,10 @@ struct RttEstimator {
 
   // §2.2 (first sample) and §2.3 (later ones), alpha 1/8, beta 1/4, K = 4, clock granularity
   // G = 1 ms. A new sample ends any backoff (§5.7 note: the backed-off RTO is kept until then).
-  void sample(Duration r);
+  // RFC 7323 Appendix G: with a sample on every ACK rather than one per round trip, alpha and
+  // beta are divided by the samples expected per round trip, `expected_samples` =
+  // ceil(FlightSize / (2 * SMSS)), so the estimate moves as fast as with one sample per RTT.
+  void sample(Duration r, std::uint32_t expected_samples = 1);
   // §5.5: double the RTO on each expiry, capped at max.
   void backoff();
   // The current RTO: the base value doubled once per backoff, clamped to [min, max].
@@ -27,6 +31,14 @@ struct RttEstimator {
   void reset_to(Duration d);
 
   std::optional<Duration> srtt() const { return has_sample_ ? std::optional<Duration>(srtt_) : std::nullopt; }
+  // The smallest sample so far (RACK.min_RTT, RFC 8985 §5.3: over the connection's lifetime).
+  std::optional<Duration> min_rtt() const {
+    return has_sample_ ? std::optional<Duration>(min_rtt_) : std::nullopt;
+  }
+  // A sample that only feeds the minimum (RACK's from SACKed segments).
+  void sample_min(Duration r) {
+    if (has_sample_ && r >= Duration::zero() && r < min_rtt_) min_rtt_ = r;
+  }
   Duration rttvar() const { return rttvar_; }
   unsigned backoffs() const { return backoffs_; }
   Duration min_rto() const { return min_; }
@@ -36,7 +48,7 @@ struct RttEstimator {
 
  private:
   Duration min_, max_;
-  Duration srtt_{0}, rttvar_{0};
+  Duration srtt_{0}, rttvar_{0}, min_rtt_{0};
   Duration base_;  // the RTO before backoff
   unsigned backoffs_ = 0;
   bool has_sample_ = false;

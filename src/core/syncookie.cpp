@@ -1,6 +1,7 @@
 // SYN cookies (RFC 4987 §3.6), built on SipHash-2-4.
 #include "core/syncookie.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -20,12 +21,17 @@ std::uint32_t counter(Instant now) {
   return static_cast<std::uint32_t>(now.time_since_epoch() / kCookiePeriod);
 }
 
-// The top 29 bits of SipHash-2-4 over: family, local address and port, remote address and
-// port (addresses as 16 raw bytes, ports big-endian), the peer's ISN, the counter and the
-// MSS index (little-endian). On the stack: nothing is allocated.
-std::uint32_t cookie_hash(const std::array<std::uint8_t, 16>& key, const Flow& flow, Seq peer_isn,
-                          std::uint32_t count, std::uint8_t index) {
-  std::array<std::byte, 1 + 2 * (16 + 2) + 4 + 4 + 1> buf{};
+// Marks the timestamp format's hash input (the ISN-only format has no such byte).
+constexpr std::byte kTsFormat{0x54};
+constexpr std::uint8_t kNoWscale = 15;
+
+// SipHash-2-4 over: family, local address and port, remote address and port (addresses as 16
+// raw bytes, ports big-endian), the peer's ISN, the counter and the MSS index or option bits
+// (little-endian), and for the timestamp format a format byte; its low 32 bits. On the stack:
+// nothing is allocated.
+std::uint32_t keyed_cookie_hash(const std::array<std::uint8_t, 16>& key, const Flow& flow, Seq peer_isn,
+                                std::uint32_t count, std::uint8_t index, bool ts_format) {
+  std::array<std::byte, 1 + 2 * (16 + 2) + 4 + 4 + 1 + 1> buf{};
   std::size_t n = 0;
   buf[n++] = std::byte{flow.local().ip.is_v6() ? std::uint8_t{6} : std::uint8_t{4}};
   for (const Endpoint* e : {&flow.local(), &flow.remote()}) {
@@ -37,7 +43,27 @@ std::uint32_t cookie_hash(const std::array<std::uint8_t, 16>& key, const Flow& f
     for (int i = 0; i < 4; ++i) buf[n++] = std::byte((v >> (8 * i)) & 0xff);
   }
   buf[n++] = std::byte{index};
-  return static_cast<std::uint32_t>(siphash24(key, std::span(buf.data(), n))) & ~kIndexMask;
+  if (ts_format) buf[n++] = kTsFormat;
+  return static_cast<std::uint32_t>(siphash24(key, std::span(buf.data(), n)));
+}
+
+// The ISN format's top 29 bits.
+std::uint32_t cookie_hash(const std::array<std::uint8_t, 16>& key, const Flow& flow, Seq peer_isn,
+                          std::uint32_t count, std::uint8_t index) {
+  return keyed_cookie_hash(key, flow, peer_isn, count, index, false) & ~kIndexMask;
+}
+
+std::uint8_t option_bits(const CookieOptions& o) {
+  const std::uint8_t ws = o.wscale ? std::min<std::uint8_t>(*o.wscale, 14) : kNoWscale;
+  return static_cast<std::uint8_t>(ws | (o.sack_permitted ? 0x10 : 0) | (cookie_mss_index(o.mss) << 5));
+}
+
+CookieOptions from_bits(std::uint8_t bits) {
+  CookieOptions o;
+  o.mss = kCookieMss[bits >> 5];
+  if ((bits & 0x0f) != kNoWscale) o.wscale = static_cast<std::uint8_t>(bits & 0x0f);
+  o.sack_permitted = (bits & 0x10) != 0;
+  return o;
 }
 
 }  // namespace
@@ -76,6 +102,24 @@ std::optional<std::uint16_t> check_cookie(const std::array<std::uint8_t, 16>& ke
   // The current step and the one before it (a cookie sent just before a step boundary).
   for (std::uint32_t count : {now_count, now_count - 1}) {
     if (cookie_hash(key, flow, peer_isn, count, index) == hash) return kCookieMss[index];
+  }
+  return std::nullopt;
+}
+
+TsCookie make_ts_cookie(const std::array<std::uint8_t, 16>& key, const Flow& flow, Seq peer_isn,
+                        const CookieOptions& peer, std::uint32_t clock, Instant now) {
+  const std::uint8_t bits = option_bits(peer);
+  std::uint32_t ts = (clock & ~0xffu) | bits;
+  if (static_cast<std::int32_t>(ts - clock) > 0) ts -= 0x100;  // never ahead of the clock
+  return {Seq(keyed_cookie_hash(key, flow, peer_isn, counter(now), bits, true)), ts};
+}
+
+std::optional<CookieOptions> check_ts_cookie(const std::array<std::uint8_t, 16>& key, const Flow& flow,
+                                             Seq peer_isn, Seq cookie, std::uint32_t tsecr, Instant now) {
+  const auto bits = static_cast<std::uint8_t>(tsecr & 0xff);
+  const std::uint32_t now_count = counter(now);
+  for (std::uint32_t count : {now_count, now_count - 1}) {
+    if (keyed_cookie_hash(key, flow, peer_isn, count, bits, true) == cookie.value()) return from_bits(bits);
   }
   return std::nullopt;
 }

@@ -91,5 +91,38 @@ TEST(CoreRtt, NegativeSampleCountsAsZero) {
   EXPECT_EQ(e.rto(), milliseconds(200));
 }
 
+// RFC 7323 Appendix G: with E samples expected per round trip, alpha = 1/(8E), beta = 1/(4E).
+TEST(CoreRtt, PerAckSamplesAreWeightedByTheExpectedSamplesPerRtt) {
+  RttEstimator e;
+  e.sample(milliseconds(100));  // SRTT 100, RTTVAR 50
+  e.sample(milliseconds(180), 4);
+  // RTTVAR = 50 * 15/16 + 80/16 = 51.875; SRTT = 100 * 31/32 + 180/32 = 102.5.
+  EXPECT_EQ(e.rttvar(), microseconds(51875));
+  EXPECT_EQ(e.srtt(), microseconds(102500));
+  // Four samples with E = 4 move SRTT about as far as one with E = 1 (12.5 % of the error).
+  RttEstimator a, b;
+  a.sample(milliseconds(100));
+  b.sample(milliseconds(100));
+  a.sample(milliseconds(200));
+  for (int i = 0; i < 4; ++i) b.sample(milliseconds(200), 4);
+  using Ms = std::chrono::duration<double, std::milli>;
+  EXPECT_NEAR(Ms(*a.srtt()).count(), Ms(*b.srtt()).count(), 1.0);
+}
+
+TEST(CoreRtt, MinimumOverTheLifetime) {
+  RttEstimator e;
+  EXPECT_EQ(e.min_rtt(), std::nullopt);
+  e.sample_min(milliseconds(5));
+  EXPECT_EQ(e.min_rtt(), std::nullopt) << "no estimate yet";
+  e.sample(milliseconds(40));
+  e.sample(milliseconds(30));
+  e.sample(milliseconds(50));
+  EXPECT_EQ(e.min_rtt(), milliseconds(30));
+  e.sample_min(milliseconds(25));
+  EXPECT_EQ(e.min_rtt(), milliseconds(25));
+  // SRTT: (40 * 7 + 30) / 8 = 38.75, (38.75 * 7 + 50) / 8 = 40.15625 ms.
+  EXPECT_EQ(*e.srtt(), Duration(40'156'250)) << "sample_min leaves SRTT alone";
+}
+
 }  // namespace
 }  // namespace utcp::detail
