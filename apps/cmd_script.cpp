@@ -8,6 +8,7 @@
 #include "command.hpp"
 
 #ifdef UTCP_HAVE_SCRIPT
+#include "parser.hpp"
 #include "runner.hpp"
 
 namespace utcp::apps {
@@ -19,9 +20,21 @@ struct ScriptOptions {
   // The header options also given directly: --tolerance_usecs=N ...
   std::vector<std::pair<std::string, std::string>> direct;
   bool verbose = false;
+  bool expand = false;
 };
 
 int run_script_command(const ScriptOptions& o) {
+  if (o.expand) {  // the scripts as packetdrill must be given them: includes inlined
+    for (const std::string& f : o.files) {
+      const auto text = script::expand_includes(f);
+      if (!text) {
+        std::cerr << "utcp script: " << f << ':' << text.error().line << ": " << text.error().message << '\n';
+        return 1;
+      }
+      std::cout << *text;
+    }
+    return 0;
+  }
   script::RunOptions options;
   for (const std::string& s : o.set) {
     const std::size_t eq = s.find('=');
@@ -48,6 +61,9 @@ const Registration reg{{"script", "Run packetdrill-syntax scripts against the st
                                 [opts, name](const std::string& v) { opts->direct.emplace_back(name, v); },
                                 "Header option for every script (overrides the script's own)");
                           }
+                          cmd.add_flag("--expand", opts->expand,
+                                       "Print the scripts with their //@include lines inlined (for "
+                                       "packetdrill), run nothing");
                           cmd.add_flag("-v,--verbose", opts->verbose,
                                        "Trace every event and every segment the stack sends (stderr)");
                           return [opts] { return run_script_command(*opts); };

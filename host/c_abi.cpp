@@ -2,6 +2,7 @@
 // errno result into -1 with errno set.
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -102,6 +103,30 @@ ssize_t utcp_write(utcp_host* h, int fd, const void* buf, size_t n) {
 }
 ssize_t utcp_recv(utcp_host* h, int fd, void* buf, size_t n, int flags) {
   return ret(h->host->recv(fd, buf, n, flags));
+}
+ssize_t utcp_readv(utcp_host* h, int fd, const struct iovec* iov, int iovcnt) {
+  if (iovcnt < 0 || iovcnt > IOV_MAX) return fail(EINVAL);
+  if (iov == nullptr && iovcnt > 0) return fail(EFAULT);
+  return ret(h->host->recv(fd, std::span<const iovec>(iov, static_cast<std::size_t>(iovcnt)), 0));
+}
+ssize_t utcp_recvfrom(utcp_host* h, int fd, void* buf, size_t n, int flags, struct sockaddr* addr,
+                      socklen_t* addrlen) {
+  if (addr != nullptr && addrlen == nullptr) return fail(EFAULT);
+  const ssize_t r = ret(h->host->recv(fd, buf, n, flags));
+  if (r >= 0 && addr != nullptr) *addrlen = 0;
+  return r;
+}
+ssize_t utcp_recvmsg(utcp_host* h, int fd, struct msghdr* msg, int flags) {
+  if (msg == nullptr) return fail(EFAULT);
+  if (msg->msg_iovlen > static_cast<std::size_t>(IOV_MAX)) return fail(EMSGSIZE);
+  if (msg->msg_iov == nullptr && msg->msg_iovlen > 0) return fail(EFAULT);
+  const ssize_t r = ret(h->host->recv(fd, std::span<const iovec>(msg->msg_iov, msg->msg_iovlen), flags));
+  if (r >= 0) {
+    msg->msg_namelen = 0;
+    msg->msg_controllen = 0;
+    msg->msg_flags = 0;
+  }
+  return r;
 }
 ssize_t utcp_send(utcp_host* h, int fd, const void* buf, size_t n, int flags) {
   return ret(h->host->send(fd, buf, n, flags));

@@ -17,8 +17,14 @@ namespace {
 
 constexpr std::size_t max_outbox = 16384;  // packets waiting for utcp_host_output
 constexpr std::uint16_t ephemeral_low = 49152;
-constexpr std::uint32_t ipv4_min_mtu = 576;   // RFC 791 §3.1: every host takes 576-byte datagrams
-constexpr std::uint32_t ipv6_min_mtu = 1280;  // RFC 8200 §5
+// The smallest link MTU the host takes: RFC 791 §3.2 (every IPv4 module forwards 68-octet
+// datagrams unfragmented) and RFC 8200 §5.
+constexpr std::uint32_t ipv4_min_mtu = 68;
+constexpr std::uint32_t ipv6_min_mtu = 1280;
+// The floor of a path MTU learned from ICMP: RFC 791 §3.1's 576 (every IPv4 host takes
+// 576-byte datagrams), not RFC 1191's 68, as the core does: a smaller MSS only invites
+// forged-ICMP throughput attacks. IPv6: its minimum MTU.
+constexpr std::uint32_t ipv4_min_path_mtu = 576;
 
 // SplitMix64: expands one seed into independent-looking words.
 std::uint64_t splitmix64(std::uint64_t& x) {
@@ -227,17 +233,31 @@ SysResult<void> Host::input(std::span<const std::byte> datagram) {
 
 void Host::input_tcp(const IpPacket& p) {
   ++counters_.tcp_in;
-  // A connection the segment ended counts as dropped only when it was reset (an RST that
-  // completes a close in CLOSING or LAST-ACK does not), so the socket sees ECONNRESET only then.
-  const std::uint64_t dropped_before = utcp::stats(stack_).connections_dropped;
+  const bool ports = p.payload.size() >= 4;
+  const Flow flow =
+      ports ? Flow(Endpoint{p.dst, load16(p.payload, 2)}, Endpoint{p.src, load16(p.payload, 0)}) : Flow();
+  // The socket sees ECONNRESET when the core counts the connection as dropped by the segment.
+  // An RST that ends CLOSING or LAST-ACK completes a close for the core (RFC 9293
+  // §3.10.7.4), but Linux and the BSDs report it as ECONNRESET too, after the end of stream
+  // (the peer's FIN came first), so the host does as well.
+  SocketPtr closing;
+  if (p.payload.size() >= 14 && (std::to_integer<unsigned>(p.payload[13]) & 0x04) != 0) {
+    if (const auto it = by_flow_.find(flow); it != by_flow_.end()) {
+      const auto inf = utcp::info(stack_, flow);
+      if (inf && (inf->state == TcpState::closing || inf->state == TcpState::last_ack)) closing = it->second;
+    }
+  }
+  const Stats& before = utcp::stats(stack_);
+  const std::uint64_t dropped_before = before.connections_dropped, resets_before = before.resets_received;
   auto r = utcp::handle_buf(std::move(stack_), instant(), p.src, p.dst, p.payload);
   stack_ = std::move(r.state);
-  const bool reset_seen = utcp::stats(stack_).connections_dropped != dropped_before;
+  const Stats& after = utcp::stats(stack_);
+  const bool closing_reset = closing && after.resets_received != resets_before;
+  const bool reset_seen = after.connections_dropped != dropped_before || closing_reset;
   emit(std::move(r.out));
   if (r.event) on_event(*r.event, reset_seen);
-  if (p.payload.size() >= 4) {
-    keep_after_fin(Flow(Endpoint{p.dst, load16(p.payload, 2)}, Endpoint{p.src, load16(p.payload, 0)}));
-  }
+  if (closing_reset && closing->phase == Socket::Phase::gone) closing->eof = true;
+  if (ports) keep_after_fin(flow);
 }
 
 // Once the peer's FIN is in, the window no longer matters, and the core may delete the flow
@@ -335,14 +355,13 @@ void Host::input_icmp(const IpPacket& p) {
 
 void Host::apply_path_mtu(const Flow& flow, std::uint32_t mtu, Seq seq) {
   // RFC 1191 §4: never raise the estimate from an ICMP message; a zero MTU (a pre-RFC 1191
-  // router) carries no estimate. The floor is the family's minimum MTU (576, not RFC 1191's
-  // 68, as the core does: a smaller MSS only invites forged-ICMP throughput attacks).
+  // router) carries no estimate. The floor: ipv4_min_path_mtu, ipv6_min_mtu.
   const auto before = utcp::info(stack_, flow);
   if (mtu == 0 || mtu >= mtu_ || !before) {
     ++counters_.icmp_ignored;
     return;
   }
-  mtu = std::max(mtu, flow.local().ip.is_v4() ? ipv4_min_mtu : ipv6_min_mtu);
+  mtu = std::max(mtu, flow.local().ip.is_v4() ? ipv4_min_path_mtu : ipv6_min_mtu);
   auto r = utcp::path_mtu(std::move(stack_), instant(), flow, mtu, seq);
   if (!r) {
     ++counters_.icmp_ignored;

@@ -8,6 +8,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <condition_variable>
@@ -77,6 +78,7 @@ class Host {
   SysResult<int> accept(int fd, sockaddr* addr, socklen_t* len);
   SysResult<void> connect(int fd, const sockaddr* addr, socklen_t len);
   SysResult<std::size_t> recv(int fd, void* buf, std::size_t n, int flags);
+  SysResult<std::size_t> recv(int fd, std::span<const iovec> iov, int flags);  // readv, recvmsg
   SysResult<std::size_t> send(int fd, const void* buf, std::size_t n, int flags);
   SysResult<void> shutdown(int fd, int how);
   SysResult<void> close(int fd);

@@ -1,8 +1,10 @@
 // The socket calls: socket, bind, listen, accept, connect, recv/send, shutdown, close.
 #include <netinet/in.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "host.hpp"
@@ -253,27 +255,61 @@ static std::optional<int> stream_error(const Host::Socket& s) {
   }
 }
 
+// Copies `k` bytes of `src` into the scatter list at byte `offset` of it.
+static void scatter(std::span<const iovec> iov, std::size_t offset, const char* src, std::size_t k) {
+  for (const iovec& v : iov) {
+    if (k == 0) return;
+    if (offset >= v.iov_len) {
+      offset -= v.iov_len;
+      continue;
+    }
+    const std::size_t m = std::min(k, v.iov_len - offset);
+    std::memcpy(static_cast<char*>(v.iov_base) + offset, src, m);
+    src += m;
+    k -= m;
+    offset = 0;
+  }
+}
+
 SysResult<std::size_t> Host::recv(int fd, void* buf, std::size_t n, int flags) {
+  const iovec one{buf, n};
+  return recv(fd, std::span<const iovec>(&one, 1), flags);
+}
+
+// Every read returns min(asked, available) (POSIX, as Linux and the BSDs): the host's held
+// bytes and the core's queued ones together, so a read after a short peek sees what came
+// since. MSG_WAITALL waits for all `n` (with MSG_PEEK too, as Linux), short only at the end
+// of the stream, on an error or a timeout.
+SysResult<std::size_t> Host::recv(int fd, std::span<const iovec> iov, int flags) {
   if ((flags & ~recv_flags) != 0) return std::unexpected(EOPNOTSUPP);
-  if (buf == nullptr && n > 0) return std::unexpected(EFAULT);
+  std::size_t n = 0;
+  for (const iovec& v : iov) {
+    if (v.iov_base == nullptr && v.iov_len > 0) return std::unexpected(EFAULT);
+    if (v.iov_len > SSIZE_MAX - n) return std::unexpected(EINVAL);
+    n += v.iov_len;
+  }
   Lock lk(mu_);
   auto sp = lookup(fd);
   if (!sp) return std::unexpected(sp.error());
   const SocketPtr s = *sp;
   const bool peek = (flags & MSG_PEEK) != 0;
-  const bool waitall = (flags & MSG_WAITALL) != 0 && !peek;
+  const bool waitall = (flags & MSG_WAITALL) != 0;
   const auto deadline = deadline_after(s->rcvtimeo);
   std::size_t done = 0;
-  auto* out = static_cast<char*>(buf);
   for (;;) {
     if (auto e = stream_error(*s)) return std::unexpected(*e);
     if (s->phase != Socket::Phase::connecting) {
       if (n == 0) return std::size_t{0};
-      if (s->buffered() == 0) pull(*s, peek ? 0 : n - done);
-      if (s->buffered() > 0) {
-        const std::size_t k = std::min(n - done, s->buffered());
-        std::memcpy(out + done, s->rbuf.data() + s->rbuf_off, k);
-        if (peek) return k;
+      if (s->buffered() < n - done) pull(*s, peek ? 0 : n - done);
+      const bool ended = s->read_shut || s->eof || s->phase == Socket::Phase::gone || s->error != 0;
+      const std::size_t k = std::min(n - done, s->buffered());
+      const char* held = s->rbuf.data() + s->rbuf_off;
+      if (k > 0 && peek && (!waitall || k == n || ended)) {
+        scatter(iov, 0, held, k);
+        return k;
+      }
+      if (k > 0 && !peek) {
+        scatter(iov, done, held, k);
         s->consume(k);
         done += k;
         if (s->phase == Socket::Phase::connected) resize(*s, s->buffered());
@@ -281,14 +317,21 @@ SysResult<std::size_t> Host::recv(int fd, void* buf, std::size_t n, int flags) {
         continue;
       }
       if (done > 0 && s->phase == Socket::Phase::gone) return done;
-      if (s->error != 0) {
+      // An error after the end of stream (an RST in CLOSING or LAST-ACK) leaves reads at 0,
+      // as Linux does; SO_ERROR, poll and the next write report it.
+      if (s->error != 0 && !s->eof) {
         if (done > 0) return done;
         return std::unexpected(std::exchange(s->error, 0));
       }
-      if (s->read_shut || s->eof || s->phase == Socket::Phase::gone) return done;
+      if (ended) return done;
     }
     if (s->nonblocking || (flags & MSG_DONTWAIT) != 0 || !wait(lk, deadline)) {
       if (done > 0) return done;
+      if (peek && s->buffered() > 0) {  // MSG_WAITALL|MSG_PEEK timed out: what there is
+        const std::size_t k = std::min(n, s->buffered());
+        scatter(iov, 0, s->rbuf.data() + s->rbuf_off, k);
+        return k;
+      }
       return std::unexpected(EAGAIN);
     }
   }

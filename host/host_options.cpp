@@ -262,16 +262,17 @@ short Host::revents(Socket& s) {
     case Socket::Phase::connecting:
       break;
     case Socket::Phase::gone:
-      ev |= POLLIN | POLLOUT | POLLHUP;
+      ev |= POLLIN | POLLRDHUP | POLLOUT | POLLHUP;
       break;
     case Socket::Phase::connected: {
       const auto inf = utcp::info(stack_, s.flow);
       if (!inf) {
         connection_gone(s, 0);
-        return static_cast<short>(ev | POLLIN | POLLOUT | POLLHUP);
+        return static_cast<short>(ev | POLLIN | POLLRDHUP | POLLOUT | POLLHUP);
       }
       const bool peer_done = s.eof || inf->fin_received;
       if (s.buffered() > 0 || inf->recv_queued > 0 || peer_done || s.read_shut) ev |= POLLIN;
+      if (peer_done || s.read_shut) ev |= POLLRDHUP;  // as Linux: the read side is done
       if (s.write_shut || inf->send_space > 0) ev |= POLLOUT;
       if (s.write_shut && peer_done) ev |= POLLHUP;
       break;

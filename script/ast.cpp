@@ -2,6 +2,7 @@
 
 #include <iomanip>
 #include <sstream>
+#include <type_traits>
 
 namespace utcp::script {
 namespace {
@@ -67,6 +68,32 @@ std::string to_string(const std::vector<Option>& options) {
   return os.str();
 }
 
+std::size_t wire_length(const std::vector<Option>& options) {
+  std::size_t n = 0;
+  for (const Option& o : options) {
+    n += std::visit(
+        [](const auto& v) -> std::size_t {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, OptNop> || std::is_same_v<T, OptEol>)
+            return 1;
+          else if constexpr (std::is_same_v<T, OptMss>)
+            return 4;
+          else if constexpr (std::is_same_v<T, OptWscale>)
+            return 3;
+          else if constexpr (std::is_same_v<T, OptSackOk>)
+            return 2;
+          else if constexpr (std::is_same_v<T, OptSack>)
+            return 2 + 8 * v.blocks.size();
+          else if constexpr (std::is_same_v<T, OptTimestamp>)
+            return 10;
+          else
+            return v.length;
+        },
+        o);
+  }
+  return n;
+}
+
 std::string flags_string(const Packet& p) {
   std::string f;
   if (p.syn) f += 'S';
@@ -108,8 +135,20 @@ std::ostream& operator<<(std::ostream& os, const Expr& e) {
     }
     void operator()(const ExprStruct& s) const {
       os << '{';
-      for (std::size_t i = 0; i < s.fields.size(); ++i)
-        os << (i ? ", " : "") << s.fields[i].first << '=' << s.fields[i].second;
+      for (std::size_t i = 0; i < s.fields.size(); ++i) {
+        const StructField& f = s.fields[i];
+        os << (i ? ", " : "");
+        if (!f.name.empty()) {
+          os << f.name;
+          if (!f.args.empty()) {
+            os << '(';
+            list(os, f.args);
+            os << ')';
+          }
+          os << '=';
+        }
+        os << f.value;
+      }
       os << '}';
     }
     void operator()(const ExprCall& c) const {

@@ -66,6 +66,8 @@ using Option = std::variant<OptNop, OptEol, OptMss, OptWscale, OptSackOk, OptSac
 std::ostream& operator<<(std::ostream&, const Option&);
 // "<mss 1460,nop,wscale 7>", "" for an empty list.
 std::string to_string(const std::vector<Option>&);
+// The bytes the options take on the wire, as written (no padding added).
+std::size_t wire_length(const std::vector<Option>&);
 
 // `< FLAGS START:END(LEN) [ack A] [win W] [<options>]` or the same with `>`.
 struct Packet {
@@ -111,9 +113,11 @@ struct ExprList {  // [1] or [a, b]
   std::vector<Expr> items;
   friend bool operator==(const ExprList&, const ExprList&) = default;
 };
-struct ExprStruct {  // {onoff=1, linger=0}
-  std::vector<std::pair<std::string, Expr>> fields;
-  friend bool operator==(const ExprStruct&, const ExprStruct&) = default;
+struct StructField;
+// {onoff=1, linger=0}; {..., 10} (positional fields); {msg_iov(1)=[...], msg_flags=0}.
+struct ExprStruct {
+  std::vector<StructField> fields;
+  friend bool operator==(const ExprStruct&, const ExprStruct&);
 };
 struct ExprCall {  // htons(8080), inet_addr("192.0.2.1")
   std::string name;
@@ -125,6 +129,16 @@ struct Expr {
   friend bool operator==(const Expr&, const Expr&) = default;
 };
 std::ostream& operator<<(std::ostream&, const Expr&);
+// `name=value`, `name(args)=value`, or a positional `value` (name empty).
+struct StructField {
+  std::string name;
+  std::vector<Expr> args;  // msg_iov(1): [1]
+  Expr value;
+  friend bool operator==(const StructField&, const StructField&) = default;
+};
+inline bool operator==(const ExprStruct& a, const ExprStruct& b) {
+  return a.fields == b.fields;
+}
 
 // `name(args) = RESULT [ERRNO] [(comment)]`.
 struct Syscall {
@@ -145,7 +159,8 @@ struct Skipped {
 };
 
 struct Event {
-  int line = 0;  // 1-based line of the event's first token
+  int line = 0;  // 1-based line of the event's first token (of the include directive for an included one)
+  std::string origin;  // for an event from an included file: "file:line" of it there; else empty
   Time time;
   std::variant<Packet, Syscall, Skipped> action;
 

@@ -22,6 +22,28 @@ constexpr std::string_view kPunct = "<>+-*~:()[]{},=|.";
 
 }  // namespace
 
+std::optional<std::string_view> include_directive(std::string_view line) {
+  const auto trim = [](std::string_view v) {
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front())) != 0) v.remove_prefix(1);
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back())) != 0) v.remove_suffix(1);
+    return v;
+  };
+  line = trim(line);
+  if (!line.starts_with("//")) return std::nullopt;
+  line = trim(line.substr(2));
+  if (!line.starts_with("@include")) return std::nullopt;
+  line = line.substr(8);
+  if (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())) == 0) return std::nullopt;
+  line = trim(line);
+  std::size_t n = 0;
+  while (n < line.size() && std::isspace(static_cast<unsigned char>(line[n])) == 0) ++n;
+  const std::string_view file = line.substr(0, n);
+  const std::string_view rest = trim(line.substr(n));
+  // FILE, then nothing but a comment; anything else is a malformed directive (empty FILE).
+  if (file.starts_with("//") || (!rest.empty() && !rest.starts_with("//"))) return std::string_view{};
+  return file;
+}
+
 std::string_view to_string(Token::Kind k) {
   switch (k) {
     case Token::Kind::end:
@@ -44,6 +66,8 @@ std::string_view to_string(Token::Kind k) {
       return "punctuation";
     case Token::Kind::error:
       return "error";
+    case Token::Kind::include:
+      return "include directive";
   }
   return "?";
 }
@@ -76,7 +100,25 @@ void Lexer::skip_blanks() {
     } else if (std::isspace(static_cast<unsigned char>(c)) != 0) {
       ++pos_;
     } else if (text_.substr(pos_, 2) == "//") {
+      const std::size_t start = pos_;
       while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+      // A directive stands alone on its line.
+      std::size_t bol = start;
+      while (bol > 0 && text_[bol - 1] != '\n' &&
+             std::isspace(static_cast<unsigned char>(text_[bol - 1])) != 0)
+        --bol;
+      if (bol == 0 || text_[bol - 1] == '\n') {
+        if (const auto file = include_directive(text_.substr(start, pos_ - start))) {
+          if (file->empty()) {
+            blank_error_ = "expected '//@include FILE' (and at most a comment after it)";
+            blank_error_line_ = line_;
+            return;
+          }
+          include_ = std::string(*file);
+          include_line_ = line_;
+          return;
+        }
+      }
     } else if (text_.substr(pos_, 2) == "/*") {
       const std::size_t close = text_.find("*/", pos_ + 2);
       if (close == std::string_view::npos) {
@@ -155,6 +197,11 @@ Token Lexer::lex() {
     std::string e = std::move(*blank_error_);
     blank_error_.reset();
     return make(Token::Kind::error, std::move(e), blank_error_line_);
+  }
+  if (include_) {
+    std::string file = std::move(*include_);
+    include_.reset();
+    return make(Token::Kind::include, std::move(file), include_line_);
   }
   if (pos_ >= text_.size()) return make(Token::Kind::end, "", line);
   const std::string_view rest = text_.substr(pos_);

@@ -22,6 +22,7 @@ struct Token {
     python,    // %{ code }% (text holds the code)
     option,    // --name=value (text holds "name=value")
     punct,     // one of < > + - * ~ : ( ) [ ] { } , = | .
+    include,   // a line "//@include FILE" (text holds FILE): a comment to packetdrill
     error,     // text holds what is wrong
   };
   Kind kind = Kind::end;
@@ -32,6 +33,9 @@ struct Token {
   bool is_word(std::string_view w) const { return kind == Kind::word && text == w; }
 };
 std::string_view to_string(Token::Kind);
+// The FILE of a line "//@include FILE [// comment]" (blanks allowed around the parts); an
+// empty view when the line starts so but is malformed; nullopt for any other line.
+std::optional<std::string_view> include_directive(std::string_view line);
 std::ostream& operator<<(std::ostream&, const Token&);  // for messages: `win`, end of file ...
 
 class Lexer {
@@ -66,6 +70,8 @@ class Lexer {
   int last_line_ = 0;
   std::optional<std::string> blank_error_;  // an unterminated /* comment, and its line
   int blank_error_line_ = 0;
+  std::optional<std::string> include_;  // an include directive skip_blanks stopped at, and its line
+  int include_line_ = 0;
 };
 
 }  // namespace utcp::script

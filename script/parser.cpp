@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -19,9 +21,50 @@ struct Failure {
   ParseError error;
 };
 
+// How deep includes may nest (a cycle ends here too).
+constexpr int kMaxIncludeDepth = 8;
+
+std::expected<std::string, ParseError> read_text(const std::string& path) {
+  // POSIX calls, not an ifstream: a stream opens a directory and reads it as empty (an empty
+  // script that passes), and its failures carry no errno to report.
+  const auto cannot = [&](int e) {
+    return std::unexpected(ParseError{0, "cannot read " + path + ": " + std::strerror(e)});
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return cannot(errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    const int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+    ::close(fd);
+    return cannot(e);
+  }
+  std::string text;
+  char chunk[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      return cannot(e);
+    }
+    if (n == 0) break;
+    text.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+// An include's path, relative to the directory of the file that names it.
+std::string resolve(const std::string& from, std::string_view file) {
+  if (file.starts_with('/')) return std::string(file);
+  const std::size_t slash = from.rfind('/');
+  return slash == std::string::npos ? std::string(file) : from.substr(0, slash + 1) + std::string(file);
+}
+
 class Parser {
  public:
-  explicit Parser(std::string_view text) : lex_(text) {}
+  Parser(std::string_view text, int depth) : lex_(text), include_depth_(depth) {}
 
   Script run(std::string path) {
     Script s;
@@ -33,6 +76,10 @@ class Parser {
           {t.line, t.text.substr(0, eq), eq == std::string::npos ? "" : t.text.substr(eq + 1)});
     }
     while (lex_.peek().kind != Token::Kind::end) {
+      if (lex_.peek().kind == Token::Kind::include) {
+        include(s, lex_.next());
+        continue;
+      }
       Event e = event();
       if (const auto* k = std::get_if<Skipped>(&e.action))
         ++(k->kind == Skipped::Kind::shell ? s.skipped_shell : s.skipped_python);
@@ -105,6 +152,32 @@ class Parser {
         after.kind != Token::Kind::shell && after.kind != Token::Kind::python)
       unexpected(lex_.next(), "the end of the event");
     return e;
+  }
+
+  // "//@include FILE": FILE's events (it may hold nothing else) run here, as if written in
+  // place; each keeps its place there as its origin and takes the directive's line.
+  void include(Script& s, const Token& t) {
+    if (include_depth_ >= kMaxIncludeDepth)
+      fail(t.line, "includes nested more than " + std::to_string(kMaxIncludeDepth) + " deep (a cycle?)");
+    const std::string path = resolve(s.path, t.text);
+    const auto text = read_text(path);
+    if (!text) fail(t.line, text.error().message);
+    Script inner;
+    try {
+      inner = Parser(*text, include_depth_ + 1).run(path);
+    } catch (const Failure& f) {
+      fail(t.line, "in " + path + (f.error.line > 0 ? ":" + std::to_string(f.error.line) : "") + ": " +
+                       f.error.message);
+    }
+    if (!inner.options.empty())
+      fail(t.line, "in " + path + ": an included file holds events only, not header options");
+    for (Event& e : inner.events) {
+      if (e.origin.empty()) e.origin = path + ":" + std::to_string(e.line);
+      e.line = t.line;
+      s.events.push_back(std::move(e));
+    }
+    s.skipped_shell += inner.skipped_shell;
+    s.skipped_python += inner.skipped_python;
   }
 
   Skipped skipped(const Token& t) {
@@ -254,7 +327,14 @@ class Parser {
         fail(t.line, "unsupported TCP option '" + t.text + "'");
       }
       const Token sep = lex_.next();
-      if (sep.is('>')) return list;
+      if (sep.is('>')) {
+        // As packetdrill: the options must fill whole 32-bit words (pad with nop).
+        if (const std::size_t n = wire_length(list); n % 4 != 0)
+          fail(sep.line,
+               "the options take " + std::to_string(n) + " bytes, not a multiple of 4: pad them with nop");
+        if (wire_length(list) > 40) fail(sep.line, "the options take more than 40 bytes");
+        return list;
+      }
       if (!sep.is(',')) unexpected(sep, "',' or '>' in the option list");
     }
   }
@@ -281,12 +361,37 @@ class Parser {
       c.errno_name = lex_.next().text;
       if (c.errno_name->size() < 2 || (*c.errno_name)[0] != 'E')
         fail(t.line, "expected an errno name (EAGAIN ...), found '" + *c.errno_name + "'");
+      // packetdrill's grammar: an errno is followed by its text.
+      if (!lex_.peek().is('(') || lex_.peek().line != lex_.last_line())
+        fail(t.line, "an errno is followed by its text in parentheses: " + *c.errno_name +
+                         " (Resource temporarily unavailable)");
     }
     if (lex_.peek().is('(') && lex_.peek().line == lex_.last_line()) {
       const int line = lex_.next().line;
-      if (!lex_.until_close_paren()) fail(line, "unterminated '(' comment");
+      const auto note = lex_.until_close_paren();
+      if (!note) fail(line, "unterminated '(' comment");
+      check_note(line, *note);
     }
     return c;
+  }
+
+  // packetdrill reads a result's note as a list of words (letters, digits and '_', not
+  // starting with a digit): "(Operation now in progress)".
+  void check_note(int line, std::string_view note) {
+    std::istringstream words{std::string(note)};
+    std::string w;
+    bool any = false;
+    while (words >> w) {
+      any = true;
+      const bool word = !w.empty() && (std::isalpha(static_cast<unsigned char>(w[0])) != 0 || w[0] == '_') &&
+                        std::all_of(w.begin(), w.end(), [](char ch) {
+                          return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_';
+                        });
+      if (!word)
+        fail(line, "a note in parentheses is words only (packetdrill refuses '" + w + "'): (" +
+                       std::string(note) + ")");
+    }
+    if (!any) fail(line, "an empty note '()'");
   }
 
   Expr expr() {
@@ -359,10 +464,7 @@ class Parser {
       ExprStruct s;
       if (!lex_.peek().is('}')) {
         for (;;) {
-          const Token name = lex_.next();
-          if (name.kind != Token::Kind::word) unexpected(name, "a field name");
-          expect_punct('=');
-          s.fields.emplace_back(name.text, expr());
+          s.fields.push_back(struct_field());
           if (!lex_.peek().is(',')) break;
           lex_.next();
         }
@@ -373,9 +475,35 @@ class Parser {
     unexpected(t, "an argument");
   }
 
+  // `name=value`, `name(args)=value` (msg_iov(1)=[...]) or a positional value ({..., 10}).
+  StructField struct_field() {
+    StructField f;
+    if (lex_.peek().kind != Token::Kind::word) {
+      f.value = expr();
+      return f;
+    }
+    const Token name = lex_.next();
+    f.name = name.text;
+    if (lex_.peek().is('(')) {
+      lex_.next();
+      if (!lex_.peek().is(')')) {
+        f.args.push_back(expr());
+        while (lex_.peek().is(',')) {
+          lex_.next();
+          f.args.push_back(expr());
+        }
+      }
+      expect_punct(')');
+    }
+    expect_punct('=');
+    f.value = expr();
+    return f;
+  }
+
   static constexpr int kMaxDepth = 32;
   Lexer lex_;
   int depth_ = 0;
+  int include_depth_ = 0;
 };
 
 }  // namespace
@@ -427,41 +555,51 @@ std::optional<std::int64_t> parse_integer(std::string_view text) {
 
 std::expected<Script, ParseError> parse(std::string_view text, std::string path) {
   try {
-    return Parser(text).run(std::move(path));
+    return Parser(text, 0).run(std::move(path));
   } catch (const Failure& f) {
     return std::unexpected(f.error);
   }
 }
 
 std::expected<Script, ParseError> parse_file(const std::string& path) {
-  // POSIX calls, not an ifstream: a stream opens a directory and reads it as empty (an empty
-  // script that passes), and its failures carry no errno to report.
-  const auto cannot = [&](int e) {
-    return std::unexpected(ParseError{0, "cannot read " + path + ": " + std::strerror(e)});
-  };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return cannot(errno);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-    const int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
-    ::close(fd);
-    return cannot(e);
-  }
-  std::string text;
-  char chunk[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      return cannot(e);
+  const auto text = read_text(path);
+  if (!text) return std::unexpected(text.error());
+  return parse(*text, path);
+}
+
+namespace {
+
+std::expected<std::string, ParseError> expand(const std::string& path, const std::string& text, int depth) {
+  std::string out;
+  std::istringstream in(text);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const auto file = include_directive(line);
+    if (file && file->empty()) return std::unexpected(ParseError{n, "expected '//@include FILE'"});
+    if (!file) {
+      out += line + '\n';
+      continue;
     }
-    if (n == 0) break;
-    text.append(chunk, static_cast<std::size_t>(n));
+    if (depth >= kMaxIncludeDepth)
+      return std::unexpected(ParseError{
+          n, "includes nested more than " + std::to_string(kMaxIncludeDepth) + " deep (a cycle?)"});
+    const std::string inner = resolve(path, *file);
+    const auto body = read_text(inner);
+    if (!body) return std::unexpected(ParseError{n, body.error().message});
+    auto expanded = expand(inner, *body, depth + 1);
+    if (!expanded) return std::unexpected(ParseError{n, "in " + inner + ": " + expanded.error().message});
+    out += "// ---- " + std::string(*file) + " ----\n" + *expanded + "// ---- end of " + std::string(*file) +
+           " ----\n";
   }
-  ::close(fd);
-  return parse(text, path);
+  return out;
+}
+
+}  // namespace
+
+std::expected<std::string, ParseError> expand_includes(const std::string& path) {
+  const auto text = read_text(path);
+  if (!text) return std::unexpected(text.error());
+  return expand(path, *text, 0);
 }
 
 }  // namespace utcp::script

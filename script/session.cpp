@@ -53,7 +53,14 @@ Session::~Session() {
 }
 
 void Session::fail(int line, std::string reason) const {
+  if (current_ != nullptr && current_->line == line && !current_->origin.empty())
+    reason = "in " + current_->origin + ": " + reason;
   throw Failed{line, std::move(reason)};
+}
+
+void Session::fail_pending(std::string reason) const {
+  if (!pending_->origin.empty()) reason = "in " + pending_->origin + ": " + reason;
+  throw Failed{pending_->line, std::move(reason)};
 }
 
 std::string Session::at(std::uint64_t ns) const {
@@ -76,6 +83,7 @@ Outcome Session::run() {
   try {
     for (const Event& e : script_.events) {
       last_line_ = e.line;
+      current_ = &e;
       if (const auto* p = std::get_if<Packet>(&e.action)) {
         if (p->direction == Packet::Direction::inbound)
           inbound(e, *p);
@@ -168,10 +176,19 @@ void Session::poll_pending() {
 }
 
 void Session::finish_pending(CallResult r) {
-  const Pending p = std::move(*pending_);
+  trace("line " + std::to_string(pending_->line) + ": " + pending_->call->name + " returned " +
+        std::to_string(r.value));
+  const Event* running = std::exchange(current_, nullptr);  // the failure is the pending call's
+  try {
+    check_result(pending_->line, *pending_->call, r, pending_->expected_end, pending_->tolerance);
+  } catch (Failed& f) {
+    if (!pending_->origin.empty()) f.reason = "in " + pending_->origin + ": " + f.reason;
+    pending_.reset();
+    current_ = running;
+    throw;
+  }
   pending_.reset();
-  trace("line " + std::to_string(p.line) + ": " + p.call->name + " returned " + std::to_string(r.value));
-  check_result(p.line, *p.call, r, p.expected_end, p.tolerance);
+  current_ = running;
 }
 
 void Session::complete_pending() {
@@ -179,9 +196,11 @@ void Session::complete_pending() {
     const auto w = next_wake();
     const std::uint64_t limit = ns_of(pending_->expected_end + pending_->tolerance);
     if (!w || *w > limit || steps > kMaxSteps)
-      fail(pending_->line, "blocking " + str(*pending_->call) + ": expected to return at " +
-                               micros(pending_->expected_end) + ", still blocked at " +
-                               at(std::max(now_ns_, limit)));
+      fail_pending("blocking " + str(*pending_->call) + ": expected to return at " +
+                   micros(pending_->expected_end) + ", still blocked at " + at(std::max(now_ns_, limit)) +
+                   (pending_->sync ? " (a call without 'T...E' blocks the script: none of its later "
+                                     "events runs until it returns, as in packetdrill)"
+                                   : ""));
     step_to(*w);
   }
 }
@@ -200,42 +219,31 @@ void Session::inbound(const Event& e, const Packet& p) {
   const Micros t = script_time(e.time, e.time.start);
   advance_to(ns_of(t));
   check_unconsumed(e.line, "this inbound packet");
-  if (int{p.syn} + int{p.fin} + int{p.rst} > 1)
-    fail(e.line, "an inbound packet carries at most one of S, F and R");
-  if (p.urg || p.ece || p.cwr) fail(e.line, "inbound U, E and W flags are not supported");
   if (p.ack_flag && !p.ack) fail(e.line, "an inbound packet with the ACK flag needs 'ack A'");
   if (!p.options) fail(e.line, "'<...>' is for outbound packets only");
 
-  const bool first_syn = p.syn && !remote_isn_;
-  if (first_syn) remote_isn_ = p.start;
-  Segment s;
-  s.src_port = remote_port_;
-  s.dst_port = local_port_;
-  s.seq = Seq(first_syn ? p.start : remote_isn_.value_or(0) + p.start);
-  if (p.ack_flag) s.ack = Seq(local_isn_.value_or(0) + *p.ack);
-  s.flag = p.syn   ? Segment::Flag::syn
-           : p.fin ? Segment::Flag::fin
-           : p.rst ? Segment::Flag::rst
-                   : Segment::Flag::none;
-  s.push = p.psh;
-  s.window = static_cast<std::uint16_t>(*p.window);
-  for (const Option& o : *p.options) {
-    if (const auto* m = std::get_if<OptMss>(&o)) s.options.emplace_back(Mss{m->value});
-    if (const auto* w = std::get_if<OptWscale>(&o)) s.options.emplace_back(WindowScale{w->shift});
-    if (std::holds_alternative<OptSackOk>(o)) s.options.emplace_back(SackPermitted{});
-    if (const auto* ts = std::get_if<OptTimestamp>(&o))
-      s.options.emplace_back(Timestamps{ts->value, ts->echo});
-    if (const auto* sk = std::get_if<OptSack>(&o)) {
-      Sack sack;
-      for (const auto& [l, r] : sk->blocks)
-        sack.blocks.emplace_back(Seq(local_isn_.value_or(0) + l), Seq(local_isn_.value_or(0) + r));
-      s.options.emplace_back(std::move(sack));
-    }
-  }
-  if (!s.valid()) fail(e.line, "the options do not fit in a TCP header");
-  s.payload = Payload(std::string(p.length, '\0'));
-  const std::vector<std::byte> bytes = host::frame(Output{cfg_.remote_ip, cfg_.local_ip, s});
+  // As packetdrill: the script's own sequence numbers go out as written (the peer's ISN is
+  // whatever its SYN says); the ack field, and SACK blocks, are relative to the stack's ISN
+  // once an outbound SYN taught it, absolute before (a script without a socket).
+  const std::uint32_t local = local_isn_.value_or(0);
+  TcpHeader h;
+  h.src_port = remote_port_;
+  h.dst_port = local_port_;
+  h.seq = p.start;
+  h.ack_field = p.ack_flag ? local + *p.ack : p.ack.value_or(0);
+  h.flags = flag_bits(p);
+  h.window = static_cast<std::uint16_t>(*p.window);
+  h.options = *p.options;
+  for (Option& o : h.options)
+    if (auto* sk = std::get_if<OptSack>(&o))
+      for (auto& [l, r] : sk->blocks) l += local, r += local;
+  const std::vector<std::byte> tcp = build_tcp(h, p.length, cfg_.remote_ip, cfg_.local_ip);
+  // The IP header comes from the host's framing of a placeholder segment as long as ours.
+  Segment placeholder;
+  placeholder.payload = Payload(std::string(tcp.size() - 20, '\0'));
+  std::vector<std::byte> bytes = host::frame(Output{cfg_.remote_ip, cfg_.local_ip, placeholder});
   if (bytes.empty()) fail(e.line, "cannot frame the packet (too large?)");
+  std::copy(tcp.begin(), tcp.end(), bytes.end() - static_cast<std::ptrdiff_t>(tcp.size()));
   trace("line " + std::to_string(e.line) + ": < " + str(p));
   if (utcp_host_input(host_, bytes.data(), bytes.size()) != 0)
     fail(e.line, std::string("the host's IP layer refused the packet: ") + std::strerror(errno));
@@ -284,7 +292,9 @@ void Session::outbound(const Event& e, const Packet& p) {
     local_port_ = first.segment.src_port;
     local_port_known_ = true;
   }
-  if (p.syn && (first.view.flags & kSyn)) local_isn_ = first.segment.seq.value() - p.start;
+  // As packetdrill: the stack's ISN is learned once, from its first SYN (active open) or
+  // SYN-ACK (passive); later SYNs, of this flow or another, are numbered relative to it.
+  if (!local_isn_ && p.syn && (first.view.flags & kSyn)) local_isn_ = first.segment.seq.value() - p.start;
 
   std::vector<const Emitted*> got{&first};
   std::size_t total = first.segment.payload.size();
@@ -323,8 +333,7 @@ std::string Session::compare(const Packet& want, const std::vector<const Emitted
   if (total != want.length) return "wrong payload length";
   for (const Emitted* g : got) {
     if (want.ack_flag) {
-      if (want.ack && g->view.ack_field != static_cast<std::uint32_t>(remote_isn_.value_or(0) + *want.ack))
-        return "wrong ack";
+      if (want.ack && g->view.ack_field != *want.ack) return "wrong ack";
     } else if (g->view.ack_field != want.ack.value_or(0)) {
       return "wrong ack (the ACK flag is off, so the field must be " + std::to_string(want.ack.value_or(0)) +
              ")";
@@ -345,17 +354,9 @@ Packet Session::describe(const Emitted& e) const {
   p.start = e.segment.seq.value() - isn;
   p.length = static_cast<std::uint32_t>(e.segment.payload.size());
   p.end = p.start + p.length;
-  const std::uint32_t peer = remote_isn_.value_or(0);
-  if (p.ack_flag)
-    p.ack = e.view.ack_field - peer;
-  else if (e.view.ack_field != 0)
-    p.ack = e.view.ack_field;
+  if (p.ack_flag || e.view.ack_field != 0) p.ack = e.view.ack_field;
   p.window = e.segment.window;
-  std::vector<Option> options = e.view.options;
-  for (Option& o : options)
-    if (auto* s = std::get_if<OptSack>(&o))
-      for (auto& [l, r] : s->blocks) l -= peer, r -= peer;
-  p.options = std::move(options);
+  p.options = e.view.options;
   return p;
 }
 

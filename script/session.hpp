@@ -54,10 +54,12 @@ class Session {
   // A call that would block: retried whenever time moves or a packet goes in.
   struct Pending {
     int line = 0;
+    std::string origin;  // the event's origin in an included file, if any
     const Syscall* call = nullptr;
     std::function<std::optional<CallResult>(bool timed_out)> attempt;
     Micros expected_end = 0, tolerance = 0;
     std::optional<std::uint64_t> timeout_ns;  // poll's own timeout
+    bool sync = false;                        // no `...`: no later event runs while it waits
   };
 
   // ---- time (session.cpp) ----
@@ -87,7 +89,9 @@ class Session {
   int host_fd(const Expr& e, int line) const;
   bool user_blocking(int host_fd) const;
 
+  // Fails the script at `line`; for an included event, the reason names its origin.
   [[noreturn]] void fail(int line, std::string reason) const;
+  [[noreturn]] void fail_pending(std::string reason) const;
   std::string at(std::uint64_t ns) const;  // "1.000200"
   void trace(const std::string& text) const;
 
@@ -99,8 +103,9 @@ class Session {
   std::deque<Emitted> queue_;
   std::optional<Pending> pending_;
 
-  // Sequence number mapping (SCRIPTS.md): learned from the first SYNs.
-  std::optional<std::uint32_t> local_isn_, remote_isn_;
+  // Sequence number mapping (SCRIPTS.md): the stack's ISN, learned from its first SYN.
+  std::optional<std::uint32_t> local_isn_;
+  const Event* current_ = nullptr;  // the event being run
   // The flow: the stack's side and the script's side.
   std::uint16_t local_port_ = 0, remote_port_ = 0;
   bool local_port_known_ = true;

@@ -2,6 +2,7 @@
 // fds mapped to the host's, blocking calls made non-blocking and retried in virtual time.
 #include <arpa/inet.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 #include <cstring>
@@ -136,10 +137,14 @@ Address address_of(const IpAddr& ip, std::uint16_t port) {
 const ExprStruct* as_struct(const Expr& e) {
   return std::get_if<ExprStruct>(&e.value);
 }
+const StructField* field_of(const ExprStruct& s, std::string_view name) {
+  for (const StructField& f : s.fields)
+    if (f.name == name) return &f;
+  return nullptr;
+}
 const Expr* field(const ExprStruct& s, std::initializer_list<std::string_view> names) {
-  for (const auto& [n, v] : s.fields)
-    for (std::string_view want : names)
-      if (n == want) return &v;
+  for (std::string_view want : names)
+    if (const StructField* f = field_of(s, want)) return &f->value;
   return nullptr;
 }
 
@@ -213,10 +218,17 @@ void Session::syscall(const Event& e, const Syscall& c) {
   auto r = attempt(false);
   drain();
   anchor_ = previous_ = t;
-  if (r)
+  if (r) {
     check_result(e.line, c, *r, end, tol);
-  else
-    pending_ = Pending{e.line, &c, std::move(attempt), end, tol, timeout};
+    return;
+  }
+  // A call that blocks: with `T...E`, the script's later events run while it waits (as
+  // packetdrill's system call thread does); without, nothing else of the script runs until
+  // it returns (packetdrill's main thread makes the call), so only the stack's timers can
+  // end the wait.
+  const bool sync = !e.time.block_end;
+  pending_ = Pending{e.line, e.origin, &c, std::move(attempt), end, tol, timeout, sync};
+  if (sync) complete_pending();
 }
 
 void Session::check_result(int line, const Syscall& c, const CallResult& r, Micros end, Micros tol) {
@@ -341,16 +353,110 @@ Session::Attempt Session::prepare(const Event& e, const Syscall& c,
       return r;
     });
   }
-  if (c.name == "read" || c.name == "recv") {
-    const bool recv = c.name == "recv";
-    arity(recv ? 4 : 3, recv ? 4 : 3);
+  // The read paths. Lengths are bounded so that a script cannot ask for absurd buffers.
+  const auto read_length = [&](const Expr& x) {
+    const std::int64_t n = eval_int(x, line);
+    if (n < 0 || n > (64 << 20)) fail(line, "a read of " + std::to_string(n) + " bytes (0 to 64 MiB)");
+    return static_cast<std::size_t>(n);
+  };
+  // A read that may block; `raw(k)` reads at most k bytes. With MSG_WAITALL on a blocking
+  // socket it waits for all `n` (the host's socket is non-blocking, so the runner gathers
+  // them), for less only at the end of the stream or on an error; with MSG_PEEK too, until a
+  // peek sees `n` or the stream has ended.
+  const auto reading = [this, h, &may_block](int fd, std::size_t n, int flags,
+                                             std::function<CallResult(std::size_t)> raw) -> Attempt {
+    if ((flags & MSG_WAITALL) == 0 || (flags & MSG_DONTWAIT) != 0)
+      return may_block(fd, [raw = std::move(raw), n] { return raw(n); });
+    auto done = std::make_shared<std::size_t>(0);
+    return [this, h, fd, n, flags, raw = std::move(raw), done](bool) -> std::optional<CallResult> {
+      if (!user_blocking(fd)) return raw(n);
+      if ((flags & MSG_PEEK) != 0) {
+        CallResult r = raw(n);
+        if (r.value == static_cast<std::int64_t>(n) || r.value == 0 || (r.value < 0 && r.error != EAGAIN))
+          return r;
+        pollfd p{fd, POLLRDHUP, 0};
+        if (utcp_poll(h, &p, 1, 0) > 0) return r;  // the stream ended: what there is
+        return std::nullopt;
+      }
+      const CallResult r = raw(n - *done);
+      if (r.value > 0) *done += static_cast<std::size_t>(r.value);
+      const auto total = CallResult{static_cast<std::int64_t>(*done), 0, {}};
+      if (*done == n || r.value == 0) return total;
+      if (r.value > 0 || r.error == EAGAIN) return std::nullopt;
+      return *done > 0 ? total : r;
+    };
+  };
+  if (c.name == "read" || c.name == "recv" || c.name == "recvfrom") {
+    const bool plain = c.name == "read";
+    const bool from = c.name == "recvfrom";
+    arity(plain ? 3 : from ? 6 : 4, plain ? 3 : from ? 6 : 4);
     const int fd = host_fd(a[0], line);
-    const auto n = static_cast<std::size_t>(eval_int(a[2], line));
-    if (n > (64u << 20)) fail(line, "reads of more than 64 MiB are not supported");
-    const int flags = recv ? static_cast<int>(eval_int(a[3], line)) : 0;
-    return may_block(fd, [h, fd, n, flags, recv] {
-      std::vector<std::byte> buf(n);
-      return sys(recv ? utcp_recv(h, fd, buf.data(), n, flags) : utcp_read(h, fd, buf.data(), n));
+    const std::size_t n = read_length(a[2]);
+    const int flags = plain ? 0 : static_cast<int>(eval_int(a[3], line));
+    return reading(fd, n, flags, [h, fd, flags, plain, from](std::size_t k) {
+      std::vector<std::byte> buf(k);
+      if (plain) return sys(utcp_read(h, fd, buf.data(), k));
+      if (!from) return sys(utcp_recv(h, fd, buf.data(), k, flags));
+      sockaddr_storage peer{};
+      socklen_t len = sizeof peer;
+      return sys(utcp_recvfrom(h, fd, buf.data(), k, flags, reinterpret_cast<sockaddr*>(&peer), &len));
+    });
+  }
+  if (c.name == "readv" || c.name == "recvmsg") {
+    const bool msg = c.name == "recvmsg";
+    arity(3, 3);
+    const int fd = host_fd(a[0], line);
+    // readv(fd, [{..., N}, ...], count); recvmsg(fd, {msg_name(...)=..., msg_iov(count)=[...],
+    // msg_flags=F}, flags), msg_flags being what the call reports.
+    const Expr* iov_expr = &a[1];
+    std::int64_t count = 0;
+    std::optional<std::int64_t> want_msg_flags;
+    if (msg) {
+      const ExprStruct* m = as_struct(a[1]);
+      const StructField* f = m ? field_of(*m, "msg_iov") : nullptr;
+      if (f == nullptr || f->args.size() != 1)
+        fail(line, "recvmsg's message is {msg_name(...)=..., msg_iov(N)=[{..., LEN}, ...], msg_flags=F}");
+      iov_expr = &f->value;
+      count = eval_int(f->args[0], line);
+      if (const StructField* fl = field_of(*m, "msg_flags")) want_msg_flags = eval_int(fl->value, line);
+    } else {
+      count = eval_int(a[2], line);
+    }
+    const auto* items = std::get_if<ExprList>(&iov_expr->value);
+    if (items == nullptr) fail(line, c.name + ": the buffers are [{..., LEN}, ...]");
+    std::vector<std::size_t> lengths;
+    for (const Expr& item : items->items) {
+      const ExprStruct* v = as_struct(item);
+      const StructField* len = v == nullptr                                         ? nullptr
+                               : v->fields.size() == 2 && v->fields[1].name.empty() ? &v->fields[1]
+                                                                                    : field_of(*v, "iov_len");
+      if (len == nullptr) fail(line, c.name + ": each buffer is {..., LEN} or {iov_base=..., iov_len=LEN}");
+      lengths.push_back(read_length(len->value));
+    }
+    if (count < 0 || static_cast<std::size_t>(count) > lengths.size())
+      fail(line, c.name + ": " + std::to_string(count) + " buffers named, " + std::to_string(lengths.size()) +
+                     " written");
+    lengths.resize(static_cast<std::size_t>(count));
+    const int flags = msg ? static_cast<int>(eval_int(a[2], line)) : 0;
+    std::size_t total = 0;
+    for (std::size_t n : lengths) total += n;
+    return reading(fd, total, flags, [h, fd, lengths, total, flags, msg, want_msg_flags](std::size_t k) {
+      // The buffers as written; fewer bytes (the rest of a MSG_WAITALL) in one buffer.
+      std::vector<std::vector<std::byte>> bufs;
+      std::vector<iovec> iov;
+      if (k == total)
+        for (std::size_t n : lengths) bufs.emplace_back(n);
+      else
+        bufs.emplace_back(k);
+      for (auto& b : bufs) iov.push_back(iovec{b.data(), b.size()});
+      if (!msg) return sys(utcp_readv(h, fd, iov.data(), static_cast<int>(iov.size())));
+      msghdr m{};
+      m.msg_iov = iov.data();
+      m.msg_iovlen = iov.size();
+      CallResult r = sys(utcp_recvmsg(h, fd, &m, flags));
+      if (r.value >= 0 && want_msg_flags && m.msg_flags != *want_msg_flags)
+        r.mismatch = "msg_flags " + std::to_string(m.msg_flags);
+      return r;
     });
   }
   if (c.name == "write" || c.name == "send") {
@@ -437,22 +543,17 @@ Session::Attempt Session::prepare(const Event& e, const Syscall& c,
         return sys(utcp_setsockopt(h, fd, level, name, value.data(), static_cast<socklen_t>(value.size())));
       };
     }
-    const bool is_linger = level == SOL_SOCKET && name == SO_LINGER;
-    std::optional<std::int64_t> want, want_secs;
-    if (s && is_linger) {
-      if (const Expr* on = field(*s, {"onoff", "l_onoff"})) want = eval_int(*on, line);
-      if (const Expr* secs = field(*s, {"linger", "l_linger"})) want_secs = eval_int(*secs, line);
-    } else if (!is_ellipsis(a[3])) {
-      want = eval_int(a[3], line);
-    }
-    return [h, fd, level, name, is_linger, want, want_secs](bool) -> std::optional<CallResult> {
-      if (is_linger) {
+    // packetdrill reads getsockopt's value as an integer [N] (or `...`), nothing else.
+    if (s != nullptr) fail(line, "getsockopt's value is [N] or '...' (packetdrill takes no {...} there)");
+    std::optional<std::int64_t> want;
+    if (!is_ellipsis(a[3])) want = eval_int(a[3], line);
+    return [h, fd, level, name, want](bool) -> std::optional<CallResult> {
+      if (level == SOL_SOCKET && name == SO_LINGER) {  // [N] is l_onoff, the struct's first int
         linger l{};
         socklen_t len = sizeof l;
         CallResult r = sys(utcp_getsockopt(h, fd, level, name, &l, &len));
-        if (r.value == 0 && ((want && l.l_onoff != *want) || (want_secs && l.l_linger != *want_secs)))
-          r.mismatch =
-              "value {onoff=" + std::to_string(l.l_onoff) + ", linger=" + std::to_string(l.l_linger) + "}";
+        if (r.value == 0 && want && l.l_onoff != *want)
+          r.mismatch = "value [" + std::to_string(l.l_onoff) + "]";
         return r;
       }
       int v = 0;

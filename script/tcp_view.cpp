@@ -1,5 +1,7 @@
 #include "tcp_view.hpp"
 
+#include "utcp/checksum.hpp"
+
 namespace utcp::script {
 namespace {
 
@@ -9,6 +11,15 @@ unsigned byte(std::span<const std::byte> b, std::size_t i) {
 std::uint32_t be32(std::span<const std::byte> b, std::size_t i) {
   return (std::uint32_t{byte(b, i)} << 24) | (std::uint32_t{byte(b, i + 1)} << 16) |
          (std::uint32_t{byte(b, i + 2)} << 8) | std::uint32_t{byte(b, i + 3)};
+}
+
+void put16(std::vector<std::byte>& b, std::uint16_t v) {
+  b.push_back(static_cast<std::byte>(v >> 8));
+  b.push_back(static_cast<std::byte>(v));
+}
+void put32(std::vector<std::byte>& b, std::uint32_t v) {
+  put16(b, static_cast<std::uint16_t>(v >> 16));
+  put16(b, static_cast<std::uint16_t>(v));
 }
 
 }  // namespace
@@ -61,6 +72,69 @@ std::uint8_t flag_bits(const Packet& p) {
   return static_cast<std::uint8_t>((p.fin ? kFin : 0) | (p.syn ? kSyn : 0) | (p.rst ? kRst : 0) |
                                    (p.psh ? kPsh : 0) | (p.ack_flag ? kAck : 0) | (p.urg ? kUrg : 0) |
                                    (p.ece ? kEce : 0) | (p.cwr ? kCwr : 0));
+}
+
+}  // namespace utcp::script
+
+namespace utcp::script {
+
+std::vector<std::byte> build_tcp(const TcpHeader& h, std::uint32_t payload, const IpAddr& src,
+                                 const IpAddr& dst) {
+  std::vector<std::byte> b;
+  b.reserve(60 + payload);
+  put16(b, h.src_port);
+  put16(b, h.dst_port);
+  put32(b, h.seq);
+  put32(b, h.ack_field);
+  const std::size_t words = 5 + (wire_length(h.options) + 3) / 4;
+  b.push_back(static_cast<std::byte>(words << 4));
+  b.push_back(static_cast<std::byte>(h.flags));
+  put16(b, h.window);
+  put16(b, 0);  // checksum, below
+  put16(b, 0);  // urgent pointer
+  for (const Option& o : h.options) {
+    std::visit(
+        [&b](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          const auto kind = [&b](unsigned k, unsigned len) {
+            b.push_back(static_cast<std::byte>(k));
+            if (len > 1) b.push_back(static_cast<std::byte>(len));
+          };
+          if constexpr (std::is_same_v<T, OptNop>) {
+            kind(1, 1);
+          } else if constexpr (std::is_same_v<T, OptEol>) {
+            kind(0, 1);
+          } else if constexpr (std::is_same_v<T, OptMss>) {
+            kind(2, 4);
+            put16(b, v.value);
+          } else if constexpr (std::is_same_v<T, OptWscale>) {
+            kind(3, 3);
+            b.push_back(static_cast<std::byte>(v.shift));
+          } else if constexpr (std::is_same_v<T, OptSackOk>) {
+            kind(4, 2);
+          } else if constexpr (std::is_same_v<T, OptSack>) {
+            kind(5, static_cast<unsigned>(2 + 8 * v.blocks.size()));
+            for (const auto& [l, r] : v.blocks) {
+              put32(b, l);
+              put32(b, r);
+            }
+          } else if constexpr (std::is_same_v<T, OptTimestamp>) {
+            kind(8, 10);
+            put32(b, v.value);
+            put32(b, v.echo);
+          } else {
+            kind(v.kind, v.length);
+            for (unsigned i = 2; i < v.length; ++i) b.push_back(std::byte{0});
+          }
+        },
+        o);
+  }
+  while (b.size() < words * 4) b.push_back(std::byte{0});  // EOL padding (never, once checked)
+  b.resize(b.size() + payload);
+  const std::uint16_t sum = tcp_checksum(src, dst, b);
+  b[16] = static_cast<std::byte>(sum >> 8);
+  b[17] = static_cast<std::byte>(sum);
+  return b;
 }
 
 }  // namespace utcp::script

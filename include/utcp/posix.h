@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,7 +30,8 @@ typedef struct utcp_host_config {
   uint32_t mtu;     /* link MTU; 0: 1500 */
 } utcp_host_config;
 
-/* NULL with errno EINVAL when addr does not parse or mtu is below the IP minimum. */
+/* NULL with errno EINVAL when addr does not parse or mtu is below the IP minimum (68 for IPv4,
+ * RFC 791; 1280 for IPv6, RFC 8200) or above 65535. */
 utcp_host *utcp_host_new(const utcp_host_config *cfg);
 /* Every call on h must have returned. Open sockets are dropped without sending anything. */
 void utcp_host_free(utcp_host *h);
@@ -55,6 +57,13 @@ int utcp_connect(utcp_host *h, int fd, const struct sockaddr *addr, socklen_t le
 ssize_t utcp_read(utcp_host *h, int fd, void *buf, size_t n);
 ssize_t utcp_write(utcp_host *h, int fd, const void *buf, size_t n);
 ssize_t utcp_recv(utcp_host *h, int fd, void *buf, size_t n, int flags);
+/* The other read paths, with recv's semantics: every read returns min(asked, available).
+ * As Linux does for TCP, recvfrom and recvmsg report no source address (*addrlen and
+ * msg_namelen are set to 0), recvmsg no control data and msg_flags 0. */
+ssize_t utcp_readv(utcp_host *h, int fd, const struct iovec *iov, int iovcnt);
+ssize_t utcp_recvfrom(utcp_host *h, int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+                      socklen_t *addrlen);
+ssize_t utcp_recvmsg(utcp_host *h, int fd, struct msghdr *msg, int flags);
 ssize_t utcp_send(utcp_host *h, int fd, const void *buf, size_t n, int flags);
 int utcp_shutdown(utcp_host *h, int fd, int how);
 int utcp_close(utcp_host *h, int fd);

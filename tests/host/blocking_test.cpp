@@ -2,6 +2,7 @@
 #include <fcntl.h>
 
 #include <future>
+#include <thread>
 
 #include "net.hpp"
 
@@ -56,6 +57,35 @@ TEST(Blocking, AcceptReadWrite) {
   ASSERT_EQ(utcp_read(net.a, c, buf, sizeof buf), 5);
   EXPECT_EQ(std::string(buf, 5), "ping!");
   EXPECT_EQ(server.get(), "ping!");
+}
+
+// MSG_WAITALL | MSG_PEEK waits for the whole length (as Linux does), taking nothing; with
+// SO_RCVTIMEO it gives up with what there is.
+TEST(Blocking, PeekWaitAllWaitsForTheWholeLength) {
+  Net net;
+  const int l = listener(net.b, 80);
+  Pump pump(net, 20 * ms);
+  const int c = connect_b(net, 80);
+  ASSERT_GE(c, 0);
+  const int s = utcp_accept(net.b, l, nullptr, nullptr);
+  ASSERT_GE(s, 0);
+  const timeval tv{1, 0};
+  ASSERT_EQ(utcp_setsockopt(net.b, s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  ASSERT_EQ(utcp_write(net.a, c, "12345", 5), 5);
+  char buf[10];
+  std::uint64_t start = net.now();
+  EXPECT_EQ(utcp_recv(net.b, s, buf, sizeof buf, MSG_PEEK | MSG_WAITALL), 5);
+  EXPECT_GE(net.now() - start, 1000 * ms);  // it waited for the rest until the timeout
+  start = net.now();
+  auto writer = std::async(std::launch::async, [&] {
+    while (net.now() < start + 200 * ms) std::this_thread::yield();
+    return utcp_write(net.a, c, "67890", 5);
+  });
+  EXPECT_EQ(utcp_recv(net.b, s, buf, sizeof buf, MSG_PEEK | MSG_WAITALL), 10);
+  EXPECT_GE(net.now() - start, 200 * ms);
+  EXPECT_EQ(writer.get(), 5);
+  EXPECT_EQ(utcp_recv(net.b, s, buf, sizeof buf, MSG_DONTWAIT), 10);
+  EXPECT_EQ(std::string(buf, 10), "1234567890");
 }
 
 TEST(Blocking, ReceiveTimeoutCountsHostTime) {

@@ -271,6 +271,51 @@ TEST_F(Calls, DataPeekAndDontWait) {
   EXPECT_EQ(utcp_read(net.b, s, buf, 0), 0);
 }
 
+// Every read path returns min(asked, available): the bytes a short peek left in the host's
+// buffer and the ones that arrived since, together, with the data in order.
+TEST_F(Calls, ReadPathsReturnEverythingAvailable) {
+  auto [c, s] = establish();
+  char buf[64] = {};
+  ASSERT_EQ(utcp_write(net.a, c, "0123456789", 10), 10);
+  net.run_for(100 * ms);  // past the delayed ACK, so Nagle lets the next write go
+  EXPECT_EQ(utcp_recv(net.b, s, buf, 4, MSG_PEEK), 4);
+  ASSERT_EQ(utcp_write(net.a, c, "abcdefghij", 10), 10);
+  net.run_for(100 * ms);  // past the delayed ACK, so Nagle lets the next write go
+  EXPECT_EQ(utcp_recv(net.b, s, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT), 20);
+  // readv: scattered in order over the buffers, up to their total.
+  char x[3], y[5];
+  iovec iov[2] = {{x, sizeof x}, {y, sizeof y}};
+  EXPECT_EQ(utcp_readv(net.b, s, iov, 2), 8);
+  EXPECT_EQ(std::string(x, 3) + std::string(y, 5), "01234567");
+  // recvfrom: no source address for TCP (as Linux), the rest of the data.
+  sockaddr_storage from{};
+  socklen_t len = sizeof from;
+  EXPECT_EQ(utcp_recvfrom(net.b, s, buf, 2, MSG_PEEK, reinterpret_cast<sockaddr*>(&from), &len), 2);
+  EXPECT_EQ(len, 0u);
+  EXPECT_EQ(std::string(buf, 2), "89");
+  ASSERT_EQ(utcp_write(net.a, c, "KLMNO", 5), 5);
+  net.run_for(100 * ms);  // past the delayed ACK, so Nagle lets the next write go
+  // recvmsg: 12 held + 5 new, up to its 12; msg_flags and the lengths as Linux reports them.
+  char p[6], q[6];
+  iovec parts[2] = {{p, sizeof p}, {q, sizeof q}};
+  msghdr m{};
+  m.msg_name = &from;
+  m.msg_namelen = sizeof from;
+  m.msg_iov = parts;
+  m.msg_iovlen = 2;
+  m.msg_flags = -1;
+  EXPECT_EQ(utcp_recvmsg(net.b, s, &m, MSG_DONTWAIT), 12);
+  EXPECT_EQ(std::string(p, 6) + std::string(q, 6), "89abcdefghij");
+  EXPECT_EQ(m.msg_flags, 0);
+  EXPECT_EQ(m.msg_namelen, 0u);
+  EXPECT_EQ(utcp_recvfrom(net.b, s, buf, sizeof buf, 0, nullptr, nullptr), 5);
+  EXPECT_EQ(std::string(buf, 5), "KLMNO");
+  EXPECT_ERRNO(utcp_readv(net.b, s, iov, -1), EINVAL);
+  EXPECT_ERRNO(utcp_readv(net.b, s, nullptr, 1), EFAULT);
+  EXPECT_ERRNO(utcp_recvmsg(net.b, s, nullptr, 0), EFAULT);
+  EXPECT_ERRNO(utcp_recvfrom(net.b, s, buf, 1, 0, reinterpret_cast<sockaddr*>(&from), nullptr), EFAULT);
+}
+
 TEST_F(Calls, EndOfStream) {
   auto [c, s] = establish();
   ASSERT_EQ(utcp_write(net.a, c, "bye", 3), 3);

@@ -12,10 +12,17 @@ TEST(HostConfig, RefusesBadConfigurations) {
   errno = 0;
   EXPECT_EQ(utcp_host_new(&bad_addr), nullptr);
   EXPECT_EQ(errno, EINVAL);
-  const utcp_host_config small_mtu{"10.0.0.1", 1, 500};
+  // Below the IP minimum MTU: 68 (RFC 791 §3.2), 1280 (RFC 8200 §5).
+  const utcp_host_config small_mtu{"10.0.0.1", 1, 67};
   EXPECT_EQ(utcp_host_new(&small_mtu), nullptr);
-  const utcp_host_config small_mtu6{"2001:db8::1", 1, 1200};
+  const utcp_host_config small_mtu6{"2001:db8::1", 1, 1279};
   EXPECT_EQ(utcp_host_new(&small_mtu6), nullptr);
+  for (const utcp_host_config least :
+       {utcp_host_config{"10.0.0.1", 1, 68}, utcp_host_config{"2001:db8::1", 1, 1280}}) {
+    utcp_host* h = utcp_host_new(&least);
+    EXPECT_NE(h, nullptr) << least.addr;
+    utcp_host_free(h);
+  }
   const utcp_host_config multicast{"224.0.0.1", 1, 0};
   EXPECT_EQ(utcp_host_new(&multicast), nullptr);
   EXPECT_EQ(utcp_host_new(nullptr), nullptr);

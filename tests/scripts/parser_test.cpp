@@ -2,7 +2,10 @@
 #include "parser.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <source_location>
 #include <sstream>
 
@@ -170,7 +173,7 @@ TEST(Parser, OutboundPackets) {
          "+0 > R 1:1(0)\n"
          "+0 > - 5:5(0) ack 0\n"
          "+0 > FP. 1:11(10) ack 1 <nop,nop,TS val 100 ecr 7,nop,nop,sack 1:2 3:4>\n"
-         "+0 > SEW 0:0(0) <eol>\n");
+         "+0 > SEW 0:0(0) <nop,nop,nop,eol>\n");
   const Packet& a = action<Packet>(s, 0);
   EXPECT_TRUE(a.syn && a.ack_flag);
   EXPECT_EQ(a.ack, 1u);
@@ -211,11 +214,11 @@ TEST(Parser, Syscalls) {
          "+0 setsockopt(3, SOL_SOCKET, SO_LINGER, {onoff=1, linger=0}, 8) = 0\n"
          "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
          "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
-         "+0 fcntl(3, F_GETFL) = 0x802 (flags O_RDWR|O_NONBLOCK)\n"
+         "+0 fcntl(3, F_GETFL) = 0x802 (flags)\n"
          "+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n"
          "+0 poll([{fd=3, events=POLLIN|POLLOUT, revents=POLLOUT}], 1, 0) = 1\n"
          "+0 bind(3, {sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr(\"192.0.2.1\")}, 16) = 0\n"
-         "+0 read(3, ..., 1000) = -1 EAGAIN (it's (nested) text)\n"
+         "+0 read(3, ..., 1000) = -1 EAGAIN (Resource temporarily unavailable)\n"
          "+0 close(3) = 0\n");
   const Syscall& sock = action<Syscall>(s, 0);
   EXPECT_EQ(sock.name, "socket");
@@ -271,6 +274,120 @@ TEST(Parser, ErrorsNameTheirLine) {
   EXPECT_EQ(bad("0 > . 1:1(0) <sack>\n").line, 1);
   EXPECT_EQ(bad("0 > . 99999999999:1(0)\n").line, 1);
   EXPECT_EQ(bad("0 read(3, ..., 1) = -1 EAGAIN (open\n").line, 1);
+}
+
+// packetdrill's grammar: an errno takes its text; a note is words only.
+TEST(Parser, ErrnoTextAndNotesAsPacketdrillReadsThem) {
+  ok("0 read(3, ..., 1) = -1 EAGAIN (Resource temporarily unavailable)\n");
+  ok("0 fcntl(3, F_GETFL) = 2 (O_RDWR)\n");
+  EXPECT_EQ(bad("0 read(3, ..., 1) = -1 EAGAIN\n+0 close(3) = 0\n").line, 1);
+  EXPECT_EQ(bad("0 fcntl(3, F_GETFL) = 0x802 (flags O_RDWR|O_NONBLOCK)\n").line, 1);
+  EXPECT_EQ(bad("0 read(3, ..., 1) = -1 EAGAIN (it's (nested) text)\n").line, 1);
+  EXPECT_EQ(bad("0 read(3, ..., 1) = 1 (got 1)\n").line, 1);
+  EXPECT_EQ(bad("0 read(3, ..., 1) = 1 ()\n").line, 1);
+}
+
+// packetdrill refuses options that do not fill whole 32-bit words, in both directions.
+TEST(Parser, OptionsFillWholeWords) {
+  ok("0 < S 0:0(0) win 1 <nop,wscale 7>\n");
+  ok("0 > S. 0:0(0) ack 1 <mss 1460,sackOK,nop,nop>\n");
+  EXPECT_EQ(bad("0 < S 0:0(0) win 1 <wscale 7>\n").line, 1);
+  EXPECT_EQ(bad("0 > S. 0:0(0) ack 1 <sackOK>\n").line, 1);
+  EXPECT_EQ(bad("0 < S 0:0(0) win 1 <TS val 1 ecr 2,TS val 1 ecr 2,TS val 1 ecr 2,TS val 1 ecr 2,nop,nop,nop,"
+                "nop>\n")
+                .line,
+            1);  // 44 bytes
+  const Packet p = action<Packet>(ok("0 < SF 0:0(0) win 1\n"), 0);
+  EXPECT_TRUE(p.syn && p.fin);  // any flags, as packetdrill injects them
+}
+
+TEST(Parser, StructFieldsPositionalAndWithArguments) {
+  const Script s =
+      ok("0 readv(4, [{..., 5}, {iov_base=..., iov_len=10}], 2) = 15\n"
+         "+0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 100}], msg_flags=0}, MSG_PEEK) = 10\n");
+  const Syscall& rv = action<Syscall>(s, 0);
+  const auto& iov = std::get<ExprList>(rv.args[1].value);
+  ASSERT_EQ(iov.items.size(), 2u);
+  const auto& first = std::get<ExprStruct>(iov.items[0].value);
+  ASSERT_EQ(first.fields.size(), 2u);
+  EXPECT_EQ(first.fields[0].name, "");
+  EXPECT_EQ(first.fields[1].value, Expr{ExprInt{5}});
+  EXPECT_EQ(str(rv), "readv(4, [{..., 5}, {iov_base=..., iov_len=10}], 2) = 15");
+  const Syscall& rm = action<Syscall>(s, 1);
+  const auto& msg = std::get<ExprStruct>(rm.args[1].value);
+  ASSERT_EQ(msg.fields.size(), 3u);
+  EXPECT_EQ(msg.fields[1].name, "msg_iov");
+  EXPECT_EQ(msg.fields[1].args, std::vector<Expr>{Expr{ExprInt{1}}});
+  EXPECT_EQ(str(rm.args[1]), "{msg_name(...)=..., msg_iov(1)=[{..., 100}], msg_flags=0}");
+}
+
+TEST(Lexer, IncludeDirective) {
+  EXPECT_EQ(include_directive("//@include a.pkt"), "a.pkt");
+  EXPECT_EQ(include_directive("  // @include   dir/b.pkt  "), "dir/b.pkt");
+  EXPECT_EQ(include_directive("//@include a.pkt  // why"), "a.pkt");
+  EXPECT_EQ(include_directive("//@includes a.pkt"), std::nullopt);
+  EXPECT_EQ(include_directive("// include a.pkt"), std::nullopt);
+  EXPECT_EQ(include_directive("//@include"), std::string_view{});  // malformed: an error
+  EXPECT_EQ(include_directive("//@include a b"), std::string_view{});
+  EXPECT_EQ(bad("0 close(3) = 0\n//@include a.pkt b\n").line, 2);
+  // Not alone on its line: a plain comment.
+  const Script s = ok("0 close(3) = 0 //@include nowhere.pkt\n");
+  EXPECT_EQ(s.events.size(), 1u);
+}
+
+// Files in a fresh directory, removed at the end.
+class Includes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("utcp_include_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_ / "inc");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string put(const std::string& name, const std::string& text) {
+    const auto path = dir_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(Includes, SpliceEventsWithTheirOrigin) {
+  put("inc/inner.pkt", "// inner\n+0 close(5) = 0\n");
+  put("inc/outer.pkt", "0 close(3) = 0\n//@include inner.pkt\n+0 close(4) = 0\n");
+  const std::string main = put("main.pkt", "// main\n//@include inc/outer.pkt\n+1 close(6) = 0\n");
+  const auto s = parse_file(main);
+  ASSERT_TRUE(s) << s.error();
+  ASSERT_EQ(s->events.size(), 4u);
+  EXPECT_EQ(s->events[0].line, 2);
+  EXPECT_EQ(s->events[0].origin, (dir_ / "inc/outer.pkt").string() + ":1");
+  EXPECT_EQ(s->events[1].origin, (dir_ / "inc/inner.pkt").string() + ":2");
+  EXPECT_EQ(str(std::get<Syscall>(s->events[1].action)), "close(5) = 0");
+  EXPECT_EQ(s->events[2].origin, (dir_ / "inc/outer.pkt").string() + ":3");
+  EXPECT_EQ(s->events[3].line, 3);
+  EXPECT_EQ(s->events[3].origin, "");
+  const auto text = expand_includes(main);
+  ASSERT_TRUE(text) << text.error();
+  const auto again = parse(*text, main);
+  ASSERT_TRUE(again) << again.error();
+  ASSERT_EQ(again->events.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(again->events[i].action, s->events[i].action);
+  EXPECT_EQ(text->find("@include"), std::string::npos);
+}
+
+TEST_F(Includes, ErrorsNameTheDirective) {
+  put("opts.pkt", "--mss=1000\n0 close(3) = 0\n");
+  EXPECT_EQ(parse_file(put("a.pkt", "0 close(3) = 0\n//@include opts.pkt\n")).error().line, 2);
+  EXPECT_EQ(parse_file(put("b.pkt", "\n//@include missing.pkt\n")).error().line, 2);
+  put("broken.pkt", "0 close(3 = 0\n");
+  const auto e = parse_file(put("c.pkt", "//@include broken.pkt\n"));
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().line, 1);
+  EXPECT_NE(e.error().message.find("broken.pkt:1"), std::string::npos) << e.error().message;
+  put("loop.pkt", "//@include loop.pkt\n");
+  EXPECT_FALSE(parse_file(dir_ / "loop.pkt"));
+  EXPECT_FALSE(expand_includes((dir_ / "loop.pkt").string()));
 }
 
 TEST(Parser, DeepNestingIsAnErrorNotACrash) {
