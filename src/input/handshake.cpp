@@ -15,9 +15,10 @@ void accept_peer_options(Ctx& c, Tcb& t, const Segment& seg) {
     if (const auto* w = std::get_if<WindowScale>(&o)) shift = w->shift;
     // SACK-permitted, timestamps and unknown options: neither used nor answered.
   }
-  // §3.7.1: without the option assume 536 (IPv4) or 1220 (IPv6); clamp nonsense to 64.
+  // §3.7.1: without the option assume 536 (IPv4) or 1220 (IPv6); clamp nonsense to 64 (or
+  // to our own MSS, on a link smaller than that).
   const std::uint16_t peer = mss.value_or(c.flow.local().ip.is_v4() ? 536 : 1220);
-  t.smss = std::clamp<std::uint32_t>(peer, 64, t.rcv_mss);
+  t.smss = std::clamp<std::uint32_t>(peer, std::min<std::uint32_t>(64, t.rcv_mss), t.rcv_mss);
   // RFC 7323 §2.2-2.3: scaling only when both sides offer it; a shift above 14 means 14.
   if (shift && c.cfg.window_scaling) {
     t.wscale_ok = true;

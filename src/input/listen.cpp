@@ -65,7 +65,7 @@ void open_from_cookie(Engine& e, Instant now, const Flow& flow, std::uint64_t fl
   t.wscale_ok = false;
   t.snd_wscale = 0;
   t.rcv_wscale = 0;
-  t.smss = std::clamp<std::uint32_t>(mss, 64, t.rcv_mss);
+  t.smss = std::clamp<std::uint32_t>(mss, std::min<std::uint32_t>(64, t.rcv_mss), t.rcv_mss);
   t.snd_wnd = ack.window;
   t.max_snd_wnd = t.snd_wnd;
   t.snd_wl1 = t.irs;

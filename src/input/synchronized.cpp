@@ -43,8 +43,9 @@ void trim_to_window(Tcb& t, Segment& seg) {
   }
   const std::uint32_t room = t.rcv_adv > seg.seq ? t.rcv_adv - seg.seq : 0;
   if (seg.payload.size() > room) {
-    // Text beyond the window (a zero-window probe, say) is answered with an ACK.
-    t.ack_now = true;
+    // Text beyond the window (a zero-window probe, say) is answered with an ACK, while text is
+    // taken at all (once the peer's FIN is in, §3.10.7.4 seventh ignores it).
+    if (!t.fin_received) t.ack_now = true;
     seg.payload = seg.payload.sub(0, room);
     if (seg.flag == Segment::Flag::fin) seg.flag = Segment::Flag::none;
   }
@@ -91,9 +92,12 @@ void input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
       t.arm(Timer::retransmit, rexmt);
       return;
     }
-    // Simultaneous open: the peer's SYN-ACK. Its SYN is old news; go on with its ACK.
-    seg.flag = Segment::Flag::none;
-    seg.seq = seg.seq + 1;
+    // Simultaneous open: the peer's SYN-ACK. Its SYN is old news; go on with its ACK. (From a
+    // passive open no SYN-ACK is due: it is unacceptable and challenged below, §3.10.7.4.)
+    if (t.active_open) {
+      seg.flag = Segment::Flag::none;
+      seg.seq = seg.seq + 1;
+    }
   }
 
   // First: sequence number.

@@ -57,9 +57,11 @@ void process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
   const auto n = static_cast<std::uint32_t>(seg.payload.size());
   if (n == 0 && !fin) return;
   if (!receives_text(t.state)) {
-    // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer's FIN is already in; a retransmitted
-    // FIN is acknowledged (and restarts TIME-WAIT), text is ignored.
-    if (fin) {
+    // CLOSE-WAIT, LAST-ACK, TIME-WAIT: the peer's FIN is already in; a retransmitted FIN is
+    // acknowledged (and restarts TIME-WAIT), text is ignored. CLOSING (§3.10.7.4 fifth): "if
+    // the ACK acknowledges our FIN, then enter the TIME-WAIT state; otherwise, ignore the
+    // segment": here it did not (ack_of_fin would have moved on), so its FIN is ignored too.
+    if (fin && t.state != TcpState::closing) {
       t.ack_now = true;
       if (t.state == TcpState::time_wait) on_time_wait(c, t);
     }

@@ -48,9 +48,12 @@ std::uint8_t window_shift_for(std::uint32_t recv_buffer) {
 }
 
 std::uint16_t mss_for_mtu(const Config& cfg, const Flow& flow, std::uint16_t max_segment) {
-  // RFC 9293 §3.7.1: MSS = MTU - fixed IP and TCP headers (40 for IPv4, 60 for IPv6).
-  const std::uint32_t overhead = flow.local().ip.is_v4() ? 40 : 60;
-  std::uint32_t mss = cfg.mtu > overhead + 64 ? cfg.mtu - overhead : 64;
+  // RFC 9293 §3.7.1: MSS = MTU - fixed IP and TCP headers (40 for IPv4, 60 for IPv6), the MTU
+  // no smaller than the family's minimum (68, RFC 791 §3.2; 1280, RFC 8200 §5): an IPv4 MSS
+  // can be as small as 28.
+  const bool v4 = flow.local().ip.is_v4();
+  const std::uint32_t overhead = v4 ? 40 : 60;
+  std::uint32_t mss = std::max<std::uint32_t>(cfg.mtu, v4 ? 68 : 1280) - overhead;
   if (max_segment != 0) mss = std::min<std::uint32_t>(mss, std::max<std::uint16_t>(max_segment, 64));
   return static_cast<std::uint16_t>(std::min<std::uint32_t>(mss, 0xffff));
 }
