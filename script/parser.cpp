@@ -343,17 +343,7 @@ class Parser {
     Syscall c;
     c.name = lex_.next().text;
     expect_punct('(');
-    if (!lex_.peek().is(')')) {
-      for (;;) {
-        c.args.push_back(expr());
-        if (lex_.peek().is(',')) {
-          lex_.next();
-          continue;
-        }
-        break;
-      }
-    }
-    expect_punct(')');
+    c.args = exprs_until(')');
     expect_punct('=');
     c.result = expr();
     const Token t = lex_.peek();
@@ -428,16 +418,7 @@ class Parser {
       case Token::Kind::word: {
         if (!lex_.peek().is('(')) return Expr{ExprSymbol{t.text}};
         lex_.next();
-        ExprCall call{t.text, {}};
-        if (!lex_.peek().is(')')) {
-          call.args.push_back(expr());
-          while (lex_.peek().is(',')) {
-            lex_.next();
-            call.args.push_back(expr());
-          }
-        }
-        expect_punct(')');
-        return Expr{std::move(call)};
+        return Expr{ExprCall{t.text, exprs_until(')')}};
       }
       default:
         break;
@@ -448,18 +429,7 @@ class Parser {
       if (!v) fail(n.line, "bad integer '" + n.text + "'");
       return Expr{ExprInt{-*v}};
     }
-    if (t.is('[')) {
-      ExprList l;
-      if (!lex_.peek().is(']')) {
-        l.items.push_back(expr());
-        while (lex_.peek().is(',')) {
-          lex_.next();
-          l.items.push_back(expr());
-        }
-      }
-      expect_punct(']');
-      return Expr{std::move(l)};
-    }
+    if (t.is('[')) return Expr{ExprList{exprs_until(']')}};
     if (t.is('{')) {
       ExprStruct s;
       if (!lex_.peek().is('}')) {
@@ -475,6 +445,20 @@ class Parser {
     unexpected(t, "an argument");
   }
 
+  // Comma-separated expressions up to `close` (the opening one already read), which is consumed.
+  std::vector<Expr> exprs_until(char close) {
+    std::vector<Expr> out;
+    if (!lex_.peek().is(close)) {
+      out.push_back(expr());
+      while (lex_.peek().is(',')) {
+        lex_.next();
+        out.push_back(expr());
+      }
+    }
+    expect_punct(close);
+    return out;
+  }
+
   // `name=value`, `name(args)=value` (msg_iov(1)=[...]) or a positional value ({..., 10}).
   StructField struct_field() {
     StructField f;
@@ -486,14 +470,7 @@ class Parser {
     f.name = name.text;
     if (lex_.peek().is('(')) {
       lex_.next();
-      if (!lex_.peek().is(')')) {
-        f.args.push_back(expr());
-        while (lex_.peek().is(',')) {
-          lex_.next();
-          f.args.push_back(expr());
-        }
-      }
-      expect_punct(')');
+      f.args = exprs_until(')');
     }
     expect_punct('=');
     f.value = expr();

@@ -91,6 +91,14 @@ PLACES = [
 PROBE_SEQ = 100000  # far beyond any window here: always unacceptable
 
 
+def inbound(when, flags, seq, ack=None, data=0, extra=""):
+    """A `<` line: `ack` only with the ACK flag, the window always, then any options."""
+    line = f"{when:<3} < {flags} {seq}:{seq + data}({data})"
+    if ack is not None:
+        line += f" ack {ack}"
+    return line + f" win {W}" + (f" {extra}" if extra else "")
+
+
 def ack_line(snd_nxt, rcv_nxt, when="+0"):
     return f"{when:<3} > . {snd_nxt}:{snd_nxt}(0) ack {rcv_nxt}"
 
@@ -261,12 +269,8 @@ def window_script(st, kind, place):
     n = st.rcv_nxt
     seq = n + rel
     data = DATA if "P" in flags else 0
-    seg = f"+0  < {flags} {seq}:{seq + data}({data})"
-    if "." in flags:
-        seg += f" ack {st.ack}"
-    seg += f" win {W}"
-    if "S" in flags:
-        seg += " <mss 1460>"  # as the SYN that opened the connection
+    # A SYN carries an MSS option, as the one that opened the connection did.
+    seg = inbound("+0", flags, seq, st.ack if "." in flags else None, data, "<mss 1460>" if "S" in flags else "")
     lines = [seg] + o.out
     # The probe: an unacceptable segment draws <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> from a live
     # connection (§3.10.7.4 first) and <SEQ=SEG.ACK><CTL=RST> once it is gone (§3.10.7.1/2).
@@ -304,7 +308,7 @@ def closed_scripts():
         syn, fin, rst = "S" in flags, "F" in flags, "R" in flags
         data = DATA if "P" in flags else 0
         seq, ack = 100, 500
-        seg = f"0   < {flags} {seq}:{seq + data}({data})" + (f" ack {ack}" if "." in flags else "") + " win 4000"
+        seg = inbound("0", flags, seq, ack if "." in flags else None, data)
         if rst:
             why, reply = "An RST is dropped: nothing is sent.", []
         elif "." in flags:
@@ -327,9 +331,7 @@ def listen_scripts():
         syn, rst, has_ack = "S" in flags, "R" in flags, "." in flags
         data = DATA if "P" in flags else 0
         seq, ack = 100, 500
-        seg = f"+0  < {flags} {seq}:{seq + data}({data})" + (f" ack {ack}" if has_ack else "") + f" win {W}"
-        if flags == "S":
-            seg += " <mss 1460>"
+        seg = inbound("+0", flags, seq, ack if has_ack else None, data, "<mss 1460>" if flags == "S" else "")
         lines, why = [seg], []
         if rst:
             why.append("First: an RST is ignored.")
@@ -365,9 +367,7 @@ def syn_sent_scripts():
         for good in ([True, False] if has_ack else [None]):
             ack = 1 if good else 1000
             seq = 0 if syn else 1
-            seg = f"+0  < {flags} {seq}:{seq + data}({data})" + (f" ack {ack}" if has_ack else "") + f" win {W}"
-            if syn:
-                seg += " <mss 1460>"
+            seg = inbound("+0", flags, seq, ack if has_ack else None, data, "<mss 1460>" if syn else "")
             lines, why = [seg], []
             connected = False
             gone = False
@@ -444,7 +444,7 @@ def reassembly_scripts():
                     r["edge"] = r["nxt"] + space()
 
             def segment(lo, hi, when="+0"):
-                lines.append(f"{when:<3} < P. {lo}:{hi}({hi - lo}) ack 1 win {W}")
+                lines.append(inbound(when, "P.", lo, 1, hi - lo))
                 r["held"].update(x for x in range(lo, hi) if x >= r["nxt"])
                 while r["nxt"] in r["held"]:
                     r["held"].discard(r["nxt"])
