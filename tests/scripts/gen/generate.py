@@ -91,6 +91,16 @@ PLACES = [
 PROBE_SEQ = 100000  # far beyond any window here: always unacceptable
 
 
+class Kind:
+    """What a kind's flags stand for: its control bits and its text."""
+
+    def __init__(self, flags):
+        self.syn, self.fin, self.rst = "S" in flags, "F" in flags, "R" in flags
+        self.has_ack = "." in flags
+        self.data = DATA if "P" in flags else 0
+        self.seg_len = self.data + self.syn + self.fin  # SEG.LEN
+
+
 def inbound(when, flags, seq, ack=None, data=0, extra=""):
     """A `<` line: `ack` only with the ACK flag, the window always, then any options."""
     line = f"{when:<3} < {flags} {seq}:{seq + data}({data})"
@@ -129,10 +139,8 @@ def model(st, flags, rel):
     n = st.rcv_nxt
     o.rcv_nxt = n
     seq = n + rel
-    syn, fin, rst = "S" in flags, "F" in flags, "R" in flags
-    has_ack = "." in flags
-    data = DATA if "P" in flags else 0
-    seg_len = data + syn + fin
+    k = Kind(flags)
+    syn, fin, rst, has_ack, data, seg_len = k.syn, k.fin, k.rst, k.has_ack, k.data, k.seg_len
     challenge = ack_line(st.snd_nxt, n)
     state = st.key
 
@@ -305,18 +313,16 @@ def closed_scripts():
     # without: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
     out = []
     for kname, flags, kdesc in KINDS:
-        syn, fin, rst = "S" in flags, "F" in flags, "R" in flags
-        data = DATA if "P" in flags else 0
+        k = Kind(flags)
         seq, ack = 100, 500
-        seg = inbound("0", flags, seq, ack if "." in flags else None, data)
-        if rst:
+        seg = inbound("0", flags, seq, ack if k.has_ack else None, k.data)
+        if k.rst:
             why, reply = "An RST is dropped: nothing is sent.", []
-        elif "." in flags:
+        elif k.has_ack:
             why, reply = "With ACK: <SEQ=SEG.ACK><CTL=RST>.", [f"+0  > R {ack}:{ack}(0)"]
         else:
-            end = seq + data + syn + fin
-            why, reply = (f"Without ACK: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, SEG.LEN = {data + syn + fin}.",
-                          [f"+0  > R. 0:0(0) ack {end}"])
+            why, reply = (f"Without ACK: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, SEG.LEN = {k.seg_len}.",
+                          [f"+0  > R. 0:0(0) ack {seq + k.seg_len}"])
         text = HEADER + comment([f"CLOSED (no socket, so numbers are absolute): {kdesc}.",
                                  "RFC 9293 §3.10.7.1: " + why])
         text += "\n".join([seg] + reply) + "\n"
@@ -328,10 +334,10 @@ def listen_scripts():
     # §3.10.7.2.
     out = []
     for kname, flags, kdesc in KINDS:
-        syn, rst, has_ack = "S" in flags, "R" in flags, "." in flags
-        data = DATA if "P" in flags else 0
+        k = Kind(flags)
+        syn, rst, has_ack = k.syn, k.rst, k.has_ack
         seq, ack = 100, 500
-        seg = inbound("+0", flags, seq, ack if has_ack else None, data, "<mss 1460>" if flags == "S" else "")
+        seg = inbound("+0", flags, seq, ack if has_ack else None, k.data, "<mss 1460>" if flags == "S" else "")
         lines, why = [seg], []
         if rst:
             why.append("First: an RST is ignored.")
@@ -362,8 +368,8 @@ def syn_sent_scripts():
     # §3.10.7.3. The stack's SYN is ISS (relative 0), SND.NXT = 1; the peer's ISN is 0.
     out = []
     for kname, flags, kdesc in KINDS:
-        syn, fin, rst, has_ack = "S" in flags, "F" in flags, "R" in flags, "." in flags
-        data = DATA if "P" in flags else 0
+        k = Kind(flags)
+        syn, rst, has_ack, data = k.syn, k.rst, k.has_ack, k.data
         for good in ([True, False] if has_ack else [None]):
             ack = 1 if good else 1000
             seq = 0 if syn else 1
