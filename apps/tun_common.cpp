@@ -403,24 +403,6 @@ std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeou
 
 // ---- Progress ----
 
-std::string format_bytes(double n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (n >= 1024 && u < 4) {
-    n /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", n, units[u]);
-  return buf;
-}
-
-std::string format_rate(double bytes_per_second) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f Mbit/s", bytes_per_second * 8 / 1e6);
-  return buf;
-}
-
 Progress::Progress(const Session& s)
     : s_(s), enabled_(isatty(STDERR_FILENO) == 1), start_ns_(io::monotonic_ns()) {
   if (!enabled_) return;

@@ -19,6 +19,7 @@
 #include "driver.hpp"
 #include "netlink.hpp"
 #include "pcap.hpp"
+#include "report.hpp"
 #include "tun.hpp"
 #include "utcp/ip.hpp"
 #include "utcp/posix.h"
@@ -156,8 +157,5 @@ class Progress {
 bool write_fd(int fd, const char* p, std::size_t n);
 // One line for a socket error: the usual phrases for resets and timeouts, strerror otherwise.
 std::string describe_errno(int e);
-
-std::string format_bytes(double n);
-std::string format_rate(double bytes_per_second);
 
 }  // namespace utcp::apps

@@ -1,5 +1,6 @@
 #include "ip_packet.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "utcp/checksum.hpp"
@@ -131,36 +132,45 @@ std::size_t ip_header_size(const Output& o) {
   return o.src.is_v4() ? ipv4_min_header : ipv6_header;
 }
 
-std::size_t frame_into(std::span<std::byte> out, const Output& o) {
-  if (o.src.is_v4() != o.dst.is_v4()) return 0;
-  const std::size_t header = ip_header_size(o);
-  const std::size_t tcp_len = o.segment.encoded_size();
-  if (out.size() < header + tcp_len) return 0;
-  if (o.src.is_v4()) {
-    if (header + tcp_len > 0xffff) return 0;
-    std::span<std::byte> h = out.first(header);
+namespace {
+
+// The IP header of frame_into and frame_tcp for `tcp_len` bytes of TCP; false when the
+// families differ or the packet would exceed the IP length field.
+bool write_ip_header(std::span<std::byte> h, const IpAddr& src, const IpAddr& dst, std::size_t tcp_len) {
+  if (src.is_v4() != dst.is_v4()) return false;
+  if (src.is_v4()) {
+    if (h.size() + tcp_len > 0xffff) return false;
     h[0] = std::byte{0x45};
     h[1] = std::byte{0};
-    store16(h, 2, static_cast<std::uint16_t>(header + tcp_len));
+    store16(h, 2, static_cast<std::uint16_t>(h.size() + tcp_len));
     store16(h, 4, 0);       // identification: unused with DF (RFC 6864 §4.1)
     store16(h, 6, 0x4000);  // DF, offset 0
     h[8] = std::byte{default_ttl};
     h[9] = std::byte{ip_proto_tcp};
     store16(h, 10, 0);
-    store_addr(h, 12, o.src);
-    store_addr(h, 16, o.dst);
+    store_addr(h, 12, src);
+    store_addr(h, 16, dst);
     store16(h, 10, internet_checksum(h));
   } else {
-    if (tcp_len > 0xffff) return 0;
-    std::span<std::byte> h = out.first(header);
+    if (tcp_len > 0xffff) return false;
     h[0] = std::byte{0x60};
     h[1] = h[2] = h[3] = std::byte{0};  // traffic class, flow label
     store16(h, 4, static_cast<std::uint16_t>(tcp_len));
     h[6] = std::byte{ip_proto_tcp};
     h[7] = std::byte{default_ttl};
-    store_addr(h, 8, o.src);
-    store_addr(h, 24, o.dst);
+    store_addr(h, 8, src);
+    store_addr(h, 24, dst);
   }
+  return true;
+}
+
+}  // namespace
+
+std::size_t frame_into(std::span<std::byte> out, const Output& o) {
+  const std::size_t header = ip_header_size(o);
+  const std::size_t tcp_len = o.segment.encoded_size();
+  if (out.size() < header + tcp_len) return 0;
+  if (!write_ip_header(out.first(header), o.src, o.dst, tcp_len)) return 0;
   const std::size_t written = o.segment.encode_into(out.subspan(header), o.src, o.dst);
   if (written == 0) return 0;
   return header + written;
@@ -173,6 +183,13 @@ std::size_t framed_size(const Output& o) {
 bool framable(const Output& o) {
   if (o.src.is_v4() != o.dst.is_v4() || !o.segment.valid()) return false;
   return o.src.is_v4() ? framed_size(o) <= 0xffff : o.segment.encoded_size() <= 0xffff;
+}
+
+std::vector<std::byte> frame_tcp(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp) {
+  std::vector<std::byte> buf((src.is_v4() ? 20 : 40) + tcp.size());
+  if (!write_ip_header(std::span(buf).first(buf.size() - tcp.size()), src, dst, tcp.size())) return {};
+  std::copy(tcp.begin(), tcp.end(), buf.end() - static_cast<std::ptrdiff_t>(tcp.size()));
+  return buf;
 }
 
 std::vector<std::byte> frame(const Output& o) {

@@ -67,5 +67,8 @@ std::size_t frame_into(std::span<std::byte> out, const Output& o);
 std::size_t framed_size(const Output& o);
 bool framable(const Output& o);
 std::vector<std::byte> frame(const Output& o);
+// The same header around TCP bytes encoded already (a capture of what a link delivered,
+// corrupted or not); empty when the families differ or the packet would be too long.
+std::vector<std::byte> frame_tcp(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp);
 
 }  // namespace utcp::host

@@ -37,6 +37,18 @@ std::optional<std::string> check_bounds(const ConnInfo& info, std::uint32_t send
   return std::nullopt;
 }
 
+std::ostream& operator<<(std::ostream& os, const Fate& f) {
+  // The trace's words, as they always were: [lost] for either kind of loss.
+  if (f.dropped == "lost" || f.dropped == "lost in a burst") os << " [lost]";
+  if (f.dropped == "queue full") os << " [queue drop]";
+  if (f.dropped == "over the MTU") os << " [over MTU]";
+  if (f.dropped == "filtered" || f.dropped == "no route") os << " [" << f.dropped << "]";
+  if (f.duplicated) os << " [duplicated]";
+  if (f.reordered) os << " [reordered]";
+  if (f.corrupted) os << " [corrupted]";
+  return os;
+}
+
 Network::Network(Options options)
     : options_(options), start_(options.start), now_(options.start), rng_(options.seed) {}
 
@@ -137,38 +149,37 @@ void Network::transmit(NodeId from, std::vector<Output>&& out) {
     hash_word(from);
     hash_bytes(tcp);
     if (on_transmit) on_transmit(now_, from, o, tcp);
-    if (drop_if && drop_if(from, o)) {
-      ++stats_.filtered;
+    const auto report = [&](const Fate& fate) {
       if (trace) {
         log_prefix(from);
-        *trace << "> " << o << " [filtered]\n";
+        *trace << "> " << o << fate << "\n";
       }
+      if (on_offer) on_offer(now_, from, o, tcp, fate);
+    };
+    if (drop_if && drop_if(from, o)) {
+      ++stats_.filtered;
+      report(Fate{.dropped = "filtered"});
       continue;
     }
     const auto to = owner(o.dst);
     const auto it = to ? links_.find({from, *to}) : links_.end();
     if (it == links_.end()) {
       ++stats_.no_route;
-      if (trace) {
-        log_prefix(from);
-        *trace << "> " << o << " [no route]\n";
-      }
+      report(Fate{.dropped = "no route"});
       continue;
     }
     const LinkStats before = it->second.stats();
     const auto copies = it->second.offer(now_, ip_header_size(o.dst) + tcp.size(), tcp.size());
-    if (trace) {
-      const LinkStats& after = it->second.stats();
-      log_prefix(from);
-      *trace << "> " << o;
-      if (after.lost != before.lost || after.burst_lost != before.burst_lost) *trace << " [lost]";
-      if (after.queue_drops != before.queue_drops) *trace << " [queue drop]";
-      if (after.mtu_drops != before.mtu_drops) *trace << " [over MTU]";
-      if (after.duplicated != before.duplicated) *trace << " [duplicated]";
-      if (after.reordered != before.reordered) *trace << " [reordered]";
-      if (after.corrupted != before.corrupted) *trace << " [corrupted]";
-      *trace << "\n";
-    }
+    const LinkStats& after = it->second.stats();
+    Fate fate;
+    if (after.lost != before.lost) fate.dropped = "lost";
+    if (after.burst_lost != before.burst_lost) fate.dropped = "lost in a burst";
+    if (after.queue_drops != before.queue_drops) fate.dropped = "queue full";
+    if (after.mtu_drops != before.mtu_drops) fate.dropped = "over the MTU";
+    fate.duplicated = after.duplicated != before.duplicated;
+    fate.reordered = after.reordered != before.reordered;
+    fate.corrupted = after.corrupted != before.corrupted;
+    report(fate);
     for (std::size_t i = 0; i < copies.size(); ++i) {
       const Delivery& d = copies[i];
       Arrival a{d.at, order_++, *to, o.src, o.dst, {}, d.flip_bit.has_value()};
@@ -312,6 +323,7 @@ void Network::deliver(Arrival&& a) {
   hash_word(0xa7a7);
   hash_word(a.to);
   hash_bytes(a.tcp);
+  if (on_arrival) on_arrival(now_, a.to, a.src, a.dst, a.tcp, a.corrupted);
   if (trace) {
     log_prefix(a.to);
     if (auto seg = Segment::decode(a.src, a.dst, a.tcp))

@@ -44,6 +44,15 @@ struct NetworkStats {
   std::uint64_t steps = 0;
 };
 
+// What became of a datagram a stack emitted: why it never arrived (empty when it did), and
+// what the link did to the copies that did.
+struct Fate {
+  std::string_view
+      dropped;  // "lost", "lost in a burst", "queue full", "over the MTU", "filtered", "no route"
+  bool duplicated = false, reordered = false, corrupted = false;
+};
+std::ostream& operator<<(std::ostream&, const Fate&);  // " [lost]", " [duplicated] [reordered]" ...
+
 class Network {
  public:
   struct Options {
@@ -93,6 +102,14 @@ class Network {
   std::ostream* trace = nullptr;
   // Every datagram a stack emits, before the link sees it (a capture at the sender).
   std::function<void(Instant, NodeId, const Output&, std::span<const std::byte> tcp)> on_transmit;
+  // The same datagram once its link has decided its fate (a capture that marks the drops).
+  std::function<void(Instant, NodeId from, const Output&, std::span<const std::byte> tcp, const Fate&)>
+      on_offer;
+  // Every datagram as it reaches a stack (a capture at the receiver: duplicated, reordered,
+  // corrupted as the link made it), just before handle_buf.
+  std::function<void(Instant, NodeId to, const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp,
+                     bool corrupted)>
+      on_arrival;
 
   // ---- user calls on a node's stack; their segments go onto the wire at now() ----
   void listen(NodeId n, std::uint16_t port, const FlowOptions& options = {});
