@@ -28,6 +28,7 @@ struct ConnectOptions {
   int timeout_s = 10;
   bool abort = false;
   bool no_send = false;
+  ReportOptions report;
 };
 
 int open_input(const std::string& path) {
@@ -48,21 +49,25 @@ int run_connect(const ConnectOptions& o) {
   install_signal_handlers();
   auto to = parse_endpoint(o.to);
   if (!to) throw UsageError("bad address for --to: '" + o.to + "' (expected HOST:PORT or [V6]:PORT)");
-  int in_fd = o.no_send ? -1 : open_input(o.send.empty() ? "-" : o.send);
-  int out_fd = open_output(o.out);
+  if (o.report.json && o.out == "-")
+    throw UsageError("--json prints on stdout, where the received data goes: give --out FILE (or /dev/null)");
+  const std::string input = o.send.empty() ? "-" : o.send;
+  int in_fd = o.no_send ? -1 : open_input(input);
 
   auto session = Session::open(o.common);
   if (!session) throw CommandError(session.error());
   Session& s = **session;
   if (auto r = s.bring_up(); !r) throw CommandError(r.error());
+  s.start_monitor(o.report);
   auto dialed = dial(s, *to, o.timeout_s * 1000);
   if (!dialed) throw CommandError(dialed.error());
   Conn c = std::move(*dialed);
   if (o.common.verbose) std::cerr << "utcp connect: connected to " << *to << "\n";
+  // Only now: a refused connection leaves an existing --out file as it was.
+  int out_fd = open_output(o.out);
 
-  Progress progress(s);
   std::atomic<bool> sender_done{false};
-  std::atomic<int> send_error{0};
+  std::atomic<int> send_error{0}, read_error{0};
   std::thread sender;
   if (in_fd >= 0) {
     sender = std::thread([&] {
@@ -74,7 +79,10 @@ int run_connect(const ConnectOptions& o) {
           continue;
         }
         if (n < 0) {
-          send_error.store(errno);
+          // The input failed mid-way: what was sent is not all there is, so the peer must
+          // not take it for the whole stream. Reset the connection instead of a FIN.
+          read_error.store(errno);
+          c.abort();
           break;
         }
         if (n == 0) break;
@@ -82,9 +90,8 @@ int run_connect(const ConnectOptions& o) {
           send_error.store(errno);
           break;
         }
-        progress.sent(static_cast<std::size_t>(n));
       }
-      if (send_error.load() == 0 && !stop_requested()) {
+      if (send_error.load() == 0 && read_error.load() == 0 && !stop_requested()) {
         if (o.abort) {
           c.abort();
         } else {
@@ -104,15 +111,14 @@ int run_connect(const ConnectOptions& o) {
     ssize_t n = c.read_some(buf.data(), buf.size());
     if (n == 0) break;
     if (n < 0) {
-      // After our own --abort the socket is gone: that is the end we asked for.
-      if (!(o.abort && errno == EBADF)) recv_error = errno;
+      // After our own abort (--abort, or a failed input) the socket is gone: that is the end.
+      if (!((o.abort || read_error.load() != 0) && errno == EBADF)) recv_error = errno;
       break;
     }
     if (!write_fd(out_fd, buf.data(), static_cast<std::size_t>(n))) {
       recv_error = errno;
       break;
     }
-    progress.received(static_cast<std::size_t>(n));
   }
   // The peer closed: done, whether or not our input has ended.
   bool input_pending = !sender_done.load();
@@ -120,10 +126,14 @@ int run_connect(const ConnectOptions& o) {
     if (!o.abort) c.close();
   }
   if (!input_pending && sender.joinable()) sender.join();
-  progress.finish();
+  s.monitor()->finish(stop_requested() ? "interrupted" : "");
   if (out_fd != STDOUT_FILENO) ::close(out_fd);
   int code = 0;
-  if (recv_error != 0 && !(stop_requested() && recv_error == EINTR)) {
+  if (read_error.load() != 0) {
+    std::cerr << "utcp connect: reading " << (input == "-" ? std::string("stdin") : input) << ": "
+              << std::strerror(read_error.load()) << " (connection reset)\n";
+    code = 1;
+  } else if (recv_error != 0 && !(stop_requested() && recv_error == EINTR)) {
     std::cerr << "utcp connect: " << describe_errno(recv_error) << "\n";
     code = 1;
   } else if (send_error.load() != 0 && send_error.load() != EINTR) {
@@ -133,6 +143,21 @@ int run_connect(const ConnectOptions& o) {
   if (!input_pending) c.close();
   if (o.common.verbose) s.print_counters(std::cerr);
   s.shutdown();
+  if (auto e = s.capture_error()) {
+    std::cerr << "utcp connect: " << *e << "\n";
+    code = 1;
+  }
+  if (o.report.json) {
+    Json start = Json::object();
+    start.set("command", "connect");
+    start.set("version", UTCP_VERSION);
+    start.set("local", o.common.ip);
+    start.set("remote", o.to);
+    start.set("device", s.device());
+    Json end = Json::object();
+    end.set("ok", code == 0);
+    std::cout << s.monitor()->document(std::move(start), std::move(end)).dump(2) << "\n";
+  }
   if (input_pending) {
     // The sender thread is still blocked reading the input and holds the socket: leave
     // without freeing the host under it (the device goes with the process).
@@ -152,6 +177,7 @@ const Registration reg{
        cmd.add_option("--out", o->out, "where received data goes, - for stdout")->capture_default_str();
        cmd.add_option("--timeout", o->timeout_s, "seconds to wait for the handshake")->capture_default_str();
        cmd.add_flag("--abort", o->abort, "when the input ends, close abortively (RST) instead of with FIN");
+       add_report_options(cmd, o->report);
        return [o] { return run_connect(*o); };
      }}};
 

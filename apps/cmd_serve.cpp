@@ -34,6 +34,7 @@ struct ServeOptions {
   std::string root = ".";
   bool root_given = false;
   int backlog = 1024;
+  ReportOptions report;
 };
 
 // Counts the connection threads so that the server can wait for them at exit.
@@ -74,22 +75,6 @@ void discard(Conn& c) {
   c.shutdown_write();
 }
 
-std::string peer_name(const sockaddr_storage& ss) {
-  std::ostringstream os;
-  if (ss.ss_family == AF_INET) {
-    const auto& sin = reinterpret_cast<const sockaddr_in&>(ss);
-    std::array<std::uint8_t, 4> b;
-    std::memcpy(b.data(), &sin.sin_addr, 4);
-    os << Endpoint{IpAddr::v4(b), ntohs(sin.sin_port)};
-  } else {
-    const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(ss);
-    std::array<std::uint8_t, 16> b;
-    std::memcpy(b.data(), &sin6.sin6_addr, 16);
-    os << Endpoint{IpAddr::v6(b), ntohs(sin6.sin6_port)};
-  }
-  return os.str();
-}
-
 int run_serve(const ServeOptions& o) {
   install_signal_handlers();
   HttpServerConfig http;
@@ -122,6 +107,7 @@ int run_serve(const ServeOptions& o) {
     throw CommandError(std::string("listen: ") + std::strerror(errno));
   utcp_fcntl(s.host(), lfd, F_SETFL, O_NONBLOCK);
   if (auto r = s.bring_up(); !r) throw CommandError(r.error());
+  s.start_monitor(o.report);
   // The port actually bound: --port 0 lets the stack choose one, and the user must learn it.
   std::uint16_t port = o.port;
   sockaddr_storage bound{};
@@ -142,7 +128,7 @@ int run_serve(const ServeOptions& o) {
     s.kick();
     if (fd < 0) continue;  // EAGAIN, or the handshake's connection already gone
     ++accepted;
-    if (o.common.verbose) std::cerr << "accepted " << peer_name(peer) << " (fd " << fd << ")\n";
+    if (o.common.verbose) std::cerr << "accepted " << sockaddr_text(peer) << " (fd " << fd << ")\n";
     active.enter();
     std::thread([&s, &active, &o, &http, fd] {
       {
@@ -163,16 +149,35 @@ int run_serve(const ServeOptions& o) {
   s.kick();
   // Connection threads see the stop in their next wait and close their sockets.
   bool idle = active.wait_idle(std::chrono::seconds(3));
+  s.monitor()->finish(std::to_string(accepted) + " connection(s)");
   if (o.common.verbose) {
     std::cerr << "utcp serve: " << accepted << " connections accepted\n";
     s.print_counters(std::cerr);
   }
   s.shutdown();
+  int code = 0;
+  if (auto e = s.capture_error()) {
+    std::cerr << "utcp serve: " << *e << "\n";
+    code = 1;
+  }
+  if (o.report.json) {
+    Json start = Json::object();
+    start.set("command", "serve");
+    start.set("version", UTCP_VERSION);
+    start.set("app", o.app);
+    start.set("local", o.common.ip);
+    start.set("port", port);
+    start.set("device", s.device());
+    Json end = Json::object();
+    end.set("connections_accepted", accepted);
+    std::cout << s.monitor()->document(std::move(start), std::move(end)).dump(2) << std::endl;
+  }
   if (!idle) {
     std::cerr << "utcp serve: connections still busy at exit\n";
+    std::cout.flush();
     std::_Exit(1);  // their threads still use the host: do not free it under them
   }
-  return 0;
+  return code;
 }
 
 const Registration reg{{"serve", "Serve echo, discard or http on a TUN device", [](CLI::App& cmd) -> Run {
@@ -188,6 +193,7 @@ const Registration reg{{"serve", "Serve echo, discard or http on a TUN device", 
                               ->capture_default_str()
                               ->each([o](const std::string&) { o->root_given = true; });
                           cmd.add_option("--backlog", o->backlog, "listen backlog")->capture_default_str();
+                          add_report_options(cmd, o->report);
                           return [o] { return run_serve(*o); };
                         }}};
 

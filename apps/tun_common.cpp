@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -63,6 +64,22 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--pcap", o.pcap, "write every packet in and out to this pcap file");
   cmd.add_option("--mtu", o.mtu, "MTU of the device and the stack")->check(CLI::Range(576u, 65535u));
   cmd.add_flag("--verbose,-v", o.verbose, "print events and, at exit, the stack's counters");
+}
+
+std::string sockaddr_text(const sockaddr_storage& ss) {
+  std::ostringstream os;
+  if (ss.ss_family == AF_INET) {
+    const auto& sin = reinterpret_cast<const sockaddr_in&>(ss);
+    std::array<std::uint8_t, 4> b;
+    std::memcpy(b.data(), &sin.sin_addr, 4);
+    os << Endpoint{IpAddr::v4(b), ntohs(sin.sin_port)};
+  } else {
+    const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    std::array<std::uint8_t, 16> b;
+    std::memcpy(b.data(), &sin6.sin6_addr, 16);
+    os << Endpoint{IpAddr::v6(b), ntohs(sin6.sin6_port)};
+  }
+  return os.str();
 }
 
 SockAddr make_sockaddr(const IpAddr& ip, std::uint16_t port) {
@@ -177,17 +194,28 @@ std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonO
   dc.impairment.delay_ns = std::uint64_t{o.delay_ms} * 1'000'000u;
   dc.impairment.seed = o.seed;
   if (!o.pcap.empty()) {
-    auto w = io::PcapWriter::open(o.pcap);
+    auto w = io::PcapngWriter::open(o.pcap, std::string("utcp ") + UTCP_VERSION);
     if (!w) return std::unexpected(w.error().message);
-    s->pcap_ = std::make_unique<io::PcapWriter>(std::move(*w));
+    if (auto id =
+            w->add_interface(s->tun_->name(), "utcp on " + o.ip + ": in after the impairment, out before it");
+        !id)
+      return std::unexpected(id.error().message);
+    s->pcap_ = std::make_unique<io::PcapngWriter>(std::move(*w));
     timespec rt{};
     clock_gettime(CLOCK_REALTIME, &rt);
     s->pcap_epoch_ns_ = static_cast<std::int64_t>(rt.tv_sec) * 1'000'000'000 + rt.tv_nsec -
                         static_cast<std::int64_t>(io::monotonic_ns());
-    auto* writer = s->pcap_.get();
-    auto epoch = s->pcap_epoch_ns_;
-    dc.tap = [writer, epoch](std::span<const std::byte> p, bool, std::uint64_t now) {
-      (void)writer->write(Duration(static_cast<std::int64_t>(now) + epoch), p);
+    Session* self = s.get();
+    dc.tap = [self](std::span<const std::byte> p, bool outbound, std::uint64_t now) {
+      std::lock_guard lk(self->pcap_mu_);
+      if (self->pcap_error_) return;
+      const auto r =
+          self->pcap_->write(0, Duration(static_cast<std::int64_t>(now) + self->pcap_epoch_ns_), p,
+                             outbound ? io::PacketDirection::outbound : io::PacketDirection::inbound);
+      if (!r) {
+        self->pcap_error_ = r.error().message;
+        std::cerr << "utcp: " << *self->pcap_error_ << " (capture stopped)\n";
+      }
     };
   }
   s->driver_ = std::make_unique<io::Driver>(s->host_, *s->tun_, std::move(dc));
@@ -204,23 +232,27 @@ std::expected<void, std::string> Session::bring_up() {
   return {};
 }
 
+std::optional<std::string> Session::capture_error() const {
+  std::lock_guard lk(pcap_mu_);
+  return pcap_error_;
+}
+
 void Session::shutdown() {
   if (driver_) driver_->stop();
+  std::lock_guard lk(pcap_mu_);
+  if (pcap_ && !pcap_closed_) {
+    pcap_closed_ = true;
+    if (auto r = pcap_->close(); !r && !pcap_error_) pcap_error_ = r.error().message;
+  }
 }
 
 Session::~Session() {
   shutdown();
+  monitor_.reset();  // its thread asks the host: before the host goes
   driver_.reset();
   if (host_ != nullptr) utcp_host_free(host_);
-  if (pcap_) (void)pcap_->close();
   // A device created here disappears with its descriptor.
   if (tun_) tun_->close();
-}
-
-std::uint64_t Session::retransmissions() const {
-  utcp_host_stats st{};
-  if (utcp_host_get_stats(host_, &st) < 0) return 0;
-  return st.tcp_retransmits;
 }
 
 void Session::print_counters(std::ostream& os) const {
@@ -276,9 +308,19 @@ void Session::print_counters(std::ostream& os) const {
 
 Conn::Conn(Session& s, int fd) : s_(&s), fd_(fd) {
   utcp_fcntl(s_->host(), fd, F_SETFL, O_NONBLOCK);
+  if (Monitor* m = s.monitor()) {
+    sockaddr_storage local{}, peer{};
+    socklen_t ll = sizeof local, pl = sizeof peer;
+    std::string name = "fd " + std::to_string(fd);
+    if (utcp_getsockname(s.host(), fd, reinterpret_cast<sockaddr*>(&local), &ll) == 0 &&
+        utcp_getpeername(s.host(), fd, reinterpret_cast<sockaddr*>(&peer), &pl) == 0)
+      name = sockaddr_text(local) + "-" + sockaddr_text(peer);
+    counters_ = m->track(fd, std::move(name));
+  }
 }
 
-Conn::Conn(Conn&& other) noexcept : s_(other.s_), fd_(other.fd_.exchange(-1)) {}
+Conn::Conn(Conn&& other) noexcept
+    : s_(other.s_), fd_(other.fd_.exchange(-1)), counters_(std::move(other.counters_)) {}
 
 Conn::~Conn() {
   close();
@@ -291,6 +333,10 @@ bool Conn::wait(short events) {
       return false;
     }
     pollfd p{fd_.load(), events, 0};
+    if (p.fd < 0) {  // closed by another thread (an abort): nothing left to wait for
+      errno = EBADF;
+      return false;
+    }
     int n = utcp_poll(s_->host(), &p, 1, poll_slice_ms);
     if (n < 0 && errno != EINTR) return false;
     if (n > 0) return true;  // ready, or an error the next call reports
@@ -302,6 +348,7 @@ ssize_t Conn::read_some(void* buf, std::size_t n) {
     ssize_t r = utcp_recv(s_->host(), fd_.load(), buf, n, 0);
     int e = errno;
     s_->kick();  // reading may open the window: a window update to send
+    if (r > 0 && counters_) counters_->received.fetch_add(static_cast<std::uint64_t>(r));
     if (r >= 0) return r;
     if (e != EAGAIN && e != EWOULDBLOCK) {
       errno = e;
@@ -318,6 +365,7 @@ bool Conn::write_all(const void* buf, std::size_t n) {
     int e = errno;
     s_->kick();
     if (r > 0) {
+      if (counters_) counters_->sent.fetch_add(static_cast<std::uint64_t>(r));
       p += r;
       n -= static_cast<std::size_t>(r);
       continue;
@@ -357,8 +405,11 @@ void Conn::abort() {
 }
 
 void Conn::close_fd() {
+  std::unique_lock<std::mutex> lk;
+  if (counters_) lk = std::unique_lock(counters_->mu);  // the monitor samples the descriptor under it
   int fd = fd_.exchange(-1);
   if (fd < 0) return;
+  if (counters_ && s_->monitor()) s_->monitor()->closed(*counters_);
   utcp_close(s_->host(), fd);
   s_->kick();
 }
@@ -399,42 +450,6 @@ std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeou
     if (err != 0) return std::unexpected("connecting to " + where.str() + ": " + std::strerror(err));
   }
   return c;
-}
-
-// ---- Progress ----
-
-Progress::Progress(const Session& s)
-    : s_(s), enabled_(isatty(STDERR_FILENO) == 1), start_ns_(io::monotonic_ns()) {
-  if (!enabled_) return;
-  thread_ = std::thread([this] {
-    while (!done_.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      if (!done_.load()) draw(false);
-    }
-  });
-}
-
-Progress::~Progress() {
-  finish();
-}
-
-void Progress::draw(bool final) {
-  double secs = static_cast<double>(io::monotonic_ns() - start_ns_) / 1e9;
-  auto tx = sent_.load(), rx = received_.load();
-  double rate = secs > 0 ? static_cast<double>(tx + rx) / secs : 0;
-  char line[256];
-  std::snprintf(line, sizeof line, "%s sent %s, received %s in %.1f s, %s, %llu retransmitted%s",
-                final ? "\r\033[K" : "\r\033[K ", format_bytes(double(tx)).c_str(),
-                format_bytes(double(rx)).c_str(), secs, format_rate(rate).c_str(),
-                static_cast<unsigned long long>(s_.retransmissions()), final ? "\n" : "");
-  std::fputs(line, stderr);
-  std::fflush(stderr);
-}
-
-void Progress::finish() {
-  if (done_.exchange(true)) return;
-  if (thread_.joinable()) thread_.join();
-  if (enabled_) draw(true);
 }
 
 bool write_fd(int fd, const char* p, std::size_t n) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -17,8 +18,9 @@
 #include <thread>
 
 #include "driver.hpp"
+#include "monitor.hpp"
 #include "netlink.hpp"
-#include "pcap.hpp"
+#include "pcapng.hpp"
 #include "report.hpp"
 #include "tun.hpp"
 #include "utcp/ip.hpp"
@@ -62,6 +64,8 @@ struct SockAddr {
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
 };
 SockAddr make_sockaddr(const IpAddr& ip, std::uint16_t port);
+// "10.77.0.2:80", "[fd00:77::2]:80".
+std::string sockaddr_text(const sockaddr_storage& ss);
 std::optional<Endpoint> parse_endpoint(std::string_view text);
 
 class Session {
@@ -81,8 +85,12 @@ class Session {
   const std::string& device() const { return tun_->name(); }
   void kick() { driver_->kick(); }
 
-  // Retransmitted segments so far (timer and fast), for the progress line.
-  std::uint64_t retransmissions() const;
+  // Interval lines, --json and --trace for the connections of this session (Conn registers
+  // with it); started by the tool once its options are known.
+  void start_monitor(const ReportOptions& o) { monitor_ = std::make_unique<Monitor>(host_, o); }
+  Monitor* monitor() const { return monitor_.get(); }
+  // The first write error of --pcap, if any (the capture stops there).
+  std::optional<std::string> capture_error() const;
   // The stack's counters (core Stats, drops by reason) and the driver's.
   void print_counters(std::ostream& os) const;
   // Stops the loop after letting queued segments (FIN, RST) go out.
@@ -95,8 +103,12 @@ class Session {
   std::optional<io::Cidr> kernel_;
   std::optional<io::TunDevice> tun_;
   utcp_host* host_ = nullptr;
-  std::unique_ptr<io::PcapWriter> pcap_;
+  std::unique_ptr<io::PcapngWriter> pcap_;
   std::int64_t pcap_epoch_ns_ = 0;  // realtime minus monotonic, so captures carry wall-clock times
+  mutable std::mutex pcap_mu_;
+  bool pcap_closed_ = false;
+  std::optional<std::string> pcap_error_;
+  std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<io::Driver> driver_;
 };
 
@@ -128,30 +140,11 @@ class Conn {
   Session* s_;
   std::atomic<int> fd_{-1};  // closed (-1) by one thread while another may be reading
   std::atomic<bool> write_cut_{false};
+  std::shared_ptr<ConnCounters> counters_;  // with the session's monitor
 };
 
 // Opens a connection to `to`; an error is one line ("connection refused" ...).
 std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms);
-
-// The progress line of connect and get: bytes each way, rate, retransmissions, redrawn
-// on stderr while a transfer runs and followed by a summary; silent unless stderr is a TTY.
-class Progress {
- public:
-  explicit Progress(const Session& s);
-  ~Progress();
-  void sent(std::size_t n) { sent_.fetch_add(n, std::memory_order_relaxed); }
-  void received(std::size_t n) { received_.fetch_add(n, std::memory_order_relaxed); }
-  void finish();
-
- private:
-  void draw(bool final);
-  const Session& s_;
-  bool enabled_;
-  std::uint64_t start_ns_;
-  std::atomic<std::uint64_t> sent_{0}, received_{0};
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
 
 // Writes all n bytes to a file descriptor, retrying on EINTR; false on any other failure.
 bool write_fd(int fd, const char* p, std::size_t n);

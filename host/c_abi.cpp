@@ -14,6 +14,14 @@ struct utcp_host {
   std::unique_ptr<utcp::host::Host> host;
 };
 
+namespace utcp::host {
+
+Host& unwrap(utcp_host* h) {
+  return *h->host;
+}
+
+}  // namespace utcp::host
+
 namespace {
 
 using utcp::host::SysResult;

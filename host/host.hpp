@@ -163,4 +163,7 @@ class Host {
   utcp_host_stats counters_{};
 };
 
+// The Host behind a C ABI handle, for C++ tools that also want its observers (conn_info).
+Host& unwrap(utcp_host* h);
+
 }  // namespace utcp::host
