@@ -21,6 +21,7 @@
 
 #include "command.hpp"
 #include "http_server.hpp"
+#include "iperf3_server.hpp"
 #include "options.hpp"
 #include "tun_common.hpp"
 
@@ -117,6 +118,7 @@ int run_serve(const ServeOptions& o) {
   std::cerr << "utcp serve: " << o.app << " on " << Endpoint{s.ip(), port} << " (device " << s.device()
             << "), Ctrl-C to stop" << std::endl;
 
+  Iperf3Server iperf3(o.common.verbose);
   Active active;
   std::uint64_t accepted = 0;
   while (!stop_requested()) {
@@ -130,13 +132,15 @@ int run_serve(const ServeOptions& o) {
     ++accepted;
     if (o.common.verbose) std::cerr << "accepted " << sockaddr_text(peer) << " (fd " << fd << ")\n";
     active.enter();
-    std::thread([&s, &active, &o, &http, fd] {
+    std::thread([&s, &active, &o, &http, &iperf3, fd] {
       {
         Conn c(s, fd);
         if (o.app == "echo") {
           echo(c);
         } else if (o.app == "discard") {
           discard(c);
+        } else if (o.app == "iperf3") {
+          iperf3.handle(c);
         } else {
           serve_http(c, http);
         }
@@ -180,22 +184,23 @@ int run_serve(const ServeOptions& o) {
   return code;
 }
 
-const Registration reg{{"serve", "Serve echo, discard or http on a TUN device", [](CLI::App& cmd) -> Run {
-                          auto o = std::make_shared<ServeOptions>();
-                          add_common_options(cmd, o->common);
-                          cmd.add_option("--port", o->port,
-                                         "TCP port to listen on (0: any free port, printed at start)")
-                              ->required();
-                          cmd.add_option("--app", o->app, "what to serve")
-                              ->check(CLI::IsMember({"echo", "discard", "http"}))
-                              ->capture_default_str();
-                          cmd.add_option("--root", o->root, "directory served by --app http")
-                              ->capture_default_str()
-                              ->each([o](const std::string&) { o->root_given = true; });
-                          cmd.add_option("--backlog", o->backlog, "listen backlog")->capture_default_str();
-                          add_report_options(cmd, o->report);
-                          return [o] { return run_serve(*o); };
-                        }}};
+const Registration reg{
+    {"serve", "Serve echo, discard, http or iperf3 (for Linux's iperf3 -c) on a TUN device",
+     [](CLI::App& cmd) -> Run {
+       auto o = std::make_shared<ServeOptions>();
+       add_common_options(cmd, o->common);
+       cmd.add_option("--port", o->port, "TCP port to listen on (0: any free port, printed at start)")
+           ->required();
+       cmd.add_option("--app", o->app, "what to serve")
+           ->check(CLI::IsMember({"echo", "discard", "http", "iperf3"}))
+           ->capture_default_str();
+       cmd.add_option("--root", o->root, "directory served by --app http")
+           ->capture_default_str()
+           ->each([o](const std::string&) { o->root_given = true; });
+       cmd.add_option("--backlog", o->backlog, "listen backlog")->capture_default_str();
+       add_report_options(cmd, o->report);
+       return [o] { return run_serve(*o); };
+     }}};
 
 }  // namespace
 }  // namespace utcp::apps

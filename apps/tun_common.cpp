@@ -332,6 +332,10 @@ bool Conn::wait(short events) {
       errno = EINTR;
       return false;
     }
+    if (cancelled_.load()) {
+      errno = ECANCELED;
+      return false;
+    }
     pollfd p{fd_.load(), events, 0};
     if (p.fd < 0) {  // closed by another thread (an abort): nothing left to wait for
       errno = EBADF;

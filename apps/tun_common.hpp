@@ -133,6 +133,8 @@ class Conn {
   // short (the rest would never be sent: the process is about to go).
   void close();
   void abort();  // SO_LINGER 0: RST
+  // From another thread: the waits in read_some and write_all give up (errno ECANCELED).
+  void cancel() { cancelled_.store(true); }
 
  private:
   bool wait(short events);
@@ -140,6 +142,7 @@ class Conn {
   Session* s_;
   std::atomic<int> fd_{-1};  // closed (-1) by one thread while another may be reading
   std::atomic<bool> write_cut_{false};
+  std::atomic<bool> cancelled_{false};
   std::shared_ptr<ConnCounters> counters_;  // with the session's monitor
 };
 
