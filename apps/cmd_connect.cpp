@@ -148,12 +148,8 @@ int run_connect(const ConnectOptions& o) {
     code = 1;
   }
   if (o.report.json) {
-    Json start = Json::object();
-    start.set("command", "connect");
-    start.set("version", UTCP_VERSION);
-    start.set("local", o.common.ip);
+    Json start = session_start_json("connect", s);
     start.set("remote", o.to);
-    start.set("device", s.device());
     Json end = Json::object();
     end.set("ok", code == 0);
     std::cout << s.monitor()->document(std::move(start), std::move(end)).dump(2) << "\n";

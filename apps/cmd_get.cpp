@@ -187,12 +187,8 @@ int run_get(const GetOptions& o) {
     code = 1;
   }
   if (o.report.json) {
-    Json start = Json::object();
-    start.set("command", "get");
-    start.set("version", UTCP_VERSION);
+    Json start = session_start_json("get", s);
     start.set("url", o.url);
-    start.set("local", o.common.ip);
-    start.set("device", s.device());
     Json end = Json::object();
     end.set("ok", code == 0);
     end.set("body_bytes", got);

@@ -165,13 +165,9 @@ int run_serve(const ServeOptions& o) {
     code = 1;
   }
   if (o.report.json) {
-    Json start = Json::object();
-    start.set("command", "serve");
-    start.set("version", UTCP_VERSION);
+    Json start = session_start_json("serve", s);
     start.set("app", o.app);
-    start.set("local", o.common.ip);
     start.set("port", port);
-    start.set("device", s.device());
     Json end = Json::object();
     end.set("connections_accepted", accepted);
     std::cout << s.monitor()->document(std::move(start), std::move(end)).dump(2) << std::endl;

@@ -456,6 +456,15 @@ std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeou
   return c;
 }
 
+Json session_start_json(const char* command, const Session& s) {
+  Json start = Json::object();
+  start.set("command", command);
+  start.set("version", UTCP_VERSION);
+  start.set("local", s.ip().to_string());
+  start.set("device", s.device());
+  return start;
+}
+
 bool write_fd(int fd, const char* p, std::size_t n) {
   while (n > 0) {
     const ssize_t w = ::write(fd, p, n);

@@ -149,6 +149,10 @@ class Conn {
 // Opens a connection to `to`; an error is one line ("connection refused" ...).
 std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms);
 
+// The "start" object of the TUN tools' --json documents: command, version, utcp's address,
+// the device; each tool adds its own.
+Json session_start_json(const char* command, const Session& s);
+
 // Writes all n bytes to a file descriptor, retrying on EINTR; false on any other failure.
 bool write_fd(int fd, const char* p, std::size_t n);
 // One line for a socket error: the usual phrases for resets and timeouts, strerror otherwise.

@@ -7,6 +7,8 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <utility>
 
 #include "ip_packet.hpp"
@@ -237,22 +239,12 @@ std::string text(std::span<const std::byte> v) {
 }  // namespace
 
 IoResult<PcapngFile> read_pcapng(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(errno_error("cannot read capture " + path));
-  std::vector<std::byte> bytes;
-  std::byte chunk[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      return std::unexpected(errno_error("reading capture " + path, e));
-    }
-    if (n == 0) break;
-    bytes.insert(bytes.end(), chunk, chunk + n);
-  }
-  ::close(fd);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(errno_error("cannot read capture " + path));
+  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return std::unexpected(errno_error("reading capture " + path));
+  const auto* begin = reinterpret_cast<const std::byte*>(raw.data());
+  const std::vector<std::byte> bytes(begin, begin + raw.size());
 
   PcapngFile file;
   std::vector<int> exponent;  // per interface: timestamp unit 10^-exponent s
