@@ -2,13 +2,15 @@
 // every segment encoded and checksummed by Segment::encode_into and decoded and verified by
 // handle_buf. Prints a table and, for scripts, one "RESULT name value" line per figure.
 //
-//   bench_e2e [--only user|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N]
+//   bench_e2e [--only user|sink|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N]
 //             [--idle N]
 //
 // user     the user's pattern through the public API, glibc's malloc as it comes: each round
 //          send() offers the next 1 MiB (the stack takes what its buffer has room for), every
 //          segment in flight is delivered, recv() takes everything queued (whatever arrived)
 //          and every byte is checked, the answers are delivered; N bytes (default 1 GiB)
+// sink     the same with the allocation-free variants (handle_buf, send, recv and timer
+//          appending to vectors the caller reuses): what the stacks allocate themselves
 // bulk     N bytes (default 1 GiB) over one flow, MSS 1460, every byte checked at the receiver
 // flows    the same total spread over --flows flows (default 1000), all active at once
 // connect  --connects (default 200,000) handshakes and closes, distinct 4-tuples, virtual
@@ -80,6 +82,17 @@ std::string_view stream_at(std::size_t flow, std::uint64_t offset, std::size_t n
   return std::string_view(pattern()).substr((flow * 7919 + offset) % kPeriod, n);
 }
 
+// The bytes of one piece recv returned (the receive queue's own block), against the stream.
+bool matches(const Payload& piece, std::string_view want) {
+  bool ok = true;
+  std::size_t at = 0;
+  piece.for_each_slice([&](std::span<const std::byte> s) {
+    ok = ok && std::memcmp(s.data(), want.data() + at, s.size()) == 0;
+    at += s.size();
+  });
+  return ok;
+}
+
 struct BulkFigures {
   double wall = 0, cpu = 0;
   std::uint64_t bytes = 0, data_segments = 0, allocs = 0;
@@ -129,8 +142,8 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
       readable[i] = 0;
       auto r = recv(std::move(p.b), p.now, fb[i]);
       if (!r) die("recv: " + r.error().message);
-      for (const std::string& piece : r->data) {
-        if (got[i] + piece.size() > per_flow || piece != stream_at(i, got[i], piece.size()))
+      for (const Payload& piece : r->data) {
+        if (got[i] + piece.size() > per_flow || !matches(piece, stream_at(i, got[i], piece.size())))
           die("received bytes differ from those sent");
         got[i] += piece.size();
         total_got += piece.size();
@@ -163,25 +176,13 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
   return f;
 }
 
-// The bytes of one recv: a std::string or a Payload, compared against the stream.
-bool matches(const std::string& piece, std::string_view want) {
-  return piece == want;
-}
-[[maybe_unused]] bool matches(const Payload& piece, std::string_view want) {
-  bool ok = true;
-  std::size_t at = 0;
-  piece.for_each_slice([&](std::span<const std::byte> s) {
-    ok = ok && std::memcmp(s.data(), want.data() + at, s.size()) == 0;
-    at += s.size();
-  });
-  return ok;
-}
-
 // The user's pattern (see the top of this file): no events consulted, one send and one recv
 // per round, 1 MiB offered each time.
-BulkFigures user_bulk(std::uint64_t total) {
+BulkFigures user_bulk(std::uint64_t total, bool sink) {
   constexpr std::size_t kOffer = 1u << 20;
   Pair p;
+  p.sink = sink;
+  std::vector<Payload> pieces;  // the sink run's reused recv vector
   const Flow fa = p.open(0), fb = server_flow(0);
   std::uint64_t sent = 0, got = 0;
   (void)pattern();
@@ -191,24 +192,48 @@ BulkFigures user_bulk(std::uint64_t total) {
     bool progress = false;
     if (sent < total) {
       const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(kOffer, total - sent));
-      auto r = send(std::move(p.a), p.now, fa, stream_at(0, sent, len));
-      if (!r) die("send: " + r.error().message);
-      sent += r->enqueued;
-      progress |= r->enqueued > 0;
-      p.a = std::move(r->state);
-      p.queue(r->out, true);
+      std::size_t enqueued = 0;
+      if (sink) {
+        auto r = send(std::move(p.a), p.now, fa, stream_at(0, sent, len), p.out);
+        if (!r) die("send: " + r.error().message);
+        enqueued = r->enqueued;
+        p.a = std::move(r->state);
+        p.queue(p.out, true);
+        p.out.clear();
+      } else {
+        auto r = send(std::move(p.a), p.now, fa, stream_at(0, sent, len));
+        if (!r) die("send: " + r.error().message);
+        enqueued = r->enqueued;
+        p.a = std::move(r->state);
+        p.queue(r->out, true);
+      }
+      sent += enqueued;
+      progress |= enqueued > 0;
     }
     progress |= p.deliver(true) > 0;
-    auto r = recv(std::move(p.b), p.now, fb);
-    if (!r) die("recv: " + r.error().message);
-    for (const auto& piece : r->data) {
-      if (got + piece.size() > total || !matches(piece, stream_at(0, got, piece.size())))
-        die("received bytes differ from those sent");
-      got += piece.size();
-      progress = true;
+    const auto check = [&](const auto& data) {
+      for (const auto& piece : data) {
+        if (got + piece.size() > total || !matches(piece, stream_at(0, got, piece.size())))
+          die("received bytes differ from those sent");
+        got += piece.size();
+        progress = true;
+      }
+    };
+    if (sink) {
+      auto r = recv(std::move(p.b), p.now, fb, pieces, p.out);
+      if (!r) die("recv: " + r.error().message);
+      p.b = std::move(r->state);
+      check(pieces);
+      pieces.clear();  // the reader is done with them: the blocks go back
+      p.queue(p.out, false);
+      p.out.clear();
+    } else {
+      auto r = recv(std::move(p.b), p.now, fb);
+      if (!r) die("recv: " + r.error().message);
+      check(r->data);
+      p.b = std::move(r->state);
+      p.queue(r->out, false);
     }
-    p.b = std::move(r->state);
-    p.queue(r->out, false);
     progress |= p.deliver(false) > 0;
     if (!progress && p.to_a.empty() && p.to_b.empty()) {
       const auto d = p.next();
@@ -317,14 +342,16 @@ int main(int argc, char** argv) {
     else if (k == "--idle")
       idle = parse_size(argv[i + 1]);
     else
-      die("usage: bench_e2e [--only user|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N] "
+      die("usage: bench_e2e [--only user|sink|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects "
+          "N] "
           "[--idle N]");
   }
   if (flows == 0 || flows > 50000) die("--flows: 1 to 50000");
   const auto want = [&](std::string_view w) { return only.empty() || only == w; };
   // The user's pattern first, on glibc's malloc as a fresh process has it (its mmap and trim
   // thresholds adapt to what was freed before); then memory, while the heap is still small.
-  if (want("user")) report_figures("user_bulk", user_bulk(bytes));
+  if (want("user")) report_figures("user_bulk", user_bulk(bytes, false));
+  if (want("sink")) report_figures("user_sink", user_bulk(bytes, true));
   if (want("memory")) report_memory(idle);
   if (want("bulk")) report_bulk("bulk_1flow", 1, bytes);
   if (want("flows")) report_bulk("bulk_flows", static_cast<std::size_t>(flows), bytes);

@@ -64,6 +64,10 @@ class Pair {
 
   St a, b;
   Instant now = Instant{} + std::chrono::hours(1);
+  // Deliver with the sink variants of handle_buf and timer (outputs into one reused vector)
+  // instead of the calls that return a vector each.
+  bool sink = false;
+  std::vector<Output> out;          // the reused output vector of the sink variants
   std::vector<Packet> to_a, to_b;   // in flight
   std::uint64_t data_segments = 0;  // segments with payload put on the wire
 
@@ -90,6 +94,14 @@ class Pair {
     q.clear();
     St& s = for_b ? b : a;
     for (const Packet& p : scratch_) {
+      if (sink) {
+        auto r = handle_buf(std::move(s), now, p.src, p.dst, p.view(), out);
+        s = std::move(r.state);
+        if (r.event) on_event(*r.event);
+        queue(out, !for_b);
+        out.clear();
+        continue;
+      }
       auto r = handle_buf(std::move(s), now, p.src, p.dst, p.view());
       s = std::move(r.state);
       if (r.event) on_event(*r.event);

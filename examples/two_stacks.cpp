@@ -38,6 +38,13 @@ std::uint64_t fnv(std::uint64_t h, const std::string& s) {
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
   return h;
 }
+// The bytes recv returns are the receive queue's own blocks, shared (no copy).
+std::uint64_t fnv(std::uint64_t h, const utcp::Payload& p) {
+  p.for_each_slice([&](std::span<const std::byte> s) {
+    for (std::byte c : s) h = (h ^ std::to_integer<unsigned>(c)) * 1099511628211ull;
+  });
+  return h;
+}
 
 }  // namespace
 

@@ -184,7 +184,7 @@ class Link {
         auto r = utcp::recv(std::move(sd->s), now_, *sd->flow);
         if (r) {
           sd->s = std::move(r->state);
-          for (const auto& chunk : r->data) sd->received += chunk;
+          for (const auto& chunk : r->data) chunk.append_to(sd->received);
           transmit(*sd, r->out);
         } else if (r.error().kind == utcp::Error::Kind::eof) {
           sd->eof = true;

@@ -532,7 +532,7 @@ void Host::pull(Socket& s, std::size_t want) {
     return;
   }
   stack_ = std::move(r->state);
-  for (const std::string& chunk : r->data) s.rbuf += chunk;
+  for (const Payload& chunk : r->data) chunk.append_to(s.rbuf);
   emit(std::move(r->out));
 }
 

@@ -4,7 +4,7 @@
 #
 #   1. the Google Benchmark programs (bench/bench_*, except bench_e2e)
 #   2. bench_e2e: the user's pattern (1 MiB sends, recv of everything queued each round,
-#      glibc's malloc as it comes), bulk 1 GiB over one flow and over 1,000 flows,
+#      glibc's malloc as it comes), the same with the sink variants, bulk 1 GiB over one flow and over 1,000 flows,
 #      connect + close rate, memory per idle connection at 1,000,000 connections
 #   3. Linux loopback TCP, MTU 1500, in a private network namespace, offloads off then on,
 #      and the ratios utcp / Linux (root only; skipped with a note otherwise)
@@ -116,6 +116,8 @@ if [ "${BENCH_VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
   echo "== instructions per data segment (valgrind --tool=callgrind, 4 MiB and 12 MiB runs)"
   ipseg=$(per_segment user_bulk_data_segments 4M 12M "$b/bench/bench_e2e" --only user --bytes)
   echo "RESULT instructions_per_segment_user $ipseg" | tee "$work/ir_user"
+  ipseg=$(per_segment user_sink_data_segments 4M 12M "$b/bench/bench_e2e" --only sink --bytes)
+  echo "RESULT instructions_per_segment_sink $ipseg" | tee "$work/ir_sink"
   ipseg=$(per_segment bulk_1flow_data_segments 4M 12M "$b/bench/bench_e2e" --only bulk --bytes)
   echo "RESULT instructions_per_segment $ipseg" | tee "$work/ir"
   if [ "$lwip_ok" = 1 ]; then
@@ -133,6 +135,9 @@ row "user pattern, 1 flow (Gbit/s, CPU time)" "$(val user_bulk_gbps_cpu)" ">= Li
 row "user pattern, 1 flow (Gbit/s, wall, pinned)" "$(val user_bulk_gbps_wall)" ""
 row "user pattern, allocations per data segment" "$(val user_bulk_allocs_per_segment)" "0 beyond the caller's containers"
 row "user pattern, instructions per data segment" "$(val instructions_per_segment_user)" "<= 3,000"
+row "  with the sink variants (Gbit/s, CPU time)" "$(val user_sink_gbps_cpu)" ""
+row "  with the sink variants, allocations per seg." "$(val user_sink_allocs_per_segment)" "0 (the stacks' own)"
+row "  with the sink variants, instructions per seg." "$(val instructions_per_segment_sink)" "<= 3,000"
 row "bulk 1 flow, 64 KiB sends (Gbit/s, CPU time)" "$(val bulk_1flow_gbps_cpu)" ">= Linux loopback, offloads off"
 row "bulk 1 flow (Gbit/s, wall, pinned)" "$(val bulk_1flow_gbps_wall)" ""
 row "bulk 1,000 flows (Gbit/s, CPU time)" "$(val bulk_flows_gbps_cpu)" ""

@@ -235,7 +235,10 @@ Result<std::vector<std::string>> Network::recv(NodeId n, const Flow& flow) {
   node.state = std::move(r->state);
   transmit(n, std::move(r->out));
   after_call(n, "recv");
-  return std::move(r->data);
+  std::vector<std::string> data;
+  data.reserve(r->data.size());
+  for (const Payload& p : r->data) data.push_back(p.to_string());
+  return data;
 }
 
 Result<void> Network::shutdown(NodeId n, const Flow& flow, Direction direction) {

@@ -34,6 +34,8 @@ class PayloadBlock {
   struct Key {};  // only make() builds a block with trailing bytes
 
  public:
+  // make() recycles blocks of this capacity (a busy queue's) through a small per-thread cache.
+  static constexpr std::size_t kPooledCapacity = 16 * 1024;
   static std::shared_ptr<PayloadBlock> make(std::size_t capacity);
   std::size_t capacity() const { return capacity_; }
   std::size_t fill() const { return fill_.load(std::memory_order_acquire); }
@@ -75,6 +77,8 @@ class Payload {
   std::size_t size() const { return first_.len + second_.len; }
   bool empty() const { return size() == 0; }
   std::string to_string() const;
+  // Appends the bytes to `out`.
+  void append_to(std::string& out) const;
   // Copies min(size(), out.size()) bytes from the start; returns how many.
   std::size_t copy_to(std::span<std::byte> out) const;
   std::byte at(std::size_t i) const;

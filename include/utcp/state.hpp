@@ -95,9 +95,9 @@ enum class Direction : std::uint8_t { read, write, read_write };
 template <class N>
 struct Received {
   State<N> state;
-  std::vector<std::string> data;  // everything queued, possibly empty
-  N notify;                       // the receive notify, to wait on when data is empty
-  std::vector<Output> out;        // e.g. a window update
+  std::vector<Payload> data;  // everything queued, possibly empty: the queue's own blocks, shared
+  N notify;                   // the receive notify, to wait on when data is empty
+  std::vector<Output> out;    // e.g. a window update
 };
 template <class N>
 struct Sent {
@@ -108,6 +108,31 @@ struct Sent {
 };
 
 // ---- additions beyond the seed ----
+
+// The allocation-free variants (below): the outputs go to the end of the caller's vector, which
+// it clears and reuses, so a steady stream of calls allocates nothing for them.
+template <class N>
+struct Handled {
+  State<N> state;
+  std::optional<Event<N>> event;
+};
+template <class N>
+struct Timed {
+  State<N> state;
+  std::vector<TimerDrop<N>> drops;  // empty (no allocation) unless a connection ended
+};
+template <class N>
+struct Enqueued {
+  State<N> state;
+  std::size_t enqueued;
+  N notify;  // the send notify
+};
+template <class N>
+struct Taken {
+  State<N> state;
+  std::size_t bytes;  // bytes taken (recv: appended to the caller's vector; recv_into: copied)
+  N notify;           // the receive notify, to wait on when nothing was taken
+};
 
 // Per-flow settings. Unset fields keep the stack's Config. Listeners pass theirs on to the
 // flows they accept.
@@ -130,9 +155,9 @@ struct ConnInfo {
   Seq snd_una, snd_nxt, snd_max;  // snd_max: the highest sequence number sent so far
   std::uint32_t snd_wnd = 0;      // scaled, in bytes
   Seq rcv_nxt;
-  std::uint32_t rcv_wnd = 0;      // what we advertise, scaled, in bytes
+  std::uint32_t rcv_wnd = 0;                    // what we advertise, scaled, in bytes
   std::uint8_t snd_wscale = 0, rcv_wscale = 0;  // shifts in use (0 when not negotiated)
-  std::uint32_t mss = 0;          // effective send MSS
+  std::uint32_t mss = 0;                        // effective send MSS
   std::uint32_t cwnd = 0, ssthresh = 0;
   Duration srtt{}, rttvar{}, rto{};
   std::uint32_t retransmits = 0;  // consecutive, of the current timeout
@@ -141,7 +166,7 @@ struct ConnInfo {
   std::size_t recv_queued = 0;    // in-order bytes waiting for recv()
   std::size_t ooo_bytes = 0;      // out-of-order bytes held
   std::size_t ooo_ranges = 0;
-  bool fin_received = false;      // the peer's FIN has been reached in sequence
+  bool fin_received = false;  // the peer's FIN has been reached in sequence
   bool read_shut = false, write_shut = false;
   std::optional<Instant> deadline;  // this flow's earliest timer
   bool nodelay = false, keepalive = false;
@@ -152,13 +177,19 @@ struct ConnInfo {
 template <class N>
 State<N> empty(std::function<N()> make_notify, std::string id, Config config = {});
 
-template <class N> State<N> start_listen(const State<N>&, std::uint16_t port, const FlowOptions& = {});
-template <class N> State<N> start_listen(State<N>&&, std::uint16_t port, const FlowOptions& = {});
-template <class N> State<N> stop_listen(const State<N>&, std::uint16_t port);
-template <class N> State<N> stop_listen(State<N>&&, std::uint16_t port);
+template <class N>
+State<N> start_listen(const State<N>&, std::uint16_t port, const FlowOptions& = {});
+template <class N>
+State<N> start_listen(State<N>&&, std::uint16_t port, const FlowOptions& = {});
+template <class N>
+State<N> stop_listen(const State<N>&, std::uint16_t port);
+template <class N>
+State<N> stop_listen(State<N>&&, std::uint16_t port);
 
-template <class N> TimerResult<N> timer(const State<N>&, Instant now);
-template <class N> TimerResult<N> timer(State<N>&&, Instant now);
+template <class N>
+TimerResult<N> timer(const State<N>&, Instant now);
+template <class N>
+TimerResult<N> timer(State<N>&&, Instant now);
 
 template <class N>
 HandleResult<N> handle_buf(const State<N>&, Instant now, const IpAddr& src, const IpAddr& dst,
@@ -176,28 +207,72 @@ Result<Connected<N>> connect(State<N>&&, Instant now, const IpAddr& src, const I
                              std::uint16_t dst_port, std::optional<std::uint16_t> src_port = {},
                              const FlowOptions& = {});
 
-template <class N> Result<Step<N>> close(const State<N>&, Instant now, const Flow&);
-template <class N> Result<Step<N>> close(State<N>&&, Instant now, const Flow&);
-template <class N> Result<Step<N>> shutdown(const State<N>&, Instant now, const Flow&, Direction);
-template <class N> Result<Step<N>> shutdown(State<N>&&, Instant now, const Flow&, Direction);
-template <class N> Result<Received<N>> recv(const State<N>&, Instant now, const Flow&);
-template <class N> Result<Received<N>> recv(State<N>&&, Instant now, const Flow&);
-template <class N> Result<Sent<N>> send(const State<N>&, Instant now, const Flow&, std::string_view data);
-template <class N> Result<Sent<N>> send(State<N>&&, Instant now, const Flow&, std::string_view data);
+template <class N>
+Result<Step<N>> close(const State<N>&, Instant now, const Flow&);
+template <class N>
+Result<Step<N>> close(State<N>&&, Instant now, const Flow&);
+template <class N>
+Result<Step<N>> shutdown(const State<N>&, Instant now, const Flow&, Direction);
+template <class N>
+Result<Step<N>> shutdown(State<N>&&, Instant now, const Flow&, Direction);
+template <class N>
+Result<Received<N>> recv(const State<N>&, Instant now, const Flow&);
+template <class N>
+Result<Received<N>> recv(State<N>&&, Instant now, const Flow&);
+template <class N>
+Result<Sent<N>> send(const State<N>&, Instant now, const Flow&, std::string_view data);
+template <class N>
+Result<Sent<N>> send(State<N>&&, Instant now, const Flow&, std::string_view data);
 template <class N>
 Result<State<N>> force_enqueue(const State<N>&, Instant now, const Flow&, std::string_view data);
 template <class N>
 Result<State<N>> force_enqueue(State<N>&&, Instant now, const Flow&, std::string_view data);
 
-template <class N> std::optional<Instant> next_deadline(const State<N>&);
-template <class N> std::size_t num_connections(const State<N>&);
+template <class N>
+std::optional<Instant> next_deadline(const State<N>&);
+template <class N>
+std::size_t num_connections(const State<N>&);
+
+// send that shares `data`'s blocks instead of copying (a Payload built once over the
+// caller's bytes, e.g. Payload(owner, bytes), is queued as it is).
+template <class N>
+Result<Sent<N>> send(const State<N>&, Instant now, const Flow&, const Payload& data);
+template <class N>
+Result<Sent<N>> send(State<N>&&, Instant now, const Flow&, const Payload& data);
+
+// Sink variants: as the calls above, with their segments appended to `out`.
+template <class N>
+Handled<N> handle_buf(State<N>&&, Instant now, const IpAddr& src, const IpAddr& dst,
+                      std::span<const std::byte> tcp_bytes, std::vector<Output>& out);
+template <class N>
+Timed<N> timer(State<N>&&, Instant now, std::vector<Output>& out);
+template <class N>
+Result<Enqueued<N>> send(State<N>&&, Instant now, const Flow&, std::string_view data,
+                         std::vector<Output>& out);
+template <class N>
+Result<Enqueued<N>> send(State<N>&&, Instant now, const Flow&, const Payload& data, std::vector<Output>& out);
+// recv appending the queued blocks to `data` (the caller's reused vector).
+template <class N>
+Result<Taken<N>> recv(State<N>&&, Instant now, const Flow&, std::vector<Payload>& data,
+                      std::vector<Output>& out);
+// Bounded recv: copies min(buf.size(), queued) bytes into `buf` and consumes only those (a
+// socket's read); errors as recv. With nothing queued it takes 0 bytes and succeeds.
+template <class N>
+Result<Taken<N>> recv_into(State<N>&&, Instant now, const Flow&, std::span<std::byte> buf,
+                           std::vector<Output>& out);
+// Copies min(buf.size(), queued) bytes without consuming them (MSG_PEEK); errors as recv.
+template <class N>
+Result<std::size_t> peek(const State<N>&, const Flow&, std::span<std::byte> buf);
 
 // Abortive close: send an RST (when synchronized) and forget the flow (SO_LINGER 0).
-template <class N> Result<Step<N>> abort(const State<N>&, Instant now, const Flow&);
-template <class N> Result<Step<N>> abort(State<N>&&, Instant now, const Flow&);
+template <class N>
+Result<Step<N>> abort(const State<N>&, Instant now, const Flow&);
+template <class N>
+Result<Step<N>> abort(State<N>&&, Instant now, const Flow&);
 template <class N>
 Result<State<N>> set_options(const State<N>&, const Flow&, const FlowOptions&);
-template <class N> Result<State<N>> set_options(State<N>&&, const Flow&, const FlowOptions&);
+template <class N>
+Result<State<N>> set_options(State<N>&&, const Flow&, const FlowOptions&);
 // Path MTU discovery (RFC 1191, RFC 8201): an ICMP error quoting `quoted_seq` says the path
 // takes at most `mtu` bytes. Applied only when `quoted_seq` is unacknowledged data of the
 // flow (RFC 5927 §4.1); never below 576 (IPv4) or 1280 (IPv6). Retransmits at the new size.
@@ -206,14 +281,20 @@ Result<Step<N>> path_mtu(const State<N>&, Instant now, const Flow&, std::uint32_
 template <class N>
 Result<Step<N>> path_mtu(State<N>&&, Instant now, const Flow&, std::uint32_t mtu, Seq quoted_seq);
 
-template <class N> const Stats& stats(const State<N>&);
-template <class N> const Config& config(const State<N>&);
-template <class N> std::optional<ConnInfo> info(const State<N>&, const Flow&);
-template <class N> std::vector<Flow> flows(const State<N>&);  // in no particular order
-template <class N> bool listening(const State<N>&, std::uint16_t port);
+template <class N>
+const Stats& stats(const State<N>&);
+template <class N>
+const Config& config(const State<N>&);
+template <class N>
+std::optional<ConnInfo> info(const State<N>&, const Flow&);
+template <class N>
+std::vector<Flow> flows(const State<N>&);  // in no particular order
+template <class N>
+bool listening(const State<N>&, std::uint16_t port);
 // The control-block invariants (SND.UNA <= SND.NXT <= SND.MAX, queues within bounds, timers
 // consistent, ...) checked over every flow; a description of the first broken one.
-template <class N> std::optional<std::string> check_invariants(const State<N>&);
+template <class N>
+std::optional<std::string> check_invariants(const State<N>&);
 
 }  // namespace utcp
 

@@ -26,7 +26,7 @@ void ByteQueue::free_rep(Rep* r) {
   ::operator delete(static_cast<void*>(r));
 }
 
-ByteQueue::ByteQueue(const ByteQueue& o) : size_(o.size_) {
+ByteQueue::ByteQueue(const ByteQueue& o) : size_(o.size_), last_block_(o.last_block_) {
   if (!o.rep_) return;
   // A copy holds exactly the pieces: copying is O(pieces), bytes stay shared.
   rep_ = new_rep(std::max(o.rep_->count, kFirstCap));
@@ -50,6 +50,7 @@ ByteQueue& ByteQueue::operator=(ByteQueue&& o) noexcept {
     clear();
     rep_ = std::exchange(o.rep_, nullptr);
     size_ = std::exchange(o.size_, 0);
+    last_block_ = o.last_block_;
   }
   return *this;
 }
@@ -97,7 +98,7 @@ void ByteQueue::append(std::span<const std::byte> bytes) {
         last.bytes = Payload(rep_->tail, rep_->tail_end - len, len + n);
         rep_->tail_end += n;
         rep_->next_start += n;
-        size_ += n;
+        size_ += static_cast<std::uint32_t>(n);
         bytes = bytes.subspan(n);
         continue;
       }
@@ -109,7 +110,8 @@ void ByteQueue::append(std::span<const std::byte> bytes) {
     push_piece(Payload(block, 0, n));
     rep_->tail = std::move(block);
     rep_->tail_end = n;
-    size_ += n;
+    last_block_ = static_cast<std::uint32_t>(cap);
+    size_ += static_cast<std::uint32_t>(n);
     bytes = bytes.subspan(n);
   }
 }
@@ -123,6 +125,8 @@ std::size_t ByteQueue::new_block_size(std::size_t n) const {
   // munmap, for every send of a large buffer.
   std::size_t want = size_ + n >= kBlockSize ? kBlockSize : std::bit_ceil(size_ + n);
   if (rep_ && rep_->tail) want = std::max(want, 2 * rep_->tail->capacity());
+  // A queue that was busy before it emptied starts where it was.
+  want = std::max<std::size_t>(want, last_block_);
   return std::clamp(want, kMinBlock, kBlockSize);
 }
 
@@ -137,7 +141,7 @@ void ByteQueue::append(const Payload& p) {
   }
   push_piece(p);
   rep_->tail.reset();  // the last piece is no longer in a block we fill
-  size_ += p.size();
+  size_ += static_cast<std::uint32_t>(p.size());
 }
 
 std::uint32_t ByteQueue::piece_at(std::size_t off) const {
@@ -156,8 +160,8 @@ std::uint32_t ByteQueue::piece_at(std::size_t off) const {
 }
 
 Payload ByteQueue::slice(std::size_t off, std::size_t len) const {
-  off = std::min(off, size_);
-  len = std::min(len, size_ - off);
+  off = std::min(off, size());
+  len = std::min(len, size() - off);
   Payload out;
   if (len == 0) return out;
   const std::uint64_t front = rep_->at(0).start;
@@ -178,7 +182,7 @@ void ByteQueue::drop_front(std::size_t n) {
     clear();
     return;
   }
-  size_ -= n;
+  size_ -= static_cast<std::uint32_t>(n);
   while (n > 0) {
     Piece& p = rep_->at(0);
     const std::size_t len = p.bytes.size();
@@ -195,18 +199,20 @@ void ByteQueue::drop_front(std::size_t n) {
   }
 }
 
-void ByteQueue::take_all(std::vector<std::string>& out) {
+void ByteQueue::take_all(std::vector<Payload>& out) {
   if (size_ == 0) return;
-  // No zero-fill first: the string's bytes are written once, by the copy.
-  std::string s;
-  s.resize_and_overwrite(
-      size_, [this](char* p, std::size_t n) { return copy_front(std::as_writable_bytes(std::span(p, n))); });
-  out.push_back(std::move(s));
+  for (std::uint32_t i = 0; i < rep_->count; ++i) out.push_back(std::move(rep_->at(i).bytes));
   clear();
 }
 
+std::size_t ByteQueue::take_front(std::span<std::byte> out) {
+  const std::size_t n = copy_front(out);
+  drop_front(n);
+  return n;
+}
+
 std::size_t ByteQueue::copy_front(std::span<std::byte> out) const {
-  const std::size_t want = std::min(out.size(), size_);
+  const std::size_t want = std::min(out.size(), size());
   std::size_t done = 0;
   for (std::uint32_t i = 0; done < want; ++i) {
     done += rep_->at(i).bytes.copy_to(out.subspan(done, want - done));

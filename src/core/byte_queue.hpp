@@ -26,13 +26,13 @@ namespace utcp::detail {
 // rarely, a larger piece list (doubling).
 class ByteQueue {
  public:
-  static constexpr std::size_t kBlockSize = 16 * 1024;  // the steady-state block size
-  static constexpr std::size_t kMinBlock = 1024;        // the first block of a small queue
-  static constexpr std::size_t kCopyBelow = 512;        // append(Payload) copies up to this
+  static constexpr std::size_t kBlockSize = PayloadBlock::kPooledCapacity;  // the steady-state block size
+  static constexpr std::size_t kMinBlock = 1024;  // the first block of a small queue
+  static constexpr std::size_t kCopyBelow = 512;  // append(Payload) copies up to this
 
   ByteQueue() = default;
   ByteQueue(const ByteQueue& o);
-  ByteQueue(ByteQueue&& o) noexcept : rep_(o.rep_), size_(o.size_) {
+  ByteQueue(ByteQueue&& o) noexcept : rep_(o.rep_), size_(o.size_), last_block_(o.last_block_) {
     o.rep_ = nullptr;
     o.size_ = 0;
   }
@@ -62,8 +62,13 @@ class ByteQueue {
   // Removes n bytes from the front (n <= size(); more is clamped).
   void drop_front(std::size_t n);
 
-  // Appends every queued byte to out as one std::string, and clears the queue.
-  void take_all(std::vector<std::string>& out);
+  // Moves every piece to the end of `out` (the queue's own blocks, shared: no byte is copied)
+  // and empties the queue.
+  void take_all(std::vector<Payload>& out);
+
+  // Copies min(size(), out.size()) bytes from the front into `out` and removes them; returns
+  // how many.
+  std::size_t take_front(std::span<std::byte> out);
 
   // Copies min(size(), out.size()) bytes from the front without consuming them; returns how many.
   std::size_t copy_front(std::span<std::byte> out) const;
@@ -107,7 +112,11 @@ class ByteQueue {
   std::uint32_t piece_at(std::size_t off) const;  // index of the piece holding byte `off`
 
   Rep* rep_ = nullptr;
-  std::size_t size_ = 0;
+  std::uint32_t size_ = 0;  // a queue holds less than 4 GiB (a 32-bit sequence space's worth)
+  // The capacity of the last block this queue filled (0: none yet). It outlives the piece
+  // list, so a busy queue that empties (recv took everything, ACKs covered everything) starts
+  // its next block at the size it had reached rather than at kMinBlock again.
+  std::uint32_t last_block_ = 0;
 };
 
 }  // namespace utcp::detail

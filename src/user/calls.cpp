@@ -116,7 +116,7 @@ static bool window_update_due(const Tcb& t) {
   return space > cur && space - cur >= step_size;
 }
 
-Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::vector<std::string>& data,
+Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::vector<Payload>& data,
                                std::vector<Output>& out) {
   const std::uint64_t h = FlowTable::hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
@@ -136,21 +136,77 @@ Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::ve
   return n;
 }
 
-Result<EngineSent> engine_send(Engine& e, Instant now, const Flow& flow, std::string_view data,
-                               std::vector<Output>& out) {
+Result<NotifyPair> engine_recv_into(Engine& e, Instant now, const Flow& flow, std::span<std::byte> buf,
+                                    std::size_t& taken, std::vector<Output>& out) {
+  const std::uint64_t h = FlowTable::hash(flow);
+  const Tcb* found = e.tcbs.find(h, flow);
+  if (!found) return std::unexpected(Error::not_found());
+  if (found->rcvq.empty()) {
+    if (found->fin_received || found->read_shut) return std::unexpected(Error::eof());
+    if (!window_update_due(*found)) return found->notifies;
+  }
+  NotifyPair n = found->notifies;
+  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
+    taken = t.rcvq.take_front(buf);
+    if (!t.fin_received && t.synchronized()) {
+      if (window_update_due(t)) t.ack_now = true;
+      output(c, t);
+    }
+  });
+  return n;
+}
+
+Result<std::size_t> engine_peek(const Engine& e, const Flow& flow, std::span<std::byte> buf) {
+  const Tcb* found = e.tcbs.find(flow);
+  if (!found) return std::unexpected(Error::not_found());
+  if (found->rcvq.empty() && (found->fin_received || found->read_shut)) return std::unexpected(Error::eof());
+  return found->rcvq.copy_front(buf);
+}
+
+namespace {
+
+std::size_t size_of(std::string_view d) {
+  return d.size();
+}
+std::size_t size_of(const Payload& d) {
+  return d.size();
+}
+void enqueue(ByteQueue& q, std::string_view d, std::size_t n) {
+  q.append(d.substr(0, n));  // copies
+}
+void enqueue(ByteQueue& q, const Payload& d, std::size_t n) {
+  q.append(d.sub(0, n));  // shares
+}
+
+// §3.10.2 SEND, for both kinds of data.
+template <class D>
+Result<EngineSent> send_data(Engine& e, Instant now, const Flow& flow, const D& data,
+                             std::vector<Output>& out) {
   const std::uint64_t h = FlowTable::hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return std::unexpected(Error::not_found());
   if (found->write_shut) return std::unexpected(wrong_state("send", *found, "shut down for writing"));
   if (!can_send(found->state)) return std::unexpected(wrong_state("send", *found, "cannot send"));
-  const std::size_t n = std::min(data.size(), found->send_space());
+  const std::size_t n = std::min(size_of(data), found->send_space());
   EngineSent r{n, found->notifies};
   if (n == 0) return r;
   step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
-    t.sndq.append(data.substr(0, n));
+    enqueue(t.sndq, data, n);
     if (t.synchronized()) output(c, t);
   });
   return r;
+}
+
+}  // namespace
+
+Result<EngineSent> engine_send(Engine& e, Instant now, const Flow& flow, std::string_view data,
+                               std::vector<Output>& out) {
+  return send_data(e, now, flow, data, out);
+}
+
+Result<EngineSent> engine_send(Engine& e, Instant now, const Flow& flow, const Payload& data,
+                               std::vector<Output>& out) {
+  return send_data(e, now, flow, data, out);
 }
 
 std::optional<Error> engine_force_enqueue(Engine& e, Instant now, const Flow& flow, std::string_view data) {

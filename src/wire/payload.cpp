@@ -14,6 +14,39 @@ PayloadBlock::PayloadBlock(std::size_t capacity)
 
 namespace {
 
+// The blocks of kPooledCapacity bytes (every busy queue's blocks) are recycled through a small
+// cache per thread: a block freed on a thread goes back to that thread's cache (at most
+// kDepth of them, 256 KiB), and make() on the thread takes from it before calling operator
+// new. A bulk transfer then allocates no block in the steady state: the send queue frees its
+// blocks as ACKs arrive and the receive queue's blocks come back when the reader drops what
+// recv returned, on the same thread. The cache's storage is trivially destructible, so a block
+// freed while the thread exits (after the cleaner ran) simply goes to operator delete.
+struct BlockCache {
+  static constexpr std::size_t kDepth = 16;
+  void* slot[kDepth];
+  std::size_t n;
+  bool closed;  // the thread is exiting: no more caching
+};
+thread_local BlockCache t_blocks{};
+struct BlockCacheCleaner {
+  bool armed = false;
+  ~BlockCacheCleaner() {
+    while (t_blocks.n > 0) ::operator delete(t_blocks.slot[--t_blocks.n]);
+    t_blocks.closed = true;
+  }
+};
+thread_local BlockCacheCleaner t_cleaner;
+
+void* take_cached_block() {
+  return t_blocks.n > 0 ? t_blocks.slot[--t_blocks.n] : nullptr;
+}
+bool cache_block(void* p) {
+  if (t_blocks.closed || t_blocks.n == BlockCache::kDepth) return false;
+  t_cleaner.armed = true;  // constructs the cleaner, so the thread's exit frees the cache
+  t_blocks.slot[t_blocks.n++] = p;
+  return true;
+}
+
 // allocate_shared's allocator for make(): each allocation (there is one, the control block
 // with the PayloadBlock inside) gets `extra` bytes behind it, whose address it reports in
 // `*trailer` before the block is constructed.
@@ -27,12 +60,19 @@ struct TrailingAllocator {
   template <class U>
   TrailingAllocator(const TrailingAllocator<U>& o) : extra(o.extra), trailer(o.trailer) {}
 
+  // Blocks of kPooledCapacity bytes go through the thread's cache (n is always 1: the
+  // control block with the PayloadBlock inside, so equal `extra` means equal sizes).
+  bool pooled() const { return extra == PayloadBlock::kPooledCapacity; }
   T* allocate(std::size_t n) {
-    auto* p = static_cast<std::byte*>(::operator new(n * sizeof(T) + extra));
+    void* cached = pooled() && n == 1 ? take_cached_block() : nullptr;
+    auto* p = static_cast<std::byte*>(cached ? cached : ::operator new(n * sizeof(T) + extra));
     *trailer = p + n * sizeof(T);
     return reinterpret_cast<T*>(p);
   }
-  void deallocate(T* p, std::size_t n) { ::operator delete(static_cast<void*>(p), n * sizeof(T) + extra); }
+  void deallocate(T* p, std::size_t n) {
+    if (pooled() && n == 1 && cache_block(p)) return;
+    ::operator delete(static_cast<void*>(p), n * sizeof(T) + extra);
+  }
   template <class U>
   friend bool operator==(const TrailingAllocator&, const TrailingAllocator<U>&) {
     return true;
@@ -118,6 +158,11 @@ std::string Payload::to_string() const {
   std::string s(size(), '\0');
   copy_to(std::as_writable_bytes(std::span(s.data(), s.size())));
   return s;
+}
+
+void Payload::append_to(std::string& out) const {
+  for_each_slice(
+      [&](std::span<const std::byte> s) { out.append(reinterpret_cast<const char*>(s.data()), s.size()); });
 }
 
 std::size_t Payload::copy_to(std::span<std::byte> out) const {

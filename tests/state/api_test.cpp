@@ -36,7 +36,7 @@ TEST(Recv, ReturnsEverythingQueued) {
   auto r = h.recv();
   ASSERT_TRUE(r);
   std::string all;
-  for (const auto& d : r->data) all += d;
+  for (const auto& d : r->data) d.append_to(all);
   EXPECT_EQ(all, "one two three");
   EXPECT_EQ(h.conn().recv_queued, 0u);
 }

@@ -66,7 +66,7 @@ TEST(EngineFaults, Fault2DataOnFinalAckAcceptedAndAcknowledged) {
   auto got = recv(std::move(r.state), now + 2ms, flow);
   ASSERT_TRUE(got);
   ASSERT_EQ(got->data.size(), 1u);
-  EXPECT_EQ(got->data[0], "abc");
+  EXPECT_EQ(got->data[0].to_string(), "abc");
   EXPECT_EQ(info(got->state, flow)->state, TcpState::close_wait);
   auto eof = recv(got->state, now + 3ms, flow);
   ASSERT_FALSE(eof);

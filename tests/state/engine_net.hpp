@@ -122,7 +122,7 @@ class Net {
       auto r = recv(std::move(p.s), now, *p.flow);
       if (r) {
         p.s = std::move(r->state);
-        for (auto& d : r->data) p.received += d;
+        for (auto& d : r->data) d.append_to(p.received);
         put(from_a, std::move(r->out));
       } else if (r.error().kind == Error::Kind::eof) {
         p.eof = true;

@@ -54,8 +54,8 @@ TEST(EngineSnapshot, BothBranchesDeliverIndependently) {
   ASSERT_TRUE(r1 && r2);
   ASSERT_EQ(r1->data.size(), 1u);
   ASSERT_EQ(r2->data.size(), 1u);
-  EXPECT_EQ(r1->data[0], "branch");
-  EXPECT_EQ(r2->data[0], "branch");
+  EXPECT_EQ(r1->data[0].to_string(), "branch");
+  EXPECT_EQ(r2->data[0].to_string(), "branch");
   auto r0 = recv(b0, f.net.now, bflow);
   ASSERT_TRUE(r0);
   EXPECT_TRUE(r0->data.empty()) << "the original never saw the segment";

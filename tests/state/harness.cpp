@@ -358,7 +358,7 @@ std::string Harness::read_all(Loc loc) {
     return {};
   }
   std::string all;
-  for (const auto& d : r->data) all += d;
+  for (const auto& d : r->data) d.append_to(all);
   return all;
 }
 

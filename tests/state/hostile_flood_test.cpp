@@ -158,7 +158,7 @@ TEST(HostileFlood, SynFloodIsAnsweredWithCookiesAndAClientConnectsDuringIt) {
       auto got = recv(std::move(st.s), st.now, client_flow);
       ASSERT_TRUE(got.has_value());
       st.s = std::move(got->state);
-      for (const auto& chunk : got->data) client_got += chunk;
+      for (const auto& chunk : got->data) chunk.append_to(client_got);
       EXPECT_EQ(client_got, "GET /");
       // The server answers; the segment goes to the client.
       auto sent = send(std::move(st.s), st.now, client_flow, "200 OK");
@@ -268,7 +268,7 @@ TEST(HostileFlood, FullConnectionTableRefusesNewSynsCleanly) {
   ASSERT_TRUE(r.has_value());
   st.s = std::move(r->state);
   std::string got;
-  for (const auto& chunk : r->data) got += chunk;
+  for (const auto& chunk : r->data) chunk.append_to(got);
   EXPECT_EQ(got, "still here");
   EXPECT_EQ(check_invariants(st.s), std::nullopt);
 }

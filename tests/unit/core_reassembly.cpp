@@ -20,9 +20,11 @@ constexpr std::uint32_t kWindow = 65'535;
 constexpr std::uint32_t kManyRanges = 1'000;
 
 std::string drain(ByteQueue& q) {
-  std::vector<std::string> out;
+  std::vector<Payload> out;
   q.take_all(out);
-  return out.empty() ? std::string() : out[0];
+  std::string all;
+  for (const Payload& p : out) p.append_to(all);
+  return all;
 }
 
 Payload pl(std::string_view s) {

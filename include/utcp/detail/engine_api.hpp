@@ -77,14 +77,22 @@ Result<EngineConnected> engine_connect(Engine&, Instant now, const IpAddr& src, 
 std::optional<Error> engine_close(Engine&, Instant now, const Flow&, std::vector<Output>& out);
 std::optional<Error> engine_shutdown(Engine&, Instant now, const Flow&, Direction, std::vector<Output>& out);
 std::optional<Error> engine_abort(Engine&, Instant now, const Flow&, std::vector<Output>& out);
-// On success: the receive notify; `data` gets everything queued.
-Result<NotifyPair> engine_recv(Engine&, Instant now, const Flow&, std::vector<std::string>& data,
+// On success: the receive notify; `data` gets everything queued, the queue's own blocks.
+Result<NotifyPair> engine_recv(Engine&, Instant now, const Flow&, std::vector<Payload>& data,
                                std::vector<Output>& out);
+// As engine_recv, but copies at most buf.size() bytes from the front into `buf` and leaves the
+// rest queued; `taken` gets the count.
+Result<NotifyPair> engine_recv_into(Engine&, Instant now, const Flow&, std::span<std::byte> buf,
+                                    std::size_t& taken, std::vector<Output>& out);
+// Copies at most buf.size() queued bytes without consuming them.
+Result<std::size_t> engine_peek(const Engine&, const Flow&, std::span<std::byte> buf);
 struct EngineSent {
   std::size_t enqueued = 0;
   NotifyPair notifies;
 };
 Result<EngineSent> engine_send(Engine&, Instant now, const Flow&, std::string_view data,
+                               std::vector<Output>& out);
+Result<EngineSent> engine_send(Engine&, Instant now, const Flow&, const Payload& data,
                                std::vector<Output>& out);
 std::optional<Error> engine_force_enqueue(Engine&, Instant now, const Flow&, std::string_view data);
 std::optional<Error> engine_set_options(Engine&, const Flow&, const FlowOptions&);

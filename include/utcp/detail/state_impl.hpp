@@ -107,20 +107,25 @@ State<N> stop_listen(const State<N>& s, std::uint16_t port) {
 }
 
 template <class N>
-TimerResult<N> timer(State<N>&& s, Instant now) {
+Timed<N> timer(State<N>&& s, Instant now, std::vector<Output>& out) {
   std::vector<detail::EngineTimerDrop> raw;
-  std::vector<Output> out;
   // Nothing due: no copy of a shared engine.
   if (auto d = detail::engine_next_deadline(detail::StateAccess::get(s)); d && *d <= now) {
     detail::engine_timer(detail::StateAccess::own(s), now, raw, out);
   }
   std::vector<TimerDrop<N>> drops;
-  drops.reserve(raw.size());
+  if (!raw.empty()) drops.reserve(raw.size());
   for (auto& r : raw) {
     const auto& [rcv, snd] = detail::notifies_of<N>(r.notifies);
     drops.push_back(TimerDrop<N>{r.flow, r.error, rcv, snd});
   }
-  return TimerResult<N>{std::move(s), std::move(drops), std::move(out)};
+  return Timed<N>{std::move(s), std::move(drops)};
+}
+template <class N>
+TimerResult<N> timer(State<N>&& s, Instant now) {
+  std::vector<Output> out;
+  auto t = timer(std::move(s), now, out);
+  return TimerResult<N>{std::move(t.state), std::move(t.drops), std::move(out)};
 }
 template <class N>
 TimerResult<N> timer(const State<N>& s, Instant now) {
@@ -128,11 +133,17 @@ TimerResult<N> timer(const State<N>& s, Instant now) {
 }
 
 template <class N>
+Handled<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
+                      std::span<const std::byte> tcp_bytes, std::vector<Output>& out) {
+  auto ev = detail::engine_handle_buf(detail::StateAccess::own(s), now, src, dst, tcp_bytes, out);
+  return Handled<N>{std::move(s), detail::to_event<N>(std::move(ev))};
+}
+template <class N>
 HandleResult<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
                            std::span<const std::byte> tcp_bytes) {
   std::vector<Output> out;
-  auto ev = detail::engine_handle_buf(detail::StateAccess::own(s), now, src, dst, tcp_bytes, out);
-  return HandleResult<N>{std::move(s), detail::to_event<N>(std::move(ev)), std::move(out)};
+  auto h = handle_buf(std::move(s), now, src, dst, tcp_bytes, out);
+  return HandleResult<N>{std::move(h.state), std::move(h.event), std::move(out)};
 }
 template <class N>
 HandleResult<N> handle_buf(const State<N>& s, Instant now, const IpAddr& src, const IpAddr& dst,
@@ -206,30 +217,88 @@ Result<Step<N>> path_mtu(const State<N>& s, Instant now, const Flow& flow, std::
 }
 
 template <class N>
-Result<Received<N>> recv(State<N>&& s, Instant now, const Flow& flow) {
-  std::vector<std::string> data;
-  std::vector<Output> out;
+Result<Taken<N>> recv(State<N>&& s, Instant now, const Flow& flow, std::vector<Payload>& data,
+                      std::vector<Output>& out) {
+  const std::size_t pieces = data.size();
   auto r = detail::engine_recv(detail::StateAccess::own(s), now, flow, data, out);
   if (!r) return std::unexpected(std::move(r.error()));
-  N rcv = detail::notifies_of<N>(*r).first;
-  return Received<N>{std::move(s), std::move(data), std::move(rcv), std::move(out)};
+  std::size_t bytes = 0;
+  for (std::size_t i = pieces; i < data.size(); ++i) bytes += data[i].size();
+  return Taken<N>{std::move(s), bytes, detail::notifies_of<N>(*r).first};
+}
+template <class N>
+Result<Received<N>> recv(State<N>&& s, Instant now, const Flow& flow) {
+  std::vector<Payload> data;
+  std::vector<Output> out;
+  auto r = recv(std::move(s), now, flow, data, out);
+  if (!r) return std::unexpected(std::move(r.error()));
+  return Received<N>{std::move(r->state), std::move(data), std::move(r->notify), std::move(out)};
+}
+template <class N>
+Result<Taken<N>> recv_into(State<N>&& s, Instant now, const Flow& flow, std::span<std::byte> buf,
+                           std::vector<Output>& out) {
+  std::size_t taken = 0;
+  auto r = detail::engine_recv_into(detail::StateAccess::own(s), now, flow, buf, taken, out);
+  if (!r) return std::unexpected(std::move(r.error()));
+  return Taken<N>{std::move(s), taken, detail::notifies_of<N>(*r).first};
+}
+template <class N>
+Result<Taken<N>> recv_into(const State<N>& s, Instant now, const Flow& flow, std::span<std::byte> buf,
+                           std::vector<Output>& out) {
+  return recv_into(State<N>(s), now, flow, buf, out);
+}
+template <class N>
+Result<std::size_t> peek(const State<N>& s, const Flow& flow, std::span<std::byte> buf) {
+  return detail::engine_peek(detail::StateAccess::get(s), flow, buf);
 }
 template <class N>
 Result<Received<N>> recv(const State<N>& s, Instant now, const Flow& flow) {
   return recv(State<N>(s), now, flow);
 }
 
+namespace detail {
+// send's two data kinds: a string_view is copied, a Payload shared.
+template <class N, class D>
+Result<Enqueued<N>> send_impl(State<N>&& s, Instant now, const Flow& flow, const D& data,
+                              std::vector<Output>& out) {
+  auto r = engine_send(StateAccess::own(s), now, flow, data, out);
+  if (!r) return std::unexpected(std::move(r.error()));
+  return Enqueued<N>{std::move(s), r->enqueued, notifies_of<N>(r->notifies).second};
+}
+template <class N, class D>
+Result<Sent<N>> send_impl(State<N>&& s, Instant now, const Flow& flow, const D& data) {
+  std::vector<Output> out;
+  auto r = send_impl(std::move(s), now, flow, data, out);
+  if (!r) return std::unexpected(std::move(r.error()));
+  return Sent<N>{std::move(r->state), r->enqueued, std::move(r->notify), std::move(out)};
+}
+}  // namespace detail
+
 template <class N>
 Result<Sent<N>> send(State<N>&& s, Instant now, const Flow& flow, std::string_view data) {
-  std::vector<Output> out;
-  auto r = detail::engine_send(detail::StateAccess::own(s), now, flow, data, out);
-  if (!r) return std::unexpected(std::move(r.error()));
-  N snd = detail::notifies_of<N>(r->notifies).second;
-  return Sent<N>{std::move(s), r->enqueued, std::move(snd), std::move(out)};
+  return detail::send_impl(std::move(s), now, flow, data);
 }
 template <class N>
 Result<Sent<N>> send(const State<N>& s, Instant now, const Flow& flow, std::string_view data) {
   return send(State<N>(s), now, flow, data);
+}
+template <class N>
+Result<Sent<N>> send(State<N>&& s, Instant now, const Flow& flow, const Payload& data) {
+  return detail::send_impl(std::move(s), now, flow, data);
+}
+template <class N>
+Result<Sent<N>> send(const State<N>& s, Instant now, const Flow& flow, const Payload& data) {
+  return send(State<N>(s), now, flow, data);
+}
+template <class N>
+Result<Enqueued<N>> send(State<N>&& s, Instant now, const Flow& flow, std::string_view data,
+                         std::vector<Output>& out) {
+  return detail::send_impl(std::move(s), now, flow, data, out);
+}
+template <class N>
+Result<Enqueued<N>> send(State<N>&& s, Instant now, const Flow& flow, const Payload& data,
+                         std::vector<Output>& out) {
+  return detail::send_impl(std::move(s), now, flow, data, out);
 }
 
 template <class N>
