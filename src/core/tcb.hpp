@@ -17,6 +17,18 @@
 
 namespace utcp::detail {
 
+// Layout rule (issue 15: at most 260 bytes per idle connection per stack, trie leaf, notify
+// pair and malloc overhead included, as lwIP's tcp_pcb): a field belongs in the Tcb itself
+// only when an idle ESTABLISHED connection needs it. State needed only while data is in
+// flight or in recovery (the SACK scoreboard, RACK and PRR state, RTT timing of a segment,
+// CUBIC's epoch, pacing credit, dup-ACK and limited-transmit counts), while a hole exists
+// (reassembly), during a handshake or a rare event (SYN options being negotiated, challenge
+// ACK and probe counters) goes in a side structure behind one pointer (std::unique_ptr or a
+// refcounted immutable node, copied with the Tcb), allocated when that phase starts and freed
+// when it ends, so an idle connection pays one null pointer for it. Prefer narrow types
+// (uint32 sequence and window values, uint8 shifts and counts) and keep flags together.
+// New fields: say in their comment which phase needs them.
+
 // Each timer is a deadline; an unarmed one is `never`.
 enum class Timer : std::uint8_t {
   retransmit,   // RFC 6298 retransmission, also SYN and SYN-ACK retransmission
