@@ -116,8 +116,12 @@ static bool window_update_due(const Tcb& t) {
   return space > cur && space - cur >= step_size;
 }
 
-Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::vector<Payload>& data,
-                               std::vector<Output>& out) {
+namespace {
+
+// §3.10.3 RECEIVE: take(rcvq) takes what the call returns, then the window update is sent
+// when the freed space makes one due (§3.8.6.2.2).
+template <class Take>
+Result<NotifyPair> receive(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out, Take&& take) {
   const std::uint64_t h = FlowTable::hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return std::unexpected(Error::not_found());
@@ -127,7 +131,7 @@ Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::ve
   }
   NotifyPair n = found->notifies;
   step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
-    t.rcvq.take_all(data);
+    take(t.rcvq);
     if (!t.fin_received && t.synchronized()) {
       if (window_update_due(t)) t.ack_now = true;
       output(c, t);
@@ -136,24 +140,16 @@ Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::ve
   return n;
 }
 
+}  // namespace
+
+Result<NotifyPair> engine_recv(Engine& e, Instant now, const Flow& flow, std::vector<Payload>& data,
+                               std::vector<Output>& out) {
+  return receive(e, now, flow, out, [&](ByteQueue& q) { q.take_all(data); });
+}
+
 Result<NotifyPair> engine_recv_into(Engine& e, Instant now, const Flow& flow, std::span<std::byte> buf,
                                     std::size_t& taken, std::vector<Output>& out) {
-  const std::uint64_t h = FlowTable::hash(flow);
-  const Tcb* found = e.tcbs.find(h, flow);
-  if (!found) return std::unexpected(Error::not_found());
-  if (found->rcvq.empty()) {
-    if (found->fin_received || found->read_shut) return std::unexpected(Error::eof());
-    if (!window_update_due(*found)) return found->notifies;
-  }
-  NotifyPair n = found->notifies;
-  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
-    taken = t.rcvq.take_front(buf);
-    if (!t.fin_received && t.synchronized()) {
-      if (window_update_due(t)) t.ack_now = true;
-      output(c, t);
-    }
-  });
-  return n;
+  return receive(e, now, flow, out, [&](ByteQueue& q) { taken = q.take_front(buf); });
 }
 
 Result<std::size_t> engine_peek(const Engine& e, const Flow& flow, std::span<std::byte> buf) {
