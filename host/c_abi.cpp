@@ -27,6 +27,8 @@ namespace {
 using utcp::host::SysResult;
 
 static_assert(UTCP_IP_DROP_REASONS == static_cast<int>(utcp::host::IpError::count_));
+static_assert(UTCP_VNET_HDR_LEN == utcp::host::VnetHeader::size);
+static_assert(UTCP_VNET_FRAME_MAX == utcp::host::VnetHeader::size + utcp::host::max_super_packet);
 
 int fail(int e) {
   errno = e;
@@ -81,6 +83,17 @@ int64_t utcp_host_next_deadline(utcp_host* h) {
 int utcp_host_input(utcp_host* h, const void* ip_datagram, size_t len) {
   if (ip_datagram == nullptr && len > 0) return fail(EFAULT);
   return ret(h->host->input({static_cast<const std::byte*>(ip_datagram), len}));
+}
+
+int utcp_host_input_vnet(utcp_host* h, const void* frame, size_t len) {
+  if (frame == nullptr && len > 0) return fail(EFAULT);
+  const auto r = h->host->input_vnet({static_cast<const std::byte*>(frame), len});
+  return r ? static_cast<int>(*r) : fail(r.error());
+}
+
+ssize_t utcp_host_output_vnet(utcp_host* h, void* buf, size_t cap) {
+  if (buf == nullptr && cap > 0) return fail(EFAULT);
+  return ret(h->host->output_vnet({static_cast<std::byte*>(buf), cap}));
 }
 
 ssize_t utcp_host_output(utcp_host* h, void* buf, size_t cap) {

@@ -189,46 +189,90 @@ void Host::emit(std::vector<Output>&& out) {
   for (Output& o : out) emit_one(std::move(o));
 }
 
+void Host::pop_outputs(std::size_t n) {
+  outbox_head_ += n;
+  if (outbox_head_ == outbox_.size()) {
+    outbox_.clear();  // keeps the capacity
+    outbox_head_ = 0;
+  }
+}
+
 SysResult<std::size_t> Host::output(std::span<std::byte> buf) {
   Lock lk(mu_);
   if (outbox_head_ == outbox_.size()) return std::unexpected(EAGAIN);
   const Output& o = outbox_[outbox_head_];
   if (framed_size(o) > buf.size()) return std::unexpected(EMSGSIZE);
   const std::size_t n = frame_into(buf, o);  // the IP header, then the segment encoded in place
-  if (++outbox_head_ == outbox_.size()) {
-    outbox_.clear();  // keeps the capacity
-    outbox_head_ = 0;
-  }
+  pop_outputs(1);
   return n;
+}
+
+SysResult<std::size_t> Host::output_vnet(std::span<std::byte> buf) {
+  Lock lk(mu_);
+  if (outbox_head_ == outbox_.size()) return std::unexpected(EAGAIN);
+  if (buf.size() <= VnetHeader::size) return std::unexpected(EMSGSIZE);
+  const std::span<const Output> waiting(outbox_.data() + outbox_head_, outbox_.size() - outbox_head_);
+  const std::size_t n = coalescible(waiting, std::min(max_super_packet, buf.size() - VnetHeader::size));
+  const std::span<const Output> run = waiting.first(n);
+  if (super_framed_size(run) > buf.size()) return std::unexpected(EMSGSIZE);
+  const std::size_t written = frame_super_into(buf, run);
+  if (n > 1) {
+    ++counters_.gso_out;
+    counters_.gso_segments_out += n;
+  }
+  pop_outputs(n);
+  return written;
 }
 
 // ---- input ----
 
 SysResult<void> Host::input(std::span<const std::byte> datagram) {
   Lock lk(mu_);
+  const bool ok = input_locked(datagram);
+  wake();
+  if (!ok) return std::unexpected(EINVAL);
+  return {};
+}
+
+SysResult<std::size_t> Host::input_vnet(std::span<const std::byte> frame) {
+  Lock lk(mu_);
+  std::size_t ok = 0;
+  const auto n = splitter_.split(frame, [&](std::span<const std::byte> p) { ok += input_locked(p) ? 1 : 0; });
+  if (!n) {
+    ++counters_.vnet_errors;
+    return std::unexpected(EINVAL);
+  }
+  if (*n > 1) {
+    ++counters_.gso_in;
+    counters_.gso_segments_in += *n;
+  }
+  wake();
+  if (ok == 0) return std::unexpected(EINVAL);
+  return ok;
+}
+
+bool Host::input_locked(std::span<const std::byte> datagram) {
   ++counters_.ip_in;
   auto p = parse_ip(datagram);
   if (!p) {
     count_drop(p.error());
-    return std::unexpected(EINVAL);
+    return false;
   }
   if (p->dst != addr_) {
     count_drop(IpError::wrong_destination);
-    return std::unexpected(EINVAL);
+    return false;
   }
   if (bad_source(p->src)) {
     count_drop(IpError::bad_source);
-    return std::unexpected(EINVAL);
+    return false;
   }
   if (p->protocol == ip_proto_tcp) {
     input_tcp(*p);
-  } else {
-    const std::size_t before = ip_drops_[static_cast<std::size_t>(IpError::bad_icmp)];
-    input_icmp(*p);
-    if (ip_drops_[static_cast<std::size_t>(IpError::bad_icmp)] != before) return std::unexpected(EINVAL);
+    return true;
   }
-  wake();
-  return {};
+  const std::size_t before = ip_drops_[static_cast<std::size_t>(IpError::bad_icmp)];
+  input_icmp(*p);
+  return ip_drops_[static_cast<std::size_t>(IpError::bad_icmp)] == before;
 }
 
 void Host::input_tcp(const IpPacket& p) {

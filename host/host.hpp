@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gso.hpp"
 #include "ip_packet.hpp"
 #include "utcp/posix.h"
 #include "utcp/state.hpp"
@@ -70,6 +71,11 @@ class Host {
   std::uint64_t now();
   SysResult<void> input(std::span<const std::byte> datagram);  // EINVAL: dropped by the IP layer
   SysResult<std::size_t> output(std::span<std::byte> buf);     // EAGAIN: none; EMSGSIZE: too small
+  // With a virtio_net_hdr (gso.hpp): input cuts a GSO super-segment into its segments and
+  // returns how many reached TCP or ICMP (EINVAL: none did, or the header is malformed);
+  // output merges the run of queued segments coalescible() accepts into one packet.
+  SysResult<std::size_t> input_vnet(std::span<const std::byte> frame);
+  SysResult<std::size_t> output_vnet(std::span<std::byte> buf);
 
   // ---- the socket calls ----
   SysResult<int> socket(int domain, int type, int protocol);
@@ -137,6 +143,8 @@ class Host {
   short revents(Socket& s);
 
   // Input paths.
+  bool input_locked(std::span<const std::byte> datagram);  // false: the IP layer dropped it
+  void pop_outputs(std::size_t n);
   void input_tcp(const IpPacket& p);
   void input_icmp(const IpPacket& p);
   void apply_path_mtu(const Flow& flow, std::uint32_t mtu, Seq seq);
@@ -159,6 +167,7 @@ class Host {
   // capacity, so queueing allocates nothing once it has grown.
   std::vector<Output> outbox_;
   std::size_t outbox_head_ = 0;
+  Splitter splitter_;
   std::array<std::uint64_t, static_cast<std::size_t>(IpError::count_)> ip_drops_{};
   utcp_host_stats counters_{};
 };

@@ -109,8 +109,36 @@ typedef struct utcp_host_stats {
   uint64_t tcp_segments_in, tcp_segments_out; /* the core's counters */
   uint64_t tcp_retransmits, tcp_resets_sent, tcp_resets_received, tcp_drops;
   uint64_t connections; /* flows in the core in any state but CLOSED and LISTEN */
+  /* Segmentation offload (utcp_host_input_vnet, utcp_host_output_vnet). */
+  uint64_t vnet_errors;      /* frames whose virtio_net_hdr was malformed (dropped whole) */
+  uint64_t gso_in;           /* GSO super-segments cut */
+  uint64_t gso_segments_in;  /* the segments they carried */
+  uint64_t gso_out;          /* TSO super-segments written */
+  uint64_t gso_segments_out; /* the segments they carry */
 } utcp_host_stats;
 int utcp_host_get_stats(utcp_host *h, utcp_host_stats *out);
+
+/* ---- segmentation offload: a TUN device opened with IFF_VNET_HDR (docs/HOST.md) ---- */
+
+/* The virtio_net_hdr in front of each packet: 10 bytes, little-endian (struct virtio_net_hdr,
+ * the TUN device's default size; on big-endian machines ask the device for TUNSETVNETLE). */
+#define UTCP_VNET_HDR_LEN 10
+/* The largest frame utcp_host_output_vnet writes: the header and a 65535-byte IP packet. */
+#define UTCP_VNET_FRAME_MAX (UTCP_VNET_HDR_LEN + 65535)
+/* What a TUN device with IFF_VNET_HDR read: a virtio_net_hdr and an IP packet. A GSO
+ * super-segment (gso_type TCPV4 or TCPV6) is cut into the segments it carries, exactly as
+ * Linux's segmentation cuts it, and each goes in as utcp_host_input would take it; a partial
+ * checksum (NEEDS_CSUM) is completed first. Returns how many packets reached TCP or ICMP (>= 1);
+ * -1 with EINVAL when none did or the header is malformed (counted in vnet_errors). */
+int utcp_host_input_vnet(utcp_host *h, const void *frame, size_t len);
+/* The next frame for a TUN device with IFF_VNET_HDR (enable TUN_F_CSUM | TUN_F_TSO4 |
+ * TUN_F_TSO6 with TUNSETOFFLOAD): consecutive queued data segments of one flow, each but the
+ * last a full MSS, in one TSO super-segment of up to 64 KiB with a partial checksum (the kernel
+ * cuts it back into those segments and completes their checksums); any other segment alone
+ * with its checksum done and a header without flags. Its length; -1 with EAGAIN when nothing
+ * is queued, EMSGSIZE when cap cannot hold even the next segment (cap >= UTCP_VNET_FRAME_MAX
+ * never is too small; a smaller cap gets fewer segments per frame). */
+ssize_t utcp_host_output_vnet(utcp_host *h, void *buf, size_t cap);
 /* The core's counters in full, as text: one "name value" line for each that is not zero
  * (segments, retransmissions by cause, challenge ACKs, SYN cookies, "drop.<reason>",
  * "decode_error.<reason>", "state.<STATE>" for the connections in each state). Writes at most

@@ -72,6 +72,9 @@ class Net {
   std::function<bool(const Packet&)> filter;
   std::vector<Packet> log;  // every packet moved, when record is set
   bool record = false;
+  // Moves frames with a virtio_net_hdr (utcp_host_output_vnet / utcp_host_input_vnet) instead
+  // of plain packets: TSO super-segments one way, cut back into segments the other.
+  bool vnet = false;
 
   sockaddr_storage addr_a(std::uint16_t port, socklen_t* len) const {
     return sockaddr_of(a_addr_, port, len);
@@ -120,14 +123,19 @@ class Net {
 
  private:
   bool move_one(utcp_host* from, utcp_host* to, bool from_a, int& moved) {
-    std::vector<std::byte> buf(65536);
-    const ssize_t n = utcp_host_output(from, buf.data(), buf.size());
+    std::vector<std::byte> buf(vnet ? UTCP_VNET_FRAME_MAX : 65536);
+    const ssize_t n = vnet ? utcp_host_output_vnet(from, buf.data(), buf.size())
+                           : utcp_host_output(from, buf.data(), buf.size());
     if (n < 0) return false;
     buf.resize(static_cast<std::size_t>(n));
     Packet p{std::move(buf), from_a};
     ++moved;
     if (filter && !filter(p)) return true;
-    utcp_host_input(to, p.bytes.data(), p.bytes.size());
+    if (vnet) {
+      utcp_host_input_vnet(to, p.bytes.data(), p.bytes.size());
+    } else {
+      utcp_host_input(to, p.bytes.data(), p.bytes.size());
+    }
     if (record) log.push_back(std::move(p));
     return true;
   }
