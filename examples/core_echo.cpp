@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,6 +39,7 @@ using Stack = utcp::State<int>;           // int: our notification type (unused:
 
 const utcp::IpAddr our_ip = utcp::IpAddr::v4(10, 0, 0, 1);
 constexpr std::uint16_t echo_port = 7;
+using Pending = std::deque<utcp::Payload>;  // a connection's bytes received, not yet sent back
 
 struct Link {
   int udp = -1;
@@ -69,7 +71,7 @@ void send_all(Link& link, const std::vector<utcp::Output>& out) {
 
 // 2. The IPv4 header's checks (RFC 791), then the TCP bytes to the core. Anything else is dropped.
 void input(Stack& s, Link& link, utcp::Instant now, std::span<const std::byte> pkt,
-           std::map<utcp::Flow, std::string>& conns) {
+           std::map<utcp::Flow, Pending>& conns) {
   const auto* h = reinterpret_cast<const std::uint8_t*>(pkt.data());
   if (pkt.size() < 20 || h[0] >> 4 != 4) return;
   const std::size_t ihl = (h[0] & 0xf) * 4u, total = h[2] << 8 | h[3];
@@ -85,36 +87,36 @@ void input(Stack& s, Link& link, utcp::Instant now, std::span<const std::byte> p
   // At most one event per segment. A passive open completing is how a server learns of a
   // connection (there is no accept queue in the core: the flow is ours now).
   if (r.event)
-    if (const auto* e = std::get_if<utcp::Established<int>>(&*r.event)) conns.emplace(e->flow, std::string());
+    if (const auto* e = std::get_if<utcp::Established<int>>(&*r.event)) conns.emplace(e->flow, Pending());
 }
 
-// 3. Echo: everything that arrived goes back; at the end of the stream, close.
-int serve(Stack& s, Link& link, utcp::Instant now, std::map<utcp::Flow, std::string>& conns) {
+// 3. Echo: everything that arrived goes back, without a copy: recv hands out the receive
+// queue's own blocks and send(Payload) queues them as they are. At the end of the stream, close.
+int serve(Stack& s, Link& link, utcp::Instant now, std::map<utcp::Flow, Pending>& conns) {
   int closed = 0;
   for (auto it = conns.begin(); it != conns.end();) {
     const utcp::Flow flow = it->first;
-    std::string& pending = it->second;
+    Pending& pending = it->second;
     bool eof = false, gone = false;
     if (auto r = utcp::recv(std::move(s), now, flow)) {
       s = std::move(r->state);
-      auto append = [&pending](const auto& d) {  // the queue's blocks, shared (no copy until here)
-        if constexpr (requires { d.to_string(); })
-          pending += d.to_string();
-        else
-          pending += d;
-      };
-      for (const auto& d : r->data) append(d);
+      for (auto& d : r->data) pending.push_back(std::move(d));
       send_all(link, r->out);
     } else {
       eof = r.error().kind == utcp::Error::Kind::eof;  // a failed call left `s` as it was
       gone = !eof;                                     // not_found: reset or timed out
     }
-    if (!pending.empty() && !gone) {
-      if (auto w = utcp::send(std::move(s), now, flow, pending)) {
-        s = std::move(w->state);
-        pending.erase(0, w->enqueued);  // what did not fit waits for the peer's ACKs
-        send_all(link, w->out);
+    while (!pending.empty() && !gone) {
+      auto w = utcp::send(std::move(s), now, flow, pending.front());
+      if (!w) break;
+      s = std::move(w->state);
+      send_all(link, w->out);
+      const utcp::Payload& front = pending.front();
+      if (w->enqueued < front.size()) {  // the rest waits for room (the peer's ACKs)
+        pending.front() = front.sub(w->enqueued, front.size() - w->enqueued);
+        break;
       }
+      pending.pop_front();
     }
     if ((eof && pending.empty()) || gone) {
       if (auto c = utcp::close(std::move(s), now, flow)) {  // our FIN, after the echoed bytes
@@ -162,7 +164,7 @@ int main(int argc, char** argv) {
   std::printf("core_echo: tcp 10.0.0.1:%u over udp 127.0.0.1:%u\n", echo_port, ntohs(me.sin_port));
   std::fflush(stdout);
 
-  std::map<utcp::Flow, std::string> conns;  // each connection's bytes not yet sent back
+  std::map<utcp::Flow, Pending> conns;  // each connection's bytes not yet sent back
   long served = 0;
   for (;;) {
     if (to_serve >= 0 && served >= to_serve && utcp::num_connections(s) == 0) break;
