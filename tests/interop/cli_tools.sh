@@ -68,7 +68,7 @@ grep -qE '^\[ *0.00- *[0-9.]+ +s\] +2.9 MiB .* total' "$IT_TMP/err" || it_fail "
 python3 - "$IT_TMP/up.csv" <<'PY' || it_fail "connect --trace: $(head -5 "$IT_TMP/up.csv")"
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-assert len(rows) >= 5, len(rows)
+assert len(rows) >= 2, len(rows)
 una = [int(r["snd_una"]) for r in rows]
 assert una == sorted(una) and una[-1] >= 2000000, una[-5:]
 assert all(int(r["cwnd"]) > 0 for r in rows[1:])
