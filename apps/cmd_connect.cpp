@@ -1,6 +1,5 @@
 // `utcp connect`: netcat over utcp. Sends a file or stdin, writes what arrives to a file or
 // stdout, half-closes when its input ends and exits when the peer closes.
-#ifdef UTCP_HAVE_IO
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -179,4 +178,3 @@ const Registration reg{
 
 }  // namespace
 }  // namespace utcp::apps
-#endif  // UTCP_HAVE_IO

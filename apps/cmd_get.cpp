@@ -1,6 +1,5 @@
 // `utcp get URL`: an HTTP/1.1 client over utcp. Sends one GET with a Host header, reads the
 // body by Content-Length (or to the end of the connection) and writes it to --out or stdout.
-#ifdef UTCP_HAVE_IO
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -210,4 +209,3 @@ const Registration reg{
 
 }  // namespace
 }  // namespace utcp::apps
-#endif  // UTCP_HAVE_IO

@@ -7,7 +7,6 @@
 
 #include "command.hpp"
 
-#ifdef UTCP_HAVE_SCRIPT
 #include "parser.hpp"
 #include "runner.hpp"
 
@@ -71,4 +70,3 @@ const Registration reg{{"script", "Run packetdrill-syntax scripts against the st
 
 }  // namespace
 }  // namespace utcp::apps
-#endif

@@ -1,6 +1,5 @@
 // `utcp serve`: a server on a TUN device (echo, discard or http), one thread per
 // connection over the host's socket calls while the I/O loop thread drives the host.
-#ifdef UTCP_HAVE_IO
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -200,4 +199,3 @@ const Registration reg{
 
 }  // namespace
 }  // namespace utcp::apps
-#endif  // UTCP_HAVE_IO

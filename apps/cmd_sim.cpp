@@ -12,7 +12,6 @@
 #include "command.hpp"
 #include "options.hpp"
 
-#ifdef UTCP_HAVE_SIM
 #include <unistd.h>
 
 #include <cstdlib>
@@ -22,10 +21,8 @@
 #include "plot.hpp"
 #include "report.hpp"
 #include "sim.hpp"
-#ifdef UTCP_HAVE_IO
 #include "ip_packet.hpp"
 #include "pcapng.hpp"
-#endif
 
 namespace utcp::apps {
 namespace {
@@ -158,7 +155,6 @@ Json link_json(const sim::LinkStats& l) {
   return j;
 }
 
-#ifdef UTCP_HAVE_IO
 // --pcap: one pcapng capture per endpoint, what that side saw: each datagram it sent, when it
 // sent it (with a comment when the link dropped, duplicated, delayed or corrupted it), and
 // each datagram that reached it, when it arrived and as the link delivered it.
@@ -240,7 +236,6 @@ class SimCapture {
   std::uint64_t marked_ = 0;
   std::optional<std::string> error_;
 };
-#endif
 
 // The run's progress, fed after every step: interval lines and the trace.
 class SimProgress {
@@ -347,15 +342,11 @@ int run_sim(SimOptions o) {
     }
   } remove_scratch{scratch_trace};
 
-#ifdef UTCP_HAVE_IO
   std::optional<SimCapture> capture;
   if (!o.pcap.empty()) {
     capture.emplace(o.pcap, o.ipv6 ? "fd00::1" : "10.0.0.1", o.ipv6 ? "fd00::2" : "10.0.0.2");
     spec.prepare = [&](sim::Network& net) { capture->attach(net, 0); };  // the client is node 0
   }
-#else
-  if (!o.pcap.empty()) throw CommandError("--pcap needs utcp::io: this utcp was built without it");
-#endif
 
   std::ostream& os = std::cout;
   std::ostringstream setup_line;
@@ -396,12 +387,10 @@ int run_sim(SimOptions o) {
   }
   std::string capture_line;
   Json capture_json;
-#ifdef UTCP_HAVE_IO
   if (capture) {
     capture_line = capture->close();
     capture_json = capture->to_json();
   }
-#endif
   if (!o.plot.empty()) {
     PlotOptions p;
     p.csv = trace_path;
@@ -556,4 +545,3 @@ const Registration registration{
 
 }  // namespace
 }  // namespace utcp::apps
-#endif

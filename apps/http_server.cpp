@@ -1,4 +1,3 @@
-#ifdef UTCP_HAVE_IO
 #include "http_server.hpp"
 
 #include <fcntl.h>
@@ -170,4 +169,3 @@ void serve_http(Conn& c, const HttpServerConfig& config) {
 
 }  // namespace utcp::apps
 
-#endif  // UTCP_HAVE_IO

@@ -1,4 +1,3 @@
-#ifdef UTCP_HAVE_IO
 #include "iperf3_server.hpp"
 
 #include <sys/resource.h>
@@ -309,4 +308,3 @@ void Iperf3Server::control(Conn& c, const std::shared_ptr<Test>& t) {
 }
 
 }  // namespace utcp::apps
-#endif  // UTCP_HAVE_IO

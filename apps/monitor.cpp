@@ -1,4 +1,3 @@
-#ifdef UTCP_HAVE_IO
 #include "monitor.hpp"
 
 #include <unistd.h>
@@ -204,4 +203,3 @@ Json Monitor::document(Json start, Json end) const {
 }
 
 }  // namespace utcp::apps
-#endif  // UTCP_HAVE_IO

@@ -4,7 +4,6 @@
 // --interval is given) and keeps it for --json.
 #pragma once
 
-#ifdef UTCP_HAVE_IO
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -87,4 +86,3 @@ class Monitor {
 };
 
 }  // namespace utcp::apps
-#endif

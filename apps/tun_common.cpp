@@ -1,4 +1,3 @@
-#ifdef UTCP_HAVE_IO
 #include "tun_common.hpp"
 
 #include <fcntl.h>
@@ -485,4 +484,3 @@ std::string describe_errno(int e) {
 
 }  // namespace utcp::apps
 
-#endif  // UTCP_HAVE_IO

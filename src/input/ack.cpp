@@ -1,3 +1,6 @@
+// Call chain: engine_handle_buf -> input_synchronized (synchronized.cpp) -> process_ack ->
+//   new_ack | dup_ack, update_send_window, ack_of_fin; then process_text_and_fin (text.cpp).
+//
 // §3.10.7.4 fifth, "check the ACK field" (NetSem di3_ackstuff, di3_newackstuff): RFC 5961
 // §5.2 ACK validation, the send window update, RTT sampling (RFC 6298), congestion control
 // (RFC 5681, RFC 6582), and the state changes an ACK of our FIN causes.

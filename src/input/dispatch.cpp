@@ -1,32 +1,34 @@
+// Call chain: engine_handle_buf -> input_listen (listen.cpp) | input_syn_sent (handshake.cpp) |
+//   input_synchronized (synchronized.cpp) -> process_ack (ack.cpp) -> process_text_and_fin (text.cpp)
+//
 // Segment arrival (RFC 9293 §3.10.7): decode, find the connection, apply the rules, derive
 // the event by comparing the connection before and after the step (as µTCP does), so that
-// no rule deals with notifications.
+// no rule deals with notifications. docs/rules.md is the full table, with the tests of each
+// rule; this is the map of where each step lives.
 //
-// Rule table (RFC 9293 §3.10.7; NetSem rule names where one exists):
-//
-// | rule                                   | RFC 9293      | NetSem        | function (file) |
-// |----------------------------------------|---------------|---------------|------------------------------------------|
-// | decode failure: count and drop         | §3.1          | deliver_in_99 | engine_handle_buf (dispatch.cpp)
-// | | CLOSED: reset generation               | §3.10.7.1     | deliver_in_6  | reset_for_segment
-// (output/output.cpp)    | | LISTEN: RST, ACK, SYN, other           | §3.10.7.2     | deliver_in_1  |
-// input_listen (listen.cpp)                | | SYN-SENT: ACK check, RST, SYN(-ACK)    | §3.10.7.3     |
-// deliver_in_2  | input_syn_sent (syn_sent.cpp)            | | simultaneous open                      |
-// §3.10.7.3     | deliver_in_2a | input_syn_sent (syn_sent.cpp)            | | TIME-WAIT reopened by a SYN |
-// RFC 6191      | deliver_in_1b | input_synchronized (synchronized.cpp)    | | first: sequence number
-// acceptability   | §3.10.7.4     | deliver_in_3  | acceptable (synchronized.cpp)            | | trim to the
-// window                     | §3.10.7.4     | di3_topstuff  | trim_to_window (synchronized.cpp)        | |
-// second: RST (RFC 5961 §3.2)            | §3.10.7.4     | deliver_in_7  | check_rst (synchronized.cpp) | |
-// fourth: SYN (RFC 5961 §4.2)            | §3.10.7.4     | deliver_in_8  | input_synchronized
-// (synchronized.cpp)    | | fifth: ACK, SYN-RECEIVED -> ESTABLISHED| §3.10.7.4     | di3_ackstuff  |
-// process_ack (ack.cpp)                    | | ACK validation (RFC 5961 §5.2)         | §3.10.7.4     |
-// di3_ackstuff  | process_ack (ack.cpp)                    | | new ACK: RTT, congestion, queue        | RFC
-// 6298/5681 | di3_newackstuff| new_ack (ack.cpp)                       | | duplicate ACK: fast retransmit |
-// RFC 5681/6582 | di3_newackstuff| dup_ack (ack.cpp)                       | | send window update
-// (SND.WL1/WL2)       | §3.10.7.4     | di3_ackstuff  | update_send_window (ack.cpp)             | | FIN
-// acked: FIN-WAIT-1/CLOSING/LAST-ACK | §3.10.7.4     | di3_ackstuff  | ack_of_fin (ack.cpp) | | seventh:
-// text, reassembly, delayed ACK | §3.10.7.4     | di3_datastuff | process_text_and_fin (text.cpp)          |
-// | eighth: FIN                            | §3.10.7.4     | di3_datastuff | reach_fin (text.cpp) | | events:
-// Drop > Established > Signal    | (the seed)    |               | derive_event (dispatch.cpp)              |
+// clang-format off
+// | step (RFC 9293 §3.10.7)                  | NetSem          | function (file)
+// |------------------------------------------|-----------------|-------------------------------------------
+// | decode failure: count and drop (§3.1)    | deliver_in_99   | engine_handle_buf (dispatch.cpp)
+// | CLOSED: reset generation (§3.10.7.1)     | deliver_in_6    | reset_for_segment (output/output.cpp)
+// | LISTEN: RST, ACK, SYN, other (§3.10.7.2) | deliver_in_1    | input_listen (listen.cpp)
+// | SYN-SENT: ACK, RST, SYN(-ACK) (§3.10.7.3)| deliver_in_2    | input_syn_sent (handshake.cpp)
+// | simultaneous open (§3.10.7.3)            | deliver_in_2a   | input_syn_sent (handshake.cpp)
+// | TIME-WAIT reopened by a SYN (RFC 6191)   | deliver_in_1b   | input_synchronized (synchronized.cpp)
+// | first: sequence number acceptability     | deliver_in_3    | acceptable (synchronized.cpp)
+// | ... trim to the window                   | di3_topstuff    | trim_to_window (synchronized.cpp)
+// | second: RST (RFC 5961 §3.2)              | deliver_in_7    | check_rst (synchronized.cpp)
+// | fourth: SYN (RFC 5961 §4.2)              | deliver_in_8    | input_synchronized (synchronized.cpp)
+// | fifth: ACK, SYN-RECEIVED -> ESTABLISHED  | di3_ackstuff    | process_ack (ack.cpp)
+// | ... ACK validation (RFC 5961 §5.2)       | di3_ackstuff    | process_ack (ack.cpp)
+// | ... new ACK: RTT, congestion, queue      | di3_newackstuff | new_ack (ack.cpp)
+// | ... duplicate ACK: fast retransmit       | di3_newackstuff | dup_ack (ack.cpp)
+// | ... send window update (SND.WL1/WL2)     | di3_ackstuff    | update_send_window (ack.cpp)
+// | ... FIN acked: FIN-WAIT-1/CLOSING/LAST-ACK| di3_ackstuff   | ack_of_fin (ack.cpp)
+// | seventh: text, reassembly, delayed ACK   | di3_datastuff   | process_text_and_fin (text.cpp)
+// | eighth: FIN                              | di3_datastuff   | reach_fin (text.cpp)
+// | events: Drop > Established > Signal      | (the seed)      | derive_event (dispatch.cpp)
+// clang-format on
 #include <algorithm>
 
 #include "stack/engine.hpp"

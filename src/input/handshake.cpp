@@ -1,3 +1,6 @@
+// Call chain: engine_handle_buf (dispatch.cpp) -> input_syn_sent -> accept_peer_options,
+//   become_established -> process_text_and_fin (text.cpp) -> output; process_ack -> become_established.
+//
 // The opening handshake: SYN-SENT (RFC 9293 §3.10.7.3; NetSem deliver_in_2, deliver_in_2a
 // for simultaneous open), option negotiation (§3.7.1, RFC 7323 §2) and the move to
 // ESTABLISHED.

@@ -1,3 +1,6 @@
+// Call chain: engine_handle_buf (dispatch.cpp) -> input_listen -> send_cookie | open_from_cookie
+//   | send_syn (output); a flow opened from a cookie goes on through input_synchronized.
+//
 // LISTEN (RFC 9293 §3.10.7.2; NetSem deliver_in_1): a listening port with no connection for
 // the 4-tuple yet. With the backlog full, SYN cookies (RFC 4987 §3.6; core/syncookie.hpp)
 // answer SYNs without keeping state, and an ACK that returns a valid cookie opens the flow.

@@ -1,3 +1,6 @@
+// Call chain: engine_handle_buf (dispatch.cpp) -> input_synchronized -> acceptable, trim_to_window,
+//   check_rst -> process_ack (ack.cpp) -> process_text_and_fin (text.cpp) -> output (output/).
+//
 // Segment arrival once our SYN is out and the peer's is known: SYN-RECEIVED and every
 // synchronized state (RFC 9293 §3.10.7.4 "Other states"; NetSem deliver_in_3 and the
 // deliver_in_7/8 RST and SYN rules), with RFC 5961's blind-attack mitigations.

@@ -1,3 +1,6 @@
+// Call chain: engine_handle_buf -> input_synchronized | input_syn_sent -> process_ack ->
+//   process_text_and_fin -> reach_fin; then output (output/) sends the ACK it owes.
+//
 // §3.10.7.4 seventh and eighth (NetSem di3_datastuff): in-order text to the receive queue,
 // out-of-order text to the reassembly queue, delayed ACKs (RFC 1122 §4.2.3.2, RFC 5681
 // §4.2), and the FIN, also when it arrived out of order and its turn has come.

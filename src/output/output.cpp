@@ -1,3 +1,6 @@
+// Call chain: input (after each segment), user calls, timers -> output: queued data, FIN, owed
+//   ACKs as the windows allow. Direct, one segment now: send_ack, send_syn, send_rst, reset_for_segment.
+//
 // Segment construction and the send decision: windows, Nagle and sender SWS avoidance
 // (RFC 9293 §3.8.6.2.1, RFC 896), congestion window, FIN, owed ACKs, zero-window probing.
 #include <algorithm>
@@ -211,7 +214,8 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
     // §3.8.6.1 zero-window probing, §3.8.6.2.1 SWS override: data (or a FIN) waits and
     // nothing is in flight to bring an ACK.
     const bool waiting = t.snd_nxt - t.data_start() < t.sndq.size() || (t.write_shut && !t.fin_sent);
-    if (waiting && (t.flight() == 0 || t.probing_zero_window()) && !t.armed(Timer::retransmit) && !t.armed(Timer::persist)) {
+    if (waiting && (t.flight() == 0 || t.probing_zero_window()) && !t.armed(Timer::retransmit) &&
+        !t.armed(Timer::persist)) {
       t.arm(Timer::persist, c.now + persist_interval(c, t));
     }
   }

@@ -3,7 +3,6 @@
 // what the simulator and the stacks say they sent.
 #include <gtest/gtest.h>
 
-#ifdef UTCP_HAVE_IO
 #include <unistd.h>
 
 #include <cstdio>
@@ -237,8 +236,3 @@ TEST(SimPcapng, ReaderRefusesWhatIsNotPcapng) {
 
 }  // namespace
 }  // namespace utcp::sim
-#else
-TEST(SimPcap, NeedsUtcpIo) {
-  GTEST_SKIP() << "utcp::io (libpcap) is not built";
-}
-#endif
