@@ -62,6 +62,8 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--seed", o.seed, "seed of the impairment (loss, dup, reorder)");
   cmd.add_option("--pcap", o.pcap, "write every packet in and out to this pcap file");
   cmd.add_option("--mtu", o.mtu, "MTU of the device and the stack")->check(CLI::Range(576u, 65535u));
+  cmd.add_flag("!--no-offload", o.offload,
+               "no TUN offloads (IFF_VNET_HDR, TSO, checksum): one packet per read and write");
   cmd.add_flag("--verbose,-v", o.verbose, "print events and, at exit, the stack's counters");
 }
 
@@ -174,9 +176,11 @@ std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonO
   s->ip_ = checked.ip;
   s->kernel_ = checked.kernel;
 
-  auto tun = io::TunDevice::open(o.tun);
+  auto tun = io::TunDevice::open(o.tun, io::TunOptions{.offload = o.offload});
   if (!tun) return std::unexpected(tun.error().message);
   s->tun_.emplace(std::move(*tun));
+  if (!s->tun_->offload_note().empty())
+    std::cerr << "utcp: no TUN offloads (" << s->tun_->offload_note() << "): one packet per read and write\n";
 
   utcp_host_config cfg{};
   cfg.addr = o.ip.c_str();
@@ -293,6 +297,15 @@ void Session::print_counters(std::ostream& os) const {
     os << "\n";
   }
   auto c = driver_->counters();
+  if (tun_->vnet()) {
+    utcp_host_stats g{};
+    utcp_host_get_stats(host_, &g);
+    os << "offloads: super-segments in " << g.gso_in << " (" << g.gso_segments_in << " segments), out "
+       << g.gso_out << " (" << g.gso_segments_out << " segments), malformed headers "
+       << g.vnet_errors + c.split_errors << "\n";
+  } else {
+    os << "offloads: off" << (options_.offload ? " (the kernel refused them)" : " (--no-offload)") << "\n";
+  }
   os << "device " << tun_->name() << ": packets in " << c.packets_in << " (" << c.bytes_in << " bytes, "
      << c.rejected_in << " refused by the host), packets out " << c.packets_out << " (" << c.bytes_out
      << " bytes, " << c.tun_write_errors << " refused by the kernel)\n";

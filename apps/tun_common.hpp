@@ -41,6 +41,7 @@ struct CommonOptions {
   std::uint64_t seed = 1;
   std::string pcap;
   std::uint32_t mtu = 1500;
+  bool offload = true;  // --no-offload: no IFF_VNET_HDR, one packet per read and write
   bool verbose = false;
 };
 void add_common_options(CLI::App& cmd, CommonOptions& o);

@@ -15,7 +15,9 @@ namespace utcp::io {
 
 namespace {
 
-constexpr std::size_t max_packet = 65536;
+// A frame: the virtio_net_hdr and an IP packet of up to 64 KiB (IPv6's payload length does
+// not count its 40-byte header).
+constexpr std::size_t max_frame = UTCP_VNET_FRAME_MAX + 40;
 constexpr int batch = 64;                            // datagrams read per wakeup before timers run again
 constexpr std::uint64_t max_sleep_ns = 500'000'000;  // a safety net; every wakeup has a cause
 
@@ -26,7 +28,8 @@ Driver::Driver(utcp_host* host, TunDevice& tun, DriverConfig config)
       tun_(tun),
       config_(std::move(config)),
       in_(config_.impairment, 0),
-      out_(config_.impairment, 1) {}
+      out_(config_.impairment, 1),
+      per_packet_(config_.impairment.any() || config_.tap != nullptr) {}
 
 Driver::~Driver() {
   stop();
@@ -65,13 +68,17 @@ void Driver::kick() {
   [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
 }
 
-void Driver::to_tun(std::span<const std::byte> packet) {
-  if (tun_.write(packet)) {
+void Driver::count_out(bool written, std::size_t bytes) {
+  if (written) {
     counters_.packets_out.fetch_add(1, std::memory_order_relaxed);
-    counters_.bytes_out.fetch_add(packet.size(), std::memory_order_relaxed);
+    counters_.bytes_out.fetch_add(bytes, std::memory_order_relaxed);
   } else {
     counters_.tun_write_errors.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+void Driver::to_tun(std::span<const std::byte> packet) {
+  count_out(tun_.write_packet(packet), packet.size());
 }
 
 void Driver::to_host(std::span<const std::byte> packet, std::uint64_t now) {
@@ -84,8 +91,37 @@ void Driver::to_host(std::span<const std::byte> packet, std::uint64_t now) {
   drain_output(now);
 }
 
+// One frame read from the device.
+void Driver::from_tun(std::span<const std::byte> frame, std::uint64_t now) {
+  auto sink_in = [this, now](std::span<const std::byte> p) { to_host(p, now); };
+  if (!tun_.vnet()) {
+    in_.push(frame, now, sink_in);
+    return;
+  }
+  if (per_packet_) {
+    auto n = splitter_.split(frame, [&](std::span<const std::byte> p) { in_.push(p, now, sink_in); });
+    if (!n) counters_.split_errors.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  counters_.packets_in.fetch_add(1, std::memory_order_relaxed);
+  counters_.bytes_in.fetch_add(frame.size() - UTCP_VNET_HDR_LEN, std::memory_order_relaxed);
+  if (utcp_host_input_vnet(host_, frame.data(), frame.size()) < 0) {
+    counters_.rejected_in.fetch_add(1, std::memory_order_relaxed);
+  }
+  drain_output(now);
+}
+
 void Driver::drain_output(std::uint64_t now) {
-  alignas(8) static thread_local std::array<std::byte, max_packet> buf;
+  alignas(8) static thread_local std::array<std::byte, max_frame> buf;
+  if (tun_.vnet() && !per_packet_) {
+    for (;;) {
+      ssize_t n = utcp_host_output_vnet(host_, buf.data(), buf.size());
+      if (n < 0) break;
+      const auto frame = std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n));
+      count_out(tun_.write(frame), frame.size() - UTCP_VNET_HDR_LEN);
+    }
+    return;
+  }
   auto sink = [this](std::span<const std::byte> p) { to_tun(p); };
   for (;;) {
     ssize_t n = utcp_host_output(host_, buf.data(), buf.size());
@@ -104,14 +140,14 @@ bool Driver::step(std::uint64_t now) {
   out_.release(now, [this](std::span<const std::byte> p) { to_tun(p); });
   drain_output(now);
 
-  alignas(8) static thread_local std::array<std::byte, max_packet> buf;
+  alignas(8) static thread_local std::array<std::byte, max_frame> buf;
   for (int i = 0; i < batch; ++i) {
     auto n = tun_.read(buf);
     if (!n || *n == 0) {
       publish_impairment();
       return false;
     }
-    in_.push(std::span<const std::byte>(buf.data(), *n), now, sink_in);
+    from_tun(std::span<const std::byte>(buf.data(), *n), now);
   }
   publish_impairment();
   return true;  // more may be waiting
@@ -159,6 +195,7 @@ DriverCounters Driver::counters() const {
   c.packets_out = counters_.packets_out.load();
   c.bytes_out = counters_.bytes_out.load();
   c.rejected_in = counters_.rejected_in.load();
+  c.split_errors = counters_.split_errors.load();
   c.tun_write_errors = counters_.tun_write_errors.load();
   c.wakeups = counters_.wakeups.load();
   c.impaired_in = {impaired_[0].load(), impaired_[1].load(), impaired_[2].load()};

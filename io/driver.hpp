@@ -1,7 +1,10 @@
 // The I/O loop: moves datagrams between a TUN device and a utcp host, and keeps the
-// host's clock. One thread sleeps in epoll until a packet arrives, the host's next
-// deadline, a held (impaired) packet's release time, or a kick from an application
-// thread whose socket call produced output.
+// host's clock. On a device with offloads (TunDevice::vnet) it moves super-segments: the
+// host's vnet calls split what the kernel coalesced and coalesce what the kernel will cut,
+// unless the impairment or the tap needs the packets one by one (then the loop splits
+// inbound frames itself and writes each outbound segment behind a header without offloads). One thread sleeps
+// in epoll until a packet arrives, the host's next deadline, a held (impaired) packet's release time, or a
+// kick from an application thread whose socket call produced output.
 #pragma once
 
 #include <atomic>
@@ -11,6 +14,7 @@
 #include <thread>
 
 #include "error.hpp"
+#include "gso.hpp"
 #include "impair.hpp"
 #include "tun.hpp"
 #include "utcp/posix.h"
@@ -25,9 +29,10 @@ struct DriverConfig {
 };
 
 struct DriverCounters {
-  std::uint64_t packets_in = 0, bytes_in = 0;    // handed to the host
-  std::uint64_t packets_out = 0, bytes_out = 0;  // written to the device
+  std::uint64_t packets_in = 0, bytes_in = 0;    // handed to the host (super-segments count once)
+  std::uint64_t packets_out = 0, bytes_out = 0;  // written to the device (super-segments count once)
   std::uint64_t rejected_in = 0;                 // the host refused them (not for us, malformed ...)
+  std::uint64_t split_errors = 0;                // frames whose virtio_net_hdr the loop could not split
   std::uint64_t tun_write_errors = 0;            // the kernel refused them
   std::uint64_t wakeups = 0;
   Impairer::Counters impaired_in, impaired_out;
@@ -54,14 +59,19 @@ class Driver {
   void run();
   bool step(std::uint64_t now);  // one pass: timers, impaired releases, input, output
   void drain_output(std::uint64_t now);
+  void from_tun(std::span<const std::byte> frame, std::uint64_t now);
   void to_host(std::span<const std::byte> packet, std::uint64_t now);
   void to_tun(std::span<const std::byte> packet);
+  void count_out(bool written, std::size_t bytes);
   void publish_impairment();
 
   utcp_host* host_;
   TunDevice& tun_;
   DriverConfig config_;
   Impairer in_, out_;
+  // Packets one by one on a vnet device (impairment or tap): the loop splits inbound frames.
+  bool per_packet_;
+  host::Splitter splitter_;
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   std::atomic<bool> kicked_{false};
@@ -69,7 +79,7 @@ class Driver {
   std::thread thread_;
   struct {
     std::atomic<std::uint64_t> packets_in{0}, bytes_in{0}, packets_out{0}, bytes_out{0};
-    std::atomic<std::uint64_t> rejected_in{0}, tun_write_errors{0}, wakeups{0};
+    std::atomic<std::uint64_t> rejected_in{0}, split_errors{0}, tun_write_errors{0}, wakeups{0};
   } counters_;
   std::atomic<std::uint64_t> impaired_[6] = {};  // lost, duplicated, reordered: in then out
 };

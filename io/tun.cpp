@@ -4,11 +4,16 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <utility>
+
+#include "utcp/posix.h"
 
 namespace utcp::io {
 
@@ -43,6 +48,13 @@ IoError attach_error(std::string_view name, int code) {
   }
 }
 
+// What the host layer takes from the kernel: packets with a partial checksum (TUN_F_CSUM) and
+// TCP super-segments over IPv4 and IPv6 (host/gso.hpp splits them). Not TUN_F_TSO_ECN: with
+// it off the kernel segments a super-segment carrying CWR before handing it over. Not USO
+// (TUN_F_USO4/6, Linux 6.2): utcp has no UDP, and UDP super-segments would only be dropped as
+// malformed frames instead of as datagrams of a protocol it does not speak.
+constexpr unsigned long offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+
 }  // namespace
 
 std::optional<std::string> invalid_device_name(std::string_view name) {
@@ -57,7 +69,7 @@ std::optional<std::string> invalid_device_name(std::string_view name) {
   return std::nullopt;
 }
 
-IoResult<TunDevice> TunDevice::open(std::string_view name) {
+IoResult<TunDevice> TunDevice::open(std::string_view name, TunOptions options) {
   if (auto bad = invalid_device_name(name))
     return std::unexpected(IoError{EINVAL, std::string(name) + " " + *bad});
   TunDevice dev;
@@ -66,13 +78,36 @@ IoResult<TunDevice> TunDevice::open(std::string_view name) {
   dev.fd_ = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (dev.fd_ < 0) return std::unexpected(open_error(errno));
 
+  bool vnet = options.offload;
+  unsigned features = 0;
+  if (vnet && (ioctl(dev.fd_, TUNGETFEATURES, &features) < 0 || (features & IFF_VNET_HDR) == 0)) {
+    dev.offload_note_ = "this kernel's TUN driver has no IFF_VNET_HDR";
+    vnet = false;
+  }
   ifreq ifr{};
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
   std::memcpy(ifr.ifr_name, wanted.data(), wanted.size());
   if (ioctl(dev.fd_, TUNSETIFF, &ifr) < 0) return std::unexpected(attach_error(name, errno));
   dev.name_ = std::string(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
   dev.index_ = if_nametoindex(dev.name_.c_str());
   if (dev.index_ == 0) return std::unexpected(errno_error("looking up " + dev.name_));
+  if (vnet) {
+    // The header is little-endian on the wire of host/gso.hpp; a big-endian machine asks for it.
+    int le = 1;
+    const bool endian_ok =
+        std::endian::native == std::endian::little || ioctl(dev.fd_, TUNSETVNETLE, &le) == 0;
+    if (!endian_ok || ioctl(dev.fd_, TUNSETOFFLOAD, offloads) < 0) {
+      // The descriptor is attached with IFF_VNET_HDR: start again without it (a device
+      // created here went away with the descriptor and is created again).
+      std::string note =
+          std::string(endian_ok ? "TUNSETOFFLOAD" : "TUNSETVNETLE") + " refused: " + std::strerror(errno);
+      dev.close();
+      auto plain = open(name, TunOptions{.offload = false});
+      if (plain) plain->offload_note_ = std::move(note);
+      return plain;
+    }
+    dev.vnet_ = true;
+  }
   return dev;
 }
 
@@ -80,7 +115,9 @@ TunDevice::TunDevice(TunDevice&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       name_(std::move(other.name_)),
       index_(other.index_),
-      created_(other.created_) {}
+      created_(other.created_),
+      vnet_(other.vnet_),
+      offload_note_(std::move(other.offload_note_)) {}
 
 TunDevice& TunDevice::operator=(TunDevice&& other) noexcept {
   if (this != &other) {
@@ -89,6 +126,8 @@ TunDevice& TunDevice::operator=(TunDevice&& other) noexcept {
     name_ = std::move(other.name_);
     index_ = other.index_;
     created_ = other.created_;
+    vnet_ = other.vnet_;
+    offload_note_ = std::move(other.offload_note_);
   }
   return *this;
 }
@@ -111,9 +150,22 @@ IoResult<std::size_t> TunDevice::read(std::span<std::byte> buf) {
   }
 }
 
-bool TunDevice::write(std::span<const std::byte> packet) {
+bool TunDevice::write(std::span<const std::byte> frame) {
   for (;;) {
-    ssize_t n = ::write(fd_, packet.data(), packet.size());
+    ssize_t n = ::write(fd_, frame.data(), frame.size());
+    if (n >= 0) return true;
+    if (errno != EINTR) return false;
+  }
+}
+
+bool TunDevice::write_packet(std::span<const std::byte> packet) {
+  if (!vnet_) return write(packet);
+  // A virtio_net_hdr of zeros: no GSO, no checksum to complete.
+  static constexpr std::byte no_offload[UTCP_VNET_HDR_LEN] = {};
+  std::array<iovec, 2> iov{{{const_cast<std::byte*>(no_offload), sizeof no_offload},
+                            {const_cast<std::byte*>(packet.data()), packet.size()}}};
+  for (;;) {
+    ssize_t n = ::writev(fd_, iov.data(), static_cast<int>(iov.size()));
     if (n >= 0) return true;
     if (errno != EINTR) return false;
   }

@@ -1,4 +1,7 @@
 // A Linux TUN device (IFF_TUN | IFF_NO_PI): raw IPv4 and IPv6 datagrams, no link header.
+// With offloads (IFF_VNET_HDR and TUNSETOFFLOAD) every read and write carries a
+// virtio_net_hdr (host/gso.hpp) in front of the packet: the kernel hands over GRO-coalesced
+// super-segments with partial checksums and takes TSO super-segments it cuts itself.
 #pragma once
 
 #include <cstddef>
@@ -16,13 +19,19 @@ namespace utcp::io {
 // one), as the end of a sentence: "is not a valid device name: ...".
 std::optional<std::string> invalid_device_name(std::string_view name);
 
+struct TunOptions {
+  // Ask for IFF_VNET_HDR with TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6. A kernel without them
+  // gets the plain device, and offload_note() says why.
+  bool offload = true;
+};
+
 class TunDevice {
  public:
   // Attaches to the device `name` when it exists (a persistent one, made by
   // `ip tuntap add NAME mode tun`), creates it otherwise. An empty name lets the kernel
   // choose (tun0, tun1 ...). A device created here is not persistent: the kernel removes
   // it when the descriptor closes, so it also goes away when the process dies.
-  static IoResult<TunDevice> open(std::string_view name);
+  static IoResult<TunDevice> open(std::string_view name, TunOptions options = {});
 
   TunDevice(TunDevice&& other) noexcept;
   TunDevice& operator=(TunDevice&& other) noexcept;
@@ -34,11 +43,19 @@ class TunDevice {
   const std::string& name() const { return name_; }
   unsigned index() const { return index_; }
   bool created() const { return created_; }  // by this process (it is removed on close)
+  // Frames carry a virtio_net_hdr and the offloads are on.
+  bool vnet() const { return vnet_; }
+  // Why the offloads asked for are off (the kernel refused them); empty otherwise.
+  const std::string& offload_note() const { return offload_note_; }
 
-  // One datagram, non-blocking: its size, 0 when none is waiting, or an error.
+  // One frame, non-blocking (a datagram, behind its virtio_net_hdr when vnet()): its size,
+  // 0 when none is waiting, or an error.
   IoResult<std::size_t> read(std::span<std::byte> buf);
-  // One datagram; false (errno set) when the kernel refused it.
-  bool write(std::span<const std::byte> packet);
+  // One frame as read() returns them; false (errno set) when the kernel refused it.
+  bool write(std::span<const std::byte> frame);
+  // One IP datagram with its checksums done: write() itself, or behind a header without
+  // flags when vnet().
+  bool write_packet(std::span<const std::byte> packet);
 
   void close();
 
@@ -48,6 +65,8 @@ class TunDevice {
   std::string name_;
   unsigned index_ = 0;
   bool created_ = false;
+  bool vnet_ = false;
+  std::string offload_note_;
 };
 
 }  // namespace utcp::io

@@ -2,12 +2,15 @@
 # namespace of its own, with Linux's TCP as the peer, and removes everything it made on
 # exit, also on failure. Usage: source lib.sh; it_init NAME INDEX (INDEX picks the subnet:
 # 10.77.INDEX.0/24 and fd00:77:INDEX::/64, so tests can run in parallel).
+# UTCP_IT_OFFLOAD=off runs the test with `--no-offload` on every serve, connect and get (the
+# second registration of the suites in CMakeLists.txt); by default the TUN offloads are on.
 set -euo pipefail
 
 IT_SKIP=77
 IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IT_PIDS=()
 IT_NS=
+IT_MORE_NS=()  # further namespaces a test made (a router's other side); deleted on exit
 IT_TMP=
 
 it_log() { echo "[$IT_NAME] $*" >&2; }
@@ -23,7 +26,7 @@ it_skip() {
 it_cleanup() {
   local rc=$?
   set +e
-  local pid
+  local pid ns
   for pid in "${IT_PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null
   done
@@ -33,7 +36,8 @@ it_cleanup() {
     wait "$pid" 2>/dev/null
   done
   [ -n "$IT_NS" ] && ip netns del "$IT_NS" 2>/dev/null
-  [ -n "$IT_TMP" ] && rm -rf "$IT_TMP"
+  for ns in "${IT_MORE_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  [ -n "$IT_TMP" ] && [ -z "${IT_KEEP:-}" ] && rm -rf "$IT_TMP"
   if [ $rc -ne 0 ] && [ $rc -ne $IT_SKIP ] && [ -d "${IT_LOGS:-}" ]; then
     for f in "$IT_LOGS"/*.log; do
       [ -s "$f" ] && { echo "---- $(basename "$f")"; tail -n 30 "$f"; }
@@ -68,6 +72,17 @@ it_init() {
   ip netns exec "$IT_NS" ip link set lo up
   IT_TMP=$(mktemp -d /tmp/utcp-it-$IT_NAME.XXXXXX)
   IT_LOGS=$(mktemp -d /tmp/utcp-it-logs-$IT_NAME.XXXXXX)
+  if [ "${UTCP_IT_OFFLOAD:-on}" = off ]; then
+    # A wrapper that adds the flag to the TUN tools; `exec` keeps the pid the tool's own.
+    cat >"$IT_TMP/utcp-no-offload" <<WRAP
+#!/usr/bin/env bash
+case "\$1" in serve | connect | get) exec "$UTCP" "\$1" --no-offload "\${@:2}" ;; esac
+exec "$UTCP" "\$@"
+WRAP
+    chmod +x "$IT_TMP/utcp-no-offload"
+    UTCP=$IT_TMP/utcp-no-offload
+    it_log "offloads off (--no-offload)"
+  fi
   it_log "namespace $IT_NS"
 }
 
