@@ -29,17 +29,17 @@ void Scoreboard::clear(SentSegment& e, std::uint8_t f) {
   if (f == SentSegment::lost) lost_ -= e.size();
 }
 
-void Scoreboard::sent_new(Seq begin, Seq end, Instant now) {
+void Scoreboard::sent_new(Seq begin, Seq end, Instant now, const RateStamp& rate) {
   if (!(begin < end)) return;
   if (head_ > 0 && head_ == v_.size()) {
     v_.clear();
     head_ = 0;
   }
-  v_.push_back(SentSegment{begin, end, now, 0});
+  v_.push_back(SentSegment{begin, end, now, 0, rate});
   bytes_ += end - begin;
 }
 
-std::uint32_t Scoreboard::resent(Seq begin, Seq end, Instant now) {
+std::uint32_t Scoreboard::resent(Seq begin, Seq end, Instant now, const RateStamp& rate) {
   std::size_t i = find(begin);
   if (i == size()) return 0;
   if (at(i).begin < begin) split(i++, begin);
@@ -51,6 +51,7 @@ std::uint32_t Scoreboard::resent(Seq begin, Seq end, Instant now) {
     clear(e, SentSegment::lost);
     e.flags |= SentSegment::retransmitted;
     e.sent = now;
+    e.rate = rate;
   }
   return was_lost;
 }

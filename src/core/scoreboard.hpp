@@ -14,6 +14,7 @@
 #include <ostream>
 #include <vector>
 
+#include "core/delivery_rate.hpp"
 #include "utcp/seq.hpp"
 #include "utcp/time.hpp"
 
@@ -28,6 +29,7 @@ struct SentSegment {
   Seq begin, end;  // [begin, end) of sequence space (a FIN counts one)
   Instant sent;    // the latest transmission (RACK's Segment.xmit_ts)
   std::uint8_t flags = 0;
+  RateStamp rate{};  // delivery-rate state at the latest transmission (core/delivery_rate.hpp)
 
   std::uint32_t size() const { return end - begin; }
   bool is(std::uint8_t f) const { return (flags & f) != 0; }
@@ -40,10 +42,11 @@ class Scoreboard {
   // ---- transmissions ----
   // New data [begin, end), sent at `now`: it must start where the last entry ends (or be the
   // first when the board is empty).
-  void sent_new(Seq begin, Seq end, Instant now);
+  void sent_new(Seq begin, Seq end, Instant now, const RateStamp& rate = {});
   // [begin, end), all of it recorded, sent again at `now`: its entries are no longer lost,
-  // are marked retransmitted and carry the new time. Returns the bytes that were marked lost.
-  std::uint32_t resent(Seq begin, Seq end, Instant now);
+  // are marked retransmitted and carry the new time and stamp. Returns the bytes that were
+  // marked lost.
+  std::uint32_t resent(Seq begin, Seq end, Instant now, const RateStamp& rate = {});
 
   // ---- acknowledgments ----
   // The cumulative ACK moved to `una`: entries below it go. `delivered(seg)` is called for

@@ -1,0 +1,660 @@
+// BBR (draft-ietf-ccwg-bbr-03). Each function names the draft's pseudocode routine it follows.
+#include "core/bbr.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace utcp::detail {
+
+namespace {
+using namespace std::chrono_literals;
+
+// "Constants" (the draft's names).
+constexpr double kStartupPacingGain = 2.77;  // BBRStartupPacingGain, 4 ln 2
+constexpr double kStartupCwndGain = 2;       // BBRStartupCwndGain
+constexpr double kDrainPacingGain = 0.35;    // BBRDrainPacingGain
+constexpr double kDefaultCwndGain = 2;       // BBRDefaultCwndGain
+constexpr double kProbeDownPacingGain = 0.9;
+constexpr double kProbeUpPacingGain = 1.25;
+constexpr double kProbeUpCwndGain = 2.25;
+constexpr double kProbeRttCwndGain = 0.5;         // BBRProbeRTTCwndGain
+constexpr double kLossThresh = 0.02;              // BBRLossThresh
+constexpr double kBeta = 0.7;                     // BBRBeta
+constexpr double kHeadroom = 0.15;                // BBRHeadroom
+constexpr double kPacingMargin = 0.01;            // BBRPacingMarginPercent
+constexpr double kFullBwGrowth = 1.25;            // Startup: bandwidth still growing by 25 %
+constexpr std::uint32_t kFullBwRounds = 3;        // ... over three rounds
+constexpr std::uint32_t kStartupFullLossCnt = 6;  // BBRStartupFullLossCnt
+constexpr Duration kProbeRttDuration = 200ms;     // ProbeRTTDuration
+constexpr Duration kProbeRttInterval = 5s;        // ProbeRTTInterval
+constexpr Duration kMinRttFilterLen = 10s;        // MinRTTFilterLen
+constexpr std::uint64_t kMaxRenoRounds = 63;
+
+std::uint64_t scaled(std::uint64_t v, double gain) {
+  return static_cast<std::uint64_t>(static_cast<double>(v) * gain);
+}
+std::uint32_t clamp32(std::uint64_t v) {
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(v, 0xffff'ffffu));
+}
+}  // namespace
+
+// One ACK's inputs.
+struct Bbr::Ctx {
+  Instant now;
+  const RateSample& rs;
+  std::uint32_t inflight;
+  bool cwnd_limited;
+  DeliveryRate& dr;
+  Rng& rng;
+};
+
+// ---- initialization ----
+
+void Bbr::init(std::uint32_t iw, std::uint32_t smss, Instant now, std::optional<Duration> srtt) {
+  // BBROnInit.
+  *this = Bbr{};
+  smss_ = smss;
+  cwnd = initial_cwnd_ = iw;
+  min_rtt_ = srtt.value_or(Duration::max());
+  min_rtt_stamp_ = probe_rtt_min_stamp_ = now;
+  // BBRInitPacingRate: nominal bandwidth = InitialCwnd / (SRTT, or 1 ms).
+  const Duration rtt = srtt.value_or(1ms) > Duration::zero() ? srtt.value_or(1ms) : 1ms;
+  const double nominal = static_cast<double>(iw) * 1e9 / static_cast<double>(rtt.count());
+  pacing_rate_ = static_cast<std::uint64_t>(kStartupPacingGain * nominal);
+  set_send_quantum();
+  enter_startup();
+}
+
+// ---- per ACK ----
+
+void Bbr::on_ack(const BbrAck& a, DeliveryRate& dr, Rng& rng) {
+  smss_ = a.smss;
+  delivered_ = dr.total_delivered();
+  Ctx c{a.now, a.rs, a.inflight, a.cwnd_limited, dr, rng};
+  // BBRUpdateModelAndState.
+  update_latest_delivery_signals(c);
+  update_congestion_signals(c);
+  check_full_bw_reached(a.rs);
+  check_startup_done();
+  check_drain_done(c);
+  update_probe_bw_cycle_phase(c);
+  update_min_rtt(c);
+  check_probe_rtt(c);
+  advance_latest_delivery_signals(a.rs);
+  bw_ = std::min(max_bw_, bw_lo_);  // BBRBoundBWForModel
+  // BBRUpdateControlParameters.
+  set_pacing_rate();
+  set_send_quantum();
+  set_cwnd(c);
+}
+
+void Bbr::update_latest_delivery_signals(const Ctx& c) {
+  // BBRUpdateLatestDeliverySignals: the loss round ends with the delivery of data sent after
+  // it began.
+  loss_round_start_ = false;
+  bw_latest_ = std::max(bw_latest_, c.rs.delivery_rate);
+  inflight_latest_ = std::max(inflight_latest_, c.rs.delivered);
+  if (c.rs.has_data && c.rs.prior_delivered >= loss_round_delivered_) {
+    loss_round_delivered_ = delivered_;
+    loss_round_start_ = true;
+  }
+}
+
+void Bbr::update_congestion_signals(Ctx& c) {
+  // BBRUpdateCongestionSignals.
+  update_max_bw(c);
+  if (c.rs.rtt) {
+    last_rtt_ = *c.rs.rtt;
+    round_min_rtt_ = std::min(round_min_rtt_, *c.rs.rtt);
+  }
+  delivered_in_round_ += c.rs.newly_acked;
+  lost_in_round_ += c.rs.newly_lost;
+  if (c.rs.newly_lost > 0) {
+    loss_in_round_ = true;
+    ++loss_events_in_round_;
+  }
+  if (!loss_round_start_) return;  // wait for the end of the round trip
+  // Deviation (docs/deviations.md): the round's loss is congestion only if a queue stood all
+  // round long (its lowest RTT above min_rtt by an eighth); random loss on a path with an
+  // empty queue leaves the model alone.
+  round_queued_ = queued(round_min_rtt_);
+  check_startup_high_loss();
+  adapt_lower_bounds_from_congestion();
+  loss_in_round_ = false;
+  loss_events_in_round_ = 0;
+  lost_in_round_ = delivered_in_round_ = 0;
+  round_min_rtt_ = Duration::max();
+}
+
+void Bbr::update_round(const Ctx& c) {
+  // BBRUpdateRound: a round trip ends when data sent after its start is delivered.
+  round_start_ = false;
+  if (c.rs.has_data && c.rs.prior_delivered >= next_round_delivered_) {
+    start_round();
+    ++round_count_;
+    ++rounds_since_bw_probe_;
+    round_start_ = true;
+  }
+}
+
+void Bbr::update_max_bw(const Ctx& c) {
+  // BBRUpdateMaxBw: an app-limited sample only counts if it raises the estimate.
+  update_round(c);
+  if (c.rs.valid && (c.rs.delivery_rate >= max_bw_ || !c.rs.is_app_limited)) {
+    max_bw_filter_.update(c.rs.delivery_rate);
+    max_bw_ = max_bw_filter_.get();
+  }
+}
+
+void Bbr::adapt_lower_bounds_from_congestion() {
+  // BBRAdaptLowerBoundsFromCongestion: while probing, loss is expected and not a signal.
+  if (is_probing_bw()) return;
+  if (loss_in_round_ && round_queued_) {
+    init_lower_bounds();
+    loss_lower_bounds();
+  }
+}
+
+void Bbr::init_lower_bounds() {
+  if (bw_lo_ == infinite) bw_lo_ = max_bw_;
+  if (inflight_lo_ == infinite) inflight_lo_ = cwnd;
+}
+
+void Bbr::loss_lower_bounds() {
+  // BBRLossLowerBounds: back off to what the last round delivered, or by BBRBeta.
+  bw_lo_ = std::max(bw_latest_, scaled(bw_lo_, kBeta));
+  inflight_lo_ = std::max(inflight_latest_, scaled(inflight_lo_, kBeta));
+}
+
+void Bbr::reset_lower_bounds() {
+  bw_lo_ = infinite;
+  inflight_lo_ = infinite;
+}
+
+void Bbr::reset_congestion_signals() {
+  loss_in_round_ = false;
+  loss_events_in_round_ = 0;
+  lost_in_round_ = delivered_in_round_ = 0;
+  bw_latest_ = 0;
+  inflight_latest_ = 0;
+}
+
+void Bbr::check_startup_high_loss() {
+  // BBRCheckStartupHighLoss, at the end of a round: Startup ends when the round's loss rate
+  // exceeded BBRLossThresh in at least BBRStartupFullLossCnt loss events, as a full queue
+  // causes (a few random losses do not).
+  if (state_ != State::startup || full_bw_reached_ || !round_queued_) return;
+  const std::uint64_t sent = delivered_in_round_ + lost_in_round_;
+  if (loss_events_in_round_ < kStartupFullLossCnt) return;
+  if (static_cast<double>(lost_in_round_) <= kLossThresh * static_cast<double>(sent)) return;
+  full_bw_reached_ = true;
+  inflight_hi_ = std::max(bdp_multiple(1.0), inflight_latest_);
+}
+
+void Bbr::reset_full_bw() {
+  full_bw_ = 0;
+  full_bw_count_ = 0;
+  full_bw_now_ = false;
+}
+
+void Bbr::check_full_bw_reached(const RateSample& rs) {
+  // BBRCheckFullBWReached: once per round, has the delivery rate grown by 25 %?
+  if (full_bw_now_ || !round_start_ || !rs.valid || rs.is_app_limited) return;
+  if (static_cast<double>(rs.delivery_rate) >= static_cast<double>(full_bw_) * kFullBwGrowth) {
+    reset_full_bw();
+    full_bw_ = rs.delivery_rate;
+    return;
+  }
+  ++full_bw_count_;
+  full_bw_now_ = full_bw_count_ >= kFullBwRounds;
+  if (full_bw_now_) full_bw_reached_ = true;
+}
+
+void Bbr::check_startup_done() {
+  // BBRCheckStartupDone.
+  if (state_ == State::startup && full_bw_reached_) enter_drain();
+}
+
+void Bbr::check_drain_done(Ctx& c) {
+  // BBRCheckDrainDone: the queue Startup built is gone once inflight is down to one BDP.
+  if (state_ == State::drain && c.inflight <= inflight_for(1.0)) {
+    cwnd_gain_ = kDefaultCwndGain;  // BBREnterProbeBW
+    start_probe_bw_down(c.now, c.rng);
+  }
+}
+
+void Bbr::update_probe_bw_cycle_phase(Ctx& c) {
+  // BBRUpdateProbeBWCyclePhase.
+  if (!in_probe_bw()) return;
+  if (!adapt_upper_bounds(c)) return;  // it left ProbeBW
+  switch (state_) {
+    case State::probe_bw_down:
+      if (is_time_to_probe_bw(c)) return;
+      if (is_time_to_cruise(c)) start_probe_bw_cruise();
+      break;
+    case State::probe_bw_cruise:
+      is_time_to_probe_bw(c);
+      break;
+    case State::probe_bw_refill:
+      // One round of REFILL, then UP: its samples are the probe's.
+      if (round_start_) {
+        bw_probe_samples_ = true;
+        start_probe_bw_up(c.rs);
+      }
+      break;
+    case State::probe_bw_up:
+      if (is_time_to_go_down(c)) start_probe_bw_down(c.now, c.rng);
+      break;
+    default:
+      break;
+  }
+}
+
+bool Bbr::adapt_upper_bounds(Ctx& c) {
+  // BBRAdaptUpperBounds.
+  if (ack_phase_ == AckPhase::probe_starting && round_start_) ack_phase_ = AckPhase::probe_feedback;
+  if (ack_phase_ == AckPhase::probe_stopping && round_start_) {
+    // The probe's samples are in: a new cycle of the bandwidth filter (once per cycle, as
+    // Linux's BBRv3 does; the draft's pseudocode leaves the phase unchanged here).
+    bw_probe_samples_ = false;
+    ack_phase_ = AckPhase::init;
+    if (in_probe_bw() && !c.rs.is_app_limited) {
+      ++cycle_count_;
+      max_bw_filter_.advance();
+      max_bw_ = max_bw_filter_.get();
+    }
+  }
+  if (!check_inflight_too_high(c.now, c.rng, c.rs)) {
+    // The loss rate is safe: raise the upper bound.
+    if (inflight_hi_ == infinite) return true;
+    if (c.rs.tx_in_flight > inflight_hi_) inflight_hi_ = c.rs.tx_in_flight;
+    if (state_ == State::probe_bw_up) probe_inflight_hi_upward(c);
+  }
+  return in_probe_bw();
+}
+
+bool Bbr::check_inflight_too_high(Instant now, Rng& rng, const RateSample& rs) {
+  // CheckInflightTooHigh (with the queue condition of the deviation above, on this ACK's RTT).
+  if (!inflight_too_high(rs) || !queued(rs.rtt.value_or(last_rtt_))) return false;
+  if (bw_probe_samples_) handle_inflight_too_high(now, rng, rs);
+  return true;
+}
+
+void Bbr::handle_inflight_too_high(Instant now, Rng& rng, const RateSample& rs) {
+  // BBRHandleInflightTooHigh: react once per probe; inflight_hi backs off to what was in
+  // flight when the loss rate crossed the threshold (at least BBRBeta of the target).
+  bw_probe_samples_ = false;
+  if (!rs.is_app_limited)
+    inflight_hi_ = std::max<std::uint64_t>(rs.tx_in_flight, scaled(target_inflight(), kBeta));
+  if (state_ == State::probe_bw_up) start_probe_bw_down(now, rng);
+}
+
+void Bbr::on_lost(const RateStamp& p, std::uint32_t size, const DeliveryRate& dr, Instant now,
+                  std::uint32_t smss, Rng& rng) {
+  // BBRHandleLostPacket: only segments sent while probing matter.
+  smss_ = smss;
+  if (!bw_probe_samples_) return;
+  RateSample rs;
+  rs.tx_in_flight = p.tx_in_flight;
+  rs.lost = dr.total_lost() - p.lost;
+  rs.is_app_limited = p.is_app_limited;
+  if (!inflight_too_high(rs) || !queued(last_rtt_)) return;
+  // BBRInflightHiFromLostPacket: the inflight at which the loss rate crossed the threshold.
+  const double inflight_prev = static_cast<double>(rs.tx_in_flight) - size;
+  const double lost_prev = static_cast<double>(rs.lost) - size;
+  const double lost_prefix = (kLossThresh * inflight_prev - lost_prev) / (1 - kLossThresh);
+  rs.tx_in_flight = static_cast<std::uint32_t>(std::max(0.0, inflight_prev + lost_prefix));
+  handle_inflight_too_high(now, rng, rs);
+}
+
+void Bbr::probe_inflight_hi_upward(const Ctx& c) {
+  // BBRProbeInflightHiUpward: grow inflight_hi while the window is what limits us,
+  // exponentially faster each round (BBRRaiseInflightHiSlope).
+  if (!c.cwnd_limited || cwnd < inflight_hi_) return;
+  bw_probe_up_acks_ += c.rs.newly_acked;
+  if (bw_probe_up_acks_ >= probe_up_cnt_) {
+    const std::uint64_t delta = bw_probe_up_acks_ / probe_up_cnt_;
+    bw_probe_up_acks_ -= delta * probe_up_cnt_;
+    inflight_hi_ += delta * smss_;
+  }
+  if (round_start_) raise_inflight_hi_slope();
+}
+
+void Bbr::raise_inflight_hi_slope() {
+  // BBRRaiseInflightHiSlope: 1, 2, 4 ... segments of growth per round.
+  const std::uint64_t growth_this_round = std::uint64_t{smss_}
+                                          << std::min<std::uint32_t>(bw_probe_up_rounds_, 30);
+  bw_probe_up_rounds_ = std::min<std::uint32_t>(bw_probe_up_rounds_ + 1, 30);
+  // probe_up_cnt: bytes ACKed per segment of inflight_hi growth.
+  probe_up_cnt_ = std::max<std::uint64_t>(std::uint64_t{cwnd} * smss_ / growth_this_round, 1);
+}
+
+bool Bbr::is_time_to_probe_bw(Ctx& c) {
+  // BBRIsTimeToProbeBW: after the random wall-clock wait, or as many rounds as Reno would
+  // need to fill the same BDP (BBRIsRenoCoexistenceProbeTime).
+  const std::uint64_t reno_rounds = std::min<std::uint64_t>(target_inflight() / smss_, kMaxRenoRounds);
+  if (c.now - cycle_stamp_ > bw_probe_wait_ || rounds_since_bw_probe_ >= reno_rounds) {
+    start_probe_bw_refill();
+    return true;
+  }
+  return false;
+}
+
+bool Bbr::is_time_to_cruise(const Ctx& c) const {
+  // BBRIsTimeToCruise.
+  if (c.inflight > inflight_with_headroom()) return false;
+  return c.inflight <= inflight_for(1.0);
+}
+
+bool Bbr::is_time_to_go_down(const Ctx& c) {
+  // BBRIsTimeToGoDown: inflight_hi, not the path, limits the probe: keep probing; otherwise
+  // down once the bandwidth stopped growing.
+  if (c.cwnd_limited && cwnd >= inflight_hi_) {
+    reset_full_bw();
+    full_bw_ = c.rs.delivery_rate;
+  } else if (full_bw_now_) {
+    return true;
+  }
+  return false;
+}
+
+void Bbr::update_min_rtt(const Ctx& c) {
+  // BBRUpdateMinRTT: probe_rtt_min_delay over ProbeRTTInterval, min_rtt over MinRTTFilterLen.
+  probe_rtt_expired_ = c.now > probe_rtt_min_stamp_ + kProbeRttInterval;
+  if (c.rs.rtt && (*c.rs.rtt < probe_rtt_min_delay_ || probe_rtt_expired_)) {
+    probe_rtt_min_delay_ = *c.rs.rtt;
+    probe_rtt_min_stamp_ = c.now;
+  }
+  const bool min_rtt_expired = c.now > min_rtt_stamp_ + kMinRttFilterLen;
+  if (probe_rtt_min_delay_ < min_rtt_ || (min_rtt_expired && probe_rtt_min_delay_ != Duration::max())) {
+    min_rtt_ = probe_rtt_min_delay_;
+    min_rtt_stamp_ = probe_rtt_min_stamp_;
+  }
+}
+
+void Bbr::check_probe_rtt(Ctx& c) {
+  // BBRCheckProbeRTT.
+  if (state_ != State::probe_rtt && probe_rtt_expired_ && !idle_restart_) {
+    enter_probe_rtt();
+    prior_cwnd_ = save_cwnd();
+    probe_rtt_done_stamp_.reset();
+    ack_phase_ = AckPhase::probe_stopping;
+    start_round();
+  }
+  if (state_ == State::probe_rtt) handle_probe_rtt(c);
+  if (c.rs.delivered > 0) idle_restart_ = false;
+}
+
+void Bbr::handle_probe_rtt(Ctx& c) {
+  // BBRHandleProbeRTT: the low rate of ProbeRTT is not a bandwidth sample.
+  c.dr.mark_app_limited(c.inflight);
+  if (!probe_rtt_done_stamp_ && c.inflight <= probe_rtt_cwnd()) {
+    // At least ProbeRTTDuration and one round at the small window.
+    probe_rtt_done_stamp_ = c.now + kProbeRttDuration;
+    probe_rtt_round_done_ = false;
+    start_round();
+  } else if (probe_rtt_done_stamp_) {
+    if (round_start_) probe_rtt_round_done_ = true;
+    if (probe_rtt_round_done_) check_probe_rtt_done(c.now, c.rng);
+  }
+}
+
+void Bbr::check_probe_rtt_done(Instant now, Rng& rng) {
+  // BBRCheckProbeRTTDone.
+  if (probe_rtt_done_stamp_ && now > *probe_rtt_done_stamp_) {
+    probe_rtt_min_stamp_ = now;  // the next ProbeRTT in ProbeRTTInterval
+    restore_cwnd();
+    // BBRExitProbeRTT.
+    reset_lower_bounds();
+    if (full_bw_reached_) {
+      start_probe_bw_down(now, rng);
+      start_probe_bw_cruise();
+    } else {
+      enter_startup();
+    }
+  }
+}
+
+void Bbr::advance_latest_delivery_signals(const RateSample& rs) {
+  // BBRAdvanceLatestDeliverySignals: the next loss round starts from this sample.
+  if (loss_round_start_) {
+    bw_latest_ = rs.delivery_rate;
+    inflight_latest_ = rs.delivered;
+  }
+}
+
+// ---- transitions ----
+
+void Bbr::enter_startup() {
+  state_ = State::startup;
+  pacing_gain_ = kStartupPacingGain;
+  cwnd_gain_ = kStartupCwndGain;
+}
+
+void Bbr::enter_drain() {
+  state_ = State::drain;
+  pacing_gain_ = kDrainPacingGain;
+  cwnd_gain_ = kStartupCwndGain;
+}
+
+void Bbr::start_probe_bw_down(Instant now, Rng& rng) {
+  // BBRStartProbeBW_DOWN, with BBRPickProbeWait: 0 or 1 rounds, 2-3 s of wall clock.
+  reset_congestion_signals();
+  probe_up_cnt_ = infinite;
+  rounds_since_bw_probe_ = rng.uniform(2);
+  bw_probe_wait_ = 2s + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(rng.unit()));
+  cycle_stamp_ = now;
+  ack_phase_ = AckPhase::probe_stopping;
+  start_round();
+  state_ = State::probe_bw_down;
+  pacing_gain_ = kProbeDownPacingGain;
+  cwnd_gain_ = kDefaultCwndGain;
+}
+
+void Bbr::start_probe_bw_cruise() {
+  state_ = State::probe_bw_cruise;
+  pacing_gain_ = 1.0;
+  cwnd_gain_ = kDefaultCwndGain;
+}
+
+void Bbr::start_probe_bw_refill() {
+  // BBRStartProbeBW_REFILL: forget the lower bounds, refill the pipe at the estimated rate.
+  reset_lower_bounds();
+  bw_probe_up_rounds_ = 0;
+  bw_probe_up_acks_ = 0;
+  ack_phase_ = AckPhase::refilling;
+  start_round();
+  state_ = State::probe_bw_refill;
+  pacing_gain_ = 1.0;
+  cwnd_gain_ = kDefaultCwndGain;
+}
+
+void Bbr::start_probe_bw_up(const RateSample& rs) {
+  // BBRStartProbeBW_UP.
+  ack_phase_ = AckPhase::probe_starting;
+  start_round();
+  reset_full_bw();
+  full_bw_ = rs.delivery_rate;
+  state_ = State::probe_bw_up;
+  pacing_gain_ = kProbeUpPacingGain;
+  cwnd_gain_ = kProbeUpCwndGain;
+  raise_inflight_hi_slope();
+}
+
+void Bbr::enter_probe_rtt() {
+  state_ = State::probe_rtt;
+  pacing_gain_ = 1.0;
+  cwnd_gain_ = kProbeRttCwndGain;
+}
+
+// ---- control parameters ----
+
+void Bbr::set_pacing_rate() {
+  // BBRSetPacingRateWithGain: never lower before the pipe was full (the initial rate holds).
+  const auto rate = static_cast<std::uint64_t>(pacing_gain_ * static_cast<double>(bw_) * (1 - kPacingMargin));
+  if (full_bw_reached_ || rate > pacing_rate_) pacing_rate_ = rate;
+}
+
+void Bbr::set_send_quantum() {
+  // BBRSetSendQuantum: 1 ms at the pacing rate, between 2 SMSS and 64 KiB.
+  const std::uint64_t q = pacing_rate_ / 1000;
+  send_quantum_ = clamp32(std::clamp<std::uint64_t>(q, 2ull * smss_, 64ull * 1024));
+}
+
+void Bbr::set_cwnd(const Ctx& c) {
+  // BBRSetCwnd.
+  max_inflight_ = inflight_for(cwnd_gain_);  // BBRUpdateMaxInflight (no ACK-aggregation allowance)
+  // BBRModulateCwndForRecovery.
+  if (c.rs.newly_lost > 0)
+    cwnd = std::max<std::uint32_t>(cwnd > c.rs.newly_lost ? clamp32(cwnd - c.rs.newly_lost) : 0, smss_);
+  std::uint64_t w = cwnd;
+  if (packet_conservation_) w = std::max<std::uint64_t>(w, std::uint64_t{c.inflight} + c.rs.newly_acked);
+  if (!packet_conservation_) {
+    if (full_bw_reached_)
+      w = std::min<std::uint64_t>(w + c.rs.newly_acked, max_inflight_);
+    else if (w < max_inflight_ || delivered_ < initial_cwnd_)
+      w += c.rs.newly_acked;
+    w = std::max(w, min_pipe_cwnd());
+  }
+  // BBRBoundCwndForProbeRTT.
+  if (state_ == State::probe_rtt) w = std::min(w, probe_rtt_cwnd());
+  // BBRBoundCwndForModel: inflight_hi while probing, with headroom in CRUISE and ProbeRTT;
+  // inflight_lo always.
+  std::uint64_t cap = infinite;
+  if (in_probe_bw() && state_ != State::probe_bw_cruise)
+    cap = inflight_hi_;
+  else if (state_ == State::probe_rtt || state_ == State::probe_bw_cruise)
+    cap = inflight_with_headroom();
+  cap = std::min(cap, inflight_lo_);
+  cap = std::max(cap, min_pipe_cwnd());
+  cwnd = clamp32(std::min(w, cap));
+}
+
+// ---- loss recovery and timeouts ----
+
+void Bbr::on_recovery_start(std::uint32_t inflight, std::uint32_t newly_acked, std::uint32_t smss) {
+  // BBROnEnterFastRecovery: packet conservation for the first round.
+  smss_ = smss;
+  prior_cwnd_ = save_cwnd();
+  in_recovery_ = true;
+  packet_conservation_ = true;
+  cwnd = clamp32(std::uint64_t{inflight} + std::max(newly_acked, smss));
+}
+
+void Bbr::on_recovery_round() {
+  packet_conservation_ = false;
+}
+
+void Bbr::on_recovery_exit() {
+  // BBROnExitFastRecovery.
+  in_recovery_ = false;
+  packet_conservation_ = false;
+  restore_cwnd();
+}
+
+void Bbr::on_rto(std::uint32_t smss) {
+  // On a retransmission timeout everything in flight is deemed lost: cwnd = inflight + 1
+  // segment with inflight 0.
+  smss_ = smss;
+  prior_cwnd_ = save_cwnd();
+  in_recovery_ = true;
+  packet_conservation_ = false;
+  cwnd = smss;
+}
+
+void Bbr::on_idle_restart(Instant now, std::uint32_t inflight, bool app_limited, Rng& rng) {
+  // BBRHandleRestartFromIdle: resume at the estimated rate, not below it.
+  if (inflight != 0 || !app_limited) return;
+  idle_restart_ = true;
+  if (in_probe_bw()) {
+    const auto rate = static_cast<std::uint64_t>(static_cast<double>(bw_) * (1 - kPacingMargin));
+    if (rate > 0) pacing_rate_ = rate;
+  } else if (state_ == State::probe_rtt) {
+    check_probe_rtt_done(now, rng);
+  }
+}
+
+std::uint32_t Bbr::save_cwnd() const {
+  // BBRSaveCwnd: the last window before recovery or ProbeRTT cut it.
+  if (!in_recovery_ && state_ != State::probe_rtt) return cwnd;
+  return std::max(prior_cwnd_, cwnd);
+}
+
+void Bbr::restore_cwnd() {
+  cwnd = std::max(cwnd, prior_cwnd_);
+}
+
+// ---- helpers ----
+
+bool Bbr::queued(Duration rtt) const {
+  return min_rtt_ != Duration::max() && rtt != Duration::max() && rtt > min_rtt_ + min_rtt_ / 8;
+}
+
+bool Bbr::inflight_too_high(const RateSample& rs) {
+  // IsInflightTooHigh: more than BBRLossThresh of what was in flight was lost.
+  return static_cast<double>(rs.lost) > static_cast<double>(rs.tx_in_flight) * kLossThresh;
+}
+
+std::uint64_t Bbr::bdp() const {
+  if (min_rtt_ == Duration::max()) return 0;
+  return static_cast<std::uint64_t>(static_cast<double>(bw_) * static_cast<double>(min_rtt_.count()) / 1e9);
+}
+
+std::uint64_t Bbr::bdp_multiple(double gain) const {
+  // BBRBDPMultiple: the initial window until a min_rtt is known.
+  if (min_rtt_ == Duration::max()) return initial_cwnd_;
+  return scaled(bdp(), gain);
+}
+
+std::uint64_t Bbr::inflight_for(double gain) const {
+  // BBRInflight with BBRQuantizationBudget: room for the sender's bursts (three send quanta),
+  // at least BBRMinPipeCwnd, two more segments in ProbeBW_UP.
+  std::uint64_t inflight = bdp_multiple(gain);
+  inflight = std::max<std::uint64_t>(inflight, 3ull * send_quantum_);
+  inflight = std::max(inflight, min_pipe_cwnd());
+  if (state_ == State::probe_bw_up) inflight += 2ull * smss_;
+  return inflight;
+}
+
+std::uint64_t Bbr::inflight_with_headroom() const {
+  // BBRInflightWithHeadroom: leave BBRHeadroom of inflight_hi for other flows.
+  if (inflight_hi_ == infinite) return infinite;
+  const std::uint64_t headroom = std::max<std::uint64_t>(smss_, scaled(inflight_hi_, kHeadroom));
+  return std::max(inflight_hi_ > headroom ? inflight_hi_ - headroom : 0, min_pipe_cwnd());
+}
+
+std::uint64_t Bbr::target_inflight() const {
+  // BBRTargetInflight.
+  return std::min<std::uint64_t>(bdp(), cwnd);
+}
+
+std::uint64_t Bbr::probe_rtt_cwnd() const {
+  // BBRProbeRTTCwnd.
+  return std::max(bdp_multiple(kProbeRttCwndGain), min_pipe_cwnd());
+}
+
+std::string_view to_string(Bbr::State s) {
+  switch (s) {
+    case Bbr::State::startup:
+      return "Startup";
+    case Bbr::State::drain:
+      return "Drain";
+    case Bbr::State::probe_bw_down:
+      return "ProbeBW_DOWN";
+    case Bbr::State::probe_bw_cruise:
+      return "ProbeBW_CRUISE";
+    case Bbr::State::probe_bw_refill:
+      return "ProbeBW_REFILL";
+    case Bbr::State::probe_bw_up:
+      return "ProbeBW_UP";
+    case Bbr::State::probe_rtt:
+      return "ProbeRTT";
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& os, Bbr::State s) {
+  return os << to_string(s);
+}
+
+}  // namespace utcp::detail

@@ -1,0 +1,235 @@
+// BBR congestion control as draft-ietf-ccwg-bbr-03 describes it ("BBRv3"): a model of the path
+// (the bottleneck bandwidth from delivery-rate samples, the round-trip propagation delay from
+// the minimum RTT) drives a pacing rate and a window; loss only bounds the model where its
+// rate shows real congestion (BBRLossThresh, 2 %), so random loss does not slow it down.
+//
+// States: Startup, Drain, ProbeBW (DOWN, CRUISE, REFILL, UP), ProbeRTT. Section names in
+// comments are the draft's titles (its numbering moves between revisions). Time and
+// randomness are the caller's: every event carries `now`, ProbeBW's random wait draws from
+// the caller's Rng.
+//
+// Units: bytes, bytes per second, the caller's Duration.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <ostream>
+
+#include "core/delivery_rate.hpp"
+#include "core/rng.hpp"
+#include "utcp/time.hpp"
+
+namespace utcp::detail {
+
+// "BBR.max_bw max filter": the largest bandwidth sample of the current and the previous
+// ProbeBW cycle (BBRMaxBwFilterLen = 2 cycles). Startup and Drain stay in one cycle.
+class MaxBwFilter {
+ public:
+  void update(std::uint64_t bw) {
+    if (bw > slot_[1]) slot_[1] = bw;
+  }
+  // A new cycle: the oldest slot is forgotten.
+  void advance() {
+    slot_[0] = slot_[1];
+    slot_[1] = 0;
+  }
+  std::uint64_t get() const { return slot_[0] > slot_[1] ? slot_[0] : slot_[1]; }
+  friend bool operator==(const MaxBwFilter&, const MaxBwFilter&) = default;
+
+ private:
+  std::uint64_t slot_[2] = {0, 0};  // [previous cycle, current cycle]
+};
+
+// What one ACK tells BBR, besides the connection's DeliveryRate.
+struct BbrAck {
+  Instant now{};
+  RateSample rs;               // DeliveryRate::generate's result for this ACK
+  std::uint32_t inflight = 0;  // bytes in flight after the ACK (C.inflight)
+  std::uint32_t smss = 536;
+  bool cwnd_limited = false;  // C.is_cwnd_limited: the window, not the application, bounded sends
+};
+
+class Bbr {
+ public:
+  enum class State : std::uint8_t {
+    startup,
+    drain,
+    probe_bw_down,
+    probe_bw_cruise,
+    probe_bw_refill,
+    probe_bw_up,
+    probe_rtt,
+  };
+  // "ProbeBW: the ACK phase": where the ACKs come from relative to the bandwidth probe.
+  enum class AckPhase : std::uint8_t { init, probe_starting, probe_feedback, probe_stopping, refilling };
+
+  static constexpr std::uint64_t infinite = std::numeric_limits<std::uint64_t>::max();
+
+  std::uint32_t cwnd = 0;
+  std::uint32_t ssthresh = 0x7fff'ffff;  // BBR has none; reported as "arbitrarily high"
+
+  // "Initialization": `srtt` the smoothed RTT if the handshake measured one.
+  void init(std::uint32_t iw, std::uint32_t smss, Instant now, std::optional<Duration> srtt);
+  // "Per-ACK steps": UpdateModelAndState, then UpdateControlParameters. `dr` is marked
+  // app-limited in ProbeRTT; `rng` draws ProbeBW's random wait.
+  void on_ack(const BbrAck& a, DeliveryRate& dr, Rng& rng);
+  // "Probing for Bandwidth: inflight_hi", BBRHandleLostPacket: a segment with stamp `p` and
+  // `size` bytes was deemed lost (after DeliveryRate::lost counted it).
+  void on_lost(const RateStamp& p, std::uint32_t size, const DeliveryRate& dr, Instant now,
+               std::uint32_t smss, Rng& rng);
+  // "Modulating cwnd in loss recovery": fast recovery starts (`newly_acked` by the ACK that
+  // started it), one round of it has passed, and it ends.
+  void on_recovery_start(std::uint32_t inflight, std::uint32_t newly_acked, std::uint32_t smss);
+  void on_recovery_round();
+  void on_recovery_exit();
+  // A retransmission timeout: every segment in flight is deemed lost.
+  void on_rto(std::uint32_t smss);
+  // "Restarting from idle": sending resumes with nothing in flight after an app-limited
+  // pause.
+  void on_idle_restart(Instant now, std::uint32_t inflight, bool app_limited, Rng& rng);
+
+  std::uint64_t pacing_rate() const { return pacing_rate_; }  // bytes per second
+  std::uint32_t send_quantum() const { return send_quantum_; }
+
+  // The model, for tests, info and traces.
+  State state() const { return state_; }
+  AckPhase ack_phase() const { return ack_phase_; }
+  std::uint64_t max_bw() const { return max_bw_; }
+  std::uint64_t bw() const { return bw_; }
+  std::uint64_t bw_lo() const { return bw_lo_; }
+  std::optional<Duration> min_rtt() const {
+    return min_rtt_ == Duration::max() ? std::nullopt : std::optional<Duration>(min_rtt_);
+  }
+  std::uint64_t inflight_hi() const { return inflight_hi_; }
+  std::uint64_t inflight_lo() const { return inflight_lo_; }
+  std::uint64_t bdp() const;  // bw x min_rtt; 0 before a min_rtt
+  double pacing_gain() const { return pacing_gain_; }
+  double cwnd_gain() const { return cwnd_gain_; }
+  bool full_bw_reached() const { return full_bw_reached_; }
+  std::uint64_t round_count() const { return round_count_; }
+  std::uint64_t cycle_count() const { return cycle_count_; }
+  bool in_recovery() const { return in_recovery_; }
+
+  friend bool operator==(const Bbr&, const Bbr&) = default;
+
+ private:
+  struct Ctx;  // one ACK's inputs, passed to the steps
+
+  // Model and state.
+  void update_latest_delivery_signals(const Ctx&);
+  void update_congestion_signals(Ctx&);
+  void update_round(const Ctx&);
+  void update_max_bw(const Ctx&);
+  void adapt_lower_bounds_from_congestion();
+  void check_startup_high_loss();
+  void check_full_bw_reached(const RateSample&);
+  void check_startup_done();
+  void check_drain_done(Ctx&);
+  void update_probe_bw_cycle_phase(Ctx&);
+  bool adapt_upper_bounds(Ctx&);  // false when it left ProbeBW
+  static bool inflight_too_high(const RateSample&);
+  bool queued(Duration rtt) const;  // a standing queue: rtt above min_rtt by an eighth
+  bool check_inflight_too_high(Instant now, Rng&, const RateSample&);
+  void handle_inflight_too_high(Instant now, Rng&, const RateSample&);
+  void probe_inflight_hi_upward(const Ctx&);
+  void raise_inflight_hi_slope();
+  bool is_time_to_probe_bw(Ctx&);
+  bool is_time_to_cruise(const Ctx&) const;
+  bool is_time_to_go_down(const Ctx&);
+  void update_min_rtt(const Ctx&);
+  void check_probe_rtt(Ctx&);
+  void handle_probe_rtt(Ctx&);
+  void check_probe_rtt_done(Instant now, Rng&);
+  void advance_latest_delivery_signals(const RateSample&);
+
+  // Transitions.
+  void enter_startup();
+  void enter_drain();
+  void start_probe_bw_down(Instant now, Rng& rng);
+  void start_probe_bw_cruise();
+  void start_probe_bw_refill();
+  void start_probe_bw_up(const RateSample&);
+  void enter_probe_rtt();
+  void start_round() { next_round_delivered_ = delivered_; }
+
+  // Control parameters.
+  void set_pacing_rate();
+  void set_send_quantum();
+  void set_cwnd(const Ctx&);
+
+  // Helpers.
+  bool in_probe_bw() const { return state_ >= State::probe_bw_down && state_ <= State::probe_bw_up; }
+  bool is_probing_bw() const {
+    return state_ == State::startup || state_ == State::probe_bw_refill || state_ == State::probe_bw_up;
+  }
+  std::uint64_t bdp_multiple(double gain) const;
+  std::uint64_t inflight_for(double gain) const;  // BBRInflight(gain), quantization budget included
+  std::uint64_t inflight_with_headroom() const;
+  std::uint64_t target_inflight() const;
+  std::uint64_t probe_rtt_cwnd() const;
+  std::uint64_t min_pipe_cwnd() const { return 4ull * smss_; }
+  std::uint32_t save_cwnd() const;
+  void restore_cwnd();
+  void reset_full_bw();
+  void reset_congestion_signals();
+  void reset_lower_bounds();
+  void init_lower_bounds();
+  void loss_lower_bounds();
+
+  State state_ = State::startup;
+  AckPhase ack_phase_ = AckPhase::init;
+  double pacing_gain_ = 1, cwnd_gain_ = 2;
+  std::uint32_t smss_ = 536, initial_cwnd_ = 0;
+  std::uint64_t delivered_ = 0;  // C.delivered at the current ACK
+
+  // Bandwidth model.
+  MaxBwFilter max_bw_filter_;
+  std::uint64_t max_bw_ = 0, bw_ = 0;
+  std::uint64_t bw_lo_ = infinite, bw_latest_ = 0;
+  std::uint64_t inflight_hi_ = infinite, inflight_lo_ = infinite, inflight_latest_ = 0;
+  std::uint64_t cycle_count_ = 0;
+
+  // Round counting.
+  std::uint64_t next_round_delivered_ = 0, round_count_ = 0;
+  bool round_start_ = false;
+  std::uint64_t loss_round_delivered_ = 0;
+  bool loss_round_start_ = false, loss_in_round_ = false;
+  std::uint32_t loss_events_in_round_ = 0;
+  std::uint64_t lost_in_round_ = 0, delivered_in_round_ = 0;
+  Duration round_min_rtt_ = Duration::max(), last_rtt_ = Duration::max();
+  bool round_queued_ = false;
+
+  // Startup's full-pipe estimate.
+  std::uint64_t full_bw_ = 0;
+  std::uint32_t full_bw_count_ = 0;
+  bool full_bw_now_ = false, full_bw_reached_ = false;
+
+  // ProbeBW.
+  Instant cycle_stamp_{};
+  Duration bw_probe_wait_{};
+  std::uint64_t rounds_since_bw_probe_ = 0;
+  std::uint32_t bw_probe_up_rounds_ = 0;
+  std::uint64_t bw_probe_up_acks_ = 0, probe_up_cnt_ = infinite;
+  bool bw_probe_samples_ = false;
+
+  // Minimum RTT and ProbeRTT.
+  Duration min_rtt_ = Duration::max();
+  Instant min_rtt_stamp_{};
+  Duration probe_rtt_min_delay_ = Duration::max();
+  Instant probe_rtt_min_stamp_{};
+  bool probe_rtt_expired_ = false;
+  std::optional<Instant> probe_rtt_done_stamp_;
+  bool probe_rtt_round_done_ = false;
+  bool idle_restart_ = false;
+
+  // Control.
+  std::uint64_t pacing_rate_ = 0, max_inflight_ = 0;
+  std::uint32_t send_quantum_ = 0, prior_cwnd_ = 0;
+  bool in_recovery_ = false, packet_conservation_ = false;
+};
+
+std::string_view to_string(Bbr::State);
+std::ostream& operator<<(std::ostream&, Bbr::State);
+
+}  // namespace utcp::detail
