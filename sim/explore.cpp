@@ -195,7 +195,8 @@ class Runner {
       const std::uint32_t want = side == client ? spec_.server_bytes : spec_.client_bytes;
       return a.received == want;
     };
-    if (!c.flow || !s.flow) return false;
+    if (!c.flow) return false;
+    if (!s.flow && spec_.scenario != ExploreScenario::abort) return false;
     switch (spec_.scenario) {
       case ExploreScenario::handshake:
       case ExploreScenario::transfer: {
@@ -213,7 +214,11 @@ class Runner {
             return false;
         return true;
       case ExploreScenario::abort: {
-        if (!c.gone || num_connections(w.stack[client]) != 0 || !data_done(server)) return false;
+        if (!c.gone || num_connections(w.stack[client]) != 0) return false;
+        // A reset that reaches the server in SYN-RECEIVED ends the connection before the
+        // server's application ever had it (RFC 9293 §3.10.7.4): nothing to read then.
+        if (!s.flow) return num_connections(w.stack[server]) == 0;
+        if (!data_done(server)) return false;
         if (s.gone) return num_connections(w.stack[server]) == 0;
         // The reset was lost: the server keeps a half-open connection (RFC 9293 §3.5.2), which
         // is allowed as long as it has nothing left to send and no timer to find out with.

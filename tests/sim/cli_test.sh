@@ -1,6 +1,6 @@
 #!/bin/sh
-# `utcp sim` from the outside: a run succeeds and prints its summary, a capture is written,
-# the table prints, and bad flags give one line on stderr and a non-zero exit.
+# `utcp sim` (and `utcp explore`) from the outside: a run succeeds and prints its summary, a
+# capture is written, the table prints, and bad flags give one line on stderr and a non-zero exit.
 # Usage: cli_test.sh path/to/utcp [scratch-dir]
 set -u
 utcp=$1
@@ -209,6 +209,18 @@ if "$utcp" serve --help >/dev/null 2>&1; then
     rm -f "$f"
   }
 fi
+
+# utcp explore: a small run to its bounds, its JSON, and usage errors (docs/EXPLORE.md).
+out=$("$utcp" explore --scenario handshake --max-loss 1 --max-dup 1 --max-reorder 1 --quiet 2>&1) \
+  || fail "explore handshake: exit $? with: $out"
+echo "$out" | grep -q 'no violation, complete to the bounds' || fail "explore handshake: $out"
+out=$("$utcp" explore --scenario transfer --max-loss 1 --max-dup 0 --max-reorder 0 --json --quiet 2>&1) \
+  || fail "explore transfer --json: exit $? with: $out"
+echo "$out" | grep -q '"violation": null' || fail "explore --json: $out"
+echo "$out" | grep -q '"client_bytes": 100' || fail "explore transfer: not one 100-byte segment: $out"
+usage "utcp explore" explore --scenario nope
+usage "utcp explore" explore --max-loss x
+usage "utcp explore" explore --depth 0
 
 "$utcp" --help >/dev/null || fail "--help exits non-zero"
 "$utcp" sim --help | grep -q -- '--burst-loss' || fail "sim --help lacks --burst-loss"

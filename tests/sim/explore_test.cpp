@@ -78,6 +78,19 @@ TEST(Explore, AbortCompletes) {
   ASSERT_FALSE(r.violation) << describe(r);
 }
 
+TEST(Explore, AbortBeforeTheServerKnowsCompletes) {
+  // The handshake's last ACK lost, the client's reset reaches the server in SYN-RECEIVED: the
+  // connection ends before the server's application ever had it, which RFC 9293 allows.
+  const std::vector<Choice> path{{Choice::Kind::deliver, 0, 0}, {Choice::Kind::deliver, 1, 0},
+                                 {Choice::Kind::drop, 0, 0}, {Choice::Kind::deliver, 0, 0}};
+  const ExploreSpec spec = small(ExploreScenario::abort, 1, 0, 0, 20);
+  const ExploreReplay r = replay(spec, path);
+  EXPECT_TRUE(r.applied_all);
+  EXPECT_FALSE(r.failure) << *r.failure;
+  const ExploreReport all = explore(spec);
+  ASSERT_FALSE(all.violation) << describe(all);
+}
+
 TEST(Explore, ReductionsKeepTheVerdictAndCutTheWork) {
   ExploreSpec full = small(ExploreScenario::handshake, 1, 1, 0, 10);
   full.bounds.max_timers = 2;
