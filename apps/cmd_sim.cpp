@@ -152,6 +152,7 @@ Json link_json(const sim::LinkStats& l) {
   j.set("duplicated", l.duplicated);
   j.set("reordered", l.reordered);
   j.set("corrupted", l.corrupted);
+  j.set("max_queue", l.max_queue);
   return j;
 }
 
@@ -434,6 +435,8 @@ int run_sim(SimOptions o) {
     end.set("server", side_json(r.server_stats, r.server_received, r.server_cwnd, r.server_ssthresh));
     end.set("link_client_to_server", link_json(r.forward));
     end.set("link_server_to_client", link_json(r.backward));
+    end.set("mean_queue_client_to_server", r.forward_mean_queue);
+    end.set("mean_queue_server_to_client", r.backward_mean_queue);
     if (!capture_json.is_null()) end.set("capture", capture_json);
     if (trace && !scratch_trace) end.set("trace", o.trace);
     if (!o.plot.empty()) end.set("plot", o.plot);
@@ -448,8 +451,8 @@ int run_sim(SimOptions o) {
      << "\n";
   print_side(os, "client", r.client_stats, r.client_cwnd, r.client_ssthresh);
   print_side(os, "server", r.server_stats, r.server_cwnd, r.server_ssthresh);
-  os << "  link client->server: " << r.forward << "\n";
-  os << "  link server->client: " << r.backward << "\n";
+  os << "  link client->server: " << r.forward << " mean_queue " << r.forward_mean_queue << "\n";
+  os << "  link server->client: " << r.backward << " mean_queue " << r.backward_mean_queue << "\n";
   if (!capture_line.empty()) os << capture_line << "\n";
   if (trace && !scratch_trace) os << "trace: " << trace_rows << " rows in " << o.trace << "\n";
   if (!o.plot.empty()) os << "plot: " << o.plot << "\n";

@@ -7,11 +7,38 @@ namespace utcp::sim {
 std::ostream& operator<<(std::ostream& os, const LinkStats& s) {
   return os << "offered " << s.offered << " delivered " << s.delivered << " lost " << s.lost << " burst_lost "
             << s.burst_lost << " queue_drops " << s.queue_drops << " mtu_drops " << s.mtu_drops
-            << " duplicated " << s.duplicated << " reordered " << s.reordered << " corrupted " << s.corrupted;
+            << " duplicated " << s.duplicated << " reordered " << s.reordered << " corrupted " << s.corrupted
+            << " max_queue " << s.max_queue;
+}
+
+double Link::mean_queue(Instant now) const {
+  if (!offered_ || !(first_offer_ < now)) return 0;
+  // The area up to now: the recorded part, then the departures still pending before now.
+  double area = occupancy_area_;
+  Instant t = occupancy_at_;
+  std::size_t n = in_queue_.size();
+  for (const Instant d : in_queue_) {
+    if (now < d) break;
+    area += static_cast<double>(n) * static_cast<double>((d - t).count());
+    t = d;
+    --n;
+  }
+  if (t < now) area += static_cast<double>(n) * static_cast<double>((now - t).count());
+  return area / static_cast<double>((now - first_offer_).count());
 }
 
 std::optional<Instant> Link::transmit(Instant now, std::size_t ip_size) {
-  while (!in_queue_.empty() && in_queue_.front() <= now) in_queue_.pop_front();
+  // The occupancy integral moves to `now` through the departures before it.
+  while (!in_queue_.empty() && in_queue_.front() <= now) {
+    const Instant d = in_queue_.front();
+    occupancy_area_ +=
+        static_cast<double>(in_queue_.size()) * static_cast<double>((d - occupancy_at_).count());
+    occupancy_at_ = d;
+    in_queue_.pop_front();
+  }
+  occupancy_area_ +=
+      static_cast<double>(in_queue_.size()) * static_cast<double>((now - occupancy_at_).count());
+  occupancy_at_ = now;
   if (config_.queue_limit != 0 && in_queue_.size() >= config_.queue_limit) return std::nullopt;
   Duration serialise{0};
   if (config_.rate_bps != 0) {
@@ -22,11 +49,16 @@ std::optional<Instant> Link::transmit(Instant now, std::size_t ip_size) {
   const Instant done = std::max(now, busy_until_) + serialise;
   busy_until_ = done;
   in_queue_.push_back(done);
+  stats_.max_queue = std::max<std::uint64_t>(stats_.max_queue, in_queue_.size());
   return done;
 }
 
 std::vector<Delivery> Link::offer(Instant now, std::size_t ip_size, std::size_t tcp_size) {
   ++stats_.offered;
+  if (!offered_) {
+    offered_ = true;
+    first_offer_ = occupancy_at_ = now;
+  }
   // Every draw, always, in this order.
   bool ge_lost = false;
   if (config_.impair.burst) {

@@ -56,6 +56,7 @@ struct LinkStats {
   std::uint64_t reordered = 0;
   std::uint64_t corrupted = 0;
   std::uint64_t bytes_delivered = 0;
+  std::uint64_t max_queue = 0;  // the most datagrams queued or in service at once
   friend bool operator==(const LinkStats&, const LinkStats&) = default;
 };
 std::ostream& operator<<(std::ostream&, const LinkStats&);
@@ -78,6 +79,9 @@ class Link {
 
   const LinkConfig& config() const { return config_; }
   const LinkStats& stats() const { return stats_; }
+  // The queue's time-weighted mean occupancy, in datagrams queued or in service, from the
+  // first offer to `now` (0 before any); with the rate, how long a datagram waits on average.
+  double mean_queue(Instant now) const;
 
  private:
   // Enqueues one copy at the transmitter; the time its last bit leaves, or nothing if the
@@ -90,6 +94,10 @@ class Link {
   bool bad_state_ = false;
   Instant busy_until_{};
   std::deque<Instant> in_queue_;  // departure times of datagrams not yet fully sent
+  // The integral of the occupancy over time (datagram-nanoseconds) up to occupancy_at_.
+  double occupancy_area_ = 0;
+  Instant occupancy_at_{}, first_offer_{};
+  bool offered_ = false;
 };
 
 }  // namespace utcp::sim

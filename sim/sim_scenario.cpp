@@ -157,7 +157,14 @@ TransferReport run_transfer(const TransferSpec& spec) {
   }
   TransferReport r;
   const TransferView view{net, c, s, client, server};
+  bool queues_taken = false;
   const auto after_step = [&] {
+    if (!queues_taken && client.done_reading() && server.done_reading()) {
+      // The step that read the last byte: the queues' means over the transfer.
+      queues_taken = true;
+      if (const Link* l = net.link(c, s)) r.forward_mean_queue = l->mean_queue(net.now());
+      if (const Link* l = net.link(s, c)) r.backward_mean_queue = l->mean_queue(net.now());
+    }
     // The control blocks after every step, so that the report has their last values.
     if (const auto ci = view.info(c)) {
       r.client_cwnd = ci->cwnd;

@@ -62,6 +62,9 @@ struct TransferReport {
   Network::End end = Network::End::quiescent;
   Stats client_stats, server_stats;
   LinkStats forward, backward;
+  // Each link's mean queue occupancy (datagrams queued or in service, time-weighted) from its
+  // first datagram to the last byte read (Link::mean_queue).
+  double forward_mean_queue = 0, backward_mean_queue = 0;
   NetworkStats network;
   // Each side's connection as it last was: sampled after every step while the core had it,
   // so the values at the end of the run, whenever the application last looked.

@@ -114,6 +114,20 @@ TEST(SimLink, SerialisationQueuesBackToBack) {
   EXPECT_EQ(e[0].at, t0 + milliseconds(105) + microseconds(500));
 }
 
+TEST(SimLink, MeanQueueIsTheTimeWeightedOccupancy) {
+  // Three 1 ms datagrams at once: 3, 2 and 1 in the queue for 1 ms each, then none.
+  Link link(make(milliseconds(5), 8'000'000, 10), 1);
+  EXPECT_EQ(link.mean_queue(t0), 0.0);
+  for (int i = 0; i < 3; ++i) link.offer(t0, 1000, 980);
+  EXPECT_EQ(link.stats().max_queue, 3u);
+  EXPECT_DOUBLE_EQ(link.mean_queue(t0 + milliseconds(2)), 2.5);  // (3 + 2) / 2
+  EXPECT_DOUBLE_EQ(link.mean_queue(t0 + milliseconds(4)), 1.5);  // (3 + 2 + 1) / 4
+  // One more at 10 ms, alone for its 1 ms: (6 + 1) / 12.
+  link.offer(t0 + milliseconds(10), 1000, 980);
+  EXPECT_DOUBLE_EQ(link.mean_queue(t0 + milliseconds(12)), 7.0 / 12);
+  EXPECT_EQ(link.stats().max_queue, 3u);
+}
+
 TEST(SimLink, MtuDrops) {
   Link link(make(milliseconds(10), 0, 1000, 1500), 1);
   EXPECT_EQ(link.offer(t0, 1500, 1480).size(), 1u);

@@ -39,6 +39,19 @@ TEST(SimTransfer, CleanPathBothWays) {
   EXPECT_EQ(r.forward.lost + r.forward.queue_drops, 0u);
 }
 
+TEST(SimTransfer, QueueMeanOccupancyIsReported) {
+  // A one-way transfer: the data direction's queue fills (Reno's window outgrows the 5 ms
+  // path's BDP of about 21 segments), within the 100-datagram limit; ACKs queue far less.
+  TransferSpec spec = base(0);
+  spec.client_bytes = 2'000'000;
+  const auto r = run_transfer(spec);
+  expect_ok(r, 2'000'000, 0);
+  EXPECT_GT(r.forward_mean_queue, 1.0);
+  EXPECT_LE(r.forward_mean_queue, static_cast<double>(r.forward.max_queue));
+  EXPECT_LE(r.forward.max_queue, 100u);
+  EXPECT_LT(r.backward_mean_queue, r.forward_mean_queue);
+}
+
 TEST(SimTransfer, NothingEitherWay) {
   expect_ok(run_transfer(base(0)), 0, 0);
 }
