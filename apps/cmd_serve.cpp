@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -17,6 +18,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "command.hpp"
 #include "http_server.hpp"
@@ -75,6 +77,32 @@ void discard(Conn& c) {
   c.shutdown_write();
 }
 
+// A listening socket on shard k's host; throws CommandError.
+int listen_on(Session& s, std::size_t k, std::uint16_t port, int backlog) {
+  utcp_host* h = s.host(k);
+  int lfd = utcp_socket(h, s.family(), SOCK_STREAM, 0);
+  if (lfd < 0) throw CommandError(std::string("socket: ") + std::strerror(errno));
+  int one = 1;
+  utcp_setsockopt(h, lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  auto addr = make_sockaddr(s.ip(), port);
+  if (utcp_bind(h, lfd, addr.get(), addr.len) < 0) {
+    if (errno == EADDRINUSE) throw CommandError("port " + std::to_string(port) + " is already in use");
+    throw CommandError("binding port " + std::to_string(port) + ": " + std::strerror(errno));
+  }
+  if (utcp_listen(h, lfd, backlog) < 0) throw CommandError(std::string("listen: ") + std::strerror(errno));
+  utcp_fcntl(h, lfd, F_SETFL, O_NONBLOCK);
+  return lfd;
+}
+
+// The port a listener of shard 0 is bound to: --port 0 lets the stack choose one, and the
+// user must learn it.
+std::uint16_t bound_port(Session& s, int lfd) {
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  if (utcp_getsockname(s.host(), lfd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) return 0;
+  return ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);  // same offset in sockaddr_in6
+}
+
 int run_serve(const ServeOptions& o) {
   install_signal_handlers();
   HttpServerConfig http;
@@ -94,67 +122,71 @@ int run_serve(const ServeOptions& o) {
   if (!session) throw CommandError(session.error());
   Session& s = **session;
 
-  int lfd = utcp_socket(s.host(), s.family(), SOCK_STREAM, 0);
-  if (lfd < 0) throw CommandError(std::string("socket: ") + std::strerror(errno));
-  int one = 1;
-  utcp_setsockopt(s.host(), lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  auto addr = make_sockaddr(s.ip(), o.port);
-  if (utcp_bind(s.host(), lfd, addr.get(), addr.len) < 0) {
-    if (errno == EADDRINUSE) throw CommandError("port " + std::to_string(o.port) + " is already in use");
-    throw CommandError("binding port " + std::to_string(o.port) + ": " + std::strerror(errno));
+  // A listener on every shard (--port 0: the first shard's choice for all of them): the
+  // kernel steers each connection to one queue, and that queue's host accepts it.
+  std::vector<int> lfds;
+  std::uint16_t port = o.port;
+  for (std::size_t k = 0; k < s.shards(); ++k) {
+    lfds.push_back(listen_on(s, k, port, o.backlog));
+    if (k == 0) port = bound_port(s, lfds[0]);
   }
-  if (utcp_listen(s.host(), lfd, o.backlog) < 0)
-    throw CommandError(std::string("listen: ") + std::strerror(errno));
-  utcp_fcntl(s.host(), lfd, F_SETFL, O_NONBLOCK);
   if (auto r = s.bring_up(); !r) throw CommandError(r.error());
   s.start_monitor(o.report);
-  // The port actually bound: --port 0 lets the stack choose one, and the user must learn it.
-  std::uint16_t port = o.port;
-  sockaddr_storage bound{};
-  socklen_t bound_len = sizeof bound;
-  if (utcp_getsockname(s.host(), lfd, reinterpret_cast<sockaddr*>(&bound), &bound_len) == 0)
-    port = ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);  // same offset in sockaddr_in6
-  std::cerr << "utcp serve: " << o.app << " on " << Endpoint{s.ip(), port} << " (device " << s.device()
-            << "), Ctrl-C to stop" << std::endl;
+  std::cerr << "utcp serve: " << o.app << " on " << Endpoint{s.ip(), port} << " (device " << s.device();
+  if (s.shards() > 1) std::cerr << ", " << s.shards() << " queues and threads";
+  std::cerr << "), Ctrl-C to stop" << std::endl;
 
   Iperf3Server iperf3(o.common.verbose);
   Active active;
-  std::uint64_t accepted = 0;
-  while (!stop_requested()) {
-    pollfd p{lfd, POLLIN, 0};
-    if (utcp_poll(s.host(), &p, 1, 100) <= 0) continue;
-    sockaddr_storage peer{};
-    socklen_t len = sizeof peer;
-    int fd = utcp_accept(s.host(), lfd, reinterpret_cast<sockaddr*>(&peer), &len);
-    s.kick();
-    if (fd < 0) continue;  // EAGAIN, or the handshake's connection already gone
-    ++accepted;
-    if (o.common.verbose) std::cerr << "accepted " << sockaddr_text(peer) << " (fd " << fd << ")\n";
-    active.enter();
-    std::thread([&s, &active, &o, &http, &iperf3, fd] {
-      {
-        Conn c(s, fd);
-        if (o.app == "echo") {
-          echo(c);
-        } else if (o.app == "discard") {
-          discard(c);
-        } else if (o.app == "iperf3") {
-          iperf3.handle(c);
-        } else {
-          serve_http(c, http);
-        }
+  std::atomic<std::uint64_t> accepted{0};
+  auto accept_loop = [&](std::size_t k) {
+    utcp_host* h = s.host(k);
+    while (!stop_requested()) {
+      pollfd p{lfds[k], POLLIN, 0};
+      if (utcp_poll(h, &p, 1, 100) <= 0) continue;
+      sockaddr_storage peer{};
+      socklen_t len = sizeof peer;
+      int fd = utcp_accept(h, lfds[k], reinterpret_cast<sockaddr*>(&peer), &len);
+      s.kick(k);
+      if (fd < 0) continue;  // EAGAIN, or the handshake's connection already gone
+      accepted.fetch_add(1);
+      if (o.common.verbose) {
+        std::cerr << "accepted " << sockaddr_text(peer) << " (fd " << fd;
+        if (s.shards() > 1) std::cerr << ", shard " << k;
+        std::cerr << ")\n";
       }
-      active.leave();
-    }).detach();
-  }
+      active.enter();
+      std::thread([&s, &active, &o, &http, &iperf3, fd, k] {
+        {
+          Conn c(s, fd, k);
+          if (o.app == "echo") {
+            echo(c);
+          } else if (o.app == "discard") {
+            discard(c);
+          } else if (o.app == "iperf3") {
+            iperf3.handle(c);
+          } else {
+            serve_http(c, http);
+          }
+        }
+        active.leave();
+      }).detach();
+    }
+  };
+  std::vector<std::thread> acceptors;
+  for (std::size_t k = 1; k < s.shards(); ++k) acceptors.emplace_back(accept_loop, k);
+  accept_loop(0);
+  for (std::thread& t : acceptors) t.join();
 
-  utcp_close(s.host(), lfd);
-  s.kick();
+  for (std::size_t k = 0; k < s.shards(); ++k) {
+    utcp_close(s.host(k), lfds[k]);
+    s.kick(k);
+  }
   // Connection threads see the stop in their next wait and close their sockets.
   bool idle = active.wait_idle(std::chrono::seconds(3));
-  s.monitor()->finish(std::to_string(accepted) + " connection(s)");
+  s.monitor()->finish(std::to_string(accepted.load()) + " connection(s)");
   if (o.common.verbose) {
-    std::cerr << "utcp serve: " << accepted << " connections accepted\n";
+    std::cerr << "utcp serve: " << accepted.load() << " connections accepted\n";
     s.print_counters(std::cerr);
   }
   s.shutdown();
@@ -168,7 +200,7 @@ int run_serve(const ServeOptions& o) {
     start.set("app", o.app);
     start.set("port", port);
     Json end = Json::object();
-    end.set("connections_accepted", accepted);
+    end.set("connections_accepted", accepted.load());
     std::cout << s.monitor()->document(std::move(start), std::move(end)).dump(2) << std::endl;
   }
   if (!idle) {
@@ -193,6 +225,12 @@ const Registration reg{
            ->capture_default_str()
            ->each([o](const std::string&) { o->root_given = true; });
        cmd.add_option("--backlog", o->backlog, "listen backlog")->capture_default_str();
+       o->common.threads = std::max(1u, std::thread::hardware_concurrency());
+       cmd.add_option("--threads", o->common.threads,
+                      "shards: queues of a multi-queue TUN device, each with its own stack and I/O thread "
+                      "(default: the number of cores)")
+           ->check(CLI::Range(1u, 256u))
+           ->capture_default_str();
        add_report_options(cmd, o->report);
        return [o] { return run_serve(*o); };
      }}};

@@ -16,12 +16,16 @@ namespace {
 
 constexpr auto kTick = std::chrono::milliseconds(10);
 
-std::uint64_t retransmits(utcp_host* h) {
-  utcp_host_stats st{};
-  return utcp_host_get_stats(h, &st) == 0 ? st.tcp_retransmits : 0;
-}
-
 }  // namespace
+
+std::uint64_t Monitor::retransmits() const {
+  std::uint64_t n = 0;
+  for (utcp_host* h : hosts_) {
+    utcp_host_stats st{};
+    if (utcp_host_get_stats(h, &st) == 0) n += st.tcp_retransmits;
+  }
+  return n;
+}
 
 void add_report_options(CLI::App& cmd, ReportOptions& o) {
   cmd.add_option("--interval", o.interval_s,
@@ -34,8 +38,8 @@ void add_report_options(CLI::App& cmd, ReportOptions& o) {
                  "write a CSV time series of each connection's control block (a row per change)");
 }
 
-Monitor::Monitor(utcp_host* host, const ReportOptions& o)
-    : host_(host),
+Monitor::Monitor(std::vector<utcp_host*> hosts, const ReportOptions& o)
+    : hosts_(std::move(hosts)),
       options_(o),
       start_ns_(io::monotonic_ns()),
       log_(stderr, !o.json && (o.interval_given ? o.interval_s > 0 : isatty(STDERR_FILENO) == 1)) {
@@ -45,7 +49,7 @@ Monitor::Monitor(utcp_host* host, const ReportOptions& o)
     trace_ = TraceWriter::open(o.trace, error);
     if (!trace_) throw CommandError(error);
   }
-  retr_at_start_ = retr_initial_ = retransmits(host_);
+  retr_at_start_ = retr_initial_ = retransmits();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -70,8 +74,8 @@ double Monitor::now() const {
   return static_cast<double>(io::monotonic_ns() - start_ns_) / 1e9;
 }
 
-std::shared_ptr<ConnCounters> Monitor::track(int fd, std::string name) {
-  auto c = std::make_shared<ConnCounters>(fd, std::move(name), now());
+std::shared_ptr<ConnCounters> Monitor::track(utcp_host* host, int fd, std::string name) {
+  auto c = std::make_shared<ConnCounters>(host, fd, std::move(name), now());
   std::lock_guard lk(mu_);
   conns_.push_back(c);
   return c;
@@ -93,11 +97,11 @@ std::uint64_t Monitor::bytes() const {
 void Monitor::sample(double t) {
   // Under mu_.
   if (!trace_) return;
-  const std::uint64_t retr = retransmits(host_);
+  const std::uint64_t retr = retransmits();
   for (const auto& c : conns_) {
     std::lock_guard lk(c->mu);
     if (!c->open) continue;
-    if (const auto ci = host::unwrap(host_).conn_info(c->fd)) c->trace.sample(*trace_, t, *ci, retr, false);
+    if (const auto ci = host::unwrap(c->host).conn_info(c->fd)) c->trace.sample(*trace_, t, *ci, retr, false);
   }
 }
 
@@ -118,13 +122,13 @@ void Monitor::emit(double end) {
       busiest = c;
     }
   }
-  const std::uint64_t retr = retransmits(host_);
+  const std::uint64_t retr = retransmits();
   i.retransmits = retr - retr_at_start_;
   retr_at_start_ = retr;
   if (busiest) {
     std::lock_guard lk(busiest->mu);
     if (busiest->open) {
-      if (const auto ci = host::unwrap(host_).conn_info(busiest->fd)) {
+      if (const auto ci = host::unwrap(busiest->host).conn_info(busiest->fd)) {
         i.cwnd = ci->cwnd;
         if (ci->srtt > Duration::zero())
           i.rtt_ms = std::chrono::duration<double, std::milli>(ci->srtt).count();
@@ -166,7 +170,7 @@ void Monitor::finish(std::string_view note) {
   if (options_.interval_s > 0 && t > interval_start_ + 1e-3) emit(t);
   std::uint64_t total = 0;
   for (const auto& c : conns_) total += c->sent.load() + c->received.load();
-  log_.summary(t, total, retransmits(host_) - retr_initial_, note);
+  log_.summary(t, total, retransmits() - retr_initial_, note);
   if (trace_) {
     if (auto e = trace_->close()) throw CommandError(*e);
   }
@@ -190,7 +194,7 @@ Json Monitor::document(Json start, Json end) const {
     conns.push(std::move(j));
     total += c->sent.load() + c->received.load();
   }
-  retr = retransmits(host_) - retr_initial_;
+  retr = retransmits() - retr_initial_;
   if (!log_.intervals().empty()) seconds = log_.intervals().back().end;
   if (end.is_null()) end = Json::object();
   end.set("seconds", seconds);

@@ -35,8 +35,9 @@ void add_report_options(CLI::App& cmd, ReportOptions& o);
 // One connection's application bytes, counted by Conn; the monitor samples its control block
 // while `open` (under `mu`, which Conn also holds to close the descriptor).
 struct ConnCounters {
-  ConnCounters(int fd_, std::string name_, double opened_)
-      : fd(fd_), name(std::move(name_)), trace(name), opened(opened_) {}
+  ConnCounters(utcp_host* host_, int fd_, std::string name_, double opened_)
+      : host(host_), fd(fd_), name(std::move(name_)), trace(name), opened(opened_) {}
+  utcp_host* const host;  // the shard's host the descriptor belongs to
   const int fd;
   const std::string name;
   std::atomic<std::uint64_t> sent{0}, received{0};
@@ -50,12 +51,13 @@ struct ConnCounters {
 
 class Monitor {
  public:
-  Monitor(utcp_host* host, const ReportOptions& o);
+  // `hosts`: every shard's host (retransmissions are counted over all of them).
+  Monitor(std::vector<utcp_host*> hosts, const ReportOptions& o);
   ~Monitor();
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
 
-  std::shared_ptr<ConnCounters> track(int fd, std::string name);
+  std::shared_ptr<ConnCounters> track(utcp_host* host, int fd, std::string name);
   void closed(ConnCounters& c);
   // Stops sampling, closes the last interval and prints the summary line (with `note`, e.g.
   // "interrupted"); throws CommandError when the trace could not be written.
@@ -71,7 +73,9 @@ class Monitor {
   void emit(double end);
   double now() const;
 
-  utcp_host* host_;
+  std::uint64_t retransmits() const;
+
+  std::vector<utcp_host*> hosts_;
   ReportOptions options_;
   std::uint64_t start_ns_;
   std::optional<TraceWriter> trace_;

@@ -176,19 +176,27 @@ std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonO
   s->ip_ = checked.ip;
   s->kernel_ = checked.kernel;
 
-  auto tun = io::TunDevice::open(o.tun, io::TunOptions{.offload = o.offload});
-  if (!tun) return std::unexpected(tun.error().message);
-  s->tun_.emplace(std::move(*tun));
-  if (!s->tun_->offload_note().empty())
-    std::cerr << "utcp: no TUN offloads (" << s->tun_->offload_note() << "): one packet per read and write\n";
-
-  utcp_host_config cfg{};
-  cfg.addr = o.ip.c_str();
-  cfg.seed = 0;  // OS entropy
-  cfg.mtu = o.mtu;
-  s->host_ = utcp_host_new(&cfg);
-  if (s->host_ == nullptr)
-    return std::unexpected(std::string("creating the utcp host: ") + std::strerror(errno));
+  // The queues first: the first one creates the device (or finds it), the others join it.
+  bool multi_queue = o.threads > 1;
+  auto first = io::TunDevice::open(o.tun, io::TunOptions{.offload = o.offload, .multi_queue = multi_queue});
+  if (!first && multi_queue) {
+    std::cerr << "utcp: no multi-queue TUN device (" << first.error().message << "): one thread\n";
+    multi_queue = false;
+    first = io::TunDevice::open(o.tun, io::TunOptions{.offload = o.offload});
+  }
+  if (!first) return std::unexpected(first.error().message);
+  if (!first->offload_note().empty())
+    std::cerr << "utcp: no TUN offloads (" << first->offload_note() << "): one packet per read and write\n";
+  s->shards_.resize(multi_queue ? o.threads : 1);
+  s->shards_[0].tun.emplace(std::move(*first));
+  const std::string name = s->shards_[0].tun->name();
+  for (std::size_t k = 1; k < s->shards_.size(); ++k) {
+    auto q = io::TunDevice::open(name, io::TunOptions{.offload = o.offload, .multi_queue = true});
+    if (!q) return std::unexpected(q.error().message);
+    if (q->vnet() != s->shards_[0].tun->vnet())
+      return std::unexpected("queue " + std::to_string(k) + " of " + name + ": the offloads differ");
+    s->shards_[k].tun.emplace(std::move(*q));
+  }
 
   io::DriverConfig dc;
   dc.impairment.loss = o.loss / 100;  // the options are percentages
@@ -199,9 +207,7 @@ std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonO
   if (!o.pcap.empty()) {
     auto w = io::PcapngWriter::open(o.pcap, std::string("utcp ") + UTCP_VERSION);
     if (!w) return std::unexpected(w.error().message);
-    if (auto id =
-            w->add_interface(s->tun_->name(), "utcp on " + o.ip + ": in after the impairment, out before it");
-        !id)
+    if (auto id = w->add_interface(name, "utcp on " + o.ip + ": in after the impairment, out before it"); !id)
       return std::unexpected(id.error().message);
     s->pcap_ = std::make_unique<io::PcapngWriter>(std::move(*w));
     timespec rt{};
@@ -221,18 +227,38 @@ std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonO
       }
     };
   }
-  s->driver_ = std::make_unique<io::Driver>(s->host_, *s->tun_, std::move(dc));
-  if (auto r = s->driver_->start(); !r) return std::unexpected(r.error().message);
+
+  // A host and an I/O thread per queue: the same address, nothing shared but the capture.
+  utcp_host_config cfg{};
+  cfg.addr = o.ip.c_str();
+  cfg.seed = 0;  // OS entropy
+  cfg.mtu = o.mtu;
+  for (std::size_t k = 0; k < s->shards_.size(); ++k) {
+    Shard& sh = s->shards_[k];
+    sh.host = utcp_host_new(&cfg);
+    if (sh.host == nullptr)
+      return std::unexpected(std::string("creating the utcp host: ") + std::strerror(errno));
+    // The same seed on every queue: a flow meets the same losses whichever queue it lands on.
+    sh.driver = std::make_unique<io::Driver>(sh.host, *sh.tun, dc);
+    if (auto r = sh.driver->start(); !r) return std::unexpected(r.error().message);
+  }
   return s;
 }
 
 std::expected<void, std::string> Session::bring_up() {
-  if (!kernel_ && !tun_->created()) return {};
-  if (auto r = io::set_link_up(tun_->index(), options_.mtu); !r) return std::unexpected(r.error().message);
+  const io::TunDevice& tun = *shards_[0].tun;
+  if (!kernel_ && !tun.created()) return {};
+  if (auto r = io::set_link_up(tun.index(), options_.mtu); !r) return std::unexpected(r.error().message);
   if (kernel_) {
-    if (auto r = io::add_address(tun_->index(), *kernel_); !r) return std::unexpected(r.error().message);
+    if (auto r = io::add_address(tun.index(), *kernel_); !r) return std::unexpected(r.error().message);
   }
   return {};
+}
+
+void Session::start_monitor(const ReportOptions& o) {
+  std::vector<utcp_host*> hosts;
+  for (const Shard& sh : shards_) hosts.push_back(sh.host);
+  monitor_ = std::make_unique<Monitor>(std::move(hosts), o);
 }
 
 std::optional<std::string> Session::capture_error() const {
@@ -241,7 +267,8 @@ std::optional<std::string> Session::capture_error() const {
 }
 
 void Session::shutdown() {
-  if (driver_) driver_->stop();
+  for (Shard& sh : shards_)
+    if (sh.driver) sh.driver->stop();
   std::lock_guard lk(pcap_mu_);
   if (pcap_ && !pcap_closed_) {
     pcap_closed_ = true;
@@ -251,16 +278,25 @@ void Session::shutdown() {
 
 Session::~Session() {
   shutdown();
-  monitor_.reset();  // its thread asks the host: before the host goes
-  driver_.reset();
-  if (host_ != nullptr) utcp_host_free(host_);
-  // A device created here disappears with its descriptor.
-  if (tun_) tun_->close();
+  monitor_.reset();  // its thread asks the hosts: before they go
+  for (Shard& sh : shards_) {
+    sh.driver.reset();
+    if (sh.host != nullptr) utcp_host_free(sh.host);
+    // A device created here disappears with its last queue's descriptor.
+    if (sh.tun) sh.tun->close();
+  }
 }
 
 void Session::print_counters(std::ostream& os) const {
+  for (std::size_t k = 0; k < shards_.size(); ++k) {
+    if (shards_.size() > 1) os << "shard " << k << " (queue " << k << " of " << device() << "):\n";
+    print_shard(os, shards_[k]);
+  }
+}
+
+void Session::print_shard(std::ostream& os, const Shard& sh) const {
   utcp_host_stats st{};
-  if (utcp_host_get_stats(host_, &st) == 0) {
+  if (utcp_host_get_stats(sh.host, &st) == 0) {
     os << "tcp: segments in " << st.tcp_segments_in << ", out " << st.tcp_segments_out << ", retransmitted "
        << st.tcp_retransmits << ", resets sent " << st.tcp_resets_sent << ", received "
        << st.tcp_resets_received << ", dropped " << st.tcp_drops << ", connections open " << st.connections
@@ -280,10 +316,10 @@ void Session::print_counters(std::ostream& os) const {
   }
   // The core's counters in full: drops by reason, decode errors, challenge ACKs, cookies.
   std::string text(4096, '\0');
-  ssize_t n = utcp_host_tcp_counters(host_, text.data(), text.size());
+  ssize_t n = utcp_host_tcp_counters(sh.host, text.data(), text.size());
   if (n >= static_cast<ssize_t>(text.size())) {
     text.resize(static_cast<std::size_t>(n) + 1);
-    n = utcp_host_tcp_counters(host_, text.data(), text.size());
+    n = utcp_host_tcp_counters(sh.host, text.data(), text.size());
   }
   if (n > 0) {
     text.resize(std::min(static_cast<std::size_t>(n), text.size() - 1));
@@ -296,17 +332,17 @@ void Session::print_counters(std::ostream& os) const {
     }
     os << "\n";
   }
-  auto c = driver_->counters();
-  if (tun_->vnet()) {
+  auto c = sh.driver->counters();
+  if (sh.tun->vnet()) {
     utcp_host_stats g{};
-    utcp_host_get_stats(host_, &g);
+    utcp_host_get_stats(sh.host, &g);
     os << "offloads: super-segments in " << g.gso_in << " (" << g.gso_segments_in << " segments), out "
        << g.gso_out << " (" << g.gso_segments_out << " segments), malformed headers "
        << g.vnet_errors + c.split_errors << "\n";
   } else {
     os << "offloads: off" << (options_.offload ? " (the kernel refused them)" : " (--no-offload)") << "\n";
   }
-  os << "device " << tun_->name() << ": packets in " << c.packets_in << " (" << c.bytes_in << " bytes, "
+  os << "device " << sh.tun->name() << ": packets in " << c.packets_in << " (" << c.bytes_in << " bytes, "
      << c.rejected_in << " refused by the host), packets out " << c.packets_out << " (" << c.bytes_out
      << " bytes, " << c.tun_write_errors << " refused by the kernel)\n";
   if (options_.loss > 0 || options_.dup > 0 || options_.reorder > 0) {
@@ -318,21 +354,24 @@ void Session::print_counters(std::ostream& os) const {
 
 // ---- Conn ----
 
-Conn::Conn(Session& s, int fd) : s_(&s), fd_(fd) {
-  utcp_fcntl(s_->host(), fd, F_SETFL, O_NONBLOCK);
+Conn::Conn(Session& s, int fd, std::size_t shard) : s_(&s), shard_(shard), fd_(fd) {
+  utcp_fcntl(host(), fd, F_SETFL, O_NONBLOCK);
   if (Monitor* m = s.monitor()) {
     sockaddr_storage local{}, peer{};
     socklen_t ll = sizeof local, pl = sizeof peer;
     std::string name = "fd " + std::to_string(fd);
-    if (utcp_getsockname(s.host(), fd, reinterpret_cast<sockaddr*>(&local), &ll) == 0 &&
-        utcp_getpeername(s.host(), fd, reinterpret_cast<sockaddr*>(&peer), &pl) == 0)
+    if (utcp_getsockname(host(), fd, reinterpret_cast<sockaddr*>(&local), &ll) == 0 &&
+        utcp_getpeername(host(), fd, reinterpret_cast<sockaddr*>(&peer), &pl) == 0)
       name = sockaddr_text(local) + "-" + sockaddr_text(peer);
-    counters_ = m->track(fd, std::move(name));
+    counters_ = m->track(host(), fd, std::move(name));
   }
 }
 
 Conn::Conn(Conn&& other) noexcept
-    : s_(other.s_), fd_(other.fd_.exchange(-1)), counters_(std::move(other.counters_)) {}
+    : s_(other.s_),
+      shard_(other.shard_),
+      fd_(other.fd_.exchange(-1)),
+      counters_(std::move(other.counters_)) {}
 
 Conn::~Conn() {
   close();
@@ -353,7 +392,7 @@ bool Conn::wait(short events) {
       errno = EBADF;
       return false;
     }
-    int n = utcp_poll(s_->host(), &p, 1, poll_slice_ms);
+    int n = utcp_poll(host(), &p, 1, poll_slice_ms);
     if (n < 0 && errno != EINTR) return false;
     if (n > 0) return true;  // ready, or an error the next call reports
   }
@@ -361,9 +400,9 @@ bool Conn::wait(short events) {
 
 ssize_t Conn::read_some(void* buf, std::size_t n) {
   for (;;) {
-    ssize_t r = utcp_recv(s_->host(), fd_.load(), buf, n, 0);
+    ssize_t r = utcp_recv(host(), fd_.load(), buf, n, 0);
     int e = errno;
-    s_->kick();  // reading may open the window: a window update to send
+    kick();  // reading may open the window: a window update to send
     if (r > 0 && counters_) counters_->received.fetch_add(static_cast<std::uint64_t>(r));
     if (r >= 0) return r;
     if (e != EAGAIN && e != EWOULDBLOCK) {
@@ -377,9 +416,9 @@ ssize_t Conn::read_some(void* buf, std::size_t n) {
 bool Conn::write_all(const void* buf, std::size_t n) {
   auto* p = static_cast<const char*>(buf);
   while (n > 0) {
-    ssize_t r = utcp_send(s_->host(), fd_.load(), p, n, MSG_NOSIGNAL);
+    ssize_t r = utcp_send(host(), fd_.load(), p, n, MSG_NOSIGNAL);
     int e = errno;
-    s_->kick();
+    kick();
     if (r > 0) {
       if (counters_) counters_->sent.fetch_add(static_cast<std::uint64_t>(r));
       p += r;
@@ -399,8 +438,8 @@ bool Conn::write_all(const void* buf, std::size_t n) {
 }
 
 bool Conn::shutdown_write() {
-  int r = utcp_shutdown(s_->host(), fd_.load(), SHUT_WR);
-  s_->kick();
+  int r = utcp_shutdown(host(), fd_.load(), SHUT_WR);
+  kick();
   return r == 0;
 }
 
@@ -416,7 +455,7 @@ void Conn::abort() {
   int fd = fd_.load();
   if (fd < 0) return;
   linger l{1, 0};
-  utcp_setsockopt(s_->host(), fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  utcp_setsockopt(host(), fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
   close_fd();
 }
 
@@ -426,8 +465,8 @@ void Conn::close_fd() {
   int fd = fd_.exchange(-1);
   if (fd < 0) return;
   if (counters_ && s_->monitor()) s_->monitor()->closed(*counters_);
-  utcp_close(s_->host(), fd);
-  s_->kick();
+  utcp_close(host(), fd);
+  kick();
 }
 
 std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms) {
@@ -496,4 +535,3 @@ std::string describe_errno(int e) {
 }
 
 }  // namespace utcp::apps
-

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "driver.hpp"
 #include "monitor.hpp"
@@ -43,6 +44,9 @@ struct CommonOptions {
   std::uint32_t mtu = 1500;
   bool offload = true;  // --no-offload: no IFF_VNET_HDR, one packet per read and write
   bool verbose = false;
+  // Shards: queues of a multi-queue device, each with its own host and I/O thread (serve
+  // --threads; the others use one).
+  unsigned threads = 1;
 };
 void add_common_options(CLI::App& cmd, CommonOptions& o);
 
@@ -72,7 +76,10 @@ std::optional<Endpoint> parse_endpoint(std::string_view text);
 class Session {
  public:
   // Checks the options (check_common_options), opens the device and the host and starts the I/O loop. The
-  // kernel's side is configured by bring_up(), so a server can listen first.
+  // kernel's side is configured by bring_up(), so a server can listen first. With
+  // o.threads > 1: a multi-queue device and one shard (queue, host, I/O thread) per thread,
+  // sharing nothing on the data path; a kernel or device without multiple queues gets one
+  // shard and a line on stderr.
   static std::expected<std::unique_ptr<Session>, std::string> open(const CommonOptions& o);
   ~Session();
 
@@ -80,15 +87,16 @@ class Session {
   // or --kernel-ip was given).
   std::expected<void, std::string> bring_up();
 
-  utcp_host* host() const { return host_; }
+  std::size_t shards() const { return shards_.size(); }
+  utcp_host* host(std::size_t shard = 0) const { return shards_[shard].host; }
   const IpAddr& ip() const { return ip_; }
   int family() const { return ip_.is_v4() ? AF_INET : AF_INET6; }
-  const std::string& device() const { return tun_->name(); }
-  void kick() { driver_->kick(); }
+  const std::string& device() const { return shards_[0].tun->name(); }
+  void kick(std::size_t shard = 0) { shards_[shard].driver->kick(); }
 
   // Interval lines, --json and --trace for the connections of this session (Conn registers
   // with it); started by the tool once its options are known.
-  void start_monitor(const ReportOptions& o) { monitor_ = std::make_unique<Monitor>(host_, o); }
+  void start_monitor(const ReportOptions& o);
   Monitor* monitor() const { return monitor_.get(); }
   // The first write error of --pcap, if any (the capture stops there).
   std::optional<std::string> capture_error() const;
@@ -98,26 +106,32 @@ class Session {
   void shutdown();
 
  private:
+  // One queue of the device, its host and its I/O loop.
+  struct Shard {
+    std::optional<io::TunDevice> tun;
+    utcp_host* host = nullptr;
+    std::unique_ptr<io::Driver> driver;
+  };
   Session() = default;
+  void print_shard(std::ostream& os, const Shard& sh) const;
   CommonOptions options_;
   IpAddr ip_;
   std::optional<io::Cidr> kernel_;
-  std::optional<io::TunDevice> tun_;
-  utcp_host* host_ = nullptr;
+  std::vector<Shard> shards_;
   std::unique_ptr<io::PcapngWriter> pcap_;
   std::int64_t pcap_epoch_ns_ = 0;  // realtime minus monotonic, so captures carry wall-clock times
   mutable std::mutex pcap_mu_;
   bool pcap_closed_ = false;
   std::optional<std::string> pcap_error_;
   std::unique_ptr<Monitor> monitor_;
-  std::unique_ptr<io::Driver> driver_;
 };
 
 // A connected socket of the session's host, used non-blocking so that every call returns
 // and the I/O loop can be kicked; waits are utcp_poll in slices that notice a stop signal.
 class Conn {
  public:
-  Conn(Session& s, int fd);
+  // `fd` is a descriptor of the session's host `shard`.
+  Conn(Session& s, int fd, std::size_t shard = 0);
   Conn(Conn&& other) noexcept;
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
@@ -140,7 +154,10 @@ class Conn {
  private:
   bool wait(short events);
   void close_fd();
+  utcp_host* host() const { return s_->host(shard_); }
+  void kick() { s_->kick(shard_); }
   Session* s_;
+  std::size_t shard_;
   std::atomic<int> fd_{-1};  // closed (-1) by one thread while another may be reading
   std::atomic<bool> write_cut_{false};
   std::atomic<bool> cancelled_{false};

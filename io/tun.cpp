@@ -42,7 +42,9 @@ IoError attach_error(std::string_view name, int code) {
     case EBUSY:
       return IoError{code, dev + " is in use by another process"};
     case EINVAL:
-      return IoError{code, dev + ": exists but is not a TUN device without packet information"};
+      return IoError{code, dev +
+                               ": exists but is not a TUN device without packet information (or its "
+                               "multi-queue setting differs)"};
     default:
       return errno_error("attaching to " + dev, code);
   }
@@ -85,7 +87,8 @@ IoResult<TunDevice> TunDevice::open(std::string_view name, TunOptions options) {
     vnet = false;
   }
   ifreq ifr{};
-  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
+  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0) |
+                                     (options.multi_queue ? IFF_MULTI_QUEUE : 0));
   std::memcpy(ifr.ifr_name, wanted.data(), wanted.size());
   if (ioctl(dev.fd_, TUNSETIFF, &ifr) < 0) return std::unexpected(attach_error(name, errno));
   dev.name_ = std::string(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
@@ -102,7 +105,7 @@ IoResult<TunDevice> TunDevice::open(std::string_view name, TunOptions options) {
       std::string note =
           std::string(endian_ok ? "TUNSETOFFLOAD" : "TUNSETVNETLE") + " refused: " + std::strerror(errno);
       dev.close();
-      auto plain = open(name, TunOptions{.offload = false});
+      auto plain = open(name, TunOptions{.offload = false, .multi_queue = options.multi_queue});
       if (plain) plain->offload_note_ = std::move(note);
       return plain;
     }

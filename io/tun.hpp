@@ -23,14 +23,17 @@ struct TunOptions {
   // Ask for IFF_VNET_HDR with TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6. A kernel without them
   // gets the plain device, and offload_note() says why.
   bool offload = true;
+  // IFF_MULTI_QUEUE: each open of the same name attaches one more queue, and the kernel
+  // steers each flow to one queue by its hash (then to the queue that last wrote it).
+  bool multi_queue = false;
 };
 
 class TunDevice {
  public:
-  // Attaches to the device `name` when it exists (a persistent one, made by
-  // `ip tuntap add NAME mode tun`), creates it otherwise. An empty name lets the kernel
-  // choose (tun0, tun1 ...). A device created here is not persistent: the kernel removes
-  // it when the descriptor closes, so it also goes away when the process dies.
+  // Attaches to the device `name` (one more queue of it with multi_queue) when it exists (a persistent one,
+  // made by `ip tuntap add NAME mode tun`), creates it otherwise. An empty name lets the kernel choose (tun0,
+  // tun1 ...). A device created here is not persistent: the kernel removes it when the descriptor closes, so
+  // it also goes away when the process dies.
   static IoResult<TunDevice> open(std::string_view name, TunOptions options = {});
 
   TunDevice(TunDevice&& other) noexcept;

@@ -97,6 +97,8 @@ else
 fi
 echo
 
+scripts/bench_device.sh "$b/apps/utcp" && echo  # the TUN device path against Linux (docs/PERFORMANCE.md)
+
 # Instructions per data segment: callgrind over two runs ($2 and $3 bytes) of command $4...,
 # whose data-segment count is the RESULT named $1; the difference over the difference.
 per_segment() {

@@ -11,7 +11,7 @@
 #    answered. More than the backlog (128): SYN cookies, and the Linux client must connect and
 #    echo during the flood. At most the backlog: no cookies, and the client's SYNs must meet a
 #    full backlog (it times out); the flood must be counted as drops.
-# At exit utcp must hold no more than the backlog (+2) connections.
+# At exit utcp must hold no more than the backlog (+2) connections (on each shard: serve --threads).
 UTCP=$1
 source "$(dirname "$0")/lib.sh"
 it_init synflood 33

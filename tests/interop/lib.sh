@@ -2,8 +2,7 @@
 # namespace of its own, with Linux's TCP as the peer, and removes everything it made on
 # exit, also on failure. Usage: source lib.sh; it_init NAME INDEX (INDEX picks the subnet:
 # 10.77.INDEX.0/24 and fd00:77:INDEX::/64, so tests can run in parallel).
-# UTCP_IT_OFFLOAD=off runs the test with `--no-offload` on every serve, connect and get (the
-# second registration of the suites in CMakeLists.txt); by default the TUN offloads are on.
+# UTCP_IT_OFFLOAD=off and UTCP_IT_THREADS=N choose the path under test (see it_init).
 set -euo pipefail
 
 IT_SKIP=77
@@ -72,16 +71,24 @@ it_init() {
   ip netns exec "$IT_NS" ip link set lo up
   IT_TMP=$(mktemp -d /tmp/utcp-it-$IT_NAME.XXXXXX)
   IT_LOGS=$(mktemp -d /tmp/utcp-it-logs-$IT_NAME.XXXXXX)
-  if [ "${UTCP_IT_OFFLOAD:-on}" = off ]; then
-    # A wrapper that adds the flag to the TUN tools; `exec` keeps the pid the tool's own.
-    cat >"$IT_TMP/utcp-no-offload" <<WRAP
+  # The tools' options under test, from the registration (CMakeLists.txt): UTCP_IT_OFFLOAD=off
+  # adds --no-offload to serve, connect and get; UTCP_IT_THREADS=N adds --threads N to serve.
+  # A wrapper adds them; `exec` keeps the pid the tool's own.
+  local tun_opts="" serve_opts=""
+  [ "${UTCP_IT_OFFLOAD:-on}" = off ] && tun_opts="--no-offload"
+  [ -n "${UTCP_IT_THREADS:-}" ] && serve_opts="--threads $UTCP_IT_THREADS"
+  if [ -n "$tun_opts$serve_opts" ]; then
+    cat >"$IT_TMP/utcp" <<WRAP
 #!/usr/bin/env bash
-case "\$1" in serve | connect | get) exec "$UTCP" "\$1" --no-offload "\${@:2}" ;; esac
+case "\$1" in
+  serve) exec "$UTCP" serve $tun_opts $serve_opts "\${@:2}" ;;
+  connect | get) exec "$UTCP" "\$1" $tun_opts "\${@:2}" ;;
+esac
 exec "$UTCP" "\$@"
 WRAP
-    chmod +x "$IT_TMP/utcp-no-offload"
-    UTCP=$IT_TMP/utcp-no-offload
-    it_log "offloads off (--no-offload)"
+    chmod +x "$IT_TMP/utcp"
+    UTCP=$IT_TMP/utcp
+    it_log "utcp serve ${tun_opts:+$tun_opts }${serve_opts:-(default threads)}"
   fi
   it_log "namespace $IT_NS"
 }
