@@ -12,7 +12,7 @@
 #      from /proc/PID/stat, all its threads) per byte, as cycles at the CPU's nominal clock
 #   2. 1, 2 and 16 concurrent downloads of the same file from `serve --threads 1` and
 #      `--threads 2` (a multi-queue device, one stack per core): aggregate rates, the ratio
-#   3. the same concurrent downloads from the Linux server
+#   3. the same concurrent downloads from the Linux server (BENCH_DEVICE_CONCURRENT=0 skips 2 and 3)
 # Usage: scripts/bench_device.sh UTCP_BINARY
 set -euo pipefail
 UTCP=${1:?usage: bench_device.sh UTCP_BINARY}
@@ -164,6 +164,7 @@ many() {
   awk -v n="$n" -v b="$bytes" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.1f\n", n * b / (z - a) / 1048576 }'
 }
 
+[ "${BENCH_DEVICE_CONCURRENT:-1}" = 0 ] && exit 0
 echo "== concurrent downloads of $mb MiB each: aggregate MiB/s (median of 3)"
 printf '%-28s %8s %8s %8s\n' server 1 2 16
 for threads in 1 2; do
