@@ -29,9 +29,56 @@ enum class DropReason : std::uint8_t {
 };
 std::string_view to_string(DropReason);
 
+// The input rule that decided what became of a segment (docs/rules.md maps each to its RFC
+// section and function). Every segment that decodes is counted under one; a SYN that ends
+// TIME-WAIT (time_wait_reopen) is counted again under the listener's rule that takes it.
+enum class InputRule : std::uint8_t {
+  closed,                    // §3.10.7.1: no connection, no listener: RST unless an RST
+  listen_rst,                // §3.10.7.2 first: an RST at a listener, ignored
+  listen_ack,                // §3.10.7.2 second: an ACK (not a valid cookie) draws an RST
+  listen_cookie_refused,     // RFC 4987: a valid cookie with the connection table full
+  listen_syn,                // §3.10.7.2 third: a SYN opens a flow in SYN-RECEIVED
+  listen_syn_cookie,         // RFC 4987 §3.6: the backlog is full, a cookie SYN-ACK answers
+  listen_syn_refused,        // the backlog or the connection table is full: dropped
+  listen_other,              // §3.10.7.2 fourth: neither RST, ACK nor SYN
+  syn_sent_bad_ack,          // §3.10.7.3 first: an ACK outside (ISS, SND.MAX] draws an RST
+  syn_sent_rst,              // §3.10.7.3 second: refused with an acceptable ACK, else ignored
+  syn_sent_no_syn,           // §3.10.7.3 fifth: neither SYN nor RST: dropped
+  syn_sent_syn_ack,          // §3.10.7.3 fourth: a SYN-ACK: ESTABLISHED
+  syn_sent_syn,              // §3.10.7.3 fourth: a SYN alone: simultaneous open, SYN-RECEIVED
+  time_wait_reopen,          // RFC 6191: a SYN above the old sequence space goes to the listener
+  syn_received_syn,          // the peer's SYN again in SYN-RECEIVED: the SYN-ACK again
+  unacceptable,              // §3.10.7.4 first: not acceptable: ACK (TIME-WAIT: 2 MSL again)
+  unacceptable_rst,          // §3.10.7.4 first: an unacceptable RST, dropped silently
+  rst,                       // §3.10.7.4 second: an RST at RCV.NXT ends the connection
+  rst_challenged,            // RFC 5961 §3.2: an RST elsewhere in the window: challenge ACK
+  rst_ignored,               // RFC 1337 §3: an RST in TIME-WAIT while the user may still read
+  syn_challenged,            // §3.10.7.4 fourth, RFC 5961 §4.2: a SYN: challenge ACK
+  syn_received_passive_syn,  // §3.10.7.4 fourth: a SYN in SYN-RECEIVED from a passive open
+  no_ack,                    // §3.10.7.4 fifth: no ACK bit: dropped
+  syn_received_bad_ack,      // §3.10.7.4 fifth: SYN-RECEIVED, an ACK not of our SYN: RST
+  ack_unacceptable,          // RFC 5961 §5.2: an ACK outside [SND.UNA - MAX.SND.WND, SND.MAX]
+  closing_fin_acked,         // §3.10.7.4 fifth: CLOSING, our FIN acknowledged: TIME-WAIT
+  last_ack_fin_acked,        // §3.10.7.4 fifth: LAST-ACK, our FIN acknowledged: CLOSED
+  text_after_close,          // RFC 1122 §4.2.2.13: text after CLOSE: RST
+  accepted,                  // §3.10.7.4 fifth to eighth ran: ACK, text, FIN taken
+  count_
+};
+std::string_view to_string(InputRule);
+
 enum class TcpState : std::uint8_t {
-  closed, listen, syn_sent, syn_received, established, fin_wait_1, fin_wait_2,
-  close_wait, closing, last_ack, time_wait, count_
+  closed,
+  listen,
+  syn_sent,
+  syn_received,
+  established,
+  fin_wait_1,
+  fin_wait_2,
+  close_wait,
+  closing,
+  last_ack,
+  time_wait,
+  count_
 };
 std::string_view to_string(TcpState);  // "ESTABLISHED", ...
 std::ostream& operator<<(std::ostream&, TcpState);
@@ -39,8 +86,8 @@ std::ostream& operator<<(std::ostream&, TcpState);
 struct Stats {
   std::uint64_t segments_in = 0;
   std::uint64_t segments_out = 0;
-  std::uint64_t bytes_in = 0;   // payload bytes accepted in order
-  std::uint64_t bytes_out = 0;  // payload bytes sent, first transmissions and retransmissions
+  std::uint64_t bytes_in = 0;          // payload bytes accepted in order
+  std::uint64_t bytes_out = 0;         // payload bytes sent, first transmissions and retransmissions
   std::uint64_t retransmits_rto = 0;   // segments resent by the retransmission timer
   std::uint64_t retransmits_fast = 0;  // segments resent by fast retransmit / recovery
   std::uint64_t rto_events = 0;        // retransmission timer expiries
@@ -54,16 +101,19 @@ struct Stats {
   std::uint64_t connections_opened_active = 0;
   std::uint64_t connections_opened_passive = 0;
   std::uint64_t connections_established = 0;
-  std::uint64_t connections_closed = 0;  // reached CLOSED from any state
-  std::uint64_t connections_dropped = 0;  // reset or timed out
+  std::uint64_t connections_closed = 0;    // reached CLOSED from any state
+  std::uint64_t connections_dropped = 0;   // reset or timed out
   std::uint64_t syn_cookies_sent = 0;      // SYN-ACKs with a cookie ISN (RFC 4987 §3.6), backlog full
   std::uint64_t syn_cookies_accepted = 0;  // ACKs at a listener that validated as a cookie: a flow
   std::uint64_t syn_cookies_rejected = 0;  // ACKs at a listener that did not (answered with RST)
   std::array<std::uint64_t, static_cast<std::size_t>(DropReason::count_)> drops{};
   std::array<std::uint64_t, 16> decode_errors{};  // indexed by DecodeError
   std::array<std::uint64_t, static_cast<std::size_t>(TcpState::count_)> connections_by_state{};
+  std::array<std::uint64_t, static_cast<std::size_t>(InputRule::count_)>
+      rules{};  // segments each rule decided
 
   std::uint64_t drop(DropReason r) const { return drops[static_cast<std::size_t>(r)]; }
+  std::uint64_t rule(InputRule r) const { return rules[static_cast<std::size_t>(r)]; }
   std::uint64_t decode_error(DecodeError e) const { return decode_errors[static_cast<std::size_t>(e)]; }
   std::uint64_t total_drops() const;
 };

@@ -12,10 +12,6 @@ namespace utcp::detail {
 
 namespace {
 
-void drop(Ctx& c, DropReason r) {
-  ++c.e.stats.drops[static_cast<std::size_t>(r)];
-}
-
 // An ACK of new data (SND.UNA < SEG.ACK <= SND.MAX).
 void new_ack(Ctx& c, Tcb& t, Seq ack) {
   const std::uint32_t acked = ack - t.snd_una;
@@ -79,39 +75,34 @@ void update_send_window(Tcb& t, const Segment& seg, std::uint32_t wnd) {
 }
 
 // §3.10.7.4 fifth, per state: what the ACK of our FIN does.
-void ack_of_fin(Ctx& c, Tcb& t, bool& stop) {
-  if (!t.fin_acked()) return;
+std::optional<Verdict> ack_of_fin(Ctx& c, Tcb& t) {
+  if (!t.fin_acked()) return std::nullopt;
   switch (t.state) {
     case TcpState::fin_wait_1:
       c.e.enter(t, TcpState::fin_wait_2);
       t.disarm(Timer::retransmit);
       t.disarm(Timer::persist);
       if (t.close_called) t.arm(Timer::lifetime, c.now + c.cfg.fin_wait_2_timeout);
-      break;
+      return std::nullopt;
     case TcpState::closing:
       on_time_wait(c, t);
-      stop = true;
-      break;
+      return taken(InputRule::closing_fin_acked);
     case TcpState::last_ack:
-      c.remove = true;
-      stop = true;
-      break;
+      return ends(InputRule::last_ack_fin_acked, Verdict::End::close);
     default:
-      break;
+      return std::nullopt;
   }
 }
 
 }  // namespace
 
-void process_ack(Ctx& c, Tcb& t, const Segment& seg, bool& stop) {
+std::optional<Verdict> process_ack(Ctx& c, Tcb& t, const Segment& seg) {
   const Seq ack = *seg.ack;
   if (t.state == TcpState::syn_received) {
     // SYN-RECEIVED: an ACK of our SYN completes the handshake; any other draws an RST.
     if (!(t.snd_una < ack && ack <= t.snd_max)) {
-      drop(c, DropReason::bad_ack);
       reset_for_segment(c.e, c.flow, seg, c.out);
-      stop = true;
-      return;
+      return dropped(InputRule::syn_received_bad_ack, DropReason::bad_ack);
     }
     become_established(c, t);
     t.snd_wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
@@ -124,10 +115,8 @@ void process_ack(Ctx& c, Tcb& t, const Segment& seg, bool& stop) {
   // challenge ACK is (§7), and drop.
   const Seq oldest = t.snd_una - std::max<std::uint32_t>(t.max_snd_wnd, 1);
   if (ack > t.snd_max || ack < oldest) {
-    drop(c, DropReason::bad_ack);
     if (challenge_ack_allowed(c, t)) send_ack(c, t);
-    stop = true;
-    return;
+    return dropped(InputRule::ack_unacceptable, DropReason::bad_ack);
   }
   const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
   if (ack > t.snd_una) {
@@ -138,7 +127,7 @@ void process_ack(Ctx& c, Tcb& t, const Segment& seg, bool& stop) {
   update_send_window(t, seg, wnd);
   // The window reopened with a probe octet still out: the retransmission timer takes it over.
   if (t.flight() > 0 && t.snd_wnd > 0 && !t.armed(Timer::retransmit)) arm_retransmit(c, t);
-  ack_of_fin(c, t, stop);
+  return ack_of_fin(c, t);
 }
 
 }  // namespace utcp::detail

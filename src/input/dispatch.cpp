@@ -39,37 +39,45 @@ namespace {
 
 struct Before {
   TcpState state;
-  std::size_t rcvq;
+  bool user_knows;
   bool fin_received;
+  std::size_t rcvq;
   std::size_t send_space;
 };
 
 Before before(const Tcb& t) {
-  return {t.state, t.rcvq.size(), t.fin_received, t.send_space()};
+  return {t.state, t.user_knows, t.fin_received, t.rcvq.size(), t.send_space()};
 }
 
-std::optional<EngineEvent> derive_event(const Before& b, Tcb& t, const Ctx& c) {
-  if (c.remove) {
-    if (!t.user_knows) return std::nullopt;
-    EngineEvent ev{EngineEvent::Kind::drop, c.flow, t.notifies};
+// The event a step caused, from the connection before and after it and the verdict alone.
+std::optional<EngineEvent> derive_event(const Before& b, const Tcb& t, const Verdict& v, const Flow& flow) {
+  if (v.end != Verdict::End::keep) {
+    if (!b.user_knows) return std::nullopt;
+    EngineEvent ev{EngineEvent::Kind::drop, flow, t.notifies};
     ev.pending = !t.rcvq.empty();
     return ev;
   }
   const bool was_open = b.state == TcpState::syn_sent || b.state == TcpState::syn_received;
   if (was_open && t.synchronized()) {
-    EngineEvent ev{EngineEvent::Kind::established, c.flow, t.notifies};
+    EngineEvent ev{EngineEvent::Kind::established, flow, t.notifies};
     ev.active = t.active_open;
-    t.user_knows = true;
     return ev;
   }
-  if (!t.user_knows) return std::nullopt;
+  if (!b.user_knows) return std::nullopt;
   const bool wake_rcv = t.rcvq.size() > b.rcvq || (t.fin_received && !b.fin_received);
   const bool wake_snd = !t.write_shut && t.send_space() > b.send_space;
   if (!wake_rcv && !wake_snd) return std::nullopt;
-  EngineEvent ev{EngineEvent::Kind::signal, c.flow, t.notifies};
+  EngineEvent ev{EngineEvent::Kind::signal, flow, t.notifies};
   ev.wake_rcv = wake_rcv;
   ev.wake_snd = wake_snd;
   return ev;
+}
+
+// The one place where what became of a segment is counted.
+void count(Stats& s, const Verdict& v, std::optional<DropReason> discarded = std::nullopt) {
+  ++s.rules[static_cast<std::size_t>(v.rule)];
+  if (v.drop) ++s.drops[static_cast<std::size_t>(*v.drop)];
+  if (discarded) ++s.drops[static_cast<std::size_t>(*discarded)];
 }
 
 }  // namespace
@@ -89,39 +97,36 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
   const Flow& flow = decoded->second;
 
   std::optional<EngineEvent> event;
-  bool remove = false, reopen = false;
+  Verdict verdict = taken(InputRule::accepted);
   std::optional<Seq> old_snd_max;
   auto step = [&](Tcb& t) {
     Ctx c(e, now, flow, out);
     const Before b = before(t);
-    if (t.state == TcpState::syn_sent) {
-      input_syn_sent(c, t, seg);
-    } else {
-      input_synchronized(c, t, seg);
-    }
-    event = derive_event(b, t, c);
-    remove = c.remove;
-    reopen = c.reopen;
-    if (reopen) old_snd_max = t.snd_max;
-    if (remove) e.retire(flow, t, c.dropped);
+    verdict = t.state == TcpState::syn_sent ? input_syn_sent(c, t, seg) : input_synchronized(c, t, seg);
+    count(e.stats, verdict, c.discarded);
+    event = derive_event(b, t, verdict, flow);
+    if (verdict.end == Verdict::End::reopen) old_snd_max = t.snd_max;
+    if (verdict.end != Verdict::End::keep) e.retire(flow, t, verdict.end == Verdict::End::abort);
   };
   const std::uint64_t h = FlowTable::hash(flow);  // once for update, erase and insert
   const bool found = e.tcbs.update(h, flow, step);
-  if (found && remove) e.tcbs.erase(h, flow);
-  if (found && !reopen) return event;
+  if (found && verdict.end != Verdict::End::keep) e.tcbs.erase(h, flow);
+  if (found && verdict.end != Verdict::End::reopen) return event;
 
   if (e.listeners.find(flow.local().port)) {
     // RFC 4987: an ACK that returns a SYN cookie creates the flow; the ordinary rules then
     // complete the handshake on it and report Established as for a backlog flow.
-    if (input_listen(e, now, flow, h, seg, out, old_snd_max) && e.tcbs.update(h, flow, step)) {
-      if (remove) e.tcbs.erase(h, flow);
-      return event;
+    if (const auto v = input_listen(e, now, flow, h, seg, out, old_snd_max)) {
+      count(e.stats, *v);
+      return std::nullopt;
     }
-    return std::nullopt;
+    if (!e.tcbs.update(h, flow, step)) return std::nullopt;
+    if (verdict.end != Verdict::End::keep) e.tcbs.erase(h, flow);
+    return event;
   }
   // §3.10.7.1: no connection and no listener.
-  ++e.stats.drops[static_cast<std::size_t>(DropReason::no_connection)];
   reset_for_segment(e, flow, seg, out);
+  count(e.stats, dropped(InputRule::closed, DropReason::no_connection));
   return std::nullopt;
 }
 

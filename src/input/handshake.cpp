@@ -57,6 +57,7 @@ void deliver_held_text(Ctx& c, Tcb& t) {
 
 void become_established(Ctx& c, Tcb& t) {
   c.e.enter(t, TcpState::established);
+  t.user_knows = true;  // the step reports Established (derive_event)
   c.e.leave_backlog(c.flow, t);
   ++c.e.stats.connections_established;
   t.disarm(Timer::lifetime);
@@ -74,24 +75,20 @@ void become_established(Ctx& c, Tcb& t) {
   if (t.write_shut) c.e.enter(t, TcpState::fin_wait_1);
 }
 
-void input_syn_sent(Ctx& c, Tcb& t, Segment& seg) {
-  auto drop = [&](DropReason r) { ++c.e.stats.drops[static_cast<std::size_t>(r)]; };
+Verdict input_syn_sent(Ctx& c, Tcb& t, Segment& seg) {
   // First, the ACK: it must acknowledge our SYN and nothing beyond it.
   if (seg.ack && (*seg.ack <= t.iss || *seg.ack > t.snd_max)) {
-    drop(DropReason::bad_ack);
     reset_for_segment(c.e, c.flow, seg, c.out);
-    return;
+    return dropped(InputRule::syn_sent_bad_ack, DropReason::bad_ack);
   }
   // Second, the RST: with an acceptable ACK the connection is refused; without one, ignored.
   if (seg.flag == Segment::Flag::rst) {
-    if (!seg.ack) return drop(DropReason::rst_out_of_window);
+    if (!seg.ack) return dropped(InputRule::syn_sent_rst, DropReason::rst_out_of_window);
     ++c.e.stats.resets_received;
-    c.remove = true;
-    c.dropped = true;
-    return;
+    return ends(InputRule::syn_sent_rst, Verdict::End::abort);
   }
   // Fourth, the SYN.
-  if (seg.flag != Segment::Flag::syn) return drop(DropReason::no_ack);
+  if (seg.flag != Segment::Flag::syn) return dropped(InputRule::syn_sent_no_syn, DropReason::no_ack);
   t.irs = seg.seq;
   t.rcv_nxt = seg.seq + 1;
   // Our SYN offered min(buffer, 65535) unscaled: what the peer may send first.
@@ -116,9 +113,9 @@ void input_syn_sent(Ctx& c, Tcb& t, Segment& seg) {
     become_established(c, t);
     t.disarm(Timer::retransmit);
     t.ack_now = true;
-    process_text_and_fin(c, t, seg);
-    if (!c.remove) output(c, t);
-    return;
+    if (auto v = process_text_and_fin(c, t, seg)) return *v;
+    output(c, t);
+    return taken(InputRule::syn_sent_syn_ack);
   }
   // Simultaneous open (§3.10.7.3, Figure 8): SYN-RECEIVED, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
   t.snd_wl2 = t.iss;
@@ -126,6 +123,7 @@ void input_syn_sent(Ctx& c, Tcb& t, Segment& seg) {
   hold_syn_text(t, seg);
   t.disarm(Timer::retransmit);
   send_syn(c, t);
+  return taken(InputRule::syn_sent_syn);
 }
 
 }  // namespace utcp::detail

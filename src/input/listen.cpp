@@ -14,10 +14,6 @@ namespace utcp::detail {
 
 namespace {
 
-void drop(Engine& e, DropReason r) {
-  ++e.stats.drops[static_cast<std::size_t>(r)];
-}
-
 // The MSS the peer's SYN announced, or the §3.7.1 default without the option.
 std::uint16_t peer_mss(const Flow& flow, const Segment& syn) {
   for (const auto& o : syn.options) {
@@ -84,61 +80,44 @@ void open_from_cookie(Engine& e, Instant now, const Flow& flow, std::uint64_t fl
 
 }  // namespace
 
-bool input_listen(Engine& e, Instant now, const Flow& flow, std::uint64_t flow_hash, const Segment& seg,
-                  std::vector<Output>& out, std::optional<Seq> old_snd_max) {
+std::optional<Verdict> input_listen(Engine& e, Instant now, const Flow& flow, std::uint64_t flow_hash,
+                                    const Segment& seg, std::vector<Output>& out,
+                                    std::optional<Seq> old_snd_max) {
   const Config& cfg = e.cfg();
   const Listener* l = e.listeners.find(flow.local().port);
   // First, an RST: ignore it.
-  if (seg.flag == Segment::Flag::rst) {
-    drop(e, DropReason::listen_bad_segment);
-    return false;
-  }
+  if (seg.flag == Segment::Flag::rst) return dropped(InputRule::listen_rst, DropReason::listen_bad_segment);
   // Second, an ACK: a SYN cookie returned (RFC 4987 §3.6), else <SEQ=SEG.ACK><CTL=RST>.
   if (seg.ack) {
     if (cfg.syn_cookies && seg.flag != Segment::Flag::syn) {
       if (const auto mss = check_cookie(e.syn_cookie_key, flow, seg.seq - 1, *seg.ack - 1, now)) {
-        if (e.tcbs.size() >= cfg.max_connections) {
-          drop(e, DropReason::table_full);
-          return false;
-        }
+        if (e.tcbs.size() >= cfg.max_connections)
+          return dropped(InputRule::listen_cookie_refused, DropReason::table_full);
         open_from_cookie(e, now, flow, flow_hash, seg, *l, *mss);
-        return true;
+        return std::nullopt;
       }
       ++e.stats.syn_cookies_rejected;
     }
-    drop(e, DropReason::listen_bad_segment);
     reset_for_segment(e, flow, seg, out);
-    return false;
+    return dropped(InputRule::listen_ack, DropReason::listen_bad_segment);
   }
   // Third, a SYN; anything else is dropped.
-  if (seg.flag != Segment::Flag::syn) {
-    drop(e, DropReason::listen_bad_segment);
-    return false;
-  }
+  if (seg.flag != Segment::Flag::syn) return dropped(InputRule::listen_other, DropReason::listen_bad_segment);
   if (l->embryonic >= cfg.listen_backlog) {
-    if (!cfg.syn_cookies) {
-      drop(e, DropReason::backlog_full);
-      return false;
-    }
+    if (!cfg.syn_cookies) return dropped(InputRule::listen_syn_refused, DropReason::backlog_full);
     // A cookie could not become a flow either.
-    if (e.tcbs.size() >= cfg.max_connections) {
-      drop(e, DropReason::table_full);
-      return false;
-    }
+    if (e.tcbs.size() >= cfg.max_connections)
+      return dropped(InputRule::listen_syn_refused, DropReason::table_full);
     const Seq cookie = make_cookie(e.syn_cookie_key, flow, seg.seq, peer_mss(flow, seg), now);
     // RFC 6191: a SYN reopening a TIME-WAIT flow needs an ISN above the old sequence space,
     // and a cookie cannot be chosen.
-    if (old_snd_max && !(cookie > *old_snd_max)) {
-      drop(e, DropReason::backlog_full);
-      return false;
-    }
+    if (old_snd_max && !(cookie > *old_snd_max))
+      return dropped(InputRule::listen_syn_refused, DropReason::backlog_full);
     send_cookie(e, flow, seg, *l, cookie, out);
-    return false;
+    return taken(InputRule::listen_syn_cookie);
   }
-  if (e.tcbs.size() >= cfg.max_connections) {
-    drop(e, DropReason::table_full);
-    return false;
-  }
+  if (e.tcbs.size() >= cfg.max_connections)
+    return dropped(InputRule::listen_syn_refused, DropReason::table_full);
 
   Tcb t = new_tcb(e, flow, l->options, now);
   Ctx c(e, now, flow, out);
@@ -164,7 +143,7 @@ bool input_listen(Engine& e, Instant now, const Flow& flow, std::uint64_t flow_h
   hold_syn_text(t, seg);
   send_syn(c, t);
   e.tcbs.insert(flow_hash, flow, std::move(t));
-  return false;
+  return taken(InputRule::listen_syn);
 }
 
 }  // namespace utcp::detail

@@ -12,10 +12,6 @@ namespace utcp::detail {
 
 namespace {
 
-void drop(Ctx& c, DropReason r) {
-  ++c.e.stats.drops[static_cast<std::size_t>(r)];
-}
-
 bool in_window(Seq x, Seq lo, std::uint32_t wnd) {
   return lo <= x && x - lo < wnd;
 }
@@ -56,36 +52,33 @@ void trim_to_window(Tcb& t, Segment& seg) {
 
 // §3.10.7.4 second, with RFC 5961 §3.2: only an RST exactly at RCV.NXT resets; one elsewhere
 // in the window draws a (rate-limited) challenge ACK.
-void check_rst(Ctx& c, Tcb& t, const Segment& seg) {
+Verdict check_rst(Ctx& c, Tcb& t, const Segment& seg) {
   if (seg.seq != t.rcv_nxt) {
-    drop(c, DropReason::rst_challenged);
     if (challenge_ack_allowed(c, t)) send_ack(c, t);
-    return;
+    return dropped(InputRule::rst_challenged, DropReason::rst_challenged);
   }
   // RFC 1337 §3 (F1): TIME-WAIT ignores an RST while the user may still read (shutdown of the
   // write side only). Both FINs are in; such an RST is typically the peer's answer to our ACK
   // of an old duplicate that arrived after its socket was gone (RFC 1337 §2, hazard H1), and
   // honouring it (RFC 9293 §3.10.7.4) would turn the unread data and end of stream into a
   // reset. After close() or shutdown(read) RFC 9293's rule stands, as with Linux's default.
-  if (t.state == TcpState::time_wait && !t.read_shut) return;
+  if (t.state == TcpState::time_wait && !t.read_shut) return taken(InputRule::rst_ignored);
   ++c.e.stats.resets_received;
-  c.remove = true;
   // SYN-RECEIVED from a passive open goes back to LISTEN: the listener is still there and
   // the embryonic connection just disappears. Everything else is reset.
-  c.dropped =
-      !(t.state == TcpState::closing || t.state == TcpState::last_ack || t.state == TcpState::time_wait);
+  const bool closing =
+      t.state == TcpState::closing || t.state == TcpState::last_ack || t.state == TcpState::time_wait;
+  return ends(InputRule::rst, closing ? Verdict::End::close : Verdict::End::abort);
 }
 
 }  // namespace
 
-void input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
+Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
   // RFC 1122 §4.2.2.13, RFC 6191: a new SYN above the old sequence space reopens a flow in
   // TIME-WAIT when someone listens on the port.
   if (t.state == TcpState::time_wait && seg.flag == Segment::Flag::syn && !seg.ack && seg.seq > t.rcv_nxt &&
       c.e.listeners.find(c.flow.local().port)) {
-    c.remove = true;
-    c.reopen = true;
-    return;
+    return ends(InputRule::time_wait_reopen, Verdict::End::reopen);
   }
   if (t.state == TcpState::syn_received && seg.flag == Segment::Flag::syn && seg.seq == t.irs) {
     if (!seg.ack) {
@@ -93,7 +86,7 @@ void input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
       const Instant rexmt = t.timer(Timer::retransmit);
       send_syn(c, t);
       t.arm(Timer::retransmit, rexmt);
-      return;
+      return taken(InputRule::syn_received_syn);
     }
     // Simultaneous open: the peer's SYN-ACK. Its SYN is old news; go on with its ACK. (From a
     // passive open no SYN-ACK is due: it is unacceptable and challenged below, §3.10.7.4.)
@@ -108,21 +101,20 @@ void input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
     // §3.10.7.4: with a zero window, ACKs (and RSTs) at RCV.NXT are still processed.
     const bool zero_window_ack = t.rcv_wnd() == 0 && seg.seq == t.rcv_nxt && seg.flag != Segment::Flag::syn;
     // Its text is not (a zero-window probe): counted, trimmed away and answered with an ACK.
-    if (zero_window_ack && !seg.payload.empty()) drop(c, DropReason::not_acceptable);
+    if (zero_window_ack && !seg.payload.empty()) c.discarded = DropReason::not_acceptable;
     if (!zero_window_ack) {
-      if (seg.flag == Segment::Flag::rst) return drop(c, DropReason::rst_out_of_window);
+      if (seg.flag == Segment::Flag::rst)
+        return dropped(InputRule::unacceptable_rst, DropReason::rst_out_of_window);
       if (seg.flag == Segment::Flag::syn) {
         // RFC 5961 §4.2: a SYN draws a challenge ACK "irrespective of the sequence number",
         // and challenge ACKs are rate-limited (§7): a stream of blind SYNs gets no more.
-        drop(c, DropReason::syn_challenged);
         if (challenge_ack_allowed(c, t)) send_ack(c, t);
-        return;
+        return dropped(InputRule::syn_challenged, DropReason::syn_challenged);
       }
-      drop(c, DropReason::not_acceptable);
       // §3.10.7.4: a retransmitted FIN in TIME-WAIT restarts the 2 MSL timeout.
       if (t.state == TcpState::time_wait && seg.flag == Segment::Flag::fin) on_time_wait(c, t);
       send_ack(c, t);
-      return;
+      return dropped(InputRule::unacceptable, DropReason::not_acceptable);
     }
   }
   t.last_recv = c.now;
@@ -142,26 +134,20 @@ void input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
     if (t.state == TcpState::syn_received && !t.active_open) {
       // §3.10.7.4 fourth, SYN-RECEIVED from a passive OPEN: "return this connection to the
       // LISTEN state and return": the embryonic connection disappears silently.
-      drop(c, DropReason::syn_challenged);
-      c.remove = true;
-      c.dropped = true;
-      return;
+      return dropped(InputRule::syn_received_passive_syn, DropReason::syn_challenged, Verdict::End::abort);
     }
-    drop(c, DropReason::syn_challenged);
     if (challenge_ack_allowed(c, t)) send_ack(c, t);
-    return;
+    return dropped(InputRule::syn_challenged, DropReason::syn_challenged);
   }
 
   // Fifth: ACK.
-  if (!seg.ack) return drop(c, DropReason::no_ack);
-  bool stop = false;
-  process_ack(c, t, seg, stop);
-  if (stop || c.remove) return;
+  if (!seg.ack) return dropped(InputRule::no_ack, DropReason::no_ack);
+  if (auto v = process_ack(c, t, seg)) return *v;
 
   // Sixth (URG) is not supported. Seventh and eighth: text and FIN.
-  process_text_and_fin(c, t, seg);
-  if (c.remove) return;
+  if (auto v = process_text_and_fin(c, t, seg)) return *v;
   output(c, t);
+  return taken(InputRule::accepted);
 }
 
 }  // namespace utcp::detail

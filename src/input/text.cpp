@@ -43,14 +43,14 @@ void reach_fin(Ctx& c, Tcb& t) {
 
 }  // namespace
 
-void process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
+std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
   // §3.10.7.4 first: a segment that starts before RCV.NXT keeps only its new part (callers
   // trim already; without it the stream offset below would wrap to a huge value).
   Segment trimmed;
   if (in.seq < t.rcv_nxt) {
     const std::uint32_t skip = t.rcv_nxt - in.seq;
     const std::size_t size = in.payload.size();
-    if (skip > size) return;  // all of it (the FIN too) is old
+    if (skip > size) return std::nullopt;  // all of it (the FIN too) is old
     trimmed.seq = t.rcv_nxt;
     trimmed.flag = in.flag;
     trimmed.payload = in.payload.sub(skip, size - skip);
@@ -58,7 +58,7 @@ void process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
   const Segment& seg = in.seq < t.rcv_nxt ? trimmed : in;
   bool fin = seg.flag == Segment::Flag::fin;
   const auto n = static_cast<std::uint32_t>(seg.payload.size());
-  if (n == 0 && !fin) return;
+  if (n == 0 && !fin) return std::nullopt;
   if (!receives_text(t.state)) {
     // CLOSE-WAIT, LAST-ACK, TIME-WAIT: the peer's FIN is already in; a retransmitted FIN is
     // acknowledged (and restarts TIME-WAIT), text is ignored. CLOSING (§3.10.7.4 fifth): "if
@@ -68,24 +68,20 @@ void process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
       t.ack_now = true;
       if (t.state == TcpState::time_wait) on_time_wait(c, t);
     }
-    return;
+    return std::nullopt;
   }
   if (n > 0 && t.close_called) {
     // RFC 1122 §4.2.2.13, RFC 9293 §3.10.4: text after CLOSE can never be read: reset.
-    ++c.e.stats.drops[static_cast<std::size_t>(DropReason::after_shutdown)];
     send_rst(c, t);
-    c.remove = true;
-    c.dropped = true;
-    return;
+    return dropped(InputRule::text_after_close, DropReason::after_shutdown, Verdict::End::abort);
   }
   if (seg.seq != t.rcv_nxt) {
     // Out of order: keep it within the window and the range limit; ACK at once (RFC 5681 §4.2).
     const std::uint64_t off = t.rcv_off + (seg.seq - t.rcv_nxt);
     const auto r = t.ooo.insert(t.rcv_off, t.rcv_wnd(), off, seg.payload, fin, c.cfg.max_ooo_ranges);
-    if (r == Reassembly::Insert::over_limit)
-      ++c.e.stats.drops[static_cast<std::size_t>(DropReason::ooo_limit)];
+    if (r == Reassembly::Insert::over_limit) c.discarded = DropReason::ooo_limit;
     t.ack_now = true;
-    return;
+    return std::nullopt;
   }
   // §3.10.7.4 eighth: a bare FIN held beyond a gap counts too (it leaves no bytes queued).
   const bool had_holes = !t.ooo.empty() || t.ooo.fin_offset().has_value();
@@ -108,11 +104,12 @@ void process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
   if (t.read_shut) t.rcvq.drop_front(t.rcvq.size());  // shutdown(read): discarded
   if (fin) {
     reach_fin(c, t);
-    return;
+    return std::nullopt;
   }
   // RFC 1122 §4.2.3.2: ACK at least every second full-sized segment, otherwise delay.
   if (++t.segs_unacked >= 2) t.ack_now = true;
   if (!t.ack_now) t.ack_delayed = true;
+  return std::nullopt;
 }
 
 }  // namespace utcp::detail

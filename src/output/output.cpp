@@ -258,6 +258,14 @@ void send_window_probe(Ctx& c, Tcb& t) {
   }
 }
 
+void send_keepalive_probe(Ctx& c, Tcb& t) {
+  // §3.8.4: <SEQ=SND.UNA-1><ACK=RCV.NXT>, no data: the peer answers with an ACK.
+  ++c.e.stats.keepalive_probes;
+  Segment probe = base_segment(c, t);
+  probe.seq = t.snd_una - 1;
+  emit(c, t, std::move(probe));
+}
+
 Duration next_persist_interval(const Ctx& c, const Tcb& t) {
   return persist_interval(c, t);
 }

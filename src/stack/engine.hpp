@@ -80,12 +80,41 @@ struct Ctx {
   const Flow& flow;
   std::vector<Output>& out;
   const Config& cfg;
-  bool remove = false;   // the connection ends with this step
-  bool dropped = false;  // ... abnormally (reset or timed out)
-  bool reopen = false;   // a SYN ends TIME-WAIT and goes to the listener (RFC 6191)
+  // Timers and user calls: the connection ends with this step (abnormally: reset or timed
+  // out). Input rules say so in their Verdict instead.
+  bool remove = false;
+  bool dropped = false;
+  // Input: part of the segment was discarded and the rest processed (text beyond a zero
+  // window, out-of-order text beyond the range limit); engine_handle_buf counts it.
+  std::optional<DropReason> discarded;
   Ctx(Engine& eng, Instant t, const Flow& f, std::vector<Output>& o)
       : e(eng), now(t), flow(f), out(o), cfg(*eng.config) {}
 };
+
+// What an input rule decided about a segment (µTCP's Ok / Drop reason / Reset reason). A
+// rule sends its own replies (ACK, challenge ACK, RST) and returns its verdict; only
+// engine_handle_buf counts it (Stats::rules, Stats::drops) and ends the connection. Steps
+// that may let the next one run return std::optional<Verdict>: nothing means "go on".
+struct Verdict {
+  enum class End : std::uint8_t {
+    keep,    // the connection stays
+    close,   // it ends normally (the last ACK of a close, an RST in a closing state)
+    abort,   // it ends abnormally: reset, refused, aborted (Stats::connections_dropped)
+    reopen,  // TIME-WAIT ends and the listener takes the SYN (RFC 6191)
+  };
+  InputRule rule;
+  std::optional<DropReason> drop;  // the segment was discarded, for this reason
+  End end = End::keep;
+};
+inline Verdict taken(InputRule r) {
+  return {r, std::nullopt, Verdict::End::keep};
+}
+inline Verdict dropped(InputRule r, DropReason why, Verdict::End end = Verdict::End::keep) {
+  return {r, why, end};
+}
+inline Verdict ends(InputRule r, Verdict::End how) {
+  return {r, std::nullopt, how};
+}
 
 // ---- src/stack ----
 Tcb new_tcb(Engine&, const Flow&, const FlowOptions& opts, Instant now);
@@ -103,6 +132,7 @@ void output(Ctx&, Tcb&);         // data, FIN, owed ACKs as windows, Nagle and S
 void output_forced(Ctx&, Tcb&);  // the SWS override timer fired: send even a short segment
 void retransmit_first(Ctx&, Tcb&);
 void send_window_probe(Ctx&, Tcb&);
+void send_keepalive_probe(Ctx&, Tcb&);  // §3.8.4
 Duration next_persist_interval(const Ctx&, const Tcb&);
 std::uint16_t advertise_window(Tcb&);  // the raw field; moves rcv_adv right, never left
 void reset_for_segment(Engine&, const Flow&, const Segment& in, std::vector<Output>& out);
@@ -111,14 +141,14 @@ void arm_retransmit(Ctx&, Tcb&);
 // ---- src/input ----
 // A segment for a port with a listener and no connection; `old_snd_max` when a SYN reopens
 // a flow that was in TIME-WAIT (RFC 6191: the new ISN must lie above the old sequence space).
-// True when an ACK returned a valid SYN cookie (RFC 4987): the flow now exists in
-// SYN-RECEIVED and the segment is to be processed on it. `flow_hash` is FlowTable::hash(flow).
-bool input_listen(Engine&, Instant, const Flow&, std::uint64_t flow_hash, const Segment&, std::vector<Output>&,
-                  std::optional<Seq> old_snd_max = std::nullopt);
-void input_syn_sent(Ctx&, Tcb&, Segment&);
-void input_synchronized(Ctx&, Tcb&, Segment&);
-void process_ack(Ctx&, Tcb&, const Segment&, bool& stop);
-void process_text_and_fin(Ctx&, Tcb&, const Segment&);
+// Nothing when an ACK returned a valid SYN cookie (RFC 4987): the flow now exists in
+// SYN-RECEIVED and the segment goes on to the ordinary rules. `flow_hash` is FlowTable::hash(flow).
+std::optional<Verdict> input_listen(Engine&, Instant, const Flow&, std::uint64_t flow_hash, const Segment&,
+                                    std::vector<Output>&, std::optional<Seq> old_snd_max = std::nullopt);
+Verdict input_syn_sent(Ctx&, Tcb&, Segment&);
+Verdict input_synchronized(Ctx&, Tcb&, Segment&);
+std::optional<Verdict> process_ack(Ctx&, Tcb&, const Segment&);
+std::optional<Verdict> process_text_and_fin(Ctx&, Tcb&, const Segment&);
 void accept_peer_options(Ctx&, Tcb&, const Segment&);
 void become_established(Ctx&, Tcb&);
 void hold_syn_text(Tcb&, const Segment& syn);

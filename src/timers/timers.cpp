@@ -120,11 +120,7 @@ struct Due {
     }
     if (t.keepalive_sent >= t.keepalive_count) return end(TimerError::retransmission_exceeded, true);
     ++t.keepalive_sent;
-    ++c.e.stats.keepalive_probes;
-    // §3.8.4: <SEQ=SND.UNA-1><ACK=RCV.NXT>, no data: the peer answers with an ACK.
-    Segment probe = base_segment(c, t);
-    probe.seq = t.snd_una - 1;
-    emit(c, t, std::move(probe));
+    send_keepalive_probe(c, t);
     t.arm(Timer::keepalive, c.now + t.keepalive_interval);
   }
 

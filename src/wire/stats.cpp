@@ -1,4 +1,4 @@
-// Names of drop reasons and TCP states, and the Stats printer.
+// Names of drop reasons, input rules and TCP states, and the Stats printer.
 #include "utcp/stats.hpp"
 
 #include <numeric>
@@ -34,6 +34,72 @@ std::string_view to_string(DropReason r) {
     case DropReason::after_shutdown:
       return "after_shutdown";
     case DropReason::count_:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(InputRule r) {
+  switch (r) {
+    case InputRule::closed:
+      return "closed";
+    case InputRule::listen_rst:
+      return "listen_rst";
+    case InputRule::listen_ack:
+      return "listen_ack";
+    case InputRule::listen_cookie_refused:
+      return "listen_cookie_refused";
+    case InputRule::listen_syn:
+      return "listen_syn";
+    case InputRule::listen_syn_cookie:
+      return "listen_syn_cookie";
+    case InputRule::listen_syn_refused:
+      return "listen_syn_refused";
+    case InputRule::listen_other:
+      return "listen_other";
+    case InputRule::syn_sent_bad_ack:
+      return "syn_sent_bad_ack";
+    case InputRule::syn_sent_rst:
+      return "syn_sent_rst";
+    case InputRule::syn_sent_no_syn:
+      return "syn_sent_no_syn";
+    case InputRule::syn_sent_syn_ack:
+      return "syn_sent_syn_ack";
+    case InputRule::syn_sent_syn:
+      return "syn_sent_syn";
+    case InputRule::time_wait_reopen:
+      return "time_wait_reopen";
+    case InputRule::syn_received_syn:
+      return "syn_received_syn";
+    case InputRule::unacceptable:
+      return "unacceptable";
+    case InputRule::unacceptable_rst:
+      return "unacceptable_rst";
+    case InputRule::rst:
+      return "rst";
+    case InputRule::rst_challenged:
+      return "rst_challenged";
+    case InputRule::rst_ignored:
+      return "rst_ignored";
+    case InputRule::syn_challenged:
+      return "syn_challenged";
+    case InputRule::syn_received_passive_syn:
+      return "syn_received_passive_syn";
+    case InputRule::no_ack:
+      return "no_ack";
+    case InputRule::syn_received_bad_ack:
+      return "syn_received_bad_ack";
+    case InputRule::ack_unacceptable:
+      return "ack_unacceptable";
+    case InputRule::closing_fin_acked:
+      return "closing_fin_acked";
+    case InputRule::last_ack_fin_acked:
+      return "last_ack_fin_acked";
+    case InputRule::text_after_close:
+      return "text_after_close";
+    case InputRule::accepted:
+      return "accepted";
+    case InputRule::count_:
       break;
   }
   return "unknown";
