@@ -22,6 +22,32 @@ bool is_any(const IpAddr& ip) {
   return ip == IpAddr{} || ip == IpAddr::v6({});
 }
 
+// The one table from a core call's refusal to the errno a socket call reports.
+int to_errno(const Error& e) {
+  if (e.kind == Error::Kind::not_found) return ENOTCONN;
+  switch (e.call) {
+    case CallError::write_shut:
+      return EPIPE;
+    case CallError::not_connected:
+      return ENOTCONN;
+    case CallError::already_closed:
+      return EBADF;
+    case CallError::address_family:
+      return EAFNOSUPPORT;
+    case CallError::port_zero:
+      return ECONNREFUSED;
+    case CallError::table_full:
+      return ENOBUFS;
+    case CallError::address_in_use:
+      return EADDRINUSE;
+    case CallError::no_ephemeral_port:
+      return EADDRNOTAVAIL;
+    case CallError::none:
+      break;
+  }
+  return EIO;
+}
+
 }  // namespace
 
 SysResult<Endpoint> endpoint_from(int domain, const sockaddr* addr, socklen_t len) {
@@ -184,7 +210,7 @@ SysResult<void> Host::start_connect(Socket& s, const Endpoint& remote) {
     if (!port) return std::unexpected(EADDRNOTAVAIL);
   }
   auto r = utcp::connect(std::move(stack_), instant(), addr_, remote.ip, remote.port, port, s.options);
-  if (!r) return std::unexpected(EADDRINUSE);  // the 4-tuple is taken
+  if (!r) return std::unexpected(to_errno(r.error()));
   stack_ = std::move(r->state);
   if (!s.port) {
     s.port = port;
@@ -364,10 +390,14 @@ SysResult<std::size_t> Host::send(int fd, const void* buf, std::size_t n, int fl
       if (!r) {
         if (r.error().kind == Error::Kind::not_found) {
           connection_gone(*s, 0);
-        } else {
-          s->write_shut = true;  // the core refuses more data: the write side is closed
+          continue;
         }
-        continue;
+        if (r.error().call == CallError::write_shut) {
+          s->write_shut = true;
+          continue;  // EPIPE, or what was sent
+        }
+        if (done > 0) return done;
+        return std::unexpected(to_errno(r.error()));
       }
       stack_ = std::move(r->state);
       done += r->enqueued;

@@ -9,9 +9,9 @@ namespace utcp::detail {
 
 namespace {
 
-Error wrong_state(std::string_view call, const Tcb& t, std::string_view why) {
-  return Error::msg(std::string(call) + ": " + std::string(why) + " (connection is " +
-                    std::string(to_string(t.state)) + ")");
+Error wrong_state(std::string_view call, const Tcb& t, CallError reason, std::string_view why) {
+  return Error::refused(reason, std::string(call) + ": " + std::string(why) + " (connection is " +
+                                    std::string(to_string(t.state)) + ")");
 }
 
 // Runs f(ctx, tcb) on the flow (h: its FlowTable::hash), then erases it when f ended the
@@ -57,7 +57,7 @@ std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std:
   const std::uint64_t h = FlowTable::hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return Error::not_found();
-  if (found->close_called) return wrong_state("close", *found, "already closed");
+  if (found->close_called) return wrong_state("close", *found, CallError::already_closed, "already closed");
   step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     if (t.state == TcpState::syn_sent) {  // §3.10.4: delete the TCB
       c.remove = true;
@@ -181,8 +181,8 @@ Result<EngineSent> send_data(Engine& e, Instant now, const Flow& flow, const D& 
   const std::uint64_t h = FlowTable::hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return std::unexpected(Error::not_found());
-  if (found->write_shut) return std::unexpected(wrong_state("send", *found, "shut down for writing"));
-  if (!can_send(found->state)) return std::unexpected(wrong_state("send", *found, "cannot send"));
+  if (found->write_shut) return std::unexpected(wrong_state("send", *found, CallError::write_shut, "shut down for writing"));
+  if (!can_send(found->state)) return std::unexpected(wrong_state("send", *found, CallError::not_connected, "cannot send"));
   const std::size_t n = std::min(size_of(data), found->send_space());
   EngineSent r{n, found->notifies};
   if (n == 0) return r;
@@ -209,8 +209,8 @@ std::optional<Error> engine_force_enqueue(Engine& e, Instant now, const Flow& fl
   const std::uint64_t h = FlowTable::hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return Error::not_found();
-  if (found->write_shut) return wrong_state("force_enqueue", *found, "shut down for writing");
-  if (!can_send(found->state)) return wrong_state("force_enqueue", *found, "cannot send");
+  if (found->write_shut) return wrong_state("force_enqueue", *found, CallError::write_shut, "shut down for writing");
+  if (!can_send(found->state)) return wrong_state("force_enqueue", *found, CallError::not_connected, "cannot send");
   (void)now;
   e.tcbs.update(h, flow, [&](Tcb& t) { t.sndq.append(data); });
   return std::nullopt;

@@ -32,11 +32,11 @@ Result<EngineConnected> engine_connect(Engine& e, Instant now, const IpAddr& src
                                        std::uint16_t dst_port, std::optional<std::uint16_t> src_port,
                                        const FlowOptions& opts) {
   if (src.is_v4() != dst.is_v4())
-    return std::unexpected(Error::msg("connect: source and destination differ in address family"));
-  if (dst_port == 0) return std::unexpected(Error::msg("connect: destination port 0"));
-  if (src_port && *src_port == 0) return std::unexpected(Error::msg("connect: source port 0"));
+    return std::unexpected(Error::refused(CallError::address_family, "connect: source and destination differ in address family"));
+  if (dst_port == 0) return std::unexpected(Error::refused(CallError::port_zero, "connect: destination port 0"));
+  if (src_port && *src_port == 0) return std::unexpected(Error::refused(CallError::port_zero, "connect: source port 0"));
   if (e.tcbs.size() >= e.cfg().max_connections)
-    return std::unexpected(Error::msg("connect: connection table full (Config::max_connections)"));
+    return std::unexpected(Error::refused(CallError::table_full, "connect: connection table full (Config::max_connections)"));
   const Endpoint remote{dst, dst_port};
   std::uint16_t port = 0;
   std::optional<std::uint64_t> hash;  // FlowTable::hash of the flow, when already computed
@@ -45,13 +45,13 @@ Result<EngineConnected> engine_connect(Engine& e, Instant now, const IpAddr& src
     const Flow wanted({src, port}, remote);
     hash = FlowTable::hash(wanted);
     if (e.tcbs.find(*hash, wanted))
-      return std::unexpected(Error::msg("connect: " + to_string(wanted) + " is already in use"));
+      return std::unexpected(Error::refused(CallError::address_in_use, "connect: " + to_string(wanted) + " is already in use"));
   } else {
     const Rng saved = e.rng;  // an error leaves the engine as it was
     const auto p = pick_port(e, src, remote);
     if (!p) {
       e.rng = saved;
-      return std::unexpected(Error::msg("connect: no free ephemeral port towards " + dst.to_string()));
+      return std::unexpected(Error::refused(CallError::no_ephemeral_port, "connect: no free ephemeral port towards " + dst.to_string()));
     }
     port = *p;
   }

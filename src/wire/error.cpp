@@ -35,6 +35,30 @@ std::ostream& operator<<(std::ostream& os, DecodeError e) {
   return os << to_string(e);
 }
 
+std::string_view to_string(CallError c) {
+  switch (c) {
+    case CallError::none:
+      return "none";
+    case CallError::write_shut:
+      return "write_shut";
+    case CallError::not_connected:
+      return "not_connected";
+    case CallError::already_closed:
+      return "already_closed";
+    case CallError::address_family:
+      return "address_family";
+    case CallError::port_zero:
+      return "port_zero";
+    case CallError::table_full:
+      return "table_full";
+    case CallError::address_in_use:
+      return "address_in_use";
+    case CallError::no_ephemeral_port:
+      return "no_ephemeral_port";
+  }
+  return "unknown call error";
+}
+
 std::string_view to_string(Error::Kind k) {
   switch (k) {
     case Error::Kind::not_found:
@@ -50,6 +74,7 @@ std::string_view to_string(Error::Kind k) {
 std::ostream& operator<<(std::ostream& os, const Error& e) {
   os << to_string(e.kind) << ": " << e.message;
   if (e.decode != DecodeError::none && e.message != to_string(e.decode)) os << " (" << e.decode << ')';
+  if (e.call != CallError::none) os << " [" << to_string(e.call) << ']';
   return os;
 }
 

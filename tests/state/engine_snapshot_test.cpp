@@ -83,12 +83,26 @@ TEST(EngineSnapshot, RvalueUntouchedOnError) {
   auto again = send(std::move(s), f.net.now, flow, "after shutdown");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().kind, Error::Kind::msg);
+  EXPECT_EQ(again.error().call, CallError::write_shut);
   EXPECT_NE(again.error().message.find("shut down for writing"), std::string::npos);
   EXPECT_EQ(info(s, flow)->state, TcpState::fin_wait_1);
   auto dup = connect(std::move(s), f.net.now, flow.local().ip, flow.remote().ip, flow.remote().port,
                      flow.local().port);
   ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().call, CallError::address_in_use);
   EXPECT_NE(dup.error().message.find("already in use"), std::string::npos);
+  auto port0 = connect(std::move(s), f.net.now, flow.local().ip, flow.remote().ip, 0);
+  ASSERT_FALSE(port0);
+  EXPECT_EQ(port0.error().call, CallError::port_zero);
+  auto v6 = connect(std::move(s), f.net.now, flow.local().ip, IpAddr::v6({}), 80);
+  ASSERT_FALSE(v6);
+  EXPECT_EQ(v6.error().call, CallError::address_family);
+  auto closed = close(std::move(s), f.net.now, flow);
+  ASSERT_TRUE(closed);
+  s = std::move(closed->state);
+  auto twice = close(std::move(s), f.net.now, flow);
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().call, CallError::already_closed);
   EXPECT_EQ(num_connections(s), 1u);
   EXPECT_EQ(check_invariants(s), std::nullopt);
 }
