@@ -312,13 +312,21 @@ class Runner {
       call("send " + std::to_string(r->enqueued));
       emit(w, side, r->out, trace);
     }
-    if (!a.eof) {
+    // Read until nothing is left: the end of stream may be right behind the data.
+    for (bool more = true; more && !a.eof;) {
+      more = false;
       auto r = recv(std::move(w.stack[side]), w.now, *a.flow);
       if (!r) {
         if (r.error().kind != Error::Kind::eof)
           return "event: " + std::string(side_name(side)) + ": recv: " + r.error().message;
         a.eof = true;
         call("read eof");
+        const std::uint32_t want = side == client ? spec_.server_bytes : spec_.client_bytes;
+        if (a.received < want) {
+          std::ostringstream os;
+          os << "data: " << side_name(side) << ": end of stream after " << a.received << " of " << want << " bytes";
+          return os.str();
+        }
       } else {
         w.stack[side] = std::move(r->state);
         std::size_t n = 0;
@@ -339,6 +347,7 @@ class Runner {
         }
         if (n) call("read " + std::to_string(n));
         emit(w, side, r->out, trace);
+        more = n > 0;
       }
     }
     // Close or abort when the workload says so.
@@ -791,8 +800,12 @@ ExploreReplay replay(const ExploreSpec& spec, std::span<const Choice> choices) {
     }
   }
   out.applied_all = true;
-  if (runner.complete(w))
+  if (runner.complete(w)) {
     if (auto f = runner.final_check(w)) out.failure = *f;
+  } else if (w.chan[0].empty() && w.chan[1].empty() && !runner.timer_enabled(w, client) &&
+             !runner.timer_enabled(w, server)) {
+    out.failure = "liveness: deadlock: nothing in flight, no timer armed, workload incomplete";
+  }
   return out;
 }
 

@@ -61,6 +61,17 @@ struct Config {
   bool syn_cookies = true;
   std::size_t max_connections = 1u << 22;  // every state but CLOSED and LISTEN
 
+  // TEST ONLY: deliberate bugs, for the tests that show `utcp explore` finds them
+  // (docs/EXPLORE.md). Nothing else sets them; every one off is the stack as specified.
+  struct TestFaults {
+    // RFC 6298 §5.3 broken: an ACK of part of the data stops the retransmission timer
+    // instead of restarting it.
+    bool partial_ack_stops_rto = false;
+    // RFC 9293 §3.10.7.4 broken: a FIN beyond a gap is taken as if it were in order.
+    bool accept_fin_out_of_order = false;
+    friend bool operator==(const TestFaults&, const TestFaults&) = default;
+  } test_faults;
+
   // Randomness: ephemeral ports and ISNs (RFC 6528) come from these alone.
   std::uint64_t rng_seed = 0x7574637020726e67ull;  // "utcp rng"
   std::array<std::uint8_t, 16> isn_secret = {0x75, 0x74, 0x63, 0x70, 0x20, 0x69, 0x73, 0x6e,

@@ -38,7 +38,8 @@ void new_ack(Ctx& c, Tcb& t, Seq ack) {
   }
   // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it.
   // A lone zero-window probe octet is the persist timer's business.
-  if (t.snd_una == t.snd_max || (t.probing_zero_window() && t.armed(Timer::persist)))
+  if (t.snd_una == t.snd_max || (t.probing_zero_window() && t.armed(Timer::persist)) ||
+      c.cfg.test_faults.partial_ack_stops_rto)
     t.disarm(Timer::retransmit);
   else
     arm_retransmit(c, t);
@@ -126,7 +127,8 @@ std::optional<Verdict> process_ack(Ctx& c, Tcb& t, const Segment& seg) {
   }
   update_send_window(t, seg, wnd);
   // The window reopened with a probe octet still out: the retransmission timer takes it over.
-  if (t.flight() > 0 && t.snd_wnd > 0 && !t.armed(Timer::retransmit)) arm_retransmit(c, t);
+  if (t.flight() > 0 && t.snd_wnd > 0 && !t.armed(Timer::retransmit) && !c.cfg.test_faults.partial_ack_stops_rto)
+    arm_retransmit(c, t);
   return ack_of_fin(c, t);
 }
 

@@ -75,6 +75,10 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
     send_rst(c, t);
     return dropped(InputRule::text_after_close, DropReason::after_shutdown, Verdict::End::abort);
   }
+  if (seg.seq != t.rcv_nxt && fin && c.cfg.test_faults.accept_fin_out_of_order) {
+    reach_fin(c, t);  // the planted bug (Config::TestFaults)
+    return;
+  }
   if (seg.seq != t.rcv_nxt) {
     // Out of order: keep it within the window and the range limit; ACK at once (RFC 5681 §4.2).
     const std::uint64_t off = t.rcv_off + (seg.seq - t.rcv_nxt);

@@ -62,12 +62,16 @@ TEST(Explore, OneSegmentTransferCompletes) {
 }
 
 TEST(Explore, CloseCompletes) {
-  const ExploreReport r = explore(small(ExploreScenario::close, 1, 1, 0, 30));
+  ExploreSpec spec = small(ExploreScenario::close, 1, 1, 0, 30);
+  spec.bounds.max_timers = 4;
+  const ExploreReport r = explore(spec);
   ASSERT_FALSE(r.violation) << describe(r);
 }
 
 TEST(Explore, SimultaneousCloseCompletes) {
-  const ExploreReport r = explore(small(ExploreScenario::simultaneous_close, 1, 0, 1, 30));
+  ExploreSpec spec = small(ExploreScenario::simultaneous_close, 1, 0, 1, 30);
+  spec.bounds.max_timers = 4;
+  const ExploreReport r = explore(spec);
   ASSERT_FALSE(r.violation) << describe(r);
 }
 
@@ -133,6 +137,41 @@ TEST(Explore, ReplayFollowsTheChoices) {
   EXPECT_EQ(sent, 5u);  // SYN, its retransmission, SYN-ACK, ACK, window update
   EXPECT_EQ(timers, 1u);
   EXPECT_EQ(r.trace.back().kind, TraceEntry::Kind::deliver);
+}
+
+// The planted bugs (Config::TestFaults): the explorer finds each, and the replay of its choices
+// reaches the same violation.
+TEST(Explore, FindsTheTimerNotRestartedAfterAPartialAck) {
+  ExploreSpec spec = small(ExploreScenario::transfer, 1, 0, 0, 30);
+  Config cfg;
+  cfg.mtu = 576;        // MSS 536: 600 bytes are two segments
+  cfg.nodelay = true;   // both in flight at once
+  spec.client_config = spec.server_config = cfg;
+  spec.client_bytes = 600;
+  EXPECT_FALSE(explore(spec).violation);  // the correct stack recovers from any one loss
+  spec.client_config.test_faults.partial_ack_stops_rto = true;
+  const ExploreReport r = explore(spec);
+  ASSERT_TRUE(r.violation);
+  // The core's own invariant sees it first: data in flight without a retransmission timer.
+  EXPECT_EQ(r.violation->property, "invariant") << describe(r);
+  const ExploreReplay again = replay(spec, r.violation->choices);
+  ASSERT_TRUE(again.failure);
+  EXPECT_EQ(*again.failure, r.violation->property + ": " + r.violation->message);
+}
+
+TEST(Explore, FindsAFinAcceptedOutOfOrder) {
+  ExploreSpec spec = small(ExploreScenario::close, 0, 0, 1, 20);
+  spec.bounds.max_timers = 2;
+  spec.client_bytes = 100;
+  EXPECT_FALSE(explore(spec).violation);
+  spec.server_config.test_faults.accept_fin_out_of_order = true;
+  const ExploreReport r = explore(spec);
+  ASSERT_TRUE(r.violation);
+  const ExploreReplay again = replay(spec, r.violation->choices);
+  ASSERT_TRUE(again.failure) << describe(r);
+  EXPECT_EQ(*again.failure, r.violation->property + ": " + r.violation->message);
+  // The shortest: the SYN, SYN-ACK, ACK and the FIN delivered past the data.
+  EXPECT_LE(r.violation->choices.size(), 5u) << describe(r);
 }
 
 TEST(Explore, MaxStatesStops) {
