@@ -53,6 +53,7 @@ soak: deps build/release/build.ninja
 	@cmake --build build/release -j $(JOBS)
 	@UTCP_SOAK=1 build/release/tests/utcp_state_tests --gtest_filter='*Soak*:*soak*'
 	@if [ -x build/release/tests/utcp_sim_tests ]; then UTCP_SOAK=1 build/release/tests/utcp_sim_tests; fi
+	@for s in close simultaneous-close; do build/release/apps/utcp explore --scenario $$s --max-loss 2 --max-dup 1 --max-reorder 1 --depth 60 --quiet || exit 1; done
 
 format:
 	@find include src host io apps sim tests bench fuzz examples -name '*.[ch]pp' -o -name '*.[ch]' | xargs clang-format -i
