@@ -77,7 +77,7 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
   }
   if (seg.seq != t.rcv_nxt && fin && c.cfg.test_faults.accept_fin_out_of_order) {
     reach_fin(c, t);  // the planted bug (Config::TestFaults)
-    return;
+    return std::nullopt;
   }
   if (seg.seq != t.rcv_nxt) {
     // Out of order: keep it within the window and the range limit; ACK at once (RFC 5681 §4.2).
