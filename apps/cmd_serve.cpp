@@ -84,6 +84,7 @@ int listen_on(Session& s, std::size_t k, std::uint16_t port, int backlog) {
   if (lfd < 0) throw CommandError(std::string("socket: ") + std::strerror(errno));
   int one = 1;
   utcp_setsockopt(h, lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  s.configure(lfd, k);  // accepted connections inherit the listener's options
   auto addr = make_sockaddr(s.ip(), port);
   if (utcp_bind(h, lfd, addr.get(), addr.len) < 0) {
     if (errno == EADDRINUSE) throw CommandError("port " + std::to_string(port) + " is already in use");

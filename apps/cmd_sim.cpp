@@ -41,6 +41,7 @@ struct SimOptions {
   std::uint64_t buffer = 256 * 1024;
   std::uint64_t seed = 1;
   bool ipv6 = false, no_wscale = false, nodelay = false;
+  std::string cc = "cubic";
   double time_limit_s = 3600;
   std::string pcap;
   bool table = false;
@@ -90,6 +91,7 @@ sim::TransferSpec make_spec(const SimOptions& o) {
   cfg.recv_buffer = static_cast<std::uint32_t>(o.buffer);
   cfg.window_scaling = !o.no_wscale;
   cfg.nodelay = o.nodelay;
+  cfg.congestion_control = congestion_control_from(o.cc).value_or(cfg.congestion_control);
   sim::set_both(spec, cfg);
   sim::LinkConfig link;
   link.delay = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(o.delay_ms));
@@ -354,7 +356,7 @@ int run_sim(SimOptions o) {
   setup_line << o.bytes << " B client->server, " << o.bytes_back << " B server->client over "
              << (o.ipv6 ? "IPv6" : "IPv4") << ", MSS " << o.mss << ", buffers " << sim::format_bytes(o.buffer)
              << ", window scaling " << (o.no_wscale ? "off" : "on") << ", Nagle "
-             << (o.nodelay ? "off" : "on") << ", seed " << o.seed;
+             << (o.nodelay ? "off" : "on") << ", " << o.cc << ", seed " << o.seed;
   std::ostringstream link_line;
   link_line << number(o.delay_ms) << " ms, "
             << (o.rate_mbit > 0 ? number(o.rate_mbit) + " Mbit/s" : std::string("unlimited rate"))
@@ -522,6 +524,9 @@ Run setup(CLI::App& cmd) {
   link.push_back(cmd.add_flag("--ipv6", o->ipv6, "Use IPv6 addresses"));
   link.push_back(cmd.add_flag("--no-wscale", o->no_wscale, "Do not offer window scaling"));
   link.push_back(cmd.add_flag("--nodelay", o->nodelay, "Turn Nagle's algorithm off"));
+  link.push_back(cmd.add_option("--cc", o->cc, "Congestion control of both sides: cubic or reno")
+                     ->capture_default_str()
+                     ->check(congestion_control_name()));
   link.push_back(cmd.add_option("--pcap", o->pcap,
                                 "Write what each side saw to BASE.client.pcapng and BASE.server.pcapng "
                                 "(virtual time; the link's drops marked with comments)"));

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "utcp/config.hpp"
+
 namespace utcp::apps {
 
 CLI::Validator percent() {
@@ -21,6 +23,15 @@ CLI::Validator percent() {
         return {};
       },
       "PERCENT");
+}
+
+CLI::Validator congestion_control_name() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (congestion_control_from(text)) return {};
+        return "expected reno or cubic, not '" + text + "'";
+      },
+      "reno|cubic");
 }
 
 }  // namespace utcp::apps

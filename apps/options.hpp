@@ -13,6 +13,9 @@ namespace utcp::apps {
 // Everything else is refused with one line naming what was given.
 CLI::Validator percent();
 
+// A congestion control algorithm's name as TCP_CONGESTION takes it ("reno", "cubic").
+CLI::Validator congestion_control_name();
+
 // A mistake in the command line the parser could not see (two options that contradict each
 // other, a value out of range for another's sake): exit 2, like a parse error.
 struct UsageError : CommandError {

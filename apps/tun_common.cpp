@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <time.h>
@@ -64,7 +65,15 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--mtu", o.mtu, "MTU of the device and the stack")->check(CLI::Range(576u, 65535u));
   cmd.add_flag("!--no-offload", o.offload,
                "no TUN offloads (IFF_VNET_HDR, TSO, checksum): one packet per read and write");
+  cmd.add_option("--cc", o.cc, "congestion control: cubic (RFC 9438 with HyStart++) or reno (RFC 5681, 6582)")
+      ->check(congestion_control_name())
+      ->capture_default_str();
   cmd.add_flag("--verbose,-v", o.verbose, "print events and, at exit, the stack's counters");
+}
+
+void Session::configure(int fd, std::size_t shard) {
+  utcp_setsockopt(host(shard), fd, IPPROTO_TCP, TCP_CONGESTION, options_.cc.c_str(),
+                  static_cast<socklen_t>(options_.cc.size()));
 }
 
 std::string sockaddr_text(const sockaddr_storage& ss) {
@@ -478,6 +487,7 @@ std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeou
   }
   int fd = utcp_socket(s.host(), s.family(), SOCK_STREAM, 0);
   if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
+  s.configure(fd);
   Conn c(s, fd);
   auto addr = make_sockaddr(to.ip, to.port);
   int r = utcp_connect(s.host(), fd, addr.get(), addr.len);

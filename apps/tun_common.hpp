@@ -43,6 +43,7 @@ struct CommonOptions {
   std::string pcap;
   std::uint32_t mtu = 1500;
   bool offload = true;  // --no-offload: no IFF_VNET_HDR, one packet per read and write
+  std::string cc = "cubic";  // congestion control of every connection (TCP_CONGESTION)
   bool verbose = false;
   // Shards: queues of a multi-queue device, each with its own host and I/O thread (serve
   // --threads; the others use one).
@@ -93,6 +94,8 @@ class Session {
   int family() const { return ip_.is_v4() ? AF_INET : AF_INET6; }
   const std::string& device() const { return shards_[0].tun->name(); }
   void kick(std::size_t shard = 0) { shards_[shard].driver->kick(); }
+  // The per-socket choices of the common options (--cc), before listen or connect.
+  void configure(int fd, std::size_t shard = 0);
 
   // Interval lines, --json and --trace for the connections of this session (Conn registers
   // with it); started by the tool once its options are known.

@@ -5,6 +5,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -132,6 +133,14 @@ SysResult<void> Host::setsockopt(int fd, int level, int name, const void* val, s
       default:
         return std::unexpected(ENOPROTOOPT);
     }
+  } else if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+    // A name, not an int: "reno" or "cubic" (ENOENT for any other, as Linux).
+    if (val == nullptr) return std::unexpected(EFAULT);
+    const auto* p = static_cast<const char*>(val);
+    const std::string_view text(p, ::strnlen(p, static_cast<std::size_t>(std::max<socklen_t>(len, 0))));
+    const auto cc = congestion_control_from(text);
+    if (!cc) return std::unexpected(ENOENT);
+    s.options.congestion_control = change.congestion_control = *cc;
   } else if (level == IPPROTO_TCP) {
     auto v = int_arg(val, len);
     if (!v) return std::unexpected(v.error());
@@ -165,7 +174,7 @@ SysResult<void> Host::setsockopt(int fd, int level, int name, const void* val, s
   if (s.has_flow()) {
     // The core arms the keepalive timer when keepalive turns on; new times set while it is
     // on take effect at once only if it is re-armed (as Linux does for TCP_KEEPIDLE).
-    const bool rearm = level == IPPROTO_TCP && name != TCP_NODELAY && name != TCP_MAXSEG &&
+    const bool rearm = level == IPPROTO_TCP && name != TCP_NODELAY && name != TCP_MAXSEG && name != TCP_CONGESTION &&
                        s.options.keepalive.value_or(utcp::config(stack_).keepalive);
     if (rearm) {
       FlowOptions off;
@@ -240,6 +249,14 @@ SysResult<void> Host::getsockopt(int fd, int level, int name, void* val, socklen
                    val, len);
       case TCP_KEEPCNT:
         return put(static_cast<int>(s.options.keepalive_count.value_or(cfg.keepalive_count)), val, len);
+      case TCP_CONGESTION: {
+        // Linux's TCP_CA_NAME_MAX (16) bytes, the name NUL-padded.
+        std::array<char, 16> name_buf{};
+        const std::string_view n =
+            to_string(inf ? inf->congestion_control : s.options.congestion_control.value_or(cfg.congestion_control));
+        std::copy(n.begin(), n.end(), name_buf.begin());
+        return put(name_buf, val, len);
+      }
       default:
         return std::unexpected(ENOPROTOOPT);
     }

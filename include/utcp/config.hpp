@@ -6,10 +6,22 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "utcp/time.hpp"
 
 namespace utcp {
+
+// The congestion control algorithms (src/core/congestion.hpp). Their names are Linux's
+// TCP_CONGESTION names.
+enum class CongestionControl : std::uint8_t {
+  newreno,  // "reno": RFC 5681 with RFC 6582 fast recovery
+  cubic,    // "cubic": RFC 9438 with HyStart++ (RFC 9406)
+};
+std::string_view to_string(CongestionControl);
+// "reno" (or "newreno"), "cubic"; nullopt for any other name.
+std::optional<CongestionControl> congestion_control_from(std::string_view name);
 
 struct Config {
   using ms = std::chrono::milliseconds;
@@ -25,8 +37,13 @@ struct Config {
   // Out-of-order ranges kept per connection (each costs overhead, counted against the window).
   std::uint32_t max_ooo_ranges = 64;
 
-  // Congestion control: initial window in segments (RFC 6928).
+  // Congestion control: initial window in segments (RFC 6928), the algorithm of new flows,
+  // and pacing (each flow spreads its sends over the round trip at the rate its algorithm
+  // reports, a timer releasing what is not yet due). Pacing is off here so that tests see
+  // the window's sends at once; the host layer turns it on.
   std::uint32_t initial_window_segments = 10;
+  CongestionControl congestion_control = CongestionControl::cubic;
+  bool pacing = false;
 
   // Retransmission (RFC 6298).
   Duration rto_initial = s(1);

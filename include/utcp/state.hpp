@@ -145,6 +145,10 @@ struct FlowOptions {
   std::optional<Duration> keepalive_interval;
   std::optional<std::uint32_t> keepalive_count;
   std::optional<std::uint16_t> max_segment;  // TCP_MAXSEG: clamps the MSS we send with
+  // TCP_CONGESTION: a change on a live flow keeps cwnd and ssthresh and starts the new
+  // algorithm's own state afresh (as Linux does).
+  std::optional<CongestionControl> congestion_control;
+  std::optional<bool> pacing;
   friend bool operator==(const FlowOptions&, const FlowOptions&) = default;
 };
 
@@ -159,6 +163,8 @@ struct ConnInfo {
   std::uint8_t snd_wscale = 0, rcv_wscale = 0;  // shifts in use (0 when not negotiated)
   std::uint32_t mss = 0;                        // effective send MSS
   std::uint32_t cwnd = 0, ssthresh = 0;
+  CongestionControl congestion_control = CongestionControl::cubic;
+  std::uint64_t pacing_rate = 0;  // bytes per second; 0: not pacing
   Duration srtt{}, rttvar{}, rto{};
   std::uint32_t retransmits = 0;  // consecutive, of the current timeout
   std::size_t send_queued = 0;    // bytes in the send queue, sent or not

@@ -1,9 +1,18 @@
-// NewReno congestion control (RFC 5681, RFC 6582, RFC 3465, RFC 3042).
+// The loss recovery every algorithm shares (RFC 5681 §3.2, RFC 6582, RFC 3042), RFC 7661's
+// cwnd-limited test, and NewReno (RFC 5681, RFC 3465).
 #include "core/congestion.hpp"
 
 #include <algorithm>
 
 namespace utcp::detail {
+
+// The variant's alternatives in the order of CongestionControl's values.
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(CongestionControl::newreno),
+                                                        Congestion::Algorithm>,
+                             NewReno>);
+static_assert(std::is_same_v<
+              std::variant_alternative_t<static_cast<std::size_t>(CongestionControl::cubic), Congestion::Algorithm>,
+              Cubic>);
 
 namespace {
 std::uint32_t half_flight(std::uint32_t flight, std::uint32_t smss) {
@@ -12,69 +21,150 @@ std::uint32_t half_flight(std::uint32_t flight, std::uint32_t smss) {
 }
 }  // namespace
 
-NewReno::Action NewReno::on_new_ack(Seq ack, std::uint32_t acked, std::uint32_t flight_before,
-                                    std::uint32_t smss) {
-  if (in_recovery) {
-    if (ack > recover || ack == recover) {
-      // RFC 6582 §3.2 step 3, full acknowledgment: deflate the window.
-      const std::uint32_t flight_after = flight_before > acked ? flight_before - acked : 0;
-      cwnd = std::min(ssthresh, std::max(flight_after, smss) + smss);
-      in_recovery = false;
-      dupacks = 0;
-      bytes_acked = 0;
+// ---- NewReno ----
+
+void NewReno::on_ack(const AckEvent& e) {
+  if (!e.cwnd_limited) return;  // RFC 7661 §4.3
+  if (cwnd < ssthresh) {
+    // RFC 5681 §3.1 slow start with RFC 3465 §2.2 byte counting, L = 2*SMSS.
+    cwnd += std::min(e.acked, 2 * e.smss);
+    return;
+  }
+  // RFC 5681 §3.1 congestion avoidance, RFC 3465 §2.1: one SMSS per cwnd of bytes acked.
+  bytes_acked += e.acked;
+  if (bytes_acked >= cwnd) {
+    bytes_acked -= cwnd;
+    cwnd += e.smss;
+  }
+}
+
+void NewReno::on_congestion(const LossEvent& e) {
+  // RFC 6582 §3.2 step 2 (RFC 5681 §3.2 step 2).
+  ssthresh = half_flight(e.flight, e.smss);
+  cwnd = ssthresh;
+  bytes_acked = 0;
+}
+
+void NewReno::on_recovery_exit(const LossEvent& e) {
+  // RFC 6582 §3.2 step 3, full acknowledgment, option 1: min(ssthresh, max(FlightSize, SMSS)
+  // + SMSS).
+  cwnd = std::min(ssthresh, std::max(e.flight, e.smss) + e.smss);
+  bytes_acked = 0;
+}
+
+void NewReno::on_rto(const LossEvent& e) {
+  // RFC 5681 §3.1: ssthresh from the flight size, cwnd = loss window = 1 SMSS. No "undo"
+  // on the next ACK (µTCP fault 6).
+  ssthresh = half_flight(e.flight, e.smss);
+  cwnd = e.smss;
+  bytes_acked = 0;
+}
+
+// ---- Congestion ----
+
+void Congestion::select(CongestionControl kind) {
+  const bool started = cwnd() != 0;
+  const std::uint32_t w = cwnd(), th = ssthresh();
+  switch (kind) {
+    case CongestionControl::newreno:
+      algo_.emplace<NewReno>();
+      break;
+    case CongestionControl::cubic:
+      algo_.emplace<Cubic>();
+      break;
+  }
+  if (started) {
+    visit([&](auto& a) {
+      a.cwnd = w;
+      a.ssthresh = th;
+    });
+  }
+}
+
+Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
+  AckEvent e = ev;
+  // Rounds: one ends when the ACK passes what was sent when it began (RFC 9406 §4.2's
+  // windowEnd). RFC 7661 §4.1: the sender is cwnd-limited when the largest flight of this
+  // or the last round (the pipeACK measure) is at least half of cwnd; otherwise cwnd does
+  // not grow (§4.3).
+  e.round_start = !(e.ack < round_end_);
+  if (e.round_start) {
+    round_end_ = e.snd_nxt;
+    pipe_ack_last_ = pipe_ack_;
+    pipe_ack_ = 0;
+  }
+  pipe_ack_ = std::max(pipe_ack_, e.flight);
+  e.cwnd_limited = 2 * std::uint64_t{std::max(pipe_ack_, pipe_ack_last_)} >= cwnd();
+  if (in_recovery_) {
+    const LossEvent loss{e.now, e.flight > e.acked ? e.flight - e.acked : 0, e.smss};
+    if (!(e.ack < recover_)) {
+      // RFC 6582 §3.2 step 3, full acknowledgment: recovery ends.
+      in_recovery_ = false;
+      dupacks_ = 0;
+      visit([&](auto& a) { a.on_recovery_exit(loss); });
       return Action::none;
     }
     // RFC 6582 §3.2 step 4, partial acknowledgment: retransmit the first unacknowledged
     // segment, deflate by the amount acknowledged, add back one SMSS if that was >= SMSS.
-    cwnd = cwnd > acked ? cwnd - acked : 0;
-    if (acked >= smss) cwnd += smss;
-    cwnd = std::max(cwnd, smss);
+    visit([&](auto& a) {
+      a.cwnd = a.cwnd > e.acked ? a.cwnd - e.acked : 0;
+      if (e.acked >= e.smss) a.cwnd += e.smss;
+      a.cwnd = std::max(a.cwnd, e.smss);
+    });
     return Action::retransmit_first;
   }
-  dupacks = 0;
-  if (cwnd < ssthresh) {
-    // RFC 5681 §3.1 slow start with RFC 3465 §2.2 byte counting, L = 2*SMSS.
-    cwnd += std::min(acked, 2 * smss);
-  } else {
-    // RFC 5681 §3.1 congestion avoidance, RFC 3465 §2.1: one SMSS per cwnd of bytes acked.
-    bytes_acked += acked;
-    if (bytes_acked >= cwnd) {
-      bytes_acked -= cwnd;
-      cwnd += smss;
-    }
-  }
+  dupacks_ = 0;
+  if (e.acked > 0) visit([&](auto& a) { a.on_ack(e); });
   return Action::none;
 }
 
-NewReno::Action NewReno::on_dup_ack(Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max) {
-  ++dupacks;
-  if (in_recovery) {
+Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss,
+                                          Seq snd_max) {
+  ++dupacks_;
+  if (in_recovery_) {
     // RFC 6582 §3.2 step 5 (RFC 5681 §3.2 step 4): inflate by one SMSS per further dup ACK.
-    cwnd += smss;
+    visit([&](auto& a) { a.cwnd += smss; });
     return Action::none;
   }
-  if (dupacks < 3) return Action::none;  // RFC 3042 limited transmit covers these
-  if (dupacks > 3) return Action::none;
+  if (dupacks_ != 3) return Action::none;  // RFC 3042 limited transmit covers the first two
   // RFC 6582 §3.2 step 2: only when the ACK covers more than `recover` (no recovery episode
   // started from data sent before the last one).
-  if (!(ack > recover)) return Action::none;
-  ssthresh = half_flight(flight, smss);
-  recover = snd_max;
-  cwnd = ssthresh + 3 * smss;
-  in_recovery = true;
-  bytes_acked = 0;
+  if (!(ack > recover_)) return Action::none;
+  recover_ = snd_max;
+  in_recovery_ = true;
+  visit([&](auto& a) {
+    a.on_congestion(LossEvent{now, flight, smss});
+    // RFC 6582 §3.2 step 2 (RFC 5681 §3.2 step 3): cwnd = ssthresh + 3*SMSS.
+    a.cwnd += 3 * smss;
+  });
   return Action::retransmit_first;
 }
 
-void NewReno::on_rto(std::uint32_t flight, std::uint32_t smss, Seq snd_max) {
-  // RFC 5681 §3.1: ssthresh from the flight size, cwnd = loss window = 1 SMSS. No "undo"
-  // on the next ACK (µTCP fault 6).
-  ssthresh = half_flight(flight, smss);
-  cwnd = smss;
-  bytes_acked = 0;
-  dupacks = 0;
-  in_recovery = false;
-  recover = snd_max;  // RFC 6582 §4
+void Congestion::on_rto(Instant now, std::uint32_t flight, std::uint32_t smss, Seq snd_max) {
+  visit([&](auto& a) { a.on_rto(LossEvent{now, flight, smss}); });
+  dupacks_ = 0;
+  in_recovery_ = false;
+  recover_ = snd_max;  // RFC 6582 §4
 }
 
 }  // namespace utcp::detail
+
+namespace utcp {
+
+std::string_view to_string(CongestionControl cc) {
+  switch (cc) {
+    case CongestionControl::newreno:
+      return "reno";
+    case CongestionControl::cubic:
+      return "cubic";
+  }
+  return "?";
+}
+
+std::optional<CongestionControl> congestion_control_from(std::string_view name) {
+  if (name == "reno" || name == "newreno") return CongestionControl::newreno;
+  if (name == "cubic") return CongestionControl::cubic;
+  return std::nullopt;
+}
+
+}  // namespace utcp

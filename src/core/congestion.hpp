@@ -1,94 +1,118 @@
 // Congestion control behind a small closed interface: a std::variant of algorithms, each
-// named after the RFC pseudocode it follows. NewReno (RFC 5681, RFC 6582, RFC 3465, RFC 3042)
-// is the only one so far.
+// named after the RFC pseudocode it follows, and the loss recovery they share.
+//
+// An algorithm is a value with public `cwnd` and `ssthresh` (bytes) and these members; a
+// further algorithm is a new file and one more alternative in Congestion::Algorithm:
+//
+//   void init(std::uint32_t iw)              the initial window (RFC 6928)
+//   void on_ack(const AckEvent&)             new data acknowledged outside recovery: grow
+//   void on_congestion(const LossEvent&)     a loss detected (fast retransmit): set ssthresh,
+//                                            cwnd = ssthresh; recovery follows
+//   void on_recovery_exit(const LossEvent&)  recovery ended (the recovery point was acked)
+//   void on_rto(const LossEvent&)            a retransmission timeout
+//   void on_idle_restart(std::uint32_t iw, Instant now)  RFC 5681 §4.1
+//   std::uint64_t pacing_rate(Duration srtt) const  bytes per second, 0 for none
+//
+// Loss detection from duplicate ACKs and NewReno's window inflation and deflation during
+// recovery (RFC 6582) belong to Congestion itself: they are the same for every algorithm.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <variant>
 
+#include "core/congestion_events.hpp"
+#include "core/cubic.hpp"
+#include "utcp/config.hpp"
 #include "utcp/seq.hpp"
+#include "utcp/time.hpp"
 
 namespace utcp::detail {
 
 // RFC 5681 slow start / congestion avoidance with appropriate byte counting (RFC 3465,
-// L = 2*SMSS), fast retransmit and NewReno fast recovery (RFC 6582), limited transmit
-// (RFC 3042).
+// L = 2*SMSS); ssthresh after a loss is half the flight (RFC 5681 §3.1 equation 4).
 struct NewReno {
   std::uint32_t cwnd = 0;
   std::uint32_t ssthresh = 0x7fff'ffff;  // RFC 5681 §3.1: arbitrarily high
   std::uint32_t bytes_acked = 0;         // RFC 3465 §2.1, in congestion avoidance
-  std::uint32_t dupacks = 0;
-  bool in_recovery = false;
-  Seq recover;  // RFC 6582 §3.2 step 1
 
-  // What the ACK processing needs to do after an event.
-  enum class Action : std::uint8_t { none, retransmit_first };
-
-  void init(std::uint32_t iw, Seq snd_max) {
-    cwnd = iw;
-    recover = snd_max;
-  }
-  // A cumulative ACK covering `acked` new bytes; `snd_max` the highest sequence sent.
-  Action on_new_ack(Seq ack, std::uint32_t acked, std::uint32_t flight_before, std::uint32_t smss);
-  // RFC 5681 §3.2 duplicate ACK; `ack` its (unchanged) cumulative value.
-  Action on_dup_ack(Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max);
-  // RFC 5681 §3.1 equation 4, RFC 6582 §4: after a retransmission timeout.
-  void on_rto(std::uint32_t flight, std::uint32_t smss, Seq snd_max);
-  // RFC 5681 §4.1: restart window after an idle period longer than the RTO.
-  void on_idle_restart(std::uint32_t iw) {
+  void init(std::uint32_t iw) { cwnd = iw; }
+  void on_ack(const AckEvent& e);
+  void on_congestion(const LossEvent& e);
+  void on_recovery_exit(const LossEvent& e);
+  void on_rto(const LossEvent& e);
+  void on_idle_restart(std::uint32_t iw, Instant) {
     if (cwnd > iw) cwnd = iw;
   }
-  // RFC 3042: segments beyond cwnd that the first two duplicate ACKs allow.
-  std::uint32_t limited_transmit_allowance(std::uint32_t smss) const {
-    return !in_recovery && dupacks > 0 && dupacks < 3 ? dupacks * smss : 0;
-  }
+  std::uint64_t pacing_rate(Duration srtt) const { return paced_rate(cwnd, ssthresh, srtt); }
 };
 
 class Congestion {
  public:
-  using Algorithm = std::variant<NewReno>;
-  using Action = NewReno::Action;
+  using Algorithm = std::variant<NewReno, Cubic>;
+  // What the ACK processing needs to do after an event.
+  enum class Action : std::uint8_t { none, retransmit_first };
+
+  explicit Congestion(CongestionControl kind = CongestionControl::cubic) { select(kind); }
+
+  // Each algorithm's own state, for tests and tools.
+  template <class F>
+  decltype(auto) visit(F&& f) {
+    return std::visit(std::forward<F>(f), algo_);
+  }
+  template <class F>
+  decltype(auto) visit(F&& f) const {
+    return std::visit(std::forward<F>(f), algo_);
+  }
+
+  // Another algorithm (TCP_CONGESTION): cwnd and ssthresh carry over, its own state starts
+  // afresh.
+  void select(CongestionControl kind);
+  CongestionControl kind() const { return static_cast<CongestionControl>(algo_.index()); }
 
   void init(std::uint32_t iw, Seq snd_max) {
-    std::visit([&](auto& a) { a.init(iw, snd_max); }, algo_);
+    visit([&](auto& a) { a.init(iw); });
+    recover_ = snd_max;
+    round_end_ = snd_max;
   }
-  std::uint32_t cwnd() const {
-    return std::visit([](const auto& a) { return a.cwnd; }, algo_);
+  std::uint32_t cwnd() const { return visit([](const auto& a) { return a.cwnd; }); }
+  std::uint32_t ssthresh() const { return visit([](const auto& a) { return a.ssthresh; }); }
+  bool in_recovery() const { return in_recovery_; }
+  std::uint32_t dupacks() const { return dupacks_; }
+  void reset_dupacks() { dupacks_ = 0; }
+
+  // A cumulative ACK of new data. `e.flight` is the flight before it; `e.acked` may be 0
+  // (an ACK of our FIN or SYN alone) during recovery.
+  Action on_new_ack(const AckEvent& e);
+  // RFC 5681 §3.2 duplicate ACK; `ack` its (unchanged) cumulative value.
+  Action on_dup_ack(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max);
+  // RFC 5681 §3.1 equation 4, RFC 6582 §4: after a retransmission timeout.
+  void on_rto(Instant now, std::uint32_t flight, std::uint32_t smss, Seq snd_max);
+  // RFC 5681 §4.1: restart window after an idle period longer than the RTO.
+  void on_idle_restart(std::uint32_t iw, Instant now) {
+    visit([&](auto& a) { a.on_idle_restart(iw, now); });
   }
-  std::uint32_t ssthresh() const {
-    return std::visit([](const auto& a) { return a.ssthresh; }, algo_);
-  }
-  bool in_recovery() const {
-    return std::visit([](const auto& a) { return a.in_recovery; }, algo_);
-  }
-  std::uint32_t dupacks() const {
-    return std::visit([](const auto& a) { return a.dupacks; }, algo_);
-  }
-  void reset_dupacks() {
-    std::visit([](auto& a) { a.dupacks = 0; }, algo_);
-  }
-  Action on_new_ack(Seq ack, std::uint32_t acked, std::uint32_t flight_before, std::uint32_t smss) {
-    return std::visit([&](auto& a) { return a.on_new_ack(ack, acked, flight_before, smss); }, algo_);
-  }
-  Action on_dup_ack(Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max) {
-    return std::visit([&](auto& a) { return a.on_dup_ack(ack, flight, smss, snd_max); }, algo_);
-  }
-  void on_rto(std::uint32_t flight, std::uint32_t smss, Seq snd_max) {
-    std::visit([&](auto& a) { a.on_rto(flight, smss, snd_max); }, algo_);
-  }
-  void on_idle_restart(std::uint32_t iw) {
-    std::visit([&](auto& a) { a.on_idle_restart(iw); }, algo_);
-  }
+  // RFC 3042: segments beyond cwnd that the first two duplicate ACKs allow.
   std::uint32_t limited_transmit_allowance(std::uint32_t smss) const {
-    return std::visit([&](const auto& a) { return a.limited_transmit_allowance(smss); }, algo_);
+    return !in_recovery_ && dupacks_ > 0 && dupacks_ < 3 ? dupacks_ * smss : 0;
   }
   // After a path MTU change: keep the window in whole segments of the new size.
   void clamp_to(std::uint32_t smss) {
-    std::visit([&](auto& a) { a.cwnd = a.cwnd < smss ? smss : a.cwnd; }, algo_);
+    visit([&](auto& a) { a.cwnd = a.cwnd < smss ? smss : a.cwnd; });
+  }
+  // Bytes per second to pace at with this smoothed RTT; 0 for none.
+  std::uint64_t pacing_rate(Duration srtt) const {
+    return visit([&](const auto& a) { return a.pacing_rate(srtt); });
   }
 
  private:
   Algorithm algo_;
+  std::uint32_t dupacks_ = 0;
+  bool in_recovery_ = false;
+  Seq recover_;    // RFC 6582 §3.2 step 1
+  Seq round_end_;  // the current round ends when this is acknowledged
+  // RFC 7661 §4.1 pipeACK: the largest flight seen at an ACK in this round and the last.
+  std::uint32_t pipe_ack_ = 0, pipe_ack_last_ = 0;
 };
 
 }  // namespace utcp::detail

@@ -56,6 +56,7 @@ struct Tcb {
   bool ack_now = false;      // an ACK is owed immediately
   bool ack_delayed = false;  // an ACK is owed, within the delayed-ACK time
   bool wscale_ok = false;    // both sides offered window scaling
+  bool pacing = false;       // FlowOptions::pacing: sends wait for Timer::pacing
 
   // Send sequence space (§3.3.1). snd_max: highest sequence sent (snd_nxt rewinds on RTO).
   Seq iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
@@ -82,7 +83,7 @@ struct Tcb {
 
   // Retransmission and congestion control.
   RttEstimator rtt;
-  Congestion cc;
+  Congestion cc;  // the algorithm is chosen by new_tcb (Config / FlowOptions)
   std::uint32_t limited_sent = 0;    // RFC 3042 bytes, not part of FlightSize (RFC 5681 §3.2)
   std::uint32_t retransmits = 0;     // consecutive timeouts of the current segment
   std::uint32_t probes = 0;          // unanswered zero-window probes

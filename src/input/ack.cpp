@@ -26,15 +26,26 @@ void new_ack(Ctx& c, Tcb& t, Seq ack) {
   t.snd_una = ack;
   if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
   // RFC 6298 §2, with Karn's algorithm: only a segment timed and never retransmitted.
+  std::optional<Duration> rtt;
   if (t.rtt_timing && ack >= t.rtt_seq) {
-    t.rtt.sample(c.now - t.rtt_start);
+    rtt = c.now - t.rtt_start;
+    t.rtt.sample(*rtt);
     t.rtt_timing = false;
   }
   t.retransmits = 0;
   t.limited_sent = 0;
   if (data_acked > 0 || t.cc.in_recovery()) {
-    if (t.cc.on_new_ack(ack, data_acked, flight_before, t.smss) == Congestion::Action::retransmit_first)
-      retransmit_first(c, t);
+    AckEvent e;
+    e.now = c.now;
+    e.ack = ack;
+    e.snd_nxt = t.snd_nxt;
+    e.acked = data_acked;
+    e.flight = flight_before;
+    e.smss = t.smss;
+    e.rtt = rtt;
+    e.srtt = t.rtt.srtt();
+    e.paced = t.pacing;
+    if (t.cc.on_new_ack(e) == Congestion::Action::retransmit_first) retransmit_first(c, t);
   }
   // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it.
   // A lone zero-window probe octet is the persist timer's business.
@@ -52,7 +63,7 @@ void dup_ack(Ctx& c, Tcb& t, const Segment& seg, std::uint32_t wnd) {
   ++c.e.stats.dup_acks;
   // RFC 5681 §3.2 step 2: FlightSize without what limited transmit added.
   const std::uint32_t flight = t.flight() - std::min(t.flight(), t.limited_sent);
-  if (t.cc.on_dup_ack(*seg.ack, flight, t.smss, t.snd_max) == Congestion::Action::retransmit_first) {
+  if (t.cc.on_dup_ack(c.now, *seg.ack, flight, t.smss, t.snd_max) == Congestion::Action::retransmit_first) {
     retransmit_first(c, t);
   }
 }

@@ -181,7 +181,7 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
   if (can_send_data(t.state)) {
     // RFC 5681 §4.1: restart from at most the initial window after an idle period.
     if (t.flight() == 0 && c.now - t.last_send > t.rtt.rto()) {
-      t.cc.on_idle_restart(std::max(c.cfg.initial_window_segments, 1u) * t.smss);
+      t.cc.on_idle_restart(std::max(c.cfg.initial_window_segments, 1u) * t.smss, c.now);
     }
     bool sent_any = false;
     for (;;) {

@@ -69,6 +69,8 @@ Tcb new_tcb(Engine& e, const Flow& flow, const FlowOptions& o, Instant now) {
   t.keepalive_interval = o.keepalive_interval.value_or(c.keepalive_interval);
   t.keepalive_count = o.keepalive_count.value_or(c.keepalive_count);
   t.max_segment = o.max_segment.value_or(0);
+  t.cc.select(o.congestion_control.value_or(c.congestion_control));
+  t.pacing = o.pacing.value_or(c.pacing);
   t.rcv_wscale = c.window_scaling ? window_shift_for(t.recv_buffer) : 0;
   t.rcv_mss = mss_for_mtu(c, flow, t.max_segment);
   t.smss = t.rcv_mss;
@@ -138,6 +140,8 @@ std::optional<ConnInfo> engine_info(const Engine& e, const Flow& flow) {
   i.mss = t->smss;
   i.cwnd = t->cc.cwnd();
   i.ssthresh = t->cc.ssthresh();
+  i.congestion_control = t->cc.kind();
+  if (t->pacing && t->rtt.srtt()) i.pacing_rate = t->cc.pacing_rate(*t->rtt.srtt());
   i.srtt = t->rtt.srtt().value_or(Duration{});
   i.rttvar = t->rtt.rttvar();
   i.rto = t->rtt.rto();

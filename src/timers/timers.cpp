@@ -87,7 +87,7 @@ struct Due {
     }
     // RFC 5681 §3.1 on a timeout; go back to SND.UNA and resend what cwnd (one SMSS) allows,
     // at least the first segment whatever sender SWS avoidance would say.
-    t.cc.on_rto(t.flight(), t.smss, t.snd_max);
+    t.cc.on_rto(c.now, t.flight(), t.smss, t.snd_max);
     t.snd_nxt = t.snd_una;
     output_forced(c, t);
     if (t.snd_nxt == t.snd_una) retransmit_first(c, t);

@@ -228,6 +228,8 @@ std::optional<Error> engine_set_options(Engine& e, const Flow& flow, const FlowO
         t.rcv_wscale = window_shift_for(t.recv_buffer);
     }
     if (o.nodelay) t.nodelay = *o.nodelay;
+    if (o.congestion_control && *o.congestion_control != t.cc.kind()) t.cc.select(*o.congestion_control);
+    if (o.pacing) t.pacing = *o.pacing;
     if (o.keepalive_idle) t.keepalive_idle = *o.keepalive_idle;
     if (o.keepalive_interval) t.keepalive_interval = *o.keepalive_interval;
     if (o.keepalive_count) t.keepalive_count = *o.keepalive_count;

@@ -478,6 +478,36 @@ TEST_F(Calls, SocketOptions) {
   EXPECT_EQ(slen, sizeof small);
 }
 
+// TCP_CONGESTION takes and gives a name, as on Linux: "cubic" by default, "reno" chosen on
+// a listener is inherited by what it accepts, an unknown name is ENOENT.
+TEST_F(Calls, TcpCongestionByName) {
+  const int l = listener(net.b, 80);
+  char name[16] = {};
+  socklen_t len = sizeof name;
+  ASSERT_EQ(utcp_getsockopt(net.b, l, IPPROTO_TCP, TCP_CONGESTION, name, &len), 0);
+  EXPECT_STREQ(name, "cubic");
+  ASSERT_EQ(utcp_setsockopt(net.b, l, IPPROTO_TCP, TCP_CONGESTION, "reno", 4), 0);
+  EXPECT_ERRNO(utcp_setsockopt(net.b, l, IPPROTO_TCP, TCP_CONGESTION, "vegas", 5), ENOENT);
+  EXPECT_ERRNO(utcp_setsockopt(net.b, l, IPPROTO_TCP, TCP_CONGESTION, nullptr, 4), EFAULT);
+  const int c = tcp_socket(net.a);
+  set_nonblocking(net.a, c);
+  EXPECT_ERRNO(connect_to_b(c, 80), EINPROGRESS);
+  net.pump();
+  const int s = utcp_accept(net.b, l, nullptr, nullptr);
+  ASSERT_GE(s, 0);
+  len = sizeof name;
+  ASSERT_EQ(utcp_getsockopt(net.b, s, IPPROTO_TCP, TCP_CONGESTION, name, &len), 0);
+  EXPECT_STREQ(name, "reno");
+  len = sizeof name;
+  ASSERT_EQ(utcp_getsockopt(net.a, c, IPPROTO_TCP, TCP_CONGESTION, name, &len), 0);
+  EXPECT_STREQ(name, "cubic");
+  // Changed on the live connection.
+  ASSERT_EQ(utcp_setsockopt(net.a, c, IPPROTO_TCP, TCP_CONGESTION, "reno\0junk", 9), 0);
+  len = sizeof name;
+  ASSERT_EQ(utcp_getsockopt(net.a, c, IPPROTO_TCP, TCP_CONGESTION, name, &len), 0);
+  EXPECT_STREQ(name, "reno");
+}
+
 TEST_F(Calls, MaxSegmentBeforeConnect) {
   const int l = listener(net.b, 80);
   const int c = tcp_socket(net.a);

@@ -5,7 +5,8 @@
 // (RFC 5681 §3.1 eq. 4, µTCP fault 6).
 //
 // Every test: SMSS = 1460 (both sides offer 1460), the peer's window is large (65535 << 7),
-// so only cwnd limits the sender.
+// so only cwnd limits the sender. The algorithm is NewReno (Config::congestion_control);
+// CUBIC's own numbers are in cubic_test.cpp.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -17,6 +18,12 @@ namespace utcp::test {
 namespace {
 
 constexpr std::uint32_t S = 1460;  // SMSS
+
+Config reno() {
+  Config c;
+  c.congestion_control = CongestionControl::newreno;
+  return c;
+}
 
 // Sequence number (relative) of the first byte of segment i (1-based) of a bulk send.
 constexpr std::uint32_t seg_seq(std::uint32_t i) {
@@ -44,7 +51,7 @@ void peer_acks(Harness& h, std::uint32_t rel) {
 // RFC 6928: IW = min(10 * SMSS, max(2 * SMSS, 14600)) = 14600 bytes = 10 segments, sent
 // back to back; then the sender waits for an ACK.
 TEST(Congestion, InitialWindowTenSegments) {
-  Harness h;
+  Harness h(reno());
   bulk_established(h, 40 * S);
   EXPECT_EQ(h.conn().cwnd, 10 * S);
   auto segs = take_all(h);
@@ -67,7 +74,7 @@ TEST(Congestion, InitialWindowFromConfig) {
 
 // RFC 3465 with L = 2 * SMSS: in slow start each ACK grows cwnd by min(bytes acked, L).
 TEST(Congestion, SlowStartByteCounting) {
-  Harness h;
+  Harness h(reno());
   bulk_established(h, 60 * S);
   ASSERT_EQ(take_all(h).size(), 10u);
   EXPECT_GT(h.conn().ssthresh, 1'000'000u) << "initial ssthresh is arbitrarily high";
@@ -95,7 +102,7 @@ TEST(Congestion, SlowStartByteCounting) {
 // 7300, cwnd = 1460) the sender slow-starts to 7300, then acks worth 4 windows must grow
 // cwnd by roughly 3-4 SMSS (eq. 3 or byte counting), far from slow start's doubling.
 TEST(Congestion, CongestionAvoidanceAboutOneSmssPerWindow) {
-  Harness h;
+  Harness h(reno());
   bulk_established(h, 200 * S);
   ASSERT_EQ(take_all(h).size(), 10u);
   auto d = next_deadline(h.s);
@@ -134,7 +141,7 @@ TEST(Congestion, CongestionAvoidanceAboutOneSmssPerWindow) {
 // Segment 1 of the initial window is lost; segments 2.. arrive and each draws a duplicate
 // ACK (ack 1).
 struct Recovery {
-  Harness h;
+  Harness h{reno()};
   std::uint32_t recover = 0;  // SND.NXT when fast retransmit started (relative)
 
   void start(std::size_t bytes = 40 * S) {
@@ -266,7 +273,7 @@ TEST(Congestion, FullAckEndsRecovery) {
 // cwnd = LW = 1 SMSS; and the next ACK does not undo it (µTCP fault 6 restored ssthresh
 // unconditionally): slow start from 1460 -> 2920, ssthresh stays 7300.
 TEST(Congestion, RtoCollapsesWindowNoUndo) {
-  Harness h;
+  Harness h(reno());
   bulk_established(h, 40 * S);
   ASSERT_EQ(take_all(h).size(), 10u);
   auto d = next_deadline(h.s);
@@ -286,7 +293,7 @@ TEST(Congestion, RtoCollapsesWindowNoUndo) {
 
 // ssthresh never goes below 2 * SMSS: a flight of one segment lost to an RTO.
 TEST(Congestion, RtoSsthreshFloorTwoSmss) {
-  Harness h;
+  Harness h(reno());
   bulk_established(h, S);
   ASSERT_EQ(take_all(h).size(), 1u);
   auto d = next_deadline(h.s);
@@ -300,7 +307,7 @@ TEST(Congestion, RtoSsthreshFloorTwoSmss) {
 // RFC 5681 §3.1: when the segment lost to a timeout was already retransmitted by the
 // timer, ssthresh is held constant (7300), not recomputed from the shrunken flight.
 TEST(Congestion, SecondRtoKeepsFloor) {
-  Harness h;
+  Harness h(reno());
   bulk_established(h, 40 * S);
   take_all(h);
   for (int i = 0; i < 2; ++i) {
@@ -320,7 +327,7 @@ TEST(Congestion, SecondRtoKeepsFloor) {
 // by fast retransmit (never an RTO: three duplicate ACKs always follow a single loss),
 // with ssthresh never below 2 * SMSS.
 TEST(Congestion, LossyTransferRecoversByFastRetransmit) {
-  Harness h;
+  Harness h(reno());
   const std::size_t total = 300 * S;
   bulk_established(h, 0);
   std::string sent_text(total, '\0');

@@ -167,13 +167,13 @@ TEST(EngineFaults, Fault6NoBadRetransmitUndo) {
   net.loss = 0;
   net.run_timers(net.a, true);
   auto after = info(net.a.s, *net.a.flow);
-  EXPECT_EQ(after->ssthresh, 5u * 1460) << "FlightSize / 2";
+  EXPECT_EQ(after->ssthresh, 10220u) << "FlightSize * 0.7 (CUBIC, RFC 9438 §4.8)";
   EXPECT_EQ(after->cwnd, 1460u);
   EXPECT_EQ(stats(net.a.s).retransmits_rto, 1u);
   // The retransmission is acknowledged: slow start from 1 SMSS, ssthresh kept.
   net.run_for(3ms);
   auto later = info(net.a.s, *net.a.flow);
-  EXPECT_EQ(later->ssthresh, 5u * 1460);
+  EXPECT_EQ(later->ssthresh, 10220u);
   EXPECT_LT(later->cwnd, 10u * 1460) << "no undo to the window before the timeout";
 }
 
