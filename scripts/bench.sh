@@ -10,7 +10,9 @@
 #      and the ratios utcp / Linux (root only; skipped with a note otherwise)
 #   4. lwIP (Debian's liblwip-dev, bench only: bench/lwip/lwip_bulk.cpp calls its raw API) in
 #      the same user pattern, and the ratio utcp / lwIP (skipped with a note when missing)
-#   5. instructions per data segment under valgrind (callgrind): two runs of different sizes,
+#   5. the lossy router (scripts/bench_router.sh): 32 MiB over HTTP at 0/1/3 % random loss,
+#      utcp cubic and reno against Linux reno and bbr (root only)
+#   6. instructions per data segment under valgrind (callgrind): two runs of different sizes,
 #      the difference divided by the difference in data segments; for the user pattern, for
 #      the 64 KiB bulk run, and for lwIP
 #
@@ -98,6 +100,7 @@ fi
 echo
 
 scripts/bench_device.sh "$b/apps/utcp" && echo  # the TUN device path against Linux (docs/PERFORMANCE.md)
+scripts/bench_router.sh "$b/apps/utcp" && echo  # the lossy router against Linux reno and bbr (issue 16)
 
 # Instructions per data segment: callgrind over two runs ($2 and $3 bytes) of command $4...,
 # whose data-segment count is the RESULT named $1; the difference over the difference.

@@ -3,7 +3,7 @@
 set -euo pipefail
 want=(cmake ninja-build g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev libpcap-dev clang-19 libclang-rt-19-dev valgrind iproute2 ethtool curl python3 liblwip-dev
-      gnuplot-nox iperf3 tshark tcpdump)
+      gnuplot-nox iperf3 tshark tcpdump nftables)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The lossy router comparison (make bench, or alone; issue 16): a 32 MiB HTTP download through
+# a Linux router that drops packets at random in both directions, from utcp serving on its
+# TUN device (CUBIC, then NewReno) and from a Linux server on the same path (kernel TCP set to
+# reno, then bbr), at 0, 1 and 3 % loss. Needs root; prints RESULT lines in MiB/s.
+#
+#   C (curl) --veth-- R (router: nftables `numgen random mod 1000 < N drop` in the forward
+#                        chain, so every packet either way is dropped with probability N/1000)
+#            --veth-- S: utcp serve on TUN ut0 (10.81.0.2), python3's http.server (10.82.0.1)
+#
+# Environment: BENCH_ROUTER_MB (default 32), BENCH_ROUTER_RUNS (default 1; the median is
+# reported), BENCH_ROUTER_LOSS (per mille list, default "0 10 30").
+# Usage: scripts/bench_router.sh UTCP_BINARY
+set -euo pipefail
+UTCP=${1:?usage: bench_router.sh UTCP_BINARY}
+mb=${BENCH_ROUTER_MB:-32}
+runs=${BENCH_ROUTER_RUNS:-1}
+losses=${BENCH_ROUTER_LOSS:-0 10 30}
+bytes=$((mb * 1048576))
+
+skip() {
+  echo "skipped: $1"
+  exit 0
+}
+echo "== lossy router: $mb MiB over HTTP, C -> R (nftables random drop, both ways) -> S"
+[ "$(id -u)" = 0 ] || skip "not root (namespaces, nftables and a TUN device)"
+[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+for c in ip curl nft python3; do command -v $c >/dev/null || skip "$c is missing (scripts/deps.sh)"; done
+
+tag=$$-$RANDOM
+C=utcp-br-c-$tag R=utcp-br-r-$tag S=utcp-br-s-$tag
+tmp=$(mktemp -d /tmp/utcp-bench-router.XXXXXX)
+pids=()
+cleanup() {
+  set +e
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  for ns in "$C" "$R" "$S"; do ip netns del "$ns" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for ns in "$C" "$R" "$S"; do
+  ip netns add "$ns" || skip "cannot create a network namespace"
+  ip netns exec "$ns" ip link set lo up
+done
+ip -n "$C" link add vc type veth peer name vrc netns "$R"
+ip -n "$S" link add vs type veth peer name vrs netns "$R"
+ip -n "$C" addr add 10.83.0.2/24 dev vc
+ip -n "$R" addr add 10.83.0.1/24 dev vrc
+ip -n "$R" addr add 10.82.0.2/24 dev vrs
+ip -n "$S" addr add 10.82.0.1/24 dev vs
+for nd in "$C vc" "$R vrc" "$R vrs" "$S vs"; do
+  read -r ns dev <<<"$nd"
+  # Offloads off: the router drops segments, not 64 KiB super-segments.
+  ip netns exec "$ns" ethtool -K "$dev" tso off gso off gro off >/dev/null 2>&1 || true
+  ip -n "$ns" link set "$dev" up
+done
+ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
+ip netns exec "$S" sysctl -qw net.ipv4.ip_forward=1
+ip -n "$C" route add default via 10.83.0.1
+ip -n "$R" route add 10.81.0.0/24 via 10.82.0.1
+ip -n "$S" route add default via 10.82.0.2
+ip netns exec "$R" nft add table inet lossy
+ip netns exec "$R" nft add chain inet lossy forward '{ type filter hook forward priority 0; policy accept; }'
+
+# loss PER_MILLE: replaces the drop rule.
+loss() {
+  ip netns exec "$R" nft flush chain inet lossy forward
+  [ "$1" = 0 ] || ip netns exec "$R" nft add rule inet lossy forward numgen random mod 1000 '<' "$1" drop
+}
+
+mkdir "$tmp/www"
+head -c "$bytes" /dev/urandom >"$tmp/www/file"
+want=$(sha256sum "$tmp/www/file" | cut -d' ' -f1)
+
+linux_pid=
+# linux CC: (re)starts the Linux server with that congestion control (a listener's
+# connections keep the algorithm the namespace had when the listener was made).
+linux() {
+  if [ -n "$linux_pid" ]; then
+    kill -TERM "$linux_pid"
+    wait "$linux_pid" 2>/dev/null || true
+  fi
+  ip netns exec "$S" sysctl -qw net.ipv4.tcp_congestion_control="$1"
+  ip netns exec "$S" python3 -m http.server --bind 10.82.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
+  linux_pid=$!
+  pids+=("$linux_pid")
+  wait_up http://10.82.0.1:8080/file
+}
+utcp_pid=
+# serve CC: (re)starts utcp serve with that congestion control.
+serve() {
+  if [ -n "$utcp_pid" ]; then
+    kill -TERM "$utcp_pid"
+    wait "$utcp_pid" 2>/dev/null || true
+  fi
+  ip netns exec "$S" "$UTCP" serve --tun ut0 --ip 10.81.0.2 --kernel-ip 10.81.0.1/24 --port 80 --app http \
+    --root "$tmp/www" --cc "$1" >"$tmp/serve.log" 2>&1 &
+  utcp_pid=$!
+  pids+=("$utcp_pid")
+  wait_up http://10.81.0.2/file
+}
+wait_up() {
+  for _ in $(seq 100); do
+    ip netns exec "$C" curl -s -m 2 -o /dev/null -I "$1" && return
+    sleep 0.1
+  done
+  echo "bench_router: $1 did not come up" >&2
+  cat "$tmp/serve.log" >&2
+  exit 1
+}
+# fetch URL: one download, checked; prints its rate in MiB/s (0 when it failed or took more
+# than 120 s).
+fetch() {
+  local out
+  out=$(ip netns exec "$C" curl -sS -f -m 120 -o "$tmp/got" -w '%{speed_download}' "$1" 2>/dev/null) || {
+    echo 0
+    return
+  }
+  [ "$(sha256sum "$tmp/got" | cut -d' ' -f1)" = "$want" ] || {
+    echo "bench_router: $1 arrived corrupted" >&2
+    exit 1
+  }
+  awk -v r="$out" 'BEGIN { printf "%.2f\n", r / 1048576 }'
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+measure() {  # measure NAME URL LOSS: RESULT line, median over the runs
+  local name=$1 url=$2 l=$3 r
+  : >"$tmp/rates"
+  for _ in $(seq "$runs"); do fetch "$url" >>"$tmp/rates"; done
+  r=$(median <"$tmp/rates")
+  printf '%-12s loss %4s %%: %8s MiB/s  (%s)\n' "$name" "$(awk -v l="$l" 'BEGIN { print l / 10 }')" "$r" \
+    "$(tr '\n' ' ' <"$tmp/rates" | sed 's/ $//')"
+  echo "RESULT router_${name}_loss${l}_mibps $r"
+}
+
+available=$(ip netns exec "$S" cat /proc/sys/net/ipv4/tcp_available_congestion_control)
+linux_ccs="reno"
+if ip netns exec "$S" sysctl -qw net.ipv4.tcp_congestion_control=bbr 2>/dev/null; then
+  linux_ccs="reno bbr"
+else
+  echo "note: Linux bbr unavailable here (available: $available); Linux reno only"
+fi
+echo "   utcp serve on TUN (--cc cubic, --cc reno); Linux python3 -m http.server (kernel $(uname -r): $linux_ccs)"
+for l in $losses; do
+  loss "$l"
+  for cc in cubic reno; do
+    serve "$cc"
+    measure "utcp_$cc" http://10.81.0.2/file "$l"
+  done
+  for cc in $linux_ccs; do
+    linux "$cc"
+    measure "linux_$cc" http://10.82.0.1:8080/file "$l"
+  done
+done
