@@ -18,50 +18,13 @@ runs=${BENCH_ROUTER_RUNS:-1}
 losses=${BENCH_ROUTER_LOSS:-0 10 30}
 bytes=$((mb * 1048576))
 
-skip() {
-  echo "skipped: $1"
-  exit 0
-}
+. "$(dirname "$0")/bench_path.sh"
 echo "== lossy router: $mb MiB over HTTP, C -> R (nftables random drop, both ways) -> S"
 [ "$(id -u)" = 0 ] || skip "not root (namespaces, nftables and a TUN device)"
 [ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
 for c in ip curl nft python3; do command -v $c >/dev/null || skip "$c is missing (scripts/deps.sh)"; done
 
-tag=$$-$RANDOM
-C=utcp-br-c-$tag R=utcp-br-r-$tag S=utcp-br-s-$tag
-tmp=$(mktemp -d /tmp/utcp-bench-router.XXXXXX)
-pids=()
-cleanup() {
-  set +e
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  for ns in "$C" "$R" "$S"; do ip netns del "$ns" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for ns in "$C" "$R" "$S"; do
-  ip netns add "$ns" || skip "cannot create a network namespace"
-  ip netns exec "$ns" ip link set lo up
-done
-ip -n "$C" link add vc type veth peer name vrc netns "$R"
-ip -n "$S" link add vs type veth peer name vrs netns "$R"
-ip -n "$C" addr add 10.83.0.2/24 dev vc
-ip -n "$R" addr add 10.83.0.1/24 dev vrc
-ip -n "$R" addr add 10.82.0.2/24 dev vrs
-ip -n "$S" addr add 10.82.0.1/24 dev vs
-for nd in "$C vc" "$R vrc" "$R vrs" "$S vs"; do
-  read -r ns dev <<<"$nd"
-  # Offloads off: the router drops segments, not 64 KiB super-segments.
-  ip netns exec "$ns" ethtool -K "$dev" tso off gso off gro off >/dev/null 2>&1 || true
-  ip -n "$ns" link set "$dev" up
-done
-ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
-ip netns exec "$S" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$C" route add default via 10.83.0.1
-ip -n "$R" route add 10.81.0.0/24 via 10.82.0.1
-ip -n "$S" route add default via 10.82.0.2
+bench_path_setup utcp-br
 ip netns exec "$R" nft add table inet lossy
 ip netns exec "$R" nft add chain inet lossy forward '{ type filter hook forward priority 0; policy accept; }'
 
