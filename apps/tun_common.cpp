@@ -68,6 +68,8 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--cc", o.cc, "congestion control: cubic (RFC 9438 with HyStart++) or reno (RFC 5681, 6582)")
       ->check(congestion_control_name())
       ->capture_default_str();
+  cmd.add_flag("!--no-timestamps", o.timestamps, "do not negotiate TCP timestamps (RFC 7323)");
+  cmd.add_flag("!--no-sack", o.sack, "do not negotiate selective acknowledgments (RFC 2018)");
   cmd.add_flag("--verbose,-v", o.verbose, "print events and, at exit, the stack's counters");
 }
 
@@ -242,6 +244,7 @@ std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonO
   cfg.addr = o.ip.c_str();
   cfg.seed = 0;  // OS entropy
   cfg.mtu = o.mtu;
+  cfg.flags = (o.timestamps ? 0u : UTCP_HOST_NO_TIMESTAMPS) | (o.sack ? 0u : UTCP_HOST_NO_SACK);
   for (std::size_t k = 0; k < s->shards_.size(); ++k) {
     Shard& sh = s->shards_[k];
     sh.host = utcp_host_new(&cfg);

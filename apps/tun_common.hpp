@@ -42,8 +42,10 @@ struct CommonOptions {
   std::uint64_t seed = 1;
   std::string pcap;
   std::uint32_t mtu = 1500;
-  bool offload = true;  // --no-offload: no IFF_VNET_HDR, one packet per read and write
+  bool offload = true;       // --no-offload: no IFF_VNET_HDR, one packet per read and write
   std::string cc = "cubic";  // congestion control of every connection (TCP_CONGESTION)
+  bool timestamps = true;    // --no-timestamps: do not negotiate RFC 7323 timestamps
+  bool sack = true;          // --no-sack: do not negotiate RFC 2018 SACK
   bool verbose = false;
   // Shards: queues of a multi-queue device, each with its own host and I/O thread (serve
   // --threads; the others use one).

@@ -59,7 +59,9 @@ utcp_host* utcp_host_new(const utcp_host_config* cfg) {
     errno = EINVAL;
     return nullptr;
   }
-  auto h = utcp::host::Host::create(utcp::host::HostConfig{*ip, cfg->seed, cfg->mtu});
+  auto h = utcp::host::Host::create(utcp::host::HostConfig{*ip, cfg->seed, cfg->mtu,
+                                                           (cfg->flags & UTCP_HOST_NO_TIMESTAMPS) == 0,
+                                                           (cfg->flags & UTCP_HOST_NO_SACK) == 0});
   if (!h) {
     errno = h.error();
     return nullptr;

@@ -80,6 +80,8 @@ bool bad_source(const IpAddr& ip) {
 DerivedConfig derive_config(const HostConfig& hc) {
   DerivedConfig d;
   d.config.mtu = hc.mtu == 0 ? 1500 : hc.mtu;
+  d.config.timestamps = hc.timestamps;
+  d.config.sack = hc.sack;
   if (hc.seed == 0) {
     os_entropy(&d.config.rng_seed, sizeof d.config.rng_seed);
     os_entropy(d.config.isn_secret.data(), d.config.isn_secret.size());

@@ -45,6 +45,8 @@ struct HostConfig {
   IpAddr addr;
   std::uint64_t seed = 0;  // 0: OS entropy
   std::uint32_t mtu = 0;   // 0: 1500
+  bool timestamps = true;  // offer RFC 7323 timestamps
+  bool sack = true;        // offer RFC 2018 SACK
 };
 
 // The Config a host gives its stack: MTU, and rng seed and ISN secret from `seed` (or from

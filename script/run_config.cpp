@@ -67,6 +67,9 @@ std::expected<RunConfig, ParseError> make_config(const std::vector<HeaderOption>
       (o.name == "bind_port"      ? c.bind_port
        : o.name == "connect_port" ? c.connect_port
                                   : c.remote_port) = static_cast<std::uint16_t>(*v);
+    } else if (o.name == "tcp_timestamps" || o.name == "tcp_sack") {
+      if (o.value != "0" && o.value != "1") return bad("expected 0 or 1");
+      (o.name == "tcp_sack" ? c.tcp_sack : c.tcp_timestamps) = o.value == "1";
     } else if (o.name == "seed") {
       const auto v = unsigned_value(o.value, UINT64_MAX);
       if (!v || *v == 0) return bad("expected a non-zero seed");

@@ -24,6 +24,10 @@ struct RunConfig {
   double tolerance_percent = 12.5;
   std::uint32_t mtu = 1500;  // the host's MTU; `--mss=N` sets it to N + 40 (IPv4) or N + 60 (IPv6)
   std::uint64_t seed = 1;    // the host's seed: the same script runs the same way every time
+  // Linux's sysctl of the same name: whether the stack negotiates RFC 7323 timestamps. Off
+  // unless a script asks, so scripts written without options keep their SYNs.
+  bool tcp_timestamps = false;
+  bool tcp_sack = false;  // the same for RFC 2018 SACK (sysctl net.ipv4.tcp_sack)
 
   // The timing tolerance for an event expected at `expected`, the previous event having
   // been at `previous` (script times): max(tolerance_usecs, tolerance_percent of the gap).

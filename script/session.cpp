@@ -39,10 +39,22 @@ std::string micros(Micros us) {
 
 }  // namespace
 
+namespace {
+
+std::optional<OptTimestamp> timestamp_of(const std::vector<Option>& options) {
+  for (const Option& o : options)
+    if (const auto* ts = std::get_if<OptTimestamp>(&o)) return *ts;
+  return std::nullopt;
+}
+
+}  // namespace
+
 Session::Session(const Script& script, const RunConfig& config, std::ostream* trace)
     : script_(script), cfg_(config), trace_(trace) {
   const std::string addr = cfg_.local_ip.to_string();
-  const utcp_host_config hc{addr.c_str(), cfg_.seed, cfg_.mtu};
+  const utcp_host_config hc{
+      addr.c_str(), cfg_.seed, cfg_.mtu,
+      (cfg_.tcp_timestamps ? 0u : UTCP_HOST_NO_TIMESTAMPS) | (cfg_.tcp_sack ? 0u : UTCP_HOST_NO_SACK)};
   host_ = utcp_host_new(&hc);
   local_port_ = cfg_.bind_port;
   remote_port_ = cfg_.remote_port;
@@ -234,9 +246,11 @@ void Session::inbound(const Event& e, const Packet& p) {
   h.flags = flag_bits(p);
   h.window = static_cast<std::uint16_t>(*p.window);
   h.options = *p.options;
-  for (Option& o : h.options)
+  for (Option& o : h.options) {
     if (auto* sk = std::get_if<OptSack>(&o))
       for (auto& [l, r] : sk->blocks) l += local, r += local;
+    if (auto* ts = std::get_if<OptTimestamp>(&o); ts && ts->echo != 0) ts->echo += local_ts_.value_or(0);
+  }
   const std::vector<std::byte> tcp = build_tcp(h, p.length, cfg_.remote_ip, cfg_.local_ip);
   // The IP header comes from the host's framing of a placeholder segment as long as ours.
   Segment placeholder;
@@ -295,6 +309,12 @@ void Session::outbound(const Event& e, const Packet& p) {
   // As packetdrill: the stack's ISN is learned once, from its first SYN (active open) or
   // SYN-ACK (passive); later SYNs, of this flow or another, are numbered relative to it.
   if (!local_isn_ && p.syn && (first.view.flags & kSyn)) local_isn_ = first.segment.seq.value() - p.start;
+  if (!local_ts_ && p.options) {
+    const auto want_ts = timestamp_of(*p.options);
+    const auto got_ts = timestamp_of(first.view.options);
+    if (want_ts && got_ts) local_ts_ = got_ts->value - want_ts->value;
+  }
+  ts_slack_ = static_cast<std::uint32_t>(tol / 1000 + 1);
 
   std::vector<const Emitted*> got{&first};
   std::size_t total = first.segment.payload.size();
@@ -339,7 +359,16 @@ std::string Session::compare(const Packet& want, const std::vector<const Emitted
              ")";
     }
     if (want.window && g->segment.window != *want.window) return "wrong window";
-    if (want.options && describe(*g).options != want.options) return "wrong options";
+    if (want.options) {
+      std::vector<Option> sent = *describe(*g).options;
+      // A TSval within the timing tolerance of the line's is the line's.
+      const auto want_ts = timestamp_of(*want.options);
+      for (Option& o : sent)
+        if (auto* ts = std::get_if<OptTimestamp>(&o);
+            ts && want_ts && std::min(ts->value - want_ts->value, want_ts->value - ts->value) <= ts_slack_)
+          ts->value = want_ts->value;
+      if (sent != *want.options) return "wrong options";
+    }
   }
   return "";
 }
@@ -357,6 +386,8 @@ Packet Session::describe(const Emitted& e) const {
   if (p.ack_flag || e.view.ack_field != 0) p.ack = e.view.ack_field;
   p.window = e.segment.window;
   p.options = e.view.options;
+  for (Option& o : *p.options)
+    if (auto* ts = std::get_if<OptTimestamp>(&o)) ts->value -= local_ts_.value_or(0);
   return p;
 }
 

@@ -105,6 +105,10 @@ class Session {
 
   // Sequence number mapping (SCRIPTS.md): the stack's ISN, learned from its first SYN.
   std::optional<std::uint32_t> local_isn_;
+  // Timestamp mapping, in the same way: the stack's TSvals (and inbound TSecrs) are relative
+  // to its first TSval a `>` line names; learned from that line.
+  std::optional<std::uint32_t> local_ts_;
+  std::uint32_t ts_slack_ = 0;      // ticks (ms) an outbound TSval may be off: the timing tolerance
   const Event* current_ = nullptr;  // the event being run
   // The flow: the stack's side and the script's side.
   std::uint16_t local_port_ = 0, remote_port_ = 0;

@@ -34,6 +34,12 @@ struct Config {
   std::uint32_t send_buffer = 256 * 1024;
   std::uint32_t recv_buffer = 256 * 1024;
   bool window_scaling = true;  // offer RFC 7323 window scaling
+  // RFC 7323 timestamps (RTTM, PAWS): off in Config{} (the state tests see bare segments); the
+  // host layer turns them on unless told not to (UTCP_HOST_NO_TIMESTAMPS).
+  bool timestamps = false;
+  // RFC 2018 SACK: offer and accept SACK-permitted, send SACK blocks for held out-of-order
+  // data. Off in Config{} and on in the host layer, as timestamps (UTCP_HOST_NO_SACK).
+  bool sack = false;
   // Out-of-order ranges kept per connection (each costs overhead, counted against the window).
   std::uint32_t max_ooo_ranges = 64;
 
@@ -74,7 +80,8 @@ struct Config {
   // Limits.
   std::uint32_t listen_backlog = 128;      // embryonic connections per listening port
   // RFC 4987 §3.6 SYN cookies once a listening port's backlog is full (off: such SYNs are
-  // dropped and counted). Cookie connections run without window scaling (no timestamps).
+  // dropped and counted). Cookie connections keep window scale and SACK only when the peer
+  // offered timestamps (they ride in the TSval); without, they run with shift 0.
   bool syn_cookies = true;
   std::size_t max_connections = 1u << 22;  // every state but CLOSED and LISTEN
 

@@ -28,7 +28,10 @@ typedef struct utcp_host_config {
   const char *addr; /* this host's IPv4 or IPv6 address as text */
   uint64_t seed;    /* 0: OS entropy; otherwise every random choice derives from it */
   uint32_t mtu;     /* link MTU; 0: 1500 */
+  uint32_t flags;   /* UTCP_HOST_NO_*: options not to negotiate; 0: all (a zeroed tail keeps old callers) */
 } utcp_host_config;
+#define UTCP_HOST_NO_TIMESTAMPS 0x1u /* no RFC 7323 timestamps (RTTM, PAWS) */
+#define UTCP_HOST_NO_SACK 0x2u       /* no RFC 2018 selective acknowledgments */
 
 /* NULL with errno EINVAL when addr does not parse or mtu is below the IP minimum (68 for IPv4,
  * RFC 791; 1280 for IPv6, RFC 8200) or above 65535. */

@@ -25,6 +25,7 @@ enum class DropReason : std::uint8_t {
   no_ack,              // synchronized state, segment without ACK
   ooo_limit,           // out-of-order data beyond the range limit
   after_shutdown,      // data after the read side was closed (answered with RST)
+  paws,                // RFC 7323 §5.3 R1: a timestamp older than TS.Recent (answered with ACK)
   count_
 };
 std::string_view to_string(DropReason);
@@ -47,6 +48,7 @@ enum class InputRule : std::uint8_t {
   syn_sent_syn_ack,          // §3.10.7.3 fourth: a SYN-ACK: ESTABLISHED
   syn_sent_syn,              // §3.10.7.3 fourth: a SYN alone: simultaneous open, SYN-RECEIVED
   time_wait_reopen,          // RFC 6191: a SYN above the old sequence space goes to the listener
+  paws,                      // RFC 7323 §5.3 R1: a timestamp older than TS.Recent: ACK, dropped
   syn_received_syn,          // the peer's SYN again in SYN-RECEIVED: the SYN-ACK again
   unacceptable,              // §3.10.7.4 first: not acceptable: ACK (TIME-WAIT: 2 MSL again)
   unacceptable_rst,          // §3.10.7.4 first: an unacceptable RST, dropped silently

@@ -57,6 +57,8 @@ struct Tcb {
   bool ack_delayed = false;  // an ACK is owed, within the delayed-ACK time
   bool wscale_ok = false;    // both sides offered window scaling
   bool pacing = false;       // FlowOptions::pacing: sends wait for Timer::pacing
+  bool ts_ok = false;        // both sides offered timestamps (RFC 7323 §3.2)
+  bool sack_ok = false;      // both sides offered SACK-permitted (RFC 2018 §2)
 
   // Send sequence space (§3.3.1). snd_max: highest sequence sent (snd_nxt rewinds on RTO).
   Seq iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
@@ -73,6 +75,14 @@ struct Tcb {
   Seq rcv_adv;                     // right edge advertised: never moves left
   std::uint64_t rcv_off = 0;       // stream offset of rcv_nxt (data bytes since IRS + 1)
   std::uint32_t segs_unacked = 0;  // full-sized segments received since our last ACK
+  Seq last_ack_sent;               // RFC 7323 §4.3 Last.ACK.sent: the ACK field we last sent
+  Seq sack_latest;                 // RFC 2018 §4: the latest out-of-order segment (its first byte)
+
+  // Timestamps (RFC 7323), every phase once negotiated: our clock's per-flow offset (§5.4),
+  // TS.Recent and when it was last updated (§5.5, the 24-day rule).
+  std::uint32_t ts_offset = 0;
+  std::uint32_t ts_recent = 0;
+  Instant ts_recent_age{};
 
   // Buffers.
   std::uint32_t send_buffer = 0, recv_buffer = 0;

@@ -13,7 +13,7 @@ namespace utcp::detail {
 namespace {
 
 // An ACK of new data (SND.UNA < SEG.ACK <= SND.MAX).
-void new_ack(Ctx& c, Tcb& t, Seq ack) {
+void new_ack(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
   const std::uint32_t acked = ack - t.snd_una;
   const std::uint32_t flight_before = t.flight();
   // Sequence space the SYN and FIN take is not in the send queue.
@@ -25,13 +25,7 @@ void new_ack(Ctx& c, Tcb& t, Seq ack) {
   t.sndq.drop_front(data_acked);
   t.snd_una = ack;
   if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
-  // RFC 6298 §2, with Karn's algorithm: only a segment timed and never retransmitted.
-  std::optional<Duration> rtt;
-  if (t.rtt_timing && ack >= t.rtt_seq) {
-    rtt = c.now - t.rtt_start;
-    t.rtt.sample(*rtt);
-    t.rtt_timing = false;
-  }
+  const std::optional<Duration> rtt = sample_rtt(c, t, seg, ack, flight_before);
   t.retransmits = 0;
   t.limited_sent = 0;
   if (data_acked > 0 || t.cc.in_recovery()) {
@@ -108,6 +102,34 @@ std::optional<Verdict> ack_of_fin(Ctx& c, Tcb& t) {
 
 }  // namespace
 
+const Timestamps* find_timestamps(const Segment& seg) {
+  for (const auto& o : seg.options)
+    if (const auto* ts = std::get_if<Timestamps>(&o)) return ts;
+  return nullptr;
+}
+
+std::optional<Duration> sample_rtt(Ctx& c, Tcb& t, const Segment& seg, Seq ack, std::uint32_t flight) {
+  // RFC 7323 App. G: with a sample on every ACK, each weighs 1 / ceil(FlightSize / (2 SMSS)).
+  const std::uint32_t per_rtt =
+      t.ts_ok ? std::max<std::uint32_t>(1, (flight + 2 * t.smss - 1) / (2 * t.smss)) : 1;
+  // RFC 6298 §2, with Karn's algorithm: a segment timed and never retransmitted, measured in
+  // the caller's time (finer than the timestamp's 1 ms tick).
+  if (t.rtt_timing && ack >= t.rtt_seq) {
+    const Duration r = c.now - t.rtt_start;
+    t.rtt.sample(r, per_rtt);
+    t.rtt_timing = false;
+    return r;
+  }
+  // RFC 7323 §4.1-4.2 RTTM: any ACK of new data echoes the TSval of the segment that caused
+  // it, retransmitted or not, so recovery still gives samples (no Karn ambiguity).
+  if (!t.ts_ok) return std::nullopt;
+  const Timestamps* ts = find_timestamps(seg);
+  if (!ts || ts->echo == 0) return std::nullopt;  // 0: the peer has nothing to echo yet (as Linux)
+  const auto r = ts_rtt(c.now, t.ts_offset, ts->echo);
+  if (r) t.rtt.sample(*r, per_rtt);
+  return r;
+}
+
 std::optional<Verdict> process_ack(Ctx& c, Tcb& t, const Segment& seg) {
   const Seq ack = *seg.ack;
   if (t.state == TcpState::syn_received) {
@@ -132,7 +154,7 @@ std::optional<Verdict> process_ack(Ctx& c, Tcb& t, const Segment& seg) {
   }
   const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
   if (ack > t.snd_una) {
-    new_ack(c, t, ack);
+    new_ack(c, t, seg, ack);
   } else if (ack == t.snd_una) {
     dup_ack(c, t, seg, wnd);
   }

@@ -13,15 +13,32 @@ namespace utcp::detail {
 void accept_peer_options(Ctx& c, Tcb& t, const Segment& seg) {
   std::optional<std::uint16_t> mss;
   std::optional<std::uint8_t> shift;
+  std::optional<Timestamps> ts;
+  bool sack_permitted = false;
   for (const auto& o : seg.options) {
     if (const auto* m = std::get_if<Mss>(&o)) mss = m->value;
     if (const auto* w = std::get_if<WindowScale>(&o)) shift = w->shift;
-    // SACK-permitted, timestamps and unknown options: neither used nor answered.
+    if (const auto* s = std::get_if<Timestamps>(&o)) ts = *s;
+    if (std::holds_alternative<SackPermitted>(o)) sack_permitted = true;
+    // Unknown options: neither used nor answered.
+  }
+  // RFC 7323 §3.2: timestamps when both SYNs carry them (in SYN-SENT, ours did when the
+  // configuration offers them). TS.Recent starts at the SYN's TSval (§4.3).
+  t.ts_ok = ts && c.cfg.timestamps;
+  // RFC 2018 §2: SACK blocks may be sent to a peer whose SYN carried SACK-permitted (and, in
+  // SYN-SENT, ours did).
+  t.sack_ok = sack_permitted && c.cfg.sack;
+  if (t.ts_ok) {
+    t.ts_recent = ts->value;
+    t.ts_recent_age = c.now;
   }
   // §3.7.1: without the option assume 536 (IPv4) or 1220 (IPv6); clamp nonsense to 64 (or
   // to our own MSS, on a link smaller than that).
   const std::uint16_t peer = mss.value_or(c.flow.local().ip.is_v4() ? 536 : 1220);
   t.smss = std::clamp<std::uint32_t>(peer, std::min<std::uint32_t>(64, t.rcv_mss), t.rcv_mss);
+  // RFC 6691 §2: the MSS does not count options; with timestamps in every segment a full
+  // segment carries 12 bytes of options less data.
+  if (t.ts_ok && t.smss > 64 + 12) t.smss -= 12;
   // RFC 7323 §2.2-2.3: scaling only when both sides offer it; a shift above 14 means 14.
   if (shift && c.cfg.window_scaling) {
     t.wscale_ok = true;
@@ -104,10 +121,7 @@ Verdict input_syn_sent(Ctx& c, Tcb& t, Segment& seg) {
     // SYN-ACK: ESTABLISHED.
     const Seq ack = *seg.ack;
     t.snd_wl2 = ack;
-    if (t.rtt_timing && ack >= t.rtt_seq) {
-      t.rtt.sample(c.now - t.rtt_start);
-      t.rtt_timing = false;
-    }
+    sample_rtt(c, t, seg, ack, 1);
     t.snd_una = ack;
     if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
     become_established(c, t);

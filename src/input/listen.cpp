@@ -30,10 +30,32 @@ std::uint16_t syn_ack_window(const Config& cfg, const Listener& l) {
   return static_cast<std::uint16_t>(std::min<std::uint32_t>(buffer, 0xffff));
 }
 
-// RFC 4987 §3.6: <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK> with our MSS and no window scale
-// (without timestamps the peer's shift could not be recalled); nothing is kept.
+// What a SYN offered that a timestamp cookie keeps (core/syncookie.hpp), as far as this
+// stack takes it up.
+CookieOptions cookie_options(const Config& cfg, const Flow& flow, const Segment& syn) {
+  CookieOptions o;
+  o.mss = kCookieMss[cookie_mss_index(peer_mss(flow, syn))];
+  for (const auto& opt : syn.options) {
+    if (const auto* w = std::get_if<WindowScale>(&opt); w && cfg.window_scaling)
+      o.wscale = std::min<std::uint8_t>(w->shift, 14);
+    if (std::holds_alternative<SackPermitted>(opt)) o.sack_permitted = cfg.sack;
+  }
+  return o;
+}
+
+// The options of a timestamp cookie's SYN-ACK: the peer's offers answered as the backlog path
+// would (RFC 7323 §2-3, RFC 2018 §2), with the cookie's TSval.
+struct CookieReply {
+  CookieOptions peer;
+  std::uint32_t tsval = 0, tsecr = 0;
+  std::uint8_t shift = 0;  // ours
+};
+
+// RFC 4987 §3.6: <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK> with our MSS; nothing is kept.
+// Without timestamps no window scale (the peer's shift could not be recalled), with them
+// everything the SYN offered (`ts`).
 void send_cookie(Engine& e, const Flow& flow, const Segment& syn, const Listener& l, Seq cookie,
-                 std::vector<Output>& out) {
+                 std::vector<Output>& out, const std::optional<CookieReply>& ts = std::nullopt) {
   const Config& cfg = e.cfg();
   Segment s;
   s.src_port = flow.local().port;
@@ -43,6 +65,11 @@ void send_cookie(Engine& e, const Flow& flow, const Segment& syn, const Listener
   s.flag = Segment::Flag::syn;
   s.window = syn_ack_window(cfg, l);
   s.options.push_back(Mss{mss_for_mtu(cfg, flow, l.options.max_segment.value_or(0))});
+  if (ts) {
+    if (ts->peer.sack_permitted) s.options.push_back(SackPermitted{});
+    s.options.push_back(Timestamps{ts->tsval, ts->tsecr});
+    if (ts->peer.wscale) s.options.push_back(WindowScale{ts->shift});
+  }
   ++e.stats.syn_cookies_sent;
   ++e.stats.segments_out;
   out.push_back(Output{flow.local().ip, flow.remote().ip, std::move(s)});
@@ -52,7 +79,7 @@ void send_cookie(Engine& e, const Flow& flow, const Segment& syn, const Listener
 // SYN-RECEIVED (not counted against the backlog); the caller runs the ACK through the
 // ordinary rules next, which complete the handshake and take any data or FIN on it.
 void open_from_cookie(Engine& e, Instant now, const Flow& flow, std::uint64_t flow_hash, const Segment& ack,
-                      const Listener& l, std::uint16_t mss) {
+                      const Listener& l, const CookieOptions& peer, const Timestamps* ts) {
   const Config& cfg = e.cfg();
   Tcb t = new_tcb(e, flow, l.options, now);
   t.irs = ack.seq - 1;
@@ -61,10 +88,18 @@ void open_from_cookie(Engine& e, Instant now, const Flow& flow, std::uint64_t fl
   t.iss = *ack.ack - 1;
   t.snd_una = t.iss;
   t.snd_nxt = t.snd_max = t.iss + 1;
-  t.wscale_ok = false;
-  t.snd_wscale = 0;
-  t.rcv_wscale = 0;
-  t.smss = std::clamp<std::uint32_t>(mss, std::min<std::uint32_t>(64, t.rcv_mss), t.rcv_mss);
+  // A timestamp cookie brings back the peer's shift and SACK-permitted (ts: the ACK's TSopt).
+  t.wscale_ok = peer.wscale.has_value();
+  t.snd_wscale = peer.wscale.value_or(0);
+  if (!t.wscale_ok) t.rcv_wscale = 0;
+  t.sack_ok = peer.sack_permitted;
+  t.ts_ok = ts != nullptr;
+  if (ts) {
+    t.ts_recent = ts->value;
+    t.ts_recent_age = now;
+  }
+  t.smss = std::clamp<std::uint32_t>(peer.mss, std::min<std::uint32_t>(64, t.rcv_mss), t.rcv_mss);
+  if (t.ts_ok && t.smss > 64 + 12) t.smss -= 12;  // RFC 6691 §2, as accept_peer_options
   t.snd_wnd = ack.window;
   t.max_snd_wnd = t.snd_wnd;
   t.snd_wl1 = t.irs;
@@ -90,10 +125,19 @@ std::optional<Verdict> input_listen(Engine& e, Instant now, const Flow& flow, st
   // Second, an ACK: a SYN cookie returned (RFC 4987 §3.6), else <SEQ=SEG.ACK><CTL=RST>.
   if (seg.ack) {
     if (cfg.syn_cookies && seg.flag != Segment::Flag::syn) {
-      if (const auto mss = check_cookie(e.syn_cookie_key, flow, seg.seq - 1, *seg.ack - 1, now)) {
+      // A cookie SYN-ACK with timestamps is echoed in the ACK's TSecr (its options inside).
+      const Timestamps* ts = cfg.timestamps ? find_timestamps(seg) : nullptr;
+      std::optional<CookieOptions> peer;
+      if (ts) {
+        peer = check_ts_cookie(e.syn_cookie_key, flow, seg.seq - 1, *seg.ack - 1, ts->echo, now);
+      } else if (const auto mss = check_cookie(e.syn_cookie_key, flow, seg.seq - 1, *seg.ack - 1, now)) {
+        peer.emplace();
+        peer->mss = *mss;
+      }
+      if (peer) {
         if (e.tcbs.size() >= cfg.max_connections)
           return dropped(InputRule::listen_cookie_refused, DropReason::table_full);
-        open_from_cookie(e, now, flow, flow_hash, seg, *l, *mss);
+        open_from_cookie(e, now, flow, flow_hash, seg, *l, *peer, ts);
         return std::nullopt;
       }
       ++e.stats.syn_cookies_rejected;
@@ -108,12 +152,25 @@ std::optional<Verdict> input_listen(Engine& e, Instant now, const Flow& flow, st
     // A cookie could not become a flow either.
     if (e.tcbs.size() >= cfg.max_connections)
       return dropped(InputRule::listen_syn_refused, DropReason::table_full);
-    const Seq cookie = make_cookie(e.syn_cookie_key, flow, seg.seq, peer_mss(flow, seg), now);
+    // With the peer's TSopt (and ours configured) the options ride in the TSval, as Linux does.
+    std::optional<CookieReply> reply;
+    Seq cookie;
+    if (const Timestamps* ts = cfg.timestamps ? find_timestamps(seg) : nullptr) {
+      reply = CookieReply{.peer = cookie_options(cfg, flow, seg), .tsecr = ts->value};
+      const std::uint32_t clock = tsval(now, ts_offset(cfg.isn_secret, flow));
+      const TsCookie k = make_ts_cookie(e.syn_cookie_key, flow, seg.seq, reply->peer, clock, now);
+      cookie = k.isn;
+      reply->tsval = k.tsval;
+      const std::uint32_t buffer = l->options.recv_buffer.value_or(cfg.recv_buffer);
+      reply->shift = window_shift_for(std::clamp<std::uint32_t>(buffer, 1, 0x3fff'ffff));
+    } else {
+      cookie = make_cookie(e.syn_cookie_key, flow, seg.seq, peer_mss(flow, seg), now);
+    }
     // RFC 6191: a SYN reopening a TIME-WAIT flow needs an ISN above the old sequence space,
     // and a cookie cannot be chosen.
     if (old_snd_max && !(cookie > *old_snd_max))
       return dropped(InputRule::listen_syn_refused, DropReason::backlog_full);
-    send_cookie(e, flow, seg, *l, cookie, out);
+    send_cookie(e, flow, seg, *l, cookie, out, reply);
     return taken(InputRule::listen_syn_cookie);
   }
   if (e.tcbs.size() >= cfg.max_connections)

@@ -73,6 +73,32 @@ Verdict check_rst(Ctx& c, Tcb& t, const Segment& seg) {
 
 }  // namespace
 
+std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
+  if (!t.ts_ok || seg.flag == Segment::Flag::rst) return std::nullopt;
+  const Timestamps* ts = find_timestamps(seg);
+  // §3.2 says SHOULD drop a segment without TSopt; accepted, as Linux does (deviations.md).
+  if (!ts || !ts_before(ts->value, t.ts_recent)) return std::nullopt;
+  // §5.5: TS.Recent not updated for 24 days is invalid: skip the test and start over.
+  if (c.now - t.ts_recent_age > kPawsIdle) {
+    t.ts_recent = ts->value;
+    t.ts_recent_age = c.now;
+    return std::nullopt;
+  }
+  // §5.3 R1: an old duplicate; acknowledge (RCV.NXT) and drop.
+  send_ack(c, t);
+  return dropped(InputRule::paws, DropReason::paws);
+}
+
+void update_ts_recent(Ctx& c, Tcb& t, const Segment& seg) {
+  // §4.3 (3): TS.Recent from a segment covering Last.ACK.sent, so it is the timestamp of the
+  // oldest segment not yet acknowledged (delayed ACKs echo the earliest).
+  if (!t.ts_ok) return;
+  const Timestamps* ts = find_timestamps(seg);
+  if (!ts || ts_before(ts->value, t.ts_recent) || seg.seq > t.last_ack_sent) return;
+  t.ts_recent = ts->value;
+  t.ts_recent_age = c.now;
+}
+
 Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
   // RFC 1122 §4.2.2.13, RFC 6191: a new SYN above the old sequence space reopens a flow in
   // TIME-WAIT when someone listens on the port.
@@ -96,6 +122,9 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
     }
   }
 
+  // RFC 7323 §5.3 R1: PAWS before the sequence number check.
+  if (auto v = check_timestamps(c, t, seg)) return *v;
+
   // First: sequence number.
   if (!acceptable(t, seg)) {
     // §3.10.7.4: with a zero window, ACKs (and RSTs) at RCV.NXT are still processed.
@@ -117,6 +146,7 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
       return dropped(InputRule::unacceptable, DropReason::not_acceptable);
     }
   }
+  update_ts_recent(c, t, seg);  // RFC 7323 §5.3 R3, on the segment before trimming
   t.last_recv = c.now;
   t.probes = 0;  // the peer is alive
   if (t.keepalive && t.armed(Timer::keepalive)) {

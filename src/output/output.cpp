@@ -60,8 +60,52 @@ std::uint16_t advertise_window(Tcb& t) {
   return static_cast<std::uint16_t>(field);
 }
 
+namespace {
+
+// RFC 7323 §3.2: once negotiated, TSopt in every segment but RSTs; TSecr is TS.Recent
+// (§4.3). Our TSval is the caller's clock plus the flow's offset (§5.4).
+Timestamps our_timestamps(const Ctx& c, const Tcb& t) {
+  return Timestamps{tsval(c.now, t.ts_offset), t.ts_recent};
+}
+
+// RFC 2018 §4: SACK blocks for the held out-of-order ranges, the one holding the latest
+// out-of-order segment first, then the others from the highest down (the most recently
+// received, when the peer sends in order), as many as fit: 40 option bytes less the
+// timestamps (3 blocks beside them, 4 without), and in a data segment no more than the room
+// its payload leaves below the peer's MSS (RFC 6691 §2).
+void add_sack_blocks(const Tcb& t, Segment& seg) {
+  std::size_t room = 40 - (t.ts_ok ? 12 : 0);
+  if (!seg.payload.empty())
+    room = std::min<std::size_t>(room, t.smss - std::min<std::size_t>(t.smss, seg.payload.size()));
+  if (room < 12) return;
+  const std::size_t max_blocks = std::min<std::size_t>(4, (room - 4) / 8);  // NOP, NOP, kind, length
+  const auto held = t.ooo.held(t.ooo.ranges() + 1);
+  const auto to_seq = [&](std::uint64_t off) {
+    return t.rcv_nxt + static_cast<std::uint32_t>(off - t.rcv_off);
+  };
+  const std::uint64_t latest = t.rcv_off + (t.sack_latest - t.rcv_nxt);
+  Sack sack;
+  sack.blocks.reserve(max_blocks);
+  auto first = held.end();
+  if (t.sack_latest >= t.rcv_nxt) {
+    first = std::find_if(held.begin(), held.end(),
+                         [&](const auto& r) { return r.first <= latest && latest < r.second; });
+    if (first != held.end()) sack.blocks.emplace_back(to_seq(first->first), to_seq(first->second));
+  }
+  for (auto it = held.rbegin(); it != held.rend() && sack.blocks.size() < max_blocks; ++it) {
+    if (std::next(it).base() == first) continue;
+    sack.blocks.emplace_back(to_seq(it->first), to_seq(it->second));
+  }
+  if (!sack.blocks.empty()) seg.options.push_back(std::move(sack));
+}
+
+}  // namespace
+
 void emit(Ctx& c, Tcb& t, Segment&& seg) {
   if (t.state != TcpState::syn_sent) seg.ack = t.rcv_nxt;
+  if (t.ts_ok && seg.flag != Segment::Flag::syn) seg.options.push_back(our_timestamps(c, t));
+  if (t.sack_ok && seg.flag != Segment::Flag::syn && !t.ooo.empty()) add_sack_blocks(t, seg);
+  t.last_ack_sent = t.rcv_nxt;
   seg.window = advertise_window(t);
   t.ack_now = false;
   t.ack_delayed = false;
@@ -90,9 +134,17 @@ void send_syn(Ctx& c, Tcb& t) {
   Segment s = base_segment(c, t);
   s.seq = t.iss;
   s.flag = Segment::Flag::syn;
-  s.options.reserve(2);  // one allocation for both options
+  // RFC 7323 §3.2: timestamps in SYN-SENT when configured (TSecr 0), in the SYN-ACK when the
+  // peer's SYN had them.
+  s.options.reserve(4);  // one allocation for all options
   s.options.push_back(Mss{t.rcv_mss});
-  const bool offer_ws = t.state == TcpState::syn_sent ? c.cfg.window_scaling : t.wscale_ok;
+  const bool syn_sent = t.state == TcpState::syn_sent;
+  // RFC 2018 §2: SACK-permitted in SYN-SENT when configured, in the SYN-ACK when the peer's
+  // SYN had it.
+  if (syn_sent ? c.cfg.sack : t.sack_ok) s.options.push_back(SackPermitted{});
+  if (syn_sent ? c.cfg.timestamps : t.ts_ok)
+    s.options.push_back(Timestamps{tsval(c.now, t.ts_offset), syn_sent ? 0u : t.ts_recent});
+  const bool offer_ws = syn_sent ? c.cfg.window_scaling : t.wscale_ok;
   if (offer_ws) s.options.push_back(WindowScale{t.rcv_wscale});
   if (t.snd_max == t.iss) {
     t.snd_nxt = t.iss + 1;

@@ -73,6 +73,7 @@ Tcb new_tcb(Engine& e, const Flow& flow, const FlowOptions& o, Instant now) {
   t.pacing = o.pacing.value_or(c.pacing);
   t.rcv_wscale = c.window_scaling ? window_shift_for(t.recv_buffer) : 0;
   t.rcv_mss = mss_for_mtu(c, flow, t.max_segment);
+  t.ts_offset = ts_offset(c.isn_secret, flow);
   t.smss = t.rcv_mss;
   t.last_recv = now;
   t.last_send = now;

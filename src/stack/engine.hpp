@@ -13,6 +13,7 @@
 #include "core/rng.hpp"
 #include "core/syncookie.hpp"
 #include "core/tcb.hpp"
+#include "core/timestamps.hpp"
 #include "utcp/config.hpp"
 #include "utcp/detail/engine_api.hpp"
 #include "utcp/state.hpp"
@@ -149,6 +150,15 @@ Verdict input_syn_sent(Ctx&, Tcb&, Segment&);
 Verdict input_synchronized(Ctx&, Tcb&, Segment&);
 std::optional<Verdict> process_ack(Ctx&, Tcb&, const Segment&);
 std::optional<Verdict> process_text_and_fin(Ctx&, Tcb&, const Segment&);
+// RFC 7323 §4 RTTM from the ACK's TSecr when timestamps are on, else RFC 6298's timed
+// segment (Karn); `ack` acknowledges new data.
+// `flight` is FlightSize before the ACK (RFC 7323 App. G weights samples by it). Returns the
+// sample taken, if any (congestion control's AckEvent::rtt).
+std::optional<Duration> sample_rtt(Ctx&, Tcb&, const Segment&, Seq ack, std::uint32_t flight);
+const Timestamps* find_timestamps(const Segment&);
+// RFC 7323 §5.3 R1 (PAWS) and §4.3 (TS.Recent): a drop when the segment fails PAWS.
+std::optional<Verdict> check_timestamps(Ctx&, Tcb&, const Segment&);
+void update_ts_recent(Ctx&, Tcb&, const Segment&);
 void accept_peer_options(Ctx&, Tcb&, const Segment&);
 void become_established(Ctx&, Tcb&);
 void hold_syn_text(Tcb&, const Segment& syn);

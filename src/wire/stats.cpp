@@ -33,6 +33,8 @@ std::string_view to_string(DropReason r) {
       return "ooo_limit";
     case DropReason::after_shutdown:
       return "after_shutdown";
+    case DropReason::paws:
+      return "paws";
     case DropReason::count_:
       break;
   }
@@ -69,6 +71,8 @@ std::string_view to_string(InputRule r) {
       return "syn_sent_syn";
     case InputRule::time_wait_reopen:
       return "time_wait_reopen";
+    case InputRule::paws:
+      return "paws";
     case InputRule::syn_received_syn:
       return "syn_received_syn";
     case InputRule::unacceptable:

@@ -214,8 +214,8 @@ TEST(HandshakeWindowScale, PeerShiftAbove14IsClamped) {
 
 // ---------------------------------------------------------------- options not supported
 
-// utcp does neither SACK nor timestamps: the peer's offers are not echoed, and later
-// segments carry no options.
+// Config{} configures neither SACK nor timestamps (the host layer turns both on): the peer's
+// offers are not echoed, and later segments carry no options.
 TEST(HandshakeOptions, SackPermittedAndTimestampsIgnored) {
   Harness h;
   h.listen();

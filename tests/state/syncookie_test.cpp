@@ -333,5 +333,60 @@ TEST(SynCookie, DisabledDropsAndCountsAsBefore) {
   EXPECT_EQ(stats(h.s).drop(DropReason::listen_bad_segment), 1u);
 }
 
+// With the peer's TSopt (and timestamps configured) the cookie SYN-ACK answers every offer
+// (SACK-permitted, timestamps, window scale) and the options ride in its TSval, which the
+// final ACK echoes: the connection runs with the peer's shift, SACK and timestamps.
+TEST(SynCookie, TimestampCookieKeepsWindowScaleSackAndMss) {
+  Config cfg = cookie_config();
+  cfg.timestamps = true;
+  cfg.sack = true;
+  Harness h(cfg);
+  to_cookie_sent(h, {Mss{1460}, SackPermitted{}, Timestamps{5000, 0}, WindowScale{7}});
+  h.peer_sends(syn(0, {Mss{1460}, SackPermitted{}, Timestamps{5000, 0}, WindowScale{7}}));
+  auto e = h.take();
+  ASSERT_TRUE(e.has_value());
+  const auto& o = e->out.segment.options;
+  ASSERT_EQ(o.size(), 4u) << h.describe_out(e->out.segment);
+  EXPECT_EQ(o[0], TcpOption(Mss{1460}));
+  EXPECT_EQ(o[1], TcpOption(SackPermitted{}));
+  ASSERT_TRUE(std::holds_alternative<Timestamps>(o[2]));
+  const Timestamps ts = std::get<Timestamps>(o[2]);
+  EXPECT_EQ(ts.echo, 5000u);
+  EXPECT_EQ(o[3], TcpOption(WindowScale{3}));
+  // The final ACK echoes the TSval: the options come back.
+  h.peer_sends({.seq = 1, .ack = 1, .window = 1000, .options = {Timestamps{5010, ts.value}}}, h.now() + 10ms);
+  ASSERT_TRUE(h.take_event<Established<int>>().has_value());
+  const ConnInfo c = h.conn();
+  EXPECT_EQ(c.state, TcpState::established);
+  EXPECT_EQ(c.snd_wscale, 7);
+  EXPECT_EQ(c.rcv_wscale, 3);
+  EXPECT_EQ(c.snd_wnd, 1000u << 7);
+  EXPECT_EQ(c.mss, 1460u - 12) << "a full segment carries the timestamps beside its data";
+  // Data out carries TSopt echoing the ACK's TSval.
+  ASSERT_TRUE(h.send("x").has_value());
+  auto d = h.take();
+  ASSERT_TRUE(d.has_value());
+  ASSERT_EQ(d->out.segment.options.size(), 1u);
+  EXPECT_EQ(std::get<Timestamps>(d->out.segment.options[0]).echo, 5010u);
+  EXPECT_EQ(stats(h.s).syn_cookies_accepted, 1u);
+}
+
+// A forged TSecr (the options changed) fails the cookie: RST, counted.
+TEST(SynCookie, TimestampCookieWithAnotherEchoIsReset) {
+  Config cfg = cookie_config();
+  cfg.timestamps = true;
+  Harness h(cfg);
+  to_cookie_sent(h, {Mss{1460}, Timestamps{5000, 0}, WindowScale{7}});
+  h.peer_sends(syn(0, {Mss{1460}, Timestamps{5000, 0}, WindowScale{7}}));
+  auto e = h.take();
+  ASSERT_TRUE(e.has_value());
+  const std::uint32_t tsval = std::get<Timestamps>(e->out.segment.options[1]).value;
+  h.peer_sends({.seq = 1, .ack = 1, .window = 1000, .options = {Timestamps{5010, tsval ^ 0x10}}},
+               h.now() + 10ms);
+  h.expect_rst(1);
+  EXPECT_TRUE(h.gone());
+  EXPECT_EQ(stats(h.s).syn_cookies_rejected, 1u);
+}
+
 }  // namespace
 }  // namespace utcp::test
