@@ -63,7 +63,7 @@ socklen_t sockaddr_of(const Family& f, const char* ip, std::uint16_t port, socka
 class World {
  public:
   explicit World(const Family& f) : f_(f) {
-    const utcp_host_config cs{f.server, 1, 0}, cc{f.client, 2, 0};
+    const utcp_host_config cs{f.server, 1, 0, 0}, cc{f.client, 2, 0, 0};
     server_ = utcp_host_new(&cs);
     client_ = utcp_host_new(&cc);
     check(server_ && client_);

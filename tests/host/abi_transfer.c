@@ -96,8 +96,8 @@ static void* server(void* arg) {
   } while (0)
 
 int main(void) {
-  utcp_host_config ca = {"192.168.1.1", 11, 0};
-  utcp_host_config cb = {"192.168.1.2", 12, 0};
+  utcp_host_config ca = {"192.168.1.1", 11, 0, 0};
+  utcp_host_config cb = {"192.168.1.2", 12, 0, 0};
   a = utcp_host_new(&ca);
   b = utcp_host_new(&cb);
   CHECK(a != NULL && b != NULL);

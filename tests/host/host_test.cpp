@@ -8,25 +8,25 @@ namespace utcp::host::test {
 namespace {
 
 TEST(HostConfig, RefusesBadConfigurations) {
-  const utcp_host_config bad_addr{"10.0.0.300", 1, 0};
+  const utcp_host_config bad_addr{"10.0.0.300", 1, 0, 0};
   errno = 0;
   EXPECT_EQ(utcp_host_new(&bad_addr), nullptr);
   EXPECT_EQ(errno, EINVAL);
   // Below the IP minimum MTU: 68 (RFC 791 §3.2), 1280 (RFC 8200 §5).
-  const utcp_host_config small_mtu{"10.0.0.1", 1, 67};
+  const utcp_host_config small_mtu{"10.0.0.1", 1, 67, 0};
   EXPECT_EQ(utcp_host_new(&small_mtu), nullptr);
-  const utcp_host_config small_mtu6{"2001:db8::1", 1, 1279};
+  const utcp_host_config small_mtu6{"2001:db8::1", 1, 1279, 0};
   EXPECT_EQ(utcp_host_new(&small_mtu6), nullptr);
   for (const utcp_host_config least :
-       {utcp_host_config{"10.0.0.1", 1, 68}, utcp_host_config{"2001:db8::1", 1, 1280}}) {
+       {utcp_host_config{"10.0.0.1", 1, 68, 0}, utcp_host_config{"2001:db8::1", 1, 1280, 0}}) {
     utcp_host* h = utcp_host_new(&least);
     EXPECT_NE(h, nullptr) << least.addr;
     utcp_host_free(h);
   }
-  const utcp_host_config multicast{"224.0.0.1", 1, 0};
+  const utcp_host_config multicast{"224.0.0.1", 1, 0, 0};
   EXPECT_EQ(utcp_host_new(&multicast), nullptr);
   EXPECT_EQ(utcp_host_new(nullptr), nullptr);
-  const utcp_host_config ok{"10.0.0.1", 0, 9000};
+  const utcp_host_config ok{"10.0.0.1", 0, 9000, 0};
   utcp_host* h = utcp_host_new(&ok);
   ASSERT_NE(h, nullptr);
   utcp_host_free(h);
@@ -106,7 +106,7 @@ TEST(HostDeterminism, SameSeedSamePackets) {
 TEST(HostEntropy, SeedZeroDrawsFromTheOs) {
   std::vector<std::vector<std::byte>> syns;
   for (int i = 0; i < 2; ++i) {
-    const utcp_host_config cfg{"10.0.0.1", 0, 0};
+    const utcp_host_config cfg{"10.0.0.1", 0, 0, 0};
     utcp_host* h = utcp_host_new(&cfg);
     ASSERT_NE(h, nullptr);
     const int c = utcp_socket(h, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
