@@ -41,7 +41,7 @@ want=$(it_sha "$root/file")
 
 # capture NS DEV FILE: tcpdump in the background (headers only); sets CAP_PID.
 capture() {
-  ip netns exec "$1" tcpdump -i "$2" -nn -s 128 -B 32768 -U -w "$3" tcp >"$IT_LOGS/tcpdump-$2.log" 2>&1 &
+  ip netns exec "$1" tcpdump -i "$2" -nn -s 128 -B 32768 --immediate-mode -U -w "$3" tcp >"$IT_LOGS/tcpdump-$2.log" 2>&1 &
   CAP_PID=$!
   IT_PIDS+=("$CAP_PID")
   for _ in $(seq 100); do
