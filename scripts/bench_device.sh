@@ -36,29 +36,9 @@ linux_pid=$!
 pids+=("$linux_pid")
 offload=()
 [ "${BENCH_DEVICE_NO_OFFLOAD:-0}" = 1 ] && offload=(--no-offload)
-utcp_pid=
 # serve THREADS: (re)starts utcp serve with that many shards.
-serve() {
-  if [ -n "$utcp_pid" ]; then
-    kill -TERM "$utcp_pid"
-    wait "$utcp_pid" 2>/dev/null || true
-  fi
-  ip netns exec "$S" "$UTCP" serve --tun ut0 --ip 10.81.0.2 --kernel-ip 10.81.0.1/24 --port 80 --app http \
-    --root "$tmp/www" --threads "$1" "${offload[@]}" >"$tmp/serve.log" 2>&1 &
-  utcp_pid=$!
-  pids+=("$utcp_pid")
-  wait_up http://10.81.0.2/file
-}
-wait_up() {
-  for _ in $(seq 100); do
-    ip netns exec "$C" curl -s -o /dev/null -I "$1" && return
-    sleep 0.1
-  done
-  echo "bench_device: $1 did not come up" >&2
-  cat "$tmp/serve.log" >&2
-  exit 1
-}
-wait_up http://10.82.0.1:8080/file
+serve() { bench_serve --threads "$1" "${offload[@]}"; }
+bench_wait_up http://10.82.0.1:8080/file
 serve 1
 
 hz=$(getconf CLK_TCK)

@@ -54,3 +54,29 @@ bench_path_cleanup() {
   for ns in "$C" "$R" "$S"; do [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null; done
   [ -n "$tmp" ] && rm -rf "$tmp"
 }
+
+# bench_wait_up URL: waits (10 s at most) until C can fetch URL's headers; else shows serve's log and exits.
+bench_wait_up() {
+  for _ in $(seq 100); do
+    ip netns exec "$C" curl -s -m 2 -o /dev/null -I "$1" && return
+    sleep 0.1
+  done
+  echo "$(basename "$0"): $1 did not come up" >&2
+  cat "$tmp/serve.log" >&2
+  exit 1
+}
+
+# bench_serve [OPTIONS...]: (re)starts `utcp serve` (UTCP) in S on TUN ut0, 10.81.0.2:80, serving
+# $tmp/www over HTTP with OPTIONS added; sets utcp_pid and waits until C reaches it.
+utcp_pid=
+bench_serve() {
+  if [ -n "$utcp_pid" ]; then
+    kill -TERM "$utcp_pid"
+    wait "$utcp_pid" 2>/dev/null || true
+  fi
+  ip netns exec "$S" "$UTCP" serve --tun ut0 --ip 10.81.0.2 --kernel-ip 10.81.0.1/24 --port 80 --app http \
+    --root "$tmp/www" "$@" >"$tmp/serve.log" 2>&1 &
+  utcp_pid=$!
+  pids+=("$utcp_pid")
+  bench_wait_up http://10.81.0.2/file
+}

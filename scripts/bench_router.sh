@@ -50,30 +50,10 @@ linux() {
   ip netns exec "$S" python3 -m http.server --bind 10.82.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
   linux_pid=$!
   pids+=("$linux_pid")
-  wait_up http://10.82.0.1:8080/file
+  bench_wait_up http://10.82.0.1:8080/file
 }
-utcp_pid=
 # serve CC: (re)starts utcp serve with that congestion control.
-serve() {
-  if [ -n "$utcp_pid" ]; then
-    kill -TERM "$utcp_pid"
-    wait "$utcp_pid" 2>/dev/null || true
-  fi
-  ip netns exec "$S" "$UTCP" serve --tun ut0 --ip 10.81.0.2 --kernel-ip 10.81.0.1/24 --port 80 --app http \
-    --root "$tmp/www" --cc "$1" >"$tmp/serve.log" 2>&1 &
-  utcp_pid=$!
-  pids+=("$utcp_pid")
-  wait_up http://10.81.0.2/file
-}
-wait_up() {
-  for _ in $(seq 100); do
-    ip netns exec "$C" curl -s -m 2 -o /dev/null -I "$1" && return
-    sleep 0.1
-  done
-  echo "bench_router: $1 did not come up" >&2
-  cat "$tmp/serve.log" >&2
-  exit 1
-}
+serve() { bench_serve --cc "$1"; }
 # fetch URL: one download, checked; prints its rate in MiB/s (0 when it failed or took more
 # than 120 s).
 fetch() {
