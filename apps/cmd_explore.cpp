@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -13,6 +15,7 @@
 #include "explore.hpp"
 #include "json.hpp"
 #include "options.hpp"
+#include "pcap.hpp"
 
 namespace utcp::apps {
 namespace {
@@ -26,7 +29,51 @@ struct ExploreOptions {
   bool no_merge = false, no_por = false, no_liveness = false;
   std::uint64_t max_states = 0;
   bool json = false, quiet = false;
+  std::uint32_t mtu = 1500;
+  bool nodelay = false;
+  std::vector<std::string> test_faults;
+  std::string repro_dir;
 };
+
+// Where a reproducer went: the script, the pcap, and what the script shows.
+struct ReproFiles {
+  std::string script, pcap;
+  sim::ExploreRepro repro;
+};
+
+// Writes DIR/<scenario>.pkt and DIR/<scenario>.pcap for the violation's choices.
+ReproFiles write_repro(const std::string& dir, const sim::ExploreSpec& spec, const sim::ExploreViolation& v) {
+  ReproFiles f;
+  f.repro = sim::make_repro(spec, v.choices);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw CommandError("utcp explore: --repro " + dir + ": " + ec.message());
+  const std::string stem = dir + "/" + std::string(sim::to_string(spec.scenario));
+  f.script = stem + ".pkt";
+  f.pcap = stem + ".pcap";
+  {
+    std::ofstream out(f.script);
+    out << f.repro.script;
+    if (!out.flush()) throw CommandError("utcp explore: cannot write " + f.script);
+  }
+  auto w = io::PcapWriter::open(f.pcap);
+  if (!w) throw CommandError("utcp explore: " + w.error().message);
+  for (const auto& s : f.repro.segments)
+    if (auto r = w->write(s.at - Instant{}, s.out); !r) throw CommandError("utcp explore: " + r.error().message);
+  if (auto r = w->close(); !r) throw CommandError("utcp explore: " + r.error().message);
+  return f;
+}
+
+std::string repro_text(const ReproFiles& f) {
+  std::ostringstream os;
+  os << "reproducer: " << f.script << " (the " << (f.repro.side == 0 ? "client" : "server")
+     << "'s point of view, for `utcp script`), " << f.pcap << " (" << f.repro.segments.size() << " segments)\n";
+  if (f.repro.diverges)
+    os << "  with its --test_fault lines the script fails at line " << f.repro.failing_line
+       << "; without them a correct stack passes it\n";
+  if (!f.repro.note.empty()) os << "  note: " << f.repro.note << "\n";
+  return os.str();
+}
 
 std::string bounds_text(const sim::ExploreSpec& s) {
   std::ostringstream os;
@@ -37,7 +84,7 @@ std::string bounds_text(const sim::ExploreSpec& s) {
   return os.str();
 }
 
-Json report_json(const sim::ExploreSpec& spec, const sim::ExploreReport& r) {
+Json report_json(const sim::ExploreSpec& spec, const sim::ExploreReport& r, const std::optional<ReproFiles>& files) {
   Json doc = Json::object();
   doc.set("scenario", sim::to_string(spec.scenario));
   Json b = Json::object();
@@ -76,6 +123,17 @@ Json report_json(const sim::ExploreSpec& spec, const sim::ExploreReport& r) {
     std::istringstream lines(sim::format_trace(again.trace));
     for (std::string line; std::getline(lines, line);) trace.push(line);
     v.set("trace", std::move(trace));
+    if (files) {
+      Json rj = Json::object();
+      rj.set("script", files->script);
+      rj.set("pcap", files->pcap);
+      rj.set("side", files->repro.side == 0 ? "client" : "server");
+      rj.set("segments", static_cast<std::uint64_t>(files->repro.segments.size()));
+      rj.set("diverges", files->repro.diverges);
+      rj.set("failing_line", files->repro.failing_line);
+      rj.set("note", files->repro.note);
+      v.set("repro", std::move(rj));
+    }
     doc.set("violation", std::move(v));
   } else {
     doc.set("violation", nullptr);
@@ -97,6 +155,18 @@ int run_explore(const ExploreOptions& o) {
   spec.partial_order = !o.no_por;
   spec.check_liveness = !o.no_liveness;
   spec.max_states = o.max_states;
+  for (Config* c : {&spec.client_config, &spec.server_config}) {
+    c->mtu = o.mtu;
+    c->nodelay = o.nodelay;
+    for (const std::string& f : o.test_faults) {
+      if (f == "partial_ack_stops_rto")
+        c->test_faults.partial_ack_stops_rto = true;
+      else if (f == "accept_fin_out_of_order")
+        c->test_faults.accept_fin_out_of_order = true;
+      else
+        throw UsageError("--test-fault: unknown fault '" + f + "'");
+    }
+  }
   const bool tty = isatty(STDERR_FILENO) == 1;
   std::uint64_t last_explored = 0;
   double last_seconds = 0;
@@ -116,9 +186,11 @@ int run_explore(const ExploreOptions& o) {
   }
   const sim::ExploreReport r = sim::explore(spec);
   if (!o.quiet && tty && r.explored >= spec.progress_every) std::fprintf(stderr, "\n");
+  std::optional<ReproFiles> files;
+  if (r.violation && !o.repro_dir.empty()) files = write_repro(o.repro_dir, spec, *r.violation);
 
   if (o.json) {
-    std::cout << report_json(spec, r).dump(2) << "\n";
+    std::cout << report_json(spec, r, files).dump(2) << "\n";
     if (r.violation) std::cerr << "utcp explore: " << r.violation->property << ": " << r.violation->message << "\n";
     return r.violation ? 1 : 0;
   }
@@ -141,6 +213,7 @@ int run_explore(const ExploreOptions& o) {
     os << "):";
     for (const auto& c : v.choices) os << " [" << sim::to_string(c) << "]";
     os << "\ntrace:\n" << sim::format_trace(sim::replay(spec, v.choices).trace);
+    if (files) os << repro_text(*files);
     std::cout << os.str();
     std::cerr << "utcp explore: " << v.property << ": " << v.message << "\n";
     return 1;
@@ -182,6 +255,13 @@ Run setup(CLI::App& cmd) {
   cmd.add_flag("--no-por", o->no_por, "No partial-order reduction");
   cmd.add_flag("--no-liveness", o->no_liveness, "Do not check that every state can still complete");
   cmd.add_option("--max-states", o->max_states, "Stop after this many states (0: no limit)")->capture_default_str();
+  cmd.add_option("--mtu", o->mtu, "Both stacks' MTU (576: MSS 536)")->capture_default_str()->check(CLI::Range(68u, 65535u));
+  cmd.add_flag("--nodelay", o->nodelay, "Nagle off in both stacks");
+  cmd.add_option("--test-fault", o->test_faults,
+                 "TEST ONLY: plant a bug in both stacks (partial_ack_stops_rto, accept_fin_out_of_order); repeatable")
+      ->check(CLI::IsMember({"partial_ack_stops_rto", "accept_fin_out_of_order"}));
+  cmd.add_option("--repro", o->repro_dir,
+                 "On a violation, write DIR/<scenario>.pkt (a script for `utcp script`) and DIR/<scenario>.pcap");
   cmd.add_flag("--json", o->json, "Print one JSON document instead of text");
   cmd.add_flag("--quiet", o->quiet, "No progress line");
   return [o] { return run_explore(*o); };

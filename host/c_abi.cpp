@@ -20,6 +20,10 @@ Host& unwrap(utcp_host* h) {
   return *h->host;
 }
 
+utcp_host* wrap(std::unique_ptr<Host> h) {
+  return new utcp_host{std::move(h)};
+}
+
 }  // namespace utcp::host
 
 namespace {

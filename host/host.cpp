@@ -82,6 +82,7 @@ DerivedConfig derive_config(const HostConfig& hc) {
   d.config.mtu = hc.mtu == 0 ? 1500 : hc.mtu;
   d.config.timestamps = hc.timestamps;
   d.config.sack = hc.sack;
+  d.config.test_faults = hc.test_faults;
   if (hc.seed == 0) {
     os_entropy(&d.config.rng_seed, sizeof d.config.rng_seed);
     os_entropy(d.config.isn_secret.data(), d.config.isn_secret.size());

@@ -47,6 +47,8 @@ struct HostConfig {
   std::uint32_t mtu = 0;   // 0: 1500
   bool timestamps = true;  // offer RFC 7323 timestamps
   bool sack = true;        // offer RFC 2018 SACK
+  // TEST ONLY (Config::TestFaults): the script runner's --test_fault header; off for every host.
+  Config::TestFaults test_faults{};
 };
 
 // The Config a host gives its stack: MTU, and rng seed and ISN secret from `seed` (or from
@@ -176,5 +178,8 @@ class Host {
 
 // The Host behind a C ABI handle, for C++ tools that also want its observers (conn_info).
 Host& unwrap(utcp_host* h);
+// A C ABI handle owning `h`: for C++ tools that make a Host from a HostConfig the C ABI cannot
+// express (the script runner's test faults); free it with utcp_host_free.
+utcp_host* wrap(std::unique_ptr<Host> h);
 
 }  // namespace utcp::host

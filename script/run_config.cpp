@@ -70,6 +70,14 @@ std::expected<RunConfig, ParseError> make_config(const std::vector<HeaderOption>
     } else if (o.name == "tcp_timestamps" || o.name == "tcp_sack") {
       if (o.value != "0" && o.value != "1") return bad("expected 0 or 1");
       (o.name == "tcp_sack" ? c.tcp_sack : c.tcp_timestamps) = o.value == "1";
+    } else if (o.name == "test_fault") {
+      if (o.value == "partial_ack_stops_rto") {
+        c.test_faults.partial_ack_stops_rto = true;
+      } else if (o.value == "accept_fin_out_of_order") {
+        c.test_faults.accept_fin_out_of_order = true;
+      } else {
+        return bad("expected partial_ack_stops_rto or accept_fin_out_of_order (test only)");
+      }
     } else if (o.name == "seed") {
       const auto v = unsigned_value(o.value, UINT64_MAX);
       if (!v || *v == 0) return bad("expected a non-zero seed");

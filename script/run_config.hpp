@@ -9,6 +9,7 @@
 
 #include "ast.hpp"
 #include "parser.hpp"
+#include "utcp/config.hpp"
 #include "utcp/ip.hpp"
 
 namespace utcp::script {
@@ -28,6 +29,9 @@ struct RunConfig {
   // unless a script asks, so scripts written without options keep their SYNs.
   bool tcp_timestamps = false;
   bool tcp_sack = false;  // the same for RFC 2018 SACK (sysctl net.ipv4.tcp_sack)
+  // TEST ONLY: `--test_fault=NAME` (repeatable) plants a deliberate bug in the stack
+  // (Config::TestFaults), for the reproducers `utcp explore --repro` writes (docs/EXPLORE.md).
+  Config::TestFaults test_faults{};
 
   // The timing tolerance for an event expected at `expected`, the previous event having
   // been at `previous` (script times): max(tolerance_usecs, tolerance_percent of the gap).

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "host.hpp"
 #include "ip_packet.hpp"
 #include "parser.hpp"
 
@@ -52,10 +53,21 @@ std::optional<OptTimestamp> timestamp_of(const std::vector<Option>& options) {
 Session::Session(const Script& script, const RunConfig& config, std::ostream* trace)
     : script_(script), cfg_(config), trace_(trace) {
   const std::string addr = cfg_.local_ip.to_string();
-  const utcp_host_config hc{
-      addr.c_str(), cfg_.seed, cfg_.mtu,
-      (cfg_.tcp_timestamps ? 0u : UTCP_HOST_NO_TIMESTAMPS) | (cfg_.tcp_sack ? 0u : UTCP_HOST_NO_SACK)};
-  host_ = utcp_host_new(&hc);
+  if (cfg_.test_faults == Config::TestFaults{}) {
+    const utcp_host_config hc{
+        addr.c_str(), cfg_.seed, cfg_.mtu,
+        (cfg_.tcp_timestamps ? 0u : UTCP_HOST_NO_TIMESTAMPS) | (cfg_.tcp_sack ? 0u : UTCP_HOST_NO_SACK)};
+    host_ = utcp_host_new(&hc);
+  } else {
+    // A planted bug (--test_fault) is no part of the C ABI: the same host, made from its C++
+    // config, behind a C handle; every call still goes through the ABI.
+    auto h = host::Host::create(host::HostConfig{cfg_.local_ip, cfg_.seed, cfg_.mtu, cfg_.tcp_timestamps,
+                                                 cfg_.tcp_sack, cfg_.test_faults});
+    if (h)
+      host_ = host::wrap(std::move(*h));
+    else
+      errno = h.error();
+  }
   local_port_ = cfg_.bind_port;
   remote_port_ = cfg_.remote_port;
 }

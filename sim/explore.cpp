@@ -159,7 +159,7 @@ class Runner {
         w.stack[to] = std::move(r.state);
         emit(w, to, r.out, trace);
         if (r.event)
-          if (auto f = on_event(w, to, *r.event)) return f;
+          if (auto f = on_event(w, to, *r.event, trace)) return f;
         return settle(w, to, trace);
       }
       case Choice::Kind::timer: {
@@ -257,12 +257,14 @@ class Runner {
     }
   }
 
-  std::optional<std::string> on_event(World& w, std::size_t side, const Event<std::uint64_t>& ev) const {
+  std::optional<std::string> on_event(World& w, std::size_t side, const Event<std::uint64_t>& ev,
+                                      std::vector<TraceEntry>* trace) const {
     App& a = w.app[side];
     if (const auto* est = std::get_if<Established<std::uint64_t>>(&ev)) {
       if (side == server) {
         if (a.flow && *a.flow != est->flow) return "event: server: a second connection was accepted";
         a.flow = est->flow;
+        if (trace) trace->push_back({TraceEntry::Kind::call, w.now, server, std::nullopt, "accept"});
       }
     } else if (const auto* drop = std::get_if<Drop<std::uint64_t>>(&ev)) {
       a.gone = true;

@@ -78,7 +78,7 @@ struct TraceEntry {
   Instant at{};
   std::uint8_t side = 0;  // the stack that sent (send), received (deliver), lost its segment (drop), ran (timer, call)
   std::optional<Output> segment;  // send, deliver, drop
-  std::string call;               // call: "connect", "close", "abort", "send 100", "read 100"
+  std::string call;               // call: "connect", "accept", "close", "abort", "send 100", "read 100", "read eof"
 };
 
 struct ExploreViolation {
@@ -119,6 +119,26 @@ struct ExploreReplay {
 ExploreReplay replay(const ExploreSpec&, std::span<const Choice>);
 // One line per entry: "  0.200s client send S 1000:1000(0) win 65535 <mss 1460>", ...
 std::string format_trace(std::span<const TraceEntry>);
+
+// A reproducer of a choice sequence (docs/EXPLORE.md, "Reproducers"): a packetdrill-syntax
+// script from one stack's point of view, for `utcp script`, and every segment of the run.
+struct ExploreRepro {
+  std::uint8_t side = 0;  // the stack under test: 0 client, 1 server
+  std::string script;
+  // The stack has test faults and the script tells it from a correct one: a correct stack
+  // passes the script, the faulty one fails at `failing_line` (1-based).
+  bool diverges = false;
+  int failing_line = 0;
+  std::string note;  // why the script cannot tell them apart, when it cannot
+  struct Sent {
+    Instant at;
+    Output out;
+  };
+  std::vector<Sent> segments;  // both stacks', lost ones included, in the order sent
+};
+// The side: the one with test faults when only one has them, else the one the violation
+// names, else the client.
+ExploreRepro make_repro(const ExploreSpec&, std::span<const Choice>, std::optional<std::uint8_t> side = std::nullopt);
 
 // The addresses and ports of the two stacks.
 inline const IpAddr explore_client_ip = IpAddr::v4(10, 0, 0, 1);

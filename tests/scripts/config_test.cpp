@@ -47,6 +47,16 @@ TEST(Config, MssSetsTheMtu) {
   EXPECT_EQ(make_config(opts({{"ip_version", "ipv6"}, {"mss", "1000"}}))->mtu, 1060u);
 }
 
+TEST(Config, TestFaultsAreOffUnlessNamed) {
+  EXPECT_EQ(make_config({})->test_faults, Config::TestFaults{});
+  const auto c =
+      make_config(opts({{"test_fault", "partial_ack_stops_rto"}, {"test_fault", "accept_fin_out_of_order"}}));
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->test_faults.partial_ack_stops_rto);
+  EXPECT_TRUE(c->test_faults.accept_fin_out_of_order);
+  EXPECT_FALSE(make_config(opts({{"test_fault", "no_such_fault"}})));
+}
+
 TEST(Config, ErrorsNameTheLine) {
   const auto e = make_config(opts({{"mtu", "1500"}, {"tolerance_usecs", "x"}}));
   ASSERT_FALSE(e);

@@ -3,7 +3,13 @@
 // end as the search.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <sstream>
+#include <string>
+
 #include "explore.hpp"
+#include "pcap.hpp"
 
 namespace utcp::sim {
 namespace {
@@ -141,13 +147,25 @@ TEST(Explore, ReplayFollowsTheChoices) {
 
 // The planted bugs (Config::TestFaults): the explorer finds each, and the replay of its choices
 // reaches the same violation.
-TEST(Explore, FindsTheTimerNotRestartedAfterAPartialAck) {
+ExploreSpec partial_ack_spec() {
   ExploreSpec spec = small(ExploreScenario::transfer, 1, 0, 0, 30);
   Config cfg;
   cfg.mtu = 576;        // MSS 536: 600 bytes are two segments
   cfg.nodelay = true;   // both in flight at once
   spec.client_config = spec.server_config = cfg;
   spec.client_bytes = 600;
+  return spec;
+}
+
+ExploreSpec fin_spec() {
+  ExploreSpec spec = small(ExploreScenario::close, 0, 0, 1, 20);
+  spec.bounds.max_timers = 2;
+  spec.client_bytes = 100;
+  return spec;
+}
+
+TEST(Explore, FindsTheTimerNotRestartedAfterAPartialAck) {
+  ExploreSpec spec = partial_ack_spec();
   EXPECT_FALSE(explore(spec).violation);  // the correct stack recovers from any one loss
   spec.client_config.test_faults.partial_ack_stops_rto = true;
   const ExploreReport r = explore(spec);
@@ -160,9 +178,7 @@ TEST(Explore, FindsTheTimerNotRestartedAfterAPartialAck) {
 }
 
 TEST(Explore, FindsAFinAcceptedOutOfOrder) {
-  ExploreSpec spec = small(ExploreScenario::close, 0, 0, 1, 20);
-  spec.bounds.max_timers = 2;
-  spec.client_bytes = 100;
+  ExploreSpec spec = fin_spec();
   EXPECT_FALSE(explore(spec).violation);
   spec.server_config.test_faults.accept_fin_out_of_order = true;
   const ExploreReport r = explore(spec);
@@ -172,6 +188,105 @@ TEST(Explore, FindsAFinAcceptedOutOfOrder) {
   EXPECT_EQ(*again.failure, r.violation->property + ": " + r.violation->message);
   // The shortest: the SYN, SYN-ACK, ACK and the FIN delivered past the data.
   EXPECT_LE(r.violation->choices.size(), 5u) << describe(r);
+}
+
+// Reproducers (make_repro): the script is from the faulty side, plants its fault, ends at the
+// line where the faulty stack departs from a correct one (what it expects there is checked
+// here as text; tests/sim/explore_repro_test.sh runs the scripts), and the segments are the
+// run's, which a pcap holds.
+std::size_t sends(const ExploreSpec& spec, const std::vector<Choice>& choices) {
+  std::size_t n = 0;
+  for (const TraceEntry& e : replay(spec, choices).trace) n += e.kind == TraceEntry::Kind::send;
+  return n;
+}
+
+std::string line_at(const std::string& text, int n) {
+  std::istringstream in(text);
+  std::string line;
+  for (int i = 0; i < n; ++i)
+    if (!std::getline(in, line)) return {};
+  return line;
+}
+
+TEST(Explore, ReproOfThePartialAckExpectsTheRetransmission) {
+  ExploreSpec spec = partial_ack_spec();
+  spec.client_config.test_faults.partial_ack_stops_rto = true;
+  const ExploreReport r = explore(spec);
+  ASSERT_TRUE(r.violation);
+  const ExploreRepro rep = make_repro(spec, r.violation->choices);
+  EXPECT_EQ(rep.side, 0);  // the client has the fault
+  EXPECT_TRUE(rep.diverges) << rep.note << "\n" << rep.script;
+  EXPECT_NE(rep.script.find("\n--test_fault=partial_ack_stops_rto\n"), std::string::npos) << rep.script;
+  EXPECT_NE(rep.script.find("\n--mtu=576\n"), std::string::npos) << rep.script;
+  EXPECT_NE(rep.script.find("TCP_NODELAY"), std::string::npos) << rep.script;
+  // The last line: an outbound segment (the retransmission) at the RTO (200 ms after the
+  // partial ACK at 0: RTT samples are 0 here, so the RTO is its minimum).
+  const std::string last = line_at(rep.script, rep.failing_line);
+  EXPECT_EQ(last.rfind("0.200000 > ", 0), 0u) << last << "\n" << rep.script;
+  EXPECT_EQ(rep.segments.size(), sends(spec, r.violation->choices));
+}
+
+TEST(Explore, ReproOfTheOutOfOrderFinExpectsTheAckOfTheGap) {
+  ExploreSpec spec = fin_spec();
+  spec.server_config.test_faults.accept_fin_out_of_order = true;
+  const ExploreReport r = explore(spec);
+  ASSERT_TRUE(r.violation);
+  const ExploreRepro rep = make_repro(spec, r.violation->choices);
+  EXPECT_EQ(rep.side, 1);
+  ASSERT_TRUE(rep.diverges) << rep.note << "\n" << rep.script;
+  EXPECT_NE(rep.script.find("\n--test_fault=accept_fin_out_of_order\n"), std::string::npos) << rep.script;
+  // The FIN went in before the failing line; the line is the server's ACK, which still names
+  // the first byte of the missing data (RCV.NXT did not move past the gap).
+  const std::string last = line_at(rep.script, rep.failing_line);
+  EXPECT_NE(last.find(" > . 1:1(0) ack "), std::string::npos) << last << "\n" << rep.script;
+  EXPECT_NE(line_at(rep.script, rep.failing_line - 1).find(" < F"), std::string::npos) << rep.script;
+  EXPECT_EQ(rep.segments.size(), sends(spec, r.violation->choices));
+}
+
+TEST(Explore, ReproOfTheCorrectSideRecordsTheRun) {
+  // The side without the fault, chosen by hand: the script is the run as that stack made it.
+  ExploreSpec spec = fin_spec();
+  spec.server_config.test_faults.accept_fin_out_of_order = true;
+  const ExploreReport r = explore(spec);
+  ASSERT_TRUE(r.violation);
+  const ExploreRepro rep = make_repro(spec, r.violation->choices, 0);
+  EXPECT_EQ(rep.side, 0);
+  EXPECT_FALSE(rep.diverges);
+  EXPECT_EQ(rep.script.find("--test_fault"), std::string::npos);
+  EXPECT_NE(rep.script.find("connect(3, ..., ...)"), std::string::npos);
+  EXPECT_NE(rep.script.find("// the explored run's violation: data: server"), std::string::npos) << rep.script;
+}
+
+TEST(Explore, ReproSegmentsMakeAReadablePcap) {
+  ExploreSpec spec = partial_ack_spec();
+  spec.client_config.test_faults.partial_ack_stops_rto = true;
+  const ExploreReport r = explore(spec);
+  ASSERT_TRUE(r.violation);
+  const ExploreRepro rep = make_repro(spec, r.violation->choices);
+  const std::string path = ::testing::TempDir() + "explore_repro_" + std::to_string(::getpid()) + ".pcap";
+  {
+    auto w = io::PcapWriter::open(path);
+    ASSERT_TRUE(w) << w.error().message;
+    for (const auto& s : rep.segments) ASSERT_TRUE(w->write(s.at - Instant{}, s.out));
+    ASSERT_TRUE(w->close());
+  }
+  auto rd = io::PcapReader::open(path);
+  ASSERT_TRUE(rd) << rd.error().message;
+  std::size_t n = 0;
+  for (;;) {
+    auto rec = rd->next();
+    ASSERT_TRUE(rec);
+    if (!*rec) break;
+    ASSERT_LT(n, rep.segments.size());
+    const Output& o = rep.segments[n].out;
+    // An IPv4 header (20 bytes, no options), then the segment as encoded.
+    const std::vector<std::byte> tcp = o.segment.encode(o.src, o.dst);
+    ASSERT_EQ((*rec)->data.size(), 20 + tcp.size());
+    EXPECT_TRUE(std::equal(tcp.begin(), tcp.end(), (*rec)->data.begin() + 20)) << "record " << n;
+    ++n;
+  }
+  EXPECT_EQ(n, rep.segments.size());
+  std::remove(path.c_str());
 }
 
 TEST(Explore, MaxStatesStops) {
