@@ -40,25 +40,46 @@ enum class Timer : std::uint8_t {
 };
 inline constexpr Instant never = Instant::max();
 
-struct Tcb {
-  TcpState state = TcpState::closed;
-  bool active_open = false;   // we sent the first SYN
-  bool user_knows = false;    // connect() returned it, or Established was reported
-  bool embryonic = false;     // counted against its listener's backlog
+// Flags, grouped by who sets them. Two are not stored: whether our FIN was sent and whether
+// the peer's was received follow from the sequence numbers (fin_sent(), fin_received()).
+
+// How the connection came to be, while it opens.
+struct OpenFlags {
+  bool active = false;             // we sent the first SYN
+  bool user_knows = false;         // connect() returned it, or Established was reported
+  bool embryonic = false;          // counted against its listener's backlog
+  bool syn_retransmitted = false;  // RFC 5681 §3.1, RFC 6298 §5.7: smaller start once open
+};
+
+// What the user asked for (calls and FlowOptions).
+struct UserFlags {
   bool close_called = false;  // close(): no more reads either; FIN-WAIT-2 timeout applies
   bool read_shut = false;     // shutdown(read) or close()
-  bool write_shut = false;    // shutdown(write) or close(): a FIN is (to be) queued
-  bool fin_sent = false;      // our FIN occupies snd_max - 1 (until retransmitted from una)
-  bool fin_received = false;  // the peer's FIN has been reached in sequence
-  bool syn_retransmitted = false;
-  bool nodelay = false;
-  bool keepalive = false;
-  bool ack_now = false;      // an ACK is owed immediately
-  bool ack_delayed = false;  // an ACK is owed, within the delayed-ACK time
-  bool wscale_ok = false;    // both sides offered window scaling
-  bool pacing = false;       // FlowOptions::pacing: sends wait for Timer::pacing
-  bool ts_ok = false;        // both sides offered timestamps (RFC 7323 §3.2)
-  bool sack_ok = false;      // both sides offered SACK-permitted (RFC 2018 §2)
+  bool write_shut = false;    // shutdown(write) or close(): a FIN is (to be) queued at fin_seq
+  bool nodelay = false;       // FlowOptions::nodelay: no Nagle
+  bool keepalive = false;     // FlowOptions::keepalive (§3.8.4)
+  bool pacing = false;        // FlowOptions::pacing: sends wait for Timer::pacing
+};
+
+// An ACK we owe the peer; output() pays it.
+struct AckOwed {
+  bool now = false;      // immediately
+  bool delayed = false;  // within the delayed-ACK time
+};
+
+// Options both sides offered in the handshake.
+struct Negotiated {
+  bool wscale = false;  // window scaling (RFC 7323 §2.2)
+  bool ts = false;      // timestamps (RFC 7323 §3.2)
+  bool sack = false;    // SACK-permitted (RFC 2018 §2)
+};
+
+struct Tcb {
+  TcpState state = TcpState::closed;
+  OpenFlags open;
+  UserFlags user;
+  AckOwed ack_owed;
+  Negotiated negotiated;
 
   // Send sequence space (§3.3.1). snd_max: highest sequence sent (snd_nxt rewinds on RTO).
   Seq iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
@@ -133,7 +154,13 @@ struct Tcb {
   bool syn_acked() const { return snd_una != iss; }
   // Sequence number of the byte at the front of sndq.
   Seq data_start() const { return syn_acked() ? snd_una : iss + 1; }
-  bool fin_acked() const { return fin_sent && snd_una == fin_seq + 1; }
+  // Our FIN went out: only a FIN takes SND.MAX past fin_seq (data ends at it). Stays true
+  // when the FIN is later resent from SND.UNA, since SND.MAX never moves back.
+  bool fin_sent() const { return user.write_shut && snd_max == fin_seq + 1; }
+  bool fin_acked() const { return fin_sent() && snd_una == fin_seq + 1; }
+  // The peer's FIN was reached in sequence: it is the one octet of RCV.NXT - IRS - 1 that is
+  // not text (rcv_off counts text only; before the SYN, IRS = RCV.NXT = 0 gives 2^32 - 1).
+  bool fin_received() const { return rcv_nxt - irs - 1u - static_cast<std::uint32_t>(rcv_off) == 1; }
   std::uint32_t flight() const { return snd_max - snd_una; }
   // A zero window with at most the probe octet out (§3.8.6.1): the persist timer, not the
   // retransmission timer, is in charge of it.

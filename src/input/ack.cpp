@@ -19,7 +19,7 @@ void new_ack(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
   // Sequence space the SYN and FIN take is not in the send queue.
   std::uint32_t data_acked = acked;
   if (!t.syn_acked()) --data_acked;
-  const bool fin_covered = t.fin_sent && ack == t.fin_seq + 1;
+  const bool fin_covered = t.fin_sent() && ack == t.fin_seq + 1;
   if (fin_covered) --data_acked;
   data_acked = std::min<std::uint32_t>(data_acked, static_cast<std::uint32_t>(t.sndq.size()));
   t.sndq.drop_front(data_acked);
@@ -38,7 +38,7 @@ void new_ack(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
     e.smss = t.smss;
     e.rtt = rtt;
     e.srtt = t.rtt.srtt();
-    e.paced = t.pacing;
+    e.paced = t.user.pacing;
     if (t.cc.on_new_ack(e) == Congestion::Action::retransmit_first) retransmit_first(c, t);
   }
   // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it.
@@ -88,7 +88,7 @@ std::optional<Verdict> ack_of_fin(Ctx& c, Tcb& t) {
       c.e.enter(t, TcpState::fin_wait_2);
       t.disarm(Timer::retransmit);
       t.disarm(Timer::persist);
-      if (t.close_called) t.arm(Timer::lifetime, c.now + c.cfg.fin_wait_2_timeout);
+      if (t.user.close_called) t.arm(Timer::lifetime, c.now + c.cfg.fin_wait_2_timeout);
       return std::nullopt;
     case TcpState::closing:
       on_time_wait(c, t);
@@ -111,7 +111,7 @@ const Timestamps* find_timestamps(const Segment& seg) {
 std::optional<Duration> sample_rtt(Ctx& c, Tcb& t, const Segment& seg, Seq ack, std::uint32_t flight) {
   // RFC 7323 App. G: with a sample on every ACK, each weighs 1 / ceil(FlightSize / (2 SMSS)).
   const std::uint32_t per_rtt =
-      t.ts_ok ? std::max<std::uint32_t>(1, (flight + 2 * t.smss - 1) / (2 * t.smss)) : 1;
+      t.negotiated.ts ? std::max<std::uint32_t>(1, (flight + 2 * t.smss - 1) / (2 * t.smss)) : 1;
   // RFC 6298 §2, with Karn's algorithm: a segment timed and never retransmitted, measured in
   // the caller's time (finer than the timestamp's 1 ms tick).
   if (t.rtt_timing && ack >= t.rtt_seq) {
@@ -122,7 +122,7 @@ std::optional<Duration> sample_rtt(Ctx& c, Tcb& t, const Segment& seg, Seq ack, 
   }
   // RFC 7323 §4.1-4.2 RTTM: any ACK of new data echoes the TSval of the segment that caused
   // it, retransmitted or not, so recovery still gives samples (no Karn ambiguity).
-  if (!t.ts_ok) return std::nullopt;
+  if (!t.negotiated.ts) return std::nullopt;
   const Timestamps* ts = find_timestamps(seg);
   if (!ts || ts->echo == 0) return std::nullopt;  // 0: the peer has nothing to echo yet (as Linux)
   const auto r = ts_rtt(c.now, t.ts_offset, ts->echo);

@@ -46,7 +46,7 @@ struct Before {
 };
 
 Before before(const Tcb& t) {
-  return {t.state, t.user_knows, t.fin_received, t.rcvq.size(), t.send_space()};
+  return {t.state, t.open.user_knows, t.fin_received(), t.rcvq.size(), t.send_space()};
 }
 
 // The event a step caused, from the connection before and after it and the verdict alone.
@@ -60,12 +60,12 @@ std::optional<EngineEvent> derive_event(const Before& b, const Tcb& t, const Ver
   const bool was_open = b.state == TcpState::syn_sent || b.state == TcpState::syn_received;
   if (was_open && t.synchronized()) {
     EngineEvent ev{EngineEvent::Kind::established, flow, t.notifies};
-    ev.active = t.active_open;
+    ev.active = t.open.active;
     return ev;
   }
   if (!b.user_knows) return std::nullopt;
-  const bool wake_rcv = t.rcvq.size() > b.rcvq || (t.fin_received && !b.fin_received);
-  const bool wake_snd = !t.write_shut && t.send_space() > b.send_space;
+  const bool wake_rcv = t.rcvq.size() > b.rcvq || (t.fin_received() && !b.fin_received);
+  const bool wake_snd = !t.user.write_shut && t.send_space() > b.send_space;
   if (!wake_rcv && !wake_snd) return std::nullopt;
   EngineEvent ev{EngineEvent::Kind::signal, flow, t.notifies};
   ev.wake_rcv = wake_rcv;

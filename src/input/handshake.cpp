@@ -24,11 +24,11 @@ void accept_peer_options(Ctx& c, Tcb& t, const Segment& seg) {
   }
   // RFC 7323 §3.2: timestamps when both SYNs carry them (in SYN-SENT, ours did when the
   // configuration offers them). TS.Recent starts at the SYN's TSval (§4.3).
-  t.ts_ok = ts && c.cfg.timestamps;
+  t.negotiated.ts = ts && c.cfg.timestamps;
   // RFC 2018 §2: SACK blocks may be sent to a peer whose SYN carried SACK-permitted (and, in
   // SYN-SENT, ours did).
-  t.sack_ok = sack_permitted && c.cfg.sack;
-  if (t.ts_ok) {
+  t.negotiated.sack = sack_permitted && c.cfg.sack;
+  if (t.negotiated.ts) {
     t.ts_recent = ts->value;
     t.ts_recent_age = c.now;
   }
@@ -38,13 +38,13 @@ void accept_peer_options(Ctx& c, Tcb& t, const Segment& seg) {
   t.smss = std::clamp<std::uint32_t>(peer, std::min<std::uint32_t>(64, t.rcv_mss), t.rcv_mss);
   // RFC 6691 §2: the MSS does not count options; with timestamps in every segment a full
   // segment carries 12 bytes of options less data.
-  if (t.ts_ok && t.smss > 64 + 12) t.smss -= 12;
+  if (t.negotiated.ts && t.smss > 64 + 12) t.smss -= 12;
   // RFC 7323 §2.2-2.3: scaling only when both sides offer it; a shift above 14 means 14.
   if (shift && c.cfg.window_scaling) {
-    t.wscale_ok = true;
+    t.negotiated.wscale = true;
     t.snd_wscale = std::min<std::uint8_t>(*shift, 14);
   } else {
-    t.wscale_ok = false;
+    t.negotiated.wscale = false;
     t.snd_wscale = 0;
     t.rcv_wscale = 0;
   }
@@ -69,27 +69,27 @@ void deliver_held_text(Ctx& c, Tcb& t) {
   // The held text may exceed the window the SYN-ACK offered (it was counted as used space).
   t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt);
   c.e.stats.bytes_in += t.rcvq.size() - before;
-  t.ack_delayed = true;
+  t.ack_owed.delayed = true;
 }
 
 void become_established(Ctx& c, Tcb& t) {
   c.e.enter(t, TcpState::established);
-  t.user_knows = true;  // the step reports Established (derive_event)
+  t.open.user_knows = true;  // the step reports Established (derive_event)
   c.e.leave_backlog(c.flow, t);
   ++c.e.stats.connections_established;
   t.disarm(Timer::lifetime);
   // RFC 6298 §5.7: a retransmitted SYN and no sample yet: RTO 3 s once data starts.
-  if (t.syn_retransmitted && !t.rtt.srtt()) t.rtt.reset_to(std::chrono::seconds(3));
+  if (t.open.syn_retransmitted && !t.rtt.srtt()) t.rtt.reset_to(std::chrono::seconds(3));
   // RFC 6928 initial window; RFC 5681 §3.1: one segment when the SYN was retransmitted.
   const std::uint32_t iw =
-      t.syn_retransmitted ? t.smss : std::max(c.cfg.initial_window_segments, 1u) * t.smss;
+      t.open.syn_retransmitted ? t.smss : std::max(c.cfg.initial_window_segments, 1u) * t.smss;
   t.cc.init(iw, t.iss);
   t.retransmits = 0;
   t.last_recv = c.now;
-  if (t.keepalive) t.arm(Timer::keepalive, c.now + t.keepalive_idle);
+  if (t.user.keepalive) t.arm(Timer::keepalive, c.now + t.keepalive_idle);
   deliver_held_text(c, t);
   // A close or shutdown(write) issued before the handshake completed: send the FIN now.
-  if (t.write_shut) c.e.enter(t, TcpState::fin_wait_1);
+  if (t.user.write_shut) c.e.enter(t, TcpState::fin_wait_1);
 }
 
 Verdict input_syn_sent(Ctx& c, Tcb& t, Segment& seg) {
@@ -126,7 +126,7 @@ Verdict input_syn_sent(Ctx& c, Tcb& t, Segment& seg) {
     if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
     become_established(c, t);
     t.disarm(Timer::retransmit);
-    t.ack_now = true;
+    t.ack_owed.now = true;
     if (auto v = process_text_and_fin(c, t, seg)) return *v;
     output(c, t);
     return taken(InputRule::syn_sent_syn_ack);

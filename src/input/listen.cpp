@@ -89,17 +89,17 @@ void open_from_cookie(Engine& e, Instant now, const Flow& flow, std::uint64_t fl
   t.snd_una = t.iss;
   t.snd_nxt = t.snd_max = t.iss + 1;
   // A timestamp cookie brings back the peer's shift and SACK-permitted (ts: the ACK's TSopt).
-  t.wscale_ok = peer.wscale.has_value();
+  t.negotiated.wscale = peer.wscale.has_value();
   t.snd_wscale = peer.wscale.value_or(0);
-  if (!t.wscale_ok) t.rcv_wscale = 0;
-  t.sack_ok = peer.sack_permitted;
-  t.ts_ok = ts != nullptr;
+  if (!t.negotiated.wscale) t.rcv_wscale = 0;
+  t.negotiated.sack = peer.sack_permitted;
+  t.negotiated.ts = ts != nullptr;
   if (ts) {
     t.ts_recent = ts->value;
     t.ts_recent_age = now;
   }
   t.smss = std::clamp<std::uint32_t>(peer.mss, std::min<std::uint32_t>(64, t.rcv_mss), t.rcv_mss);
-  if (t.ts_ok && t.smss > 64 + 12) t.smss -= 12;  // RFC 6691 §2, as accept_peer_options
+  if (t.negotiated.ts && t.smss > 64 + 12) t.smss -= 12;  // RFC 6691 §2, as accept_peer_options
   t.snd_wnd = ack.window;
   t.max_snd_wnd = t.snd_wnd;
   t.snd_wl1 = t.irs;
@@ -192,7 +192,7 @@ std::optional<Verdict> input_listen(Engine& e, Instant now, const Flow& flow, st
   t.max_snd_wnd = t.snd_wnd;
   t.snd_wl1 = seg.seq;
   t.snd_wl2 = iss;
-  t.embryonic = true;
+  t.open.embryonic = true;
   e.listeners.update(flow.local().port, [](Listener& li) { ++li.embryonic; });
   e.enter(t, TcpState::syn_received);
   ++e.stats.connections_opened_passive;

@@ -44,7 +44,7 @@ void trim_to_window(Tcb& t, Segment& seg) {
   if (seg.payload.size() > room) {
     // Text beyond the window (a zero-window probe, say) is answered with an ACK, while text is
     // taken at all (once the peer's FIN is in, §3.10.7.4 seventh ignores it).
-    if (!t.fin_received) t.ack_now = true;
+    if (!t.fin_received()) t.ack_owed.now = true;
     seg.payload = seg.payload.sub(0, room);
     if (seg.flag == Segment::Flag::fin) seg.flag = Segment::Flag::none;
   }
@@ -62,7 +62,7 @@ Verdict check_rst(Ctx& c, Tcb& t, const Segment& seg) {
   // of an old duplicate that arrived after its socket was gone (RFC 1337 §2, hazard H1), and
   // honouring it (RFC 9293 §3.10.7.4) would turn the unread data and end of stream into a
   // reset. After close() or shutdown(read) RFC 9293's rule stands, as with Linux's default.
-  if (t.state == TcpState::time_wait && !t.read_shut) return taken(InputRule::rst_ignored);
+  if (t.state == TcpState::time_wait && !t.user.read_shut) return taken(InputRule::rst_ignored);
   ++c.e.stats.resets_received;
   // SYN-RECEIVED from a passive open goes back to LISTEN: the listener is still there and
   // the embryonic connection just disappears. Everything else is reset.
@@ -74,7 +74,7 @@ Verdict check_rst(Ctx& c, Tcb& t, const Segment& seg) {
 }  // namespace
 
 std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
-  if (!t.ts_ok || seg.flag == Segment::Flag::rst) return std::nullopt;
+  if (!t.negotiated.ts || seg.flag == Segment::Flag::rst) return std::nullopt;
   const Timestamps* ts = find_timestamps(seg);
   // §3.2 says SHOULD drop a segment without TSopt; accepted, as Linux does (deviations.md).
   if (!ts || !ts_before(ts->value, t.ts_recent)) return std::nullopt;
@@ -92,7 +92,7 @@ std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
 void update_ts_recent(Ctx& c, Tcb& t, const Segment& seg) {
   // §4.3 (3): TS.Recent from a segment covering Last.ACK.sent, so it is the timestamp of the
   // oldest segment not yet acknowledged (delayed ACKs echo the earliest).
-  if (!t.ts_ok) return;
+  if (!t.negotiated.ts) return;
   const Timestamps* ts = find_timestamps(seg);
   if (!ts || ts_before(ts->value, t.ts_recent) || seg.seq > t.last_ack_sent) return;
   t.ts_recent = ts->value;
@@ -116,7 +116,7 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
     }
     // Simultaneous open: the peer's SYN-ACK. Its SYN is old news; go on with its ACK. (From a
     // passive open no SYN-ACK is due: it is unacceptable and challenged below, §3.10.7.4.)
-    if (t.active_open) {
+    if (t.open.active) {
       seg.flag = Segment::Flag::none;
       seg.seq = seg.seq + 1;
     }
@@ -149,7 +149,7 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
   update_ts_recent(c, t, seg);  // RFC 7323 §5.3 R3, on the segment before trimming
   t.last_recv = c.now;
   t.probes = 0;  // the peer is alive
-  if (t.keepalive && t.armed(Timer::keepalive)) {
+  if (t.user.keepalive && t.armed(Timer::keepalive)) {
     // §3.8.4: the idle period starts again; keep the deadline exact (no empty expiry).
     t.keepalive_sent = 0;
     t.arm(Timer::keepalive, c.now + t.keepalive_idle);
@@ -161,7 +161,7 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
 
   // Fourth: SYN (RFC 5961 §4.2: always a challenge ACK, never a reset).
   if (seg.flag == Segment::Flag::syn) {
-    if (t.state == TcpState::syn_received && !t.active_open) {
+    if (t.state == TcpState::syn_received && !t.open.active) {
       // §3.10.7.4 fourth, SYN-RECEIVED from a passive OPEN: "return this connection to the
       // LISTEN state and return": the embryonic connection disappears silently.
       return dropped(InputRule::syn_received_passive_syn, DropReason::syn_challenged, Verdict::End::abort);

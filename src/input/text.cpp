@@ -20,8 +20,7 @@ bool receives_text(TcpState s) {
 // §3.10.7.4 eighth: the FIN is reached in sequence.
 void reach_fin(Ctx& c, Tcb& t) {
   t.rcv_nxt += 1;
-  t.fin_received = true;
-  t.ack_now = true;  // a FIN is acknowledged at once
+  t.ack_owed.now = true;  // a FIN is acknowledged at once
   switch (t.state) {
     case TcpState::syn_received:
     case TcpState::established:
@@ -65,12 +64,12 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
     // the ACK acknowledges our FIN, then enter the TIME-WAIT state; otherwise, ignore the
     // segment": here it did not (ack_of_fin would have moved on), so its FIN is ignored too.
     if (fin && t.state != TcpState::closing) {
-      t.ack_now = true;
+      t.ack_owed.now = true;
       if (t.state == TcpState::time_wait) on_time_wait(c, t);
     }
     return std::nullopt;
   }
-  if (n > 0 && t.close_called) {
+  if (n > 0 && t.user.close_called) {
     // RFC 1122 §4.2.2.13, RFC 9293 §3.10.4: text after CLOSE can never be read: reset.
     send_rst(c, t);
     return dropped(InputRule::text_after_close, DropReason::after_shutdown, Verdict::End::abort);
@@ -85,7 +84,7 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
     const auto r = t.ooo.insert(t.rcv_off, t.rcv_wnd(), off, seg.payload, fin, c.cfg.max_ooo_ranges);
     if (r != Reassembly::Insert::over_limit) t.sack_latest = seg.seq;  // RFC 2018 §4: reported first
     if (r == Reassembly::Insert::over_limit) c.discarded = DropReason::ooo_limit;
-    t.ack_now = true;
+    t.ack_owed.now = true;
     return std::nullopt;
   }
   // §3.10.7.4 eighth: a bare FIN held beyond a gap counts too (it leaves no bytes queued).
@@ -104,16 +103,16 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
     t.rcv_off += moved;
     c.e.stats.bytes_in += t.rcvq.size() - before;
     if (ready.fin) fin = true;
-    t.ack_now = true;  // a hole filled: ACK at once (RFC 5681 §4.2)
+    t.ack_owed.now = true;  // a hole filled: ACK at once (RFC 5681 §4.2)
   }
-  if (t.read_shut) t.rcvq.drop_front(t.rcvq.size());  // shutdown(read): discarded
+  if (t.user.read_shut) t.rcvq.drop_front(t.rcvq.size());  // shutdown(read): discarded
   if (fin) {
     reach_fin(c, t);
     return std::nullopt;
   }
   // RFC 1122 §4.2.3.2: ACK at least every second full-sized segment, otherwise delay.
-  if (++t.segs_unacked >= 2) t.ack_now = true;
-  if (!t.ack_now) t.ack_delayed = true;
+  if (++t.segs_unacked >= 2) t.ack_owed.now = true;
+  if (!t.ack_owed.now) t.ack_owed.delayed = true;
   return std::nullopt;
 }
 

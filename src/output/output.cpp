@@ -74,7 +74,7 @@ Timestamps our_timestamps(const Ctx& c, const Tcb& t) {
 // timestamps (3 blocks beside them, 4 without), and in a data segment no more than the room
 // its payload leaves below the peer's MSS (RFC 6691 §2).
 void add_sack_blocks(const Tcb& t, Segment& seg) {
-  std::size_t room = 40 - (t.ts_ok ? 12 : 0);
+  std::size_t room = 40 - (t.negotiated.ts ? 12 : 0);
   if (!seg.payload.empty())
     room = std::min<std::size_t>(room, t.smss - std::min<std::size_t>(t.smss, seg.payload.size()));
   if (room < 12) return;
@@ -103,12 +103,12 @@ void add_sack_blocks(const Tcb& t, Segment& seg) {
 
 void emit(Ctx& c, Tcb& t, Segment&& seg) {
   if (t.state != TcpState::syn_sent) seg.ack = t.rcv_nxt;
-  if (t.ts_ok && seg.flag != Segment::Flag::syn) seg.options.push_back(our_timestamps(c, t));
-  if (t.sack_ok && seg.flag != Segment::Flag::syn && !t.ooo.empty()) add_sack_blocks(t, seg);
+  if (t.negotiated.ts && seg.flag != Segment::Flag::syn) seg.options.push_back(our_timestamps(c, t));
+  if (t.negotiated.sack && seg.flag != Segment::Flag::syn && !t.ooo.empty()) add_sack_blocks(t, seg);
   t.last_ack_sent = t.rcv_nxt;
   seg.window = advertise_window(t);
-  t.ack_now = false;
-  t.ack_delayed = false;
+  t.ack_owed.now = false;
+  t.ack_owed.delayed = false;
   t.segs_unacked = 0;
   t.disarm(Timer::delayed_ack);
   t.last_send = c.now;
@@ -141,10 +141,10 @@ void send_syn(Ctx& c, Tcb& t) {
   const bool syn_sent = t.state == TcpState::syn_sent;
   // RFC 2018 §2: SACK-permitted in SYN-SENT when configured, in the SYN-ACK when the peer's
   // SYN had it.
-  if (syn_sent ? c.cfg.sack : t.sack_ok) s.options.push_back(SackPermitted{});
-  if (syn_sent ? c.cfg.timestamps : t.ts_ok)
+  if (syn_sent ? c.cfg.sack : t.negotiated.sack) s.options.push_back(SackPermitted{});
+  if (syn_sent ? c.cfg.timestamps : t.negotiated.ts)
     s.options.push_back(Timestamps{tsval(c.now, t.ts_offset), syn_sent ? 0u : t.ts_recent});
-  const bool offer_ws = syn_sent ? c.cfg.window_scaling : t.wscale_ok;
+  const bool offer_ws = syn_sent ? c.cfg.window_scaling : t.negotiated.wscale;
   if (offer_ws) s.options.push_back(WindowScale{t.rcv_wscale});
   if (t.snd_max == t.iss) {
     t.snd_nxt = t.iss + 1;
@@ -225,7 +225,6 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
   emit(c, t, std::move(s));
   t.snd_nxt += seg_len;
   if (t.snd_nxt > t.snd_max) t.snd_max = t.snd_nxt;
-  if (fin) t.fin_sent = true;
   if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
 }
 
@@ -246,14 +245,15 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
       const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
       std::uint32_t len = std::min({avail, usable, t.smss});
       if (force && len == 0 && avail > 0 && t.snd_wnd > 0) len = std::min({avail, t.snd_wnd, t.smss});
-      const bool fin = t.write_shut && off <= queued && off + len == queued && t.snd_nxt + len == t.fin_seq;
+      const bool fin =
+          t.user.write_shut && off <= queued && off + len == queued && t.snd_nxt + len == t.fin_seq;
       if (len == 0 && !fin) break;
       if (len > 0 && len < t.smss && !fin) {
         // §3.8.6.2.1 sender SWS avoidance and Nagle (RFC 896): a short segment goes out only
         // when it empties the queue and nothing is outstanding (or NODELAY), when it is at
         // least half the largest window the peer offered, or when the override timer fired.
         const bool all = off + len == queued;
-        const bool ok = (all && (t.nodelay || in_flight == 0 || t.write_shut)) ||
+        const bool ok = (all && (t.user.nodelay || in_flight == 0 || t.user.write_shut)) ||
                         (t.max_snd_wnd > 0 && len >= t.max_snd_wnd / 2) || force;
         if (!ok) break;
       }
@@ -265,15 +265,15 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
     if (sent_any) t.disarm(Timer::persist);
     // §3.8.6.1 zero-window probing, §3.8.6.2.1 SWS override: data (or a FIN) waits and
     // nothing is in flight to bring an ACK.
-    const bool waiting = t.snd_nxt - t.data_start() < t.sndq.size() || (t.write_shut && !t.fin_sent);
+    const bool waiting = t.snd_nxt - t.data_start() < t.sndq.size() || (t.user.write_shut && !t.fin_sent());
     if (waiting && (t.flight() == 0 || t.probing_zero_window()) && !t.armed(Timer::retransmit) &&
         !t.armed(Timer::persist)) {
       t.arm(Timer::persist, c.now + persist_interval(c, t));
     }
   }
-  if (t.ack_now) {
+  if (t.ack_owed.now) {
     send_ack(c, t);
-  } else if (t.ack_delayed && !t.armed(Timer::delayed_ack)) {
+  } else if (t.ack_owed.delayed && !t.armed(Timer::delayed_ack)) {
     t.arm(Timer::delayed_ack, c.now + c.cfg.delayed_ack);
   }
 }
@@ -329,7 +329,7 @@ void retransmit_first(Ctx& c, Tcb& t) {
   }
   const auto queued = static_cast<std::uint32_t>(t.sndq.size());
   const std::uint32_t len = std::min(queued, t.smss);
-  const bool fin = t.fin_sent && len == queued;
+  const bool fin = t.fin_sent() && len == queued;
   if (len == 0 && !fin) return;
   const Seq saved = t.snd_nxt;
   t.snd_nxt = t.snd_una;

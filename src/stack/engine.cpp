@@ -26,8 +26,8 @@ void engine_stop_listen(Engine& e, std::uint16_t port) {
 }
 
 void Engine::leave_backlog(const Flow& flow, Tcb& t) {
-  if (!t.embryonic) return;
-  t.embryonic = false;
+  if (!t.open.embryonic) return;
+  t.open.embryonic = false;
   listeners.update(flow.local().port, [](Listener& l) {
     if (l.embryonic > 0) --l.embryonic;
   });
@@ -63,14 +63,14 @@ Tcb new_tcb(Engine& e, const Flow& flow, const FlowOptions& o, Instant now) {
   Tcb t(c.rto_initial, c.rto_min, c.rto_max);
   t.send_buffer = std::max<std::uint32_t>(o.send_buffer.value_or(c.send_buffer), 1);
   t.recv_buffer = std::clamp<std::uint32_t>(o.recv_buffer.value_or(c.recv_buffer), 1, 0x3fff'ffff);
-  t.nodelay = o.nodelay.value_or(c.nodelay);
-  t.keepalive = o.keepalive.value_or(c.keepalive);
+  t.user.nodelay = o.nodelay.value_or(c.nodelay);
+  t.user.keepalive = o.keepalive.value_or(c.keepalive);
   t.keepalive_idle = o.keepalive_idle.value_or(c.keepalive_idle);
   t.keepalive_interval = o.keepalive_interval.value_or(c.keepalive_interval);
   t.keepalive_count = o.keepalive_count.value_or(c.keepalive_count);
   t.max_segment = o.max_segment.value_or(0);
   t.cc.select(o.congestion_control.value_or(c.congestion_control));
-  t.pacing = o.pacing.value_or(c.pacing);
+  t.user.pacing = o.pacing.value_or(c.pacing);
   t.rcv_wscale = c.window_scaling ? window_shift_for(t.recv_buffer) : 0;
   t.rcv_mss = mss_for_mtu(c, flow, t.max_segment);
   t.ts_offset = ts_offset(c.isn_secret, flow);
@@ -142,22 +142,22 @@ std::optional<ConnInfo> engine_info(const Engine& e, const Flow& flow) {
   i.cwnd = t->cc.cwnd();
   i.ssthresh = t->cc.ssthresh();
   i.congestion_control = t->cc.kind();
-  if (t->pacing && t->rtt.srtt()) i.pacing_rate = t->cc.pacing_rate(*t->rtt.srtt());
+  if (t->user.pacing && t->rtt.srtt()) i.pacing_rate = t->cc.pacing_rate(*t->rtt.srtt());
   i.srtt = t->rtt.srtt().value_or(Duration{});
   i.rttvar = t->rtt.rttvar();
   i.rto = t->rtt.rto();
   i.retransmits = t->retransmits;
   i.send_queued = t->sndq.size();
-  i.send_space = t->write_shut ? 0 : t->send_space();
+  i.send_space = t->user.write_shut ? 0 : t->send_space();
   i.recv_queued = t->rcvq.size();
   i.ooo_bytes = t->ooo.bytes();
   i.ooo_ranges = t->ooo.ranges();
-  i.fin_received = t->fin_received;
-  i.read_shut = t->read_shut;
-  i.write_shut = t->write_shut;
+  i.fin_received = t->fin_received();
+  i.read_shut = t->user.read_shut;
+  i.write_shut = t->user.write_shut;
   i.deadline = t->deadline();
-  i.nodelay = t->nodelay;
-  i.keepalive = t->keepalive;
+  i.nodelay = t->user.nodelay;
+  i.keepalive = t->user.keepalive;
   return i;
 }
 

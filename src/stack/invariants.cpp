@@ -32,7 +32,7 @@ std::optional<std::string> check(const Engine& e, const Tcb& t) {
     return "retransmission timer armed with nothing in flight";
   if (t.state == TcpState::time_wait && (t.armed(Timer::retransmit) || t.armed(Timer::persist)))
     return "TIME-WAIT with a retransmission or persist timer";
-  if (t.fin_received && t.state == TcpState::established) return "FIN received but ESTABLISHED";
+  if (t.fin_received() && t.state == TcpState::established) return "FIN received but ESTABLISHED";
   return std::nullopt;
 }
 

@@ -36,7 +36,7 @@ struct Due {
 
   void end(TimerError err, bool reset) {
     if (reset) send_rst(c, t);
-    if (t.user_knows) drops.push_back(EngineTimerDrop{c.flow, err, t.notifies});
+    if (t.open.user_knows) drops.push_back(EngineTimerDrop{c.flow, err, t.notifies});
     c.remove = true;
     c.dropped = err != TimerError::timer_2msl;
   }
@@ -80,7 +80,7 @@ struct Due {
     t.rtt.backoff();
     t.rtt_timing = false;  // Karn
     if (handshake) {
-      t.syn_retransmitted = true;
+      t.open.syn_retransmitted = true;
       ++c.e.stats.retransmits_rto;
       send_syn(c, t);
       return;
@@ -112,7 +112,7 @@ struct Due {
 
   void keepalive() {
     t.disarm(Timer::keepalive);
-    if (!t.keepalive || t.state != TcpState::established) return;
+    if (!t.user.keepalive || t.state != TcpState::established) return;
     if (c.now - t.last_recv < t.keepalive_idle) {
       t.keepalive_sent = 0;
       t.arm(Timer::keepalive, t.last_recv + t.keepalive_idle);
@@ -135,7 +135,7 @@ struct Due {
     if (c.remove) return;
     if (due(Timer::delayed_ack)) {
       t.disarm(Timer::delayed_ack);
-      if (t.ack_delayed || t.ack_now) send_ack(c, t);
+      if (t.ack_owed.delayed || t.ack_owed.now) send_ack(c, t);
     }
   }
 };

@@ -30,8 +30,8 @@ void step(Engine& e, std::uint64_t h, Instant now, const Flow& flow, std::vector
 
 // §3.10.4 CLOSE / shutdown(write): queue a FIN behind the data.
 void shut_write(Ctx& c, Tcb& t) {
-  if (t.write_shut) return;
-  t.write_shut = true;
+  if (t.user.write_shut) return;
+  t.user.write_shut = true;
   t.fin_seq = t.data_start() + static_cast<std::uint32_t>(t.sndq.size());
   switch (t.state) {
     case TcpState::established:
@@ -57,7 +57,8 @@ std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std:
   const std::uint64_t h = FlowTable::hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return Error::not_found();
-  if (found->close_called) return wrong_state("close", *found, CallError::already_closed, "already closed");
+  if (found->user.close_called)
+    return wrong_state("close", *found, CallError::already_closed, "already closed");
   step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     if (t.state == TcpState::syn_sent) {  // §3.10.4: delete the TCB
       c.remove = true;
@@ -69,8 +70,8 @@ std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std:
       c.remove = true;
       return;
     }
-    t.close_called = true;
-    t.read_shut = true;
+    t.user.close_called = true;
+    t.user.read_shut = true;
     shut_write(c, t);
     if (t.state == TcpState::fin_wait_2 && !t.armed(Timer::lifetime))
       t.arm(Timer::lifetime, now + c.cfg.fin_wait_2_timeout);
@@ -84,7 +85,7 @@ std::optional<Error> engine_shutdown(Engine& e, Instant now, const Flow& flow, D
   if (!e.tcbs.find(h, flow)) return Error::not_found();
   step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     if (dir == Direction::read || dir == Direction::read_write) {
-      t.read_shut = true;
+      t.user.read_shut = true;
       t.rcvq.drop_front(t.rcvq.size());
       output(c, t);  // the freed space may reopen the window
     }
@@ -107,7 +108,7 @@ std::optional<Error> engine_abort(Engine& e, Instant now, const Flow& flow, std:
 // §3.8.6.2.2: the window has opened by a useful amount since it was last advertised (after a
 // read, or after the receive buffer grew through set_options while the queue was empty).
 static bool window_update_due(const Tcb& t) {
-  if (t.fin_received || !t.synchronized()) return false;
+  if (t.fin_received() || !t.synchronized()) return false;
   const std::uint32_t cur = t.rcv_wnd();
   const std::size_t used = t.ooo.bytes() + t.rcvq.size();
   const std::uint32_t space = std::min<std::uint32_t>(
@@ -126,14 +127,14 @@ Result<NotifyPair> receive(Engine& e, Instant now, const Flow& flow, std::vector
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return std::unexpected(Error::not_found());
   if (found->rcvq.empty()) {
-    if (found->fin_received || found->read_shut) return std::unexpected(Error::eof());
+    if (found->fin_received() || found->user.read_shut) return std::unexpected(Error::eof());
     if (!window_update_due(*found)) return found->notifies;
   }
   NotifyPair n = found->notifies;
   step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     take(t.rcvq);
-    if (!t.fin_received && t.synchronized()) {
-      if (window_update_due(t)) t.ack_now = true;
+    if (!t.fin_received() && t.synchronized()) {
+      if (window_update_due(t)) t.ack_owed.now = true;
       output(c, t);
     }
   });
@@ -155,7 +156,8 @@ Result<NotifyPair> engine_recv_into(Engine& e, Instant now, const Flow& flow, st
 Result<std::size_t> engine_peek(const Engine& e, const Flow& flow, std::span<std::byte> buf) {
   const Tcb* found = e.tcbs.find(flow);
   if (!found) return std::unexpected(Error::not_found());
-  if (found->rcvq.empty() && (found->fin_received || found->read_shut)) return std::unexpected(Error::eof());
+  if (found->rcvq.empty() && (found->fin_received() || found->user.read_shut))
+    return std::unexpected(Error::eof());
   return found->rcvq.copy_front(buf);
 }
 
@@ -181,7 +183,8 @@ Result<EngineSent> send_data(Engine& e, Instant now, const Flow& flow, const D& 
   const std::uint64_t h = FlowTable::hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return std::unexpected(Error::not_found());
-  if (found->write_shut) return std::unexpected(wrong_state("send", *found, CallError::write_shut, "shut down for writing"));
+  if (found->user.write_shut)
+    return std::unexpected(wrong_state("send", *found, CallError::write_shut, "shut down for writing"));
   if (!can_send(found->state)) return std::unexpected(wrong_state("send", *found, CallError::not_connected, "cannot send"));
   const std::size_t n = std::min(size_of(data), found->send_space());
   EngineSent r{n, found->notifies};
@@ -209,7 +212,8 @@ std::optional<Error> engine_force_enqueue(Engine& e, Instant now, const Flow& fl
   const std::uint64_t h = FlowTable::hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return Error::not_found();
-  if (found->write_shut) return wrong_state("force_enqueue", *found, CallError::write_shut, "shut down for writing");
+  if (found->user.write_shut)
+    return wrong_state("force_enqueue", *found, CallError::write_shut, "shut down for writing");
   if (!can_send(found->state)) return wrong_state("force_enqueue", *found, CallError::not_connected, "cannot send");
   (void)now;
   e.tcbs.update(h, flow, [&](Tcb& t) { t.sndq.append(data); });
@@ -227,15 +231,15 @@ std::optional<Error> engine_set_options(Engine& e, const Flow& flow, const FlowO
       if (t.state == TcpState::syn_sent && t.snd_max == t.iss && e.cfg().window_scaling)
         t.rcv_wscale = window_shift_for(t.recv_buffer);
     }
-    if (o.nodelay) t.nodelay = *o.nodelay;
+    if (o.nodelay) t.user.nodelay = *o.nodelay;
     if (o.congestion_control && *o.congestion_control != t.cc.kind()) t.cc.select(*o.congestion_control);
-    if (o.pacing) t.pacing = *o.pacing;
+    if (o.pacing) t.user.pacing = *o.pacing;
     if (o.keepalive_idle) t.keepalive_idle = *o.keepalive_idle;
     if (o.keepalive_interval) t.keepalive_interval = *o.keepalive_interval;
     if (o.keepalive_count) t.keepalive_count = *o.keepalive_count;
     if (o.keepalive) {
-      t.keepalive = *o.keepalive;
-      if (!t.keepalive)
+      t.user.keepalive = *o.keepalive;
+      if (!t.user.keepalive)
         t.disarm(Timer::keepalive);
       else if (t.state == TcpState::established && !t.armed(Timer::keepalive))
         t.arm(Timer::keepalive, t.last_recv + t.keepalive_idle);

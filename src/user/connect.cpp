@@ -57,8 +57,8 @@ Result<EngineConnected> engine_connect(Engine& e, Instant now, const IpAddr& src
   }
   const Flow flow({src, port}, remote);
   Tcb t = new_tcb(e, flow, opts, now);
-  t.active_open = true;
-  t.user_knows = true;
+  t.open.active = true;
+  t.open.user_knows = true;
   t.iss = initial_sequence_number(e.cfg().isn_secret, flow, now);
   t.snd_una = t.snd_nxt = t.snd_max = t.iss;
   t.snd_wl2 = t.iss;
