@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <sstream>
 #include <unordered_map>
@@ -517,8 +518,16 @@ struct Visit {
 
 class Search {
  public:
-  Search(const ExploreSpec& spec, std::uint32_t depth, ExploreReport& report)
-      : runner_(spec), spec_(spec), depth_(depth), report_(report), start_(std::chrono::steady_clock::now()) {}
+  // `limit`: a violation is recorded only when its whole choice sequence (the search's and a
+  // well-behaved run's) is at most this long; a longer one found by a liveness run is passed
+  // over and the search goes on (looking for a shorter one).
+  Search(const ExploreSpec& spec, std::uint32_t depth, std::size_t limit, ExploreReport& report)
+      : runner_(spec),
+        spec_(spec),
+        depth_(depth),
+        limit_(limit),
+        report_(report),
+        start_(std::chrono::steady_clock::now()) {}
 
   // Depth first from the initial state; stops at the first violation.
   void run() {
@@ -554,7 +563,7 @@ class Search {
     report_.max_depth = std::max(report_.max_depth, depth);
     if (runner_.complete(w)) {
       if (auto f = runner_.final_check(w)) return fail(*f, path_.size());
-    } else if (spec_.check_liveness && !live_.contains(key)) {
+    } else if (spec_.check_liveness && !live_.contains(key) && !too_long_.contains(key)) {
       if (auto f = liveness(w)) return f;
     }
     if (depth >= depth_) {
@@ -616,6 +625,7 @@ class Search {
     std::vector<std::uint64_t> keys;
     for (std::uint32_t step = 0;; ++step) {
       const std::uint64_t key = fingerprint(w);
+      if (step == 0) liveness_key_ = key;
       if (live_.contains(key) || runner_.complete(w)) {
         if (runner_.complete(w))
           if (auto f = runner_.final_check(w)) return fail_live(*f, extra);
@@ -650,6 +660,10 @@ class Search {
 
   Found fail_live(const std::string& what, const std::vector<Choice>& extra) {
     const std::size_t prefix = path_.size();
+    if (prefix + extra.size() > limit_) {
+      too_long_.insert(liveness_key_);
+      return std::nullopt;
+    }
     path_.insert(path_.end(), extra.begin(), extra.end());
     Found r = fail(what, prefix);
     path_.resize(prefix);
@@ -680,18 +694,22 @@ class Search {
   Runner runner_;
   const ExploreSpec& spec_;
   std::uint32_t depth_;
+  std::size_t limit_;
   ExploreReport& report_;
   std::chrono::steady_clock::time_point start_;
   std::unordered_map<std::uint64_t, std::vector<Visit>> visited_;
   std::unordered_set<std::uint64_t> live_;  // fingerprints from which a well-behaved run completes
+  // Fingerprints whose well-behaved run fails, but in more choices than limit_ allows.
+  std::unordered_set<std::uint64_t> too_long_;
+  std::uint64_t liveness_key_ = 0;  // the state the current liveness run started from
   std::vector<Choice> path_;
   std::uint64_t frontier_ = 0;
 };
 
-ExploreReport search(const ExploreSpec& spec, std::uint32_t depth) {
+ExploreReport search(const ExploreSpec& spec, std::uint32_t depth, std::size_t limit) {
   ExploreReport r;
   const auto t0 = std::chrono::steady_clock::now();
-  Search(spec, depth, r).run();
+  Search(spec, depth, limit, r).run();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
@@ -737,18 +755,21 @@ std::string to_string(const Choice& c) {
 }
 
 ExploreReport explore(const ExploreSpec& spec) {
-  ExploreReport first = search(spec, spec.bounds.depth);
+  ExploreReport first = search(spec, spec.bounds.depth, SIZE_MAX);
   if (!first.violation || !spec.shorten) return first;
-  // Shorter searches until none fails: the violation with the fewest search choices.
+  // Shorter searches until none fails: the violation with the fewest choices, the search's and
+  // the well-behaved run's together (a liveness run may reach a safety violation in more
+  // choices than some path of the search does).
   ExploreReport best = first;
   double seconds = first.seconds;
   std::uint64_t explored = first.explored;
-  for (std::uint32_t d = static_cast<std::uint32_t>(first.violation->explored_prefix); d > 0;) {
-    ExploreReport r = search(spec, d - 1);
+  for (std::size_t n = first.violation->choices.size(); n > 1;) {
+    const auto depth = static_cast<std::uint32_t>(std::min<std::size_t>(spec.bounds.depth, n - 1));
+    ExploreReport r = search(spec, depth, n - 1);
     seconds += r.seconds;
     explored += r.explored;
     if (!r.violation) break;
-    d = static_cast<std::uint32_t>(r.violation->explored_prefix);
+    n = r.violation->choices.size();
     best.violation = r.violation;
   }
   best.seconds = seconds;

@@ -54,7 +54,8 @@ struct ExploreSpec {
   bool check_liveness = true;
   std::uint32_t liveness_steps = 500;  // choices a well-behaved run may take to complete
   std::uint64_t max_states = 0;        // stop after this many steps (0: no limit)
-  // Look for a shorter violating sequence once one is found (re-searching with smaller depths).
+  // Look for a shorter violating sequence once one is found (re-searching with smaller depths):
+  // the one reported has the fewest choices, the search's and the well-behaved run's together.
   bool shorten = true;
   // Called about every `progress_every` steps.
   std::function<void(const struct ExploreProgress&)> progress;

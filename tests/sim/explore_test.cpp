@@ -190,6 +190,33 @@ TEST(Explore, FindsAFinAcceptedOutOfOrder) {
   EXPECT_LE(r.violation->choices.size(), 5u) << describe(r);
 }
 
+// The violation reported is a shortest one: a plain tree search (no visited set, no sleep
+// sets, no liveness runs: every path, each choice its own) finds none one choice shorter than
+// the whole sequence (the search's choices and the well-behaved run's), and one of its length.
+TEST(Explore, ThePlantedBugsViolationsAreShortest) {
+  for (int which = 0; which < 2; ++which) {
+    ExploreSpec spec = which == 0 ? partial_ack_spec() : fin_spec();
+    if (which == 0)
+      spec.client_config.test_faults.partial_ack_stops_rto = true;
+    else
+      spec.server_config.test_faults.accept_fin_out_of_order = true;
+    const ExploreReport r = explore(spec);
+    ASSERT_TRUE(r.violation);
+    const std::size_t n = r.violation->choices.size();
+    ASSERT_GT(n, 1u);
+    ExploreSpec tree = spec;
+    tree.merge_states = false;
+    tree.partial_order = false;
+    tree.check_liveness = false;
+    tree.shorten = false;
+    tree.bounds.depth = static_cast<std::uint32_t>(n - 1);
+    const ExploreReport shorter = explore(tree);
+    EXPECT_FALSE(shorter.violation) << "a violation in " << n - 1 << " choices: " << describe(shorter);
+    tree.bounds.depth = static_cast<std::uint32_t>(n);
+    EXPECT_TRUE(explore(tree).violation) << "none in " << n << " choices";
+  }
+}
+
 // Reproducers (make_repro): the script is from the faulty side, plants its fault, ends at the
 // line where the faulty stack departs from a correct one (what it expects there is checked
 // here as text; tests/sim/explore_repro_test.sh runs the scripts), and the segments are the
