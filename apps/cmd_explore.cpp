@@ -33,6 +33,7 @@ struct ExploreOptions {
   bool nodelay = false;
   std::vector<std::string> test_faults;
   std::string repro_dir;
+  std::string repro_side;  // empty: make_repro's choice
 };
 
 // Where a reproducer went: the script, the pcap, and what the script shows.
@@ -42,9 +43,12 @@ struct ReproFiles {
 };
 
 // Writes DIR/<scenario>.pkt and DIR/<scenario>.pcap for the violation's choices.
-ReproFiles write_repro(const std::string& dir, const sim::ExploreSpec& spec, const sim::ExploreViolation& v) {
+ReproFiles write_repro(const std::string& dir, const std::string& side, const sim::ExploreSpec& spec,
+                       const sim::ExploreViolation& v) {
   ReproFiles f;
-  f.repro = sim::make_repro(spec, v.choices);
+  std::optional<std::uint8_t> pov;
+  if (!side.empty()) pov = side == "server" ? 1 : 0;
+  f.repro = sim::make_repro(spec, v.choices, pov);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw CommandError("utcp explore: --repro " + dir + ": " + ec.message());
@@ -158,13 +162,24 @@ int run_explore(const ExploreOptions& o) {
   for (Config* c : {&spec.client_config, &spec.server_config}) {
     c->mtu = o.mtu;
     c->nodelay = o.nodelay;
-    for (const std::string& f : o.test_faults) {
-      if (f == "partial_ack_stops_rto")
+  }
+  for (const std::string& given : o.test_faults) {
+    // [client:|server:]NAME
+    std::string name = given;
+    std::vector<Config*> where{&spec.client_config, &spec.server_config};
+    if (const auto colon = given.find(':'); colon != std::string::npos) {
+      const std::string side = given.substr(0, colon);
+      if (side != "client" && side != "server") throw UsageError("--test-fault: '" + side + "' is not client or server");
+      where = {side == "client" ? &spec.client_config : &spec.server_config};
+      name = given.substr(colon + 1);
+    }
+    for (Config* c : where) {
+      if (name == "partial_ack_stops_rto")
         c->test_faults.partial_ack_stops_rto = true;
-      else if (f == "accept_fin_out_of_order")
+      else if (name == "accept_fin_out_of_order")
         c->test_faults.accept_fin_out_of_order = true;
       else
-        throw UsageError("--test-fault: unknown fault '" + f + "'");
+        throw UsageError("--test-fault: unknown fault '" + name + "'");
     }
   }
   const bool tty = isatty(STDERR_FILENO) == 1;
@@ -187,7 +202,7 @@ int run_explore(const ExploreOptions& o) {
   const sim::ExploreReport r = sim::explore(spec);
   if (!o.quiet && tty && r.explored >= spec.progress_every) std::fprintf(stderr, "\n");
   std::optional<ReproFiles> files;
-  if (r.violation && !o.repro_dir.empty()) files = write_repro(o.repro_dir, spec, *r.violation);
+  if (r.violation && !o.repro_dir.empty()) files = write_repro(o.repro_dir, o.repro_side, spec, *r.violation);
 
   if (o.json) {
     std::cout << report_json(spec, r, files).dump(2) << "\n";
@@ -258,10 +273,13 @@ Run setup(CLI::App& cmd) {
   cmd.add_option("--mtu", o->mtu, "Both stacks' MTU (576: MSS 536)")->capture_default_str()->check(CLI::Range(68u, 65535u));
   cmd.add_flag("--nodelay", o->nodelay, "Nagle off in both stacks");
   cmd.add_option("--test-fault", o->test_faults,
-                 "TEST ONLY: plant a bug in both stacks (partial_ack_stops_rto, accept_fin_out_of_order); repeatable")
-      ->check(CLI::IsMember({"partial_ack_stops_rto", "accept_fin_out_of_order"}));
+                 "TEST ONLY: plant a bug, [client:|server:]NAME (partial_ack_stops_rto, accept_fin_out_of_order; "
+                 "without a side, in both stacks); repeatable");
   cmd.add_option("--repro", o->repro_dir,
                  "On a violation, write DIR/<scenario>.pkt (a script for `utcp script`) and DIR/<scenario>.pcap");
+  cmd.add_option("--repro-side", o->repro_side,
+                 "The reproducer's point of view (default: the side with test faults, else the one the violation names)")
+      ->check(CLI::IsMember({"client", "server"}));
   cmd.add_flag("--json", o->json, "Print one JSON document instead of text");
   cmd.add_flag("--quiet", o->quiet, "No progress line");
   return [o] { return run_explore(*o); };

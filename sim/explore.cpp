@@ -121,6 +121,16 @@ class Runner {
     return out;
   }
 
+  // What a well-behaved network does next: deliver the heads in order, fire a timer only when
+  // nothing is in flight; nothing when neither is possible.
+  std::optional<Choice> well_behaved_choice(const World& w) const {
+    if (!w.chan[0].empty()) return Choice{Choice::Kind::deliver, 0, 0};
+    if (!w.chan[1].empty()) return Choice{Choice::Kind::deliver, 1, 0};
+    if (timer_enabled(w, client)) return Choice{Choice::Kind::timer, 0, 0};
+    if (timer_enabled(w, server)) return Choice{Choice::Kind::timer, 1, 0};
+    return std::nullopt;
+  }
+
   // A stack's timer may fire when its deadline is the earliest of both (time only moves on)
   // and no segment in flight would be older than the network's max_delay by then.
   bool timer_enabled(const World& w, std::size_t side) const {
@@ -373,11 +383,15 @@ class Runner {
         break;
     }
     if (close_now && !a.closed) {
-      auto r = close(std::move(w.stack[side]), w.now, *a.flow);
+      // RFC 9293 §3.10.4 CLOSE: no more to send, but the user may go on receiving; utcp's
+      // close() is close(2) (reading is over), its shutdown(write) is the RFC's CLOSE. An
+      // application that still has the peer's end of stream to read shuts down its side.
+      auto r = a.eof ? close(std::move(w.stack[side]), w.now, *a.flow)
+                     : shutdown(std::move(w.stack[side]), w.now, *a.flow, Direction::write);
       if (!r) return "event: " + std::string(side_name(side)) + ": close: " + r.error().message;
       w.stack[side] = std::move(r->state);
       a.closed = true;
-      call("close");
+      call(a.eof ? "close" : "shutdown");
       emit(w, side, r->out, trace);
     }
     if (abort_now) {
@@ -640,18 +654,9 @@ class Search {
            << " steps of a well-behaved network";
         return fail_live(os.str(), extra);
       }
-      Choice c;
-      if (!w.chan[0].empty()) {
-        c = {Choice::Kind::deliver, 0, 0};
-      } else if (!w.chan[1].empty()) {
-        c = {Choice::Kind::deliver, 1, 0};
-      } else if (runner_.timer_enabled(w, client)) {
-        c = {Choice::Kind::timer, 0, 0};
-      } else if (runner_.timer_enabled(w, server)) {
-        c = {Choice::Kind::timer, 1, 0};
-      } else {
-        return fail_live("liveness: deadlock: nothing in flight, no timer armed, workload incomplete", extra);
-      }
+      const auto next = runner_.well_behaved_choice(w);
+      if (!next) return fail_live("liveness: deadlock: nothing in flight, no timer armed, workload incomplete", extra);
+      const Choice c = *next;
       extra.push_back(c);
       ++report_.liveness_steps;
       if (auto f = runner_.apply(w, c, nullptr)) return fail_live(*f, extra);
@@ -828,6 +833,25 @@ ExploreReplay replay(const ExploreSpec& spec, std::span<const Choice> choices) {
   } else if (w.chan[0].empty() && w.chan[1].empty() && !runner.timer_enabled(w, client) &&
              !runner.timer_enabled(w, server)) {
     out.failure = "liveness: deadlock: nothing in flight, no timer armed, workload incomplete";
+  }
+  return out;
+}
+
+std::vector<Choice> well_behaved_run(const ExploreSpec& spec, std::span<const Choice> prefix) {
+  Runner runner(spec);
+  World w = runner.initial(nullptr);
+  std::vector<Choice> out;
+  for (const Choice& c : prefix) {
+    const auto enabled = runner.choices(w);
+    if (std::find(enabled.begin(), enabled.end(), c) == enabled.end()) return out;
+    out.push_back(c);
+    if (runner.apply(w, c, nullptr)) return out;
+  }
+  for (std::uint32_t step = 0; step < spec.liveness_steps && !runner.complete(w); ++step) {
+    const auto c = runner.well_behaved_choice(w);
+    if (!c) break;
+    out.push_back(*c);
+    if (runner.apply(w, *c, nullptr)) break;
   }
   return out;
 }

@@ -79,7 +79,9 @@ struct TraceEntry {
   Instant at{};
   std::uint8_t side = 0;  // the stack that sent (send), received (deliver), lost its segment (drop), ran (timer, call)
   std::optional<Output> segment;  // send, deliver, drop
-  std::string call;               // call: "connect", "accept", "close", "abort", "send 100", "read 100", "read eof"
+  // call: "connect", "accept", "shutdown" (the write side), "close", "abort", "send 100",
+  // "read 100", "read eof"
+  std::string call;
 };
 
 struct ExploreViolation {
@@ -118,6 +120,10 @@ struct ExploreReplay {
   bool applied_all = false;             // every choice was enabled
 };
 ExploreReplay replay(const ExploreSpec&, std::span<const Choice>);
+// `prefix` (as far as its choices are enabled), then what a well-behaved network does (the
+// heads delivered in order, a timer only when nothing is in flight) until the workload
+// completes, a property breaks or spec.liveness_steps pass: a whole run, for reproducers.
+std::vector<Choice> well_behaved_run(const ExploreSpec&, std::span<const Choice> prefix = {});
 // One line per entry: "  0.200s client send S 1000:1000(0) win 65535 <mss 1460>", ...
 std::string format_trace(std::span<const TraceEntry>);
 

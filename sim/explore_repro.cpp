@@ -206,15 +206,16 @@ class Mirror {
       for (const Payload& p : r->data) n += p.size();
       line(n ? call + std::to_string(n) : call + "-1 EAGAIN (Resource temporarily unavailable)");
       out(r->out);
-    } else if (what == "close") {
-      // The explored application half-closes and goes on reading: shutdown, not close(2).
-      auto r = shutdown(std::move(st_), now_, *flow_, Direction::write);
+    } else if (what == "shutdown" || what == "close") {
+      // shutdown(SHUT_WR) is the core's shutdown of the write side; close(2) its close.
+      auto r = what == "close" ? close(std::move(st_), now_, *flow_)
+                               : shutdown(std::move(st_), now_, *flow_, Direction::write);
       if (!r) {
         broken_ = true;
         return;
       }
       st_ = std::move(r->state);
-      line("shutdown(" + f + ", SHUT_WR) = 0");
+      line(what == "close" ? "close(" + f + ") = 0" : "shutdown(" + f + ", SHUT_WR) = 0");
       out(r->out);
     } else if (what == "abort") {
       auto r = utcp::abort(std::move(st_), now_, *flow_);

@@ -52,6 +52,21 @@ check partial_ack transfer partial_ack_stops_rto "missing segment" \
 check fin_ooo close accept_fin_out_of_order "wrong ack" \
   --bytes 100 --max-loss 0 --max-dup 0 --max-reorder 1 --max-timers 2 --depth 20
 
+# The other side's point of view (no fault there): the run as that stack made it, which passes.
+out=$("$utcp" explore --scenario close --test-fault server:accept_fin_out_of_order --repro "$dir/client" --repro-side client \
+  --bytes 100 --max-loss 0 --max-dup 0 --max-reorder 1 --max-timers 2 --depth 20 --quiet 2>&1)
+echo "$out" | grep -q "^reproducer: .*(the client's point of view" || fail "--repro-side client: $out"
+grep -q '^--test_fault' "$dir/client/close.pkt" && fail "the client's script plants a fault"
+res=$("$utcp" script "$dir/client/close.pkt" 2>&1) || fail "the client's recorded run fails: $res"
+
+usage_error() {
+  err=$("$utcp" "$@" 2>&1 >/dev/null)
+  [ $? -eq 2 ] || fail "'$*' is not a usage error: $err"
+}
+usage_error explore --test-fault nope
+usage_error explore --test-fault middle:partial_ack_stops_rto
+usage_error explore --repro-side both
+
 # A run without a violation writes nothing.
 "$utcp" explore --scenario handshake --max-loss 0 --max-dup 0 --max-reorder 0 --repro "$dir/none" --quiet >/dev/null 2>&1 \
   || fail "a clean run with --repro failed"

@@ -74,6 +74,20 @@ TEST(Explore, CloseCompletes) {
   ASSERT_FALSE(r.violation) << describe(r);
 }
 
+// Data both ways: the client closes before the server's bytes arrive and still reads them
+// (its close is a shutdown of the write side until it has read the end of stream).
+TEST(Explore, CloseWithDataBothWaysCompletes) {
+  for (auto sc : {ExploreScenario::close, ExploreScenario::simultaneous_close}) {
+    ExploreSpec spec = small(sc, 1, 0, 0, 30);
+    spec.bounds.max_timers = 3;
+    spec.client_bytes = 100;
+    spec.server_bytes = 50;
+    const ExploreReport r = explore(spec);
+    EXPECT_FALSE(r.violation) << to_string(sc) << ": " << describe(r);
+    EXPECT_GT(r.distinct, 100u);
+  }
+}
+
 TEST(Explore, SimultaneousCloseCompletes) {
   ExploreSpec spec = small(ExploreScenario::simultaneous_close, 1, 0, 1, 30);
   spec.bounds.max_timers = 4;
