@@ -81,5 +81,30 @@ TEST(ExploreRepro, ScriptsOfCorrectRunsPass) {
   }
 }
 
+// The same with RFC 7323 timestamps and RFC 2018 SACK negotiated (the header's
+// --tcp_timestamps=1 --tcp_sack=1): the runner numbers the stack's TSvals from the first one a
+// `>` line names, as the writer writes them.
+TEST(ExploreRepro, ScriptsWithTimestampsAndSackPass) {
+  for (auto sc : {ExploreScenario::transfer, ExploreScenario::close}) {
+    ExploreSpec spec = spec_for(sc);
+    for (Config* c : {&spec.client_config, &spec.server_config}) c->timestamps = c->sack = true;
+    for (std::size_t p = 0; p < prefixes.size(); ++p) {
+      const std::vector<Choice> run = well_behaved_run(spec, prefixes[p]);
+      ASSERT_FALSE(replay(spec, run).failure);
+      for (std::uint8_t side : {0, 1}) {
+        const ExploreRepro rep = make_repro(spec, run, side);
+        SCOPED_TRACE(std::string(to_string(sc)) + ", start " + std::to_string(p) + ", " +
+                     (side == 0 ? "client" : "server") + ":\n" + rep.script);
+        ASSERT_NE(rep.script.find("\n--tcp_timestamps=1\n--tcp_sack=1\n"), std::string::npos);
+        ASSERT_NE(rep.script.find("TS val "), std::string::npos);
+        const auto script = script::parse(rep.script, "repro.pkt");
+        ASSERT_TRUE(script) << script.error();
+        const script::Outcome o = script::run_script(*script);
+        EXPECT_TRUE(o.passed) << "line " << o.line << ": " << o.reason;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace utcp::sim
