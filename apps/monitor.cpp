@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <utility>
 
 #include "clock.hpp"
 #include "command.hpp"
@@ -78,11 +79,17 @@ std::shared_ptr<ConnCounters> Monitor::track(utcp_host* host, int fd, std::strin
   auto c = std::make_shared<ConnCounters>(host, fd, std::move(name), now());
   std::lock_guard lk(mu_);
   conns_.push_back(c);
+  // The flow's first row as it opens, so that its trace has a start and (closed()) an end
+  // even when the transfer is shorter than the sampling tick.
+  if (trace_) {
+    if (const auto ci = host::unwrap(host).conn_info(fd)) c->trace.sample(*trace_, c->opened, *ci, retransmits(), true);
+  }
   return c;
 }
 
 void Monitor::closed(ConnCounters& c) {
   // Under c.mu, held by the caller.
+  if (trace_) c.final_info = host::unwrap(c.host).conn_info(c.fd);
   c.open = false;
   c.closed = now();
 }
@@ -100,7 +107,10 @@ void Monitor::sample(double t) {
   const std::uint64_t retr = retransmits();
   for (const auto& c : conns_) {
     std::lock_guard lk(c->mu);
-    if (!c->open) continue;
+    if (!c->open) {
+      if (c->final_info) c->trace.sample(*trace_, t, *std::exchange(c->final_info, std::nullopt), retr, false);
+      continue;
+    }
     if (const auto ci = host::unwrap(c->host).conn_info(c->fd)) c->trace.sample(*trace_, t, *ci, retr, false);
   }
 }

@@ -46,6 +46,9 @@ struct ConnCounters {
   FlowTrace trace;  // the monitor's
   double opened;
   std::optional<double> closed;
+  // The descriptor's last state, read as it closes: the trace's final row for the flow, so that a
+  // transfer shorter than the sampling tick still has its start and its end.
+  std::optional<ConnInfo> final_info;
   std::uint64_t at_interval_start = 0;  // the monitor's
 };
 

@@ -366,9 +366,14 @@ void Session::print_shard(std::ostream& os, const Shard& sh) const {
 
 // ---- Conn ----
 
-Conn::Conn(Session& s, int fd, std::size_t shard) : s_(&s), shard_(shard), fd_(fd) {
+Conn::Conn(Session& s, int fd, std::size_t shard, bool connected) : s_(&s), shard_(shard), fd_(fd) {
   utcp_fcntl(host(), fd, F_SETFL, O_NONBLOCK);
-  if (Monitor* m = s.monitor()) {
+  if (connected) track();
+}
+
+void Conn::track() {
+  const int fd = fd_.load();
+  if (Monitor* m = s_->monitor()) {
     sockaddr_storage local{}, peer{};
     socklen_t ll = sizeof local, pl = sizeof peer;
     std::string name = "fd " + std::to_string(fd);
@@ -491,7 +496,7 @@ std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeou
   int fd = utcp_socket(s.host(), s.family(), SOCK_STREAM, 0);
   if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
   s.configure(fd);
-  Conn c(s, fd);
+  Conn c(s, fd, 0, /*connected=*/false);
   auto addr = make_sockaddr(to.ip, to.port);
   int r = utcp_connect(s.host(), fd, addr.get(), addr.len);
   int e = errno;
@@ -517,6 +522,7 @@ std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeou
     if (err == ECONNREFUSED) return std::unexpected("connecting to " + where.str() + ": connection refused");
     if (err != 0) return std::unexpected("connecting to " + where.str() + ": " + std::strerror(err));
   }
+  c.track();
   return c;
 }
 

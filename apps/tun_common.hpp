@@ -135,8 +135,9 @@ class Session {
 // and the I/O loop can be kicked; waits are utcp_poll in slices that notice a stop signal.
 class Conn {
  public:
-  // `fd` is a descriptor of the session's host `shard`.
-  Conn(Session& s, int fd, std::size_t shard = 0);
+  // `fd` is a descriptor of the session's host `shard`. A connected one is tracked by the
+  // session's monitor at once; one still connecting (dial) once it is connected (track()).
+  Conn(Session& s, int fd, std::size_t shard = 0, bool connected = true);
   Conn(Conn&& other) noexcept;
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
@@ -157,6 +158,9 @@ class Conn {
   void cancel() { cancelled_.store(true); }
 
  private:
+  friend std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms);
+  // Registers the connection with the session's monitor, named by its two addresses.
+  void track();
   bool wait(short events);
   void close_fd();
   utcp_host* host() const { return s_->host(shard_); }

@@ -70,7 +70,9 @@ import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 assert len(rows) >= 2, len(rows)
 una = [int(r["snd_una"]) for r in rows]
-assert una == sorted(una) and una[-1] >= 2000000, una[-5:]
+# A row as the flow opens (nothing acknowledged yet), and its end, however short the transfer.
+assert una[0] == 0 and una == sorted(una) and una[-1] >= 2000000, una[-5:]
+assert "-" in rows[0]["flow"] and not rows[0]["flow"].startswith("fd "), rows[0]["flow"]
 assert all(int(r["cwnd"]) > 0 for r in rows[1:])
 PY
 
