@@ -11,18 +11,67 @@ namespace utcp::detail {
 
 namespace {
 constexpr std::uint32_t kFirstCap = 4;
+
+// A queue gives its piece list back when it empties (so an idle connection owns nothing),
+// and a busy one empties often: recv takes everything, an ACK covers everything sent. Freed
+// lists of up to kMaxCap pieces wait in a small cache per thread for the next queue that
+// needs one, so a steady stream allocates none. Trivially destructible storage, as the block
+// cache in payload.cpp: a list freed while the thread exits (after the cleaner) is deleted.
+struct RepCache {
+  static constexpr std::size_t kDepth = 8;
+  static constexpr std::uint32_t kMaxCap = 64;
+  void* slot[kDepth];
+  std::uint32_t cap[kDepth];
+  std::size_t n;
+  bool closed;
+};
+thread_local RepCache t_reps{};
+struct RepCacheCleaner {
+  bool armed = false;
+  ~RepCacheCleaner() {
+    while (t_reps.n > 0) ::operator delete(t_reps.slot[--t_reps.n]);
+    t_reps.closed = true;
+  }
+};
+thread_local RepCacheCleaner t_rep_cleaner;
+
+// A cached list with room for at least `cap` pieces (its capacity in `*got`), or nullptr.
+void* take_cached_rep(std::uint32_t cap, std::uint32_t* got) {
+  for (std::size_t i = t_reps.n; i-- > 0;) {
+    if (t_reps.cap[i] < cap) continue;
+    void* p = t_reps.slot[i];
+    *got = t_reps.cap[i];
+    --t_reps.n;
+    t_reps.slot[i] = t_reps.slot[t_reps.n];
+    t_reps.cap[i] = t_reps.cap[t_reps.n];
+    return p;
+  }
+  return nullptr;
+}
+bool cache_rep(void* p, std::uint32_t cap) {
+  if (t_reps.closed || cap > RepCache::kMaxCap || t_reps.n == RepCache::kDepth) return false;
+  t_rep_cleaner.armed = true;  // constructs the cleaner, so the thread's exit frees the cache
+  t_reps.slot[t_reps.n] = p;
+  t_reps.cap[t_reps.n] = cap;
+  ++t_reps.n;
+  return true;
+}
 }  // namespace
 
 ByteQueue::Rep* ByteQueue::new_rep(std::uint32_t cap) {
-  void* mem = ::operator new(sizeof(Rep) + cap * sizeof(Piece));
+  std::uint32_t got = cap;
+  void* mem = take_cached_rep(cap, &got);
+  if (!mem) mem = ::operator new(sizeof(Rep) + cap * sizeof(Piece));
   Rep* r = ::new (mem) Rep;
-  r->cap = cap;
+  r->cap = got;
   return r;
 }
 
 void ByteQueue::free_rep(Rep* r) {
   for (std::uint32_t i = 0; i < r->count; ++i) r->at(i).~Piece();
+  const std::uint32_t cap = r->cap;
   r->~Rep();
+  if (cache_rep(r, cap)) return;
   ::operator delete(static_cast<void*>(r));
 }
 

@@ -49,6 +49,16 @@ Before before(const Tcb& t) {
   return {t.state, t.open.user_knows, t.fin_received(), t.rcvq.size(), t.send_space()};
 }
 
+// The send space at which a waiting writer is woken: one full segment (half the send buffer
+// when that is smaller; at least one byte). A writer waits only after a send that filled the
+// buffer, so the edge fires once per refill: with the writer keeping the buffer full, at the
+// first ACK that frees a segment's worth. A higher mark (Linux wakes at a third of the buffer
+// free) left small buffers idle: `utcp sim --table` lost up to 45 % of its 16 KiB goodput
+// with half the buffer as the mark.
+std::size_t send_low_water(const Tcb& t) {
+  return std::max<std::size_t>(1, std::min<std::size_t>(t.smss, t.send_buffer / 2));
+}
+
 // The event a step caused, from the connection before and after it and the verdict alone.
 std::optional<EngineEvent> derive_event(const Before& b, const Tcb& t, const Verdict& v, const Flow& flow) {
   if (v.end != Verdict::End::keep) {
@@ -64,8 +74,13 @@ std::optional<EngineEvent> derive_event(const Before& b, const Tcb& t, const Ver
     return ev;
   }
   if (!b.user_knows) return std::nullopt;
-  const bool wake_rcv = t.rcvq.size() > b.rcvq || (t.fin_received() && !b.fin_received);
-  const bool wake_snd = !t.user.write_shut && t.send_space() > b.send_space;
+  // Edges only, so a steady stream costs one event per emptied queue, not one per segment:
+  // the receive queue went from empty to non-empty (a reader waits only after a recv that
+  // found it empty), or the end of stream was reached; the send space rose across the
+  // low-water mark (a writer waits only after a send that filled the buffer).
+  const bool wake_rcv = (b.rcvq == 0 && !t.rcvq.empty()) || (t.fin_received() && !b.fin_received);
+  const std::size_t lowat = send_low_water(t);
+  const bool wake_snd = !t.user.write_shut && b.send_space < lowat && t.send_space() >= lowat;
   if (!wake_rcv && !wake_snd) return std::nullopt;
   EngineEvent ev{EngineEvent::Kind::signal, flow, t.notifies};
   ev.wake_rcv = wake_rcv;

@@ -386,6 +386,55 @@ TEST(Events, FinSignalsReceiveWaiter) {
   EXPECT_TRUE(contains(ev->notifies, rcv));
 }
 
+// Signals are edges: data arriving while earlier data is still unread wakes nobody (a reader
+// waits only after a recv found the queue empty); once recv has emptied it, the next data
+// signals again.
+TEST(Events, DataSignalsOnlyWhenTheQueueWasEmpty) {
+  Harness h;
+  h.to_established({Mss{1460}});
+  const auto [rcv, snd] = notifies(h);
+  h.peer_sends(data(1, 1, "one "), h.now() + 10ms);
+  auto first = h.take_event<Signal<int>>();
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(contains(first->notifies, rcv));
+  h.peer_sends(data(5, 1, "two "), h.now() + 1ms);
+  h.expect_no_event();
+  auto r = h.recv();
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->data.empty());
+  h.peer_sends(data(9, 1, "three"), h.now() + 1ms);
+  auto again = h.take_event<Signal<int>>();
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(contains(again->notifies, rcv));
+  EXPECT_FALSE(contains(again->notifies, snd));
+}
+
+// The send waiter is woken when the send space rises across one segment (the low-water mark),
+// once: an ACK freeing less leaves it asleep, one freeing more after the crossing wakes nobody.
+TEST(Events, SendWaiterWokenAcrossTheLowWaterMarkOnce) {
+  Harness h;
+  FlowOptions o;
+  o.send_buffer = 4096;
+  h.to_established({Mss{1460}}, o);
+  const auto [rcv, snd] = notifies(h);
+  auto s1 = h.send(std::string(10000, 'q'));
+  ASSERT_TRUE(s1);
+  EXPECT_EQ(s1->enqueued, 4096u);
+  h.clear_outputs();
+  h.peer_sends(ack(1, 1001, kPeerWindow), h.now() + 10ms);
+  EXPECT_EQ(h.conn().send_space, 1000u);
+  h.expect_no_event();
+  h.peer_sends(ack(1, 2921, kPeerWindow), h.now() + 1ms);
+  EXPECT_EQ(h.conn().send_space, 2920u);
+  auto ev = h.take_event<Signal<int>>();
+  ASSERT_TRUE(ev);
+  EXPECT_TRUE(contains(ev->notifies, snd));
+  EXPECT_FALSE(contains(ev->notifies, rcv));
+  h.peer_sends(ack(1, 4097, kPeerWindow), h.now() + 1ms);
+  EXPECT_EQ(h.conn().send_space, 4096u);
+  h.expect_no_event();
+}
+
 // A pure ACK with nothing to wake gives no event.
 TEST(Events, PureAckNoEvent) {
   Harness h;

@@ -3,9 +3,33 @@
 // caller's vectors, and the bounded recv_into / peek take from the front.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <atomic>
+#include <cstdlib>
 #include <memory>
+#include <new>
 
 #include "harness.hpp"
+
+// Every operator new of this test program is counted (a replaced global operator new; the
+// count is exact, unlike timing). Only SteadyStreamAllocatesOnlyTheSignalsVectors reads it.
+namespace {
+std::atomic<std::uint64_t> g_news{0};
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void* operator new(std::size_t n) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace utcp::test {
 namespace {
@@ -147,6 +171,74 @@ TEST(ZeroCopy, RecvIntoTakesAtMostTheBufferAndPeekTakesNothing) {
   EXPECT_EQ(peek(h.s, h.flow, buf).error().kind, Error::Kind::eof);
   EXPECT_EQ(recv_into(h.s, h.now(), h.flow, buf, out).error().kind, Error::Kind::eof);
   EXPECT_EQ(peek(h.s, Flow{}, buf).error().kind, Error::Kind::not_found);
+}
+
+// Issue 15: a steady stream through the sink variants allocates nothing beyond the
+// containers the calls return. Two stacks joined in memory; each round the client sends 8 KiB
+// (copied into the send queue's blocks), every segment is encoded and handed to the other
+// side, the server's recv appends the queue's blocks to a reused vector and drops them. The
+// only allocations left are the Signal events' notify vectors (one per Signal, on edges).
+TEST(ZeroCopy, SteadyStreamAllocatesOnlyTheSignalsVectors) {
+  int next_notify = 0;
+  const IpAddr ia = IpAddr::v4(10, 0, 0, 1), ib = IpAddr::v4(10, 0, 0, 2);
+  State<int> a = empty<int>([&] { return next_notify++; }, "a");
+  State<int> b = start_listen(empty<int>([&] { return next_notify++; }, "b"), 80);
+  Instant now{};
+  auto c = connect(std::move(a), now, ia, ib, 80);
+  ASSERT_TRUE(c);
+  a = std::move(c->state);
+  const Flow fa = c->flow;
+  const Flow fb(fa.remote(), fa.local());
+  std::vector<Output> to_a, to_b{c->syn}, drained;
+  std::vector<Payload> data;
+  std::array<std::byte, 2048> wire{};
+  std::uint64_t signals = 0;
+  to_a.reserve(256);
+  to_b.reserve(256);
+  drained.reserve(256);
+  data.reserve(256);
+  // Hands every segment of `in` to `s`, its replies to the end of `replies`.
+  auto deliver = [&](State<int>& s, std::vector<Output>& in, std::vector<Output>& replies) {
+    drained.swap(in);
+    for (const Output& o : drained) {
+      const std::size_t n = o.segment.encode_into(wire, o.src, o.dst);
+      ASSERT_GT(n, 0u);
+      auto h = handle_buf(std::move(s), now, o.src, o.dst, std::span<const std::byte>(wire.data(), n), replies);
+      s = std::move(h.state);
+      if (h.event && std::holds_alternative<Signal<int>>(*h.event)) ++signals;
+    }
+    drained.clear();
+  };
+  const std::string chunk(8192, 'z');
+  std::uint64_t received = 0;
+  auto round = [&] {
+    auto sent = send(std::move(a), now, fa, std::string_view(chunk), to_b);
+    ASSERT_TRUE(sent);
+    a = std::move(sent->state);
+    deliver(b, to_b, to_a);
+    auto got = recv(std::move(b), now, fb, data, to_a);
+    ASSERT_TRUE(got);
+    b = std::move(got->state);
+    received += got->bytes;
+    data.clear();
+    deliver(a, to_a, to_b);
+    auto ta = timer(std::move(a), now, to_b);
+    a = std::move(ta.state);
+    auto tb = timer(std::move(b), now, to_a);
+    b = std::move(tb.state);
+    now += 100us;
+  };
+  // The handshake and slow start first; the caller's vectors reach their size.
+  for (int i = 0; i < 300; ++i) round();
+  ASSERT_TRUE(info(b, fb));
+  EXPECT_EQ(info(b, fb)->state, TcpState::established);
+  const std::uint64_t bytes0 = received, news0 = g_news.load(), signals0 = signals;
+  for (int i = 0; i < 300; ++i) round();
+  const std::uint64_t news = g_news.load() - news0, sig = signals - signals0;
+  EXPECT_GT(received - bytes0, 1'000'000u);  // ~700 data segments moved while counting
+  EXPECT_EQ(news, sig) << "allocations beyond the Signals' vectors: " << news - sig << " in "
+                       << received - bytes0 << " bytes";
+  EXPECT_LT(sig, 700u);  // edges, not one per segment
 }
 
 }  // namespace
