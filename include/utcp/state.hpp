@@ -65,7 +65,11 @@ struct Drop {  // a connection is gone
   std::vector<N> notifies;   // waiters to wake with an error
 };
 template <class N>
-struct Signal {  // wake these: data or end of stream to read, room to send
+// Wake these: data or end of stream to read, room to send. On edges only: the receive queue
+// went from empty to non-empty (or the end of stream was reached), the send space rose
+// across one segment (half a smaller send buffer); so a reader waits after a recv that found
+// nothing, a writer after a send that filled the buffer, and no wake-up is missed.
+struct Signal {
   Flow flow;
   std::vector<N> notifies;
 };
