@@ -524,7 +524,7 @@ Run setup(CLI::App& cmd) {
   link.push_back(cmd.add_flag("--ipv6", o->ipv6, "Use IPv6 addresses"));
   link.push_back(cmd.add_flag("--no-wscale", o->no_wscale, "Do not offer window scaling"));
   link.push_back(cmd.add_flag("--nodelay", o->nodelay, "Turn Nagle's algorithm off"));
-  link.push_back(cmd.add_option("--cc", o->cc, "Congestion control of both sides: cubic or reno")
+  link.push_back(cmd.add_option("--cc", o->cc, "Congestion control of both sides: cubic, reno or bbr")
                      ->capture_default_str()
                      ->check(congestion_control_name()));
   link.push_back(cmd.add_option("--pcap", o->pcap,

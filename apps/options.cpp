@@ -29,9 +29,9 @@ CLI::Validator congestion_control_name() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
         if (congestion_control_from(text)) return {};
-        return "expected reno or cubic, not '" + text + "'";
+        return "expected reno, cubic or bbr, not '" + text + "'";
       },
-      "reno|cubic");
+      "reno|cubic|bbr");
 }
 
 }  // namespace utcp::apps

@@ -13,7 +13,7 @@ namespace utcp::apps {
 // Everything else is refused with one line naming what was given.
 CLI::Validator percent();
 
-// A congestion control algorithm's name as TCP_CONGESTION takes it ("reno", "cubic").
+// A congestion control algorithm's name as TCP_CONGESTION takes it ("reno", "cubic", "bbr").
 CLI::Validator congestion_control_name();
 
 // A mistake in the command line the parser could not see (two options that contradict each

@@ -65,7 +65,7 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--mtu", o.mtu, "MTU of the device and the stack")->check(CLI::Range(576u, 65535u));
   cmd.add_flag("!--no-offload", o.offload,
                "no TUN offloads (IFF_VNET_HDR, TSO, checksum): one packet per read and write");
-  cmd.add_option("--cc", o.cc, "congestion control: cubic (RFC 9438 with HyStart++) or reno (RFC 5681, 6582)")
+  cmd.add_option("--cc", o.cc, "congestion control: cubic (RFC 9438 with HyStart++), reno (RFC 5681, 6582) or bbr (draft-ietf-ccwg-bbr, paced)")
       ->check(congestion_control_name())
       ->capture_default_str();
   cmd.add_flag("!--no-timestamps", o.timestamps, "do not negotiate TCP timestamps (RFC 7323)");

@@ -134,7 +134,7 @@ SysResult<void> Host::setsockopt(int fd, int level, int name, const void* val, s
         return std::unexpected(ENOPROTOOPT);
     }
   } else if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
-    // A name, not an int: "reno" or "cubic" (ENOENT for any other, as Linux).
+    // A name, not an int: "reno", "cubic" or "bbr" (ENOENT for any other, as Linux).
     if (val == nullptr) return std::unexpected(EFAULT);
     const auto* p = static_cast<const char*>(val);
     const std::string_view text(p, ::strnlen(p, static_cast<std::size_t>(std::max<socklen_t>(len, 0))));

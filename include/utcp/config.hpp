@@ -18,9 +18,10 @@ namespace utcp {
 enum class CongestionControl : std::uint8_t {
   newreno,  // "reno": RFC 5681 with RFC 6582 fast recovery
   cubic,    // "cubic": RFC 9438 with HyStart++ (RFC 9406)
+  bbr,      // "bbr": draft-ietf-ccwg-bbr (BBRv3), always paced
 };
 std::string_view to_string(CongestionControl);
-// "reno" (or "newreno"), "cubic"; nullopt for any other name.
+// "reno" (or "newreno"), "cubic", "bbr"; nullopt for any other name.
 std::optional<CongestionControl> congestion_control_from(std::string_view name);
 
 struct Config {
@@ -46,7 +47,7 @@ struct Config {
   // Congestion control: initial window in segments (RFC 6928), the algorithm of new flows,
   // and pacing (each flow spreads its sends over the round trip at the rate its algorithm
   // reports, a timer releasing what is not yet due). Pacing is off here so that tests see
-  // the window's sends at once; the host layer turns it on.
+  // the window's sends at once; BBR flows pace whatever it says.
   std::uint32_t initial_window_segments = 10;
   CongestionControl congestion_control = CongestionControl::cubic;
   bool pacing = false;

@@ -169,6 +169,10 @@ struct ConnInfo {
   std::uint32_t cwnd = 0, ssthresh = 0;
   CongestionControl congestion_control = CongestionControl::cubic;
   std::uint64_t pacing_rate = 0;  // bytes per second; 0: not pacing
+  // Model-based congestion control (BBR): its state ("Startup", "Drain", "ProbeBW_UP" ...),
+  // bandwidth estimate and latest delivery-rate sample (bytes per second); empty and 0 otherwise.
+  std::string_view cc_state;
+  std::uint64_t bottleneck_bw = 0, delivery_rate = 0;
   Duration srtt{}, rttvar{}, rto{};
   std::uint32_t retransmits = 0;  // consecutive, of the current timeout
   std::size_t send_queued = 0;    // bytes in the send queue, sent or not

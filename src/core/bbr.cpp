@@ -657,4 +657,125 @@ std::ostream& operator<<(std::ostream& os, Bbr::State s) {
   return os << to_string(s);
 }
 
+// ---- BbrFlow: BBR behind the Congestion interface ----
+
+void BbrFlow::start(std::uint32_t smss, Instant now, std::optional<Duration> srtt, std::uint64_t seed) {
+  s->rng = Rng(seed);
+  s->model.init(cwnd, smss, now, srtt);
+  s->started = true;
+  cwnd = s->model.cwnd;
+}
+
+void BbrFlow::ensure_started(std::uint32_t smss, Instant now, std::optional<Duration> srtt) {
+  // Selected on a live flow (TCP_CONGESTION): the model starts from the current window.
+  if (!s->started) start(smss, now, srtt, now.time_since_epoch().count());
+}
+
+void BbrFlow::count_lost(Sent& p, Instant now, std::uint32_t smss) {
+  if (p.lost) return;
+  p.lost = true;
+  const std::uint32_t size = p.end - p.begin;
+  s->dr.lost(s->pending, size);
+  s->model.cwnd = cwnd;
+  s->model.on_lost(p.stamp, size, s->dr, now, smss, s->rng);
+  cwnd = s->model.cwnd;
+}
+
+void BbrFlow::on_send(Instant now, Seq begin, std::uint32_t len, std::uint32_t flight, std::uint32_t smss,
+                      std::optional<Duration> srtt) {
+  if (len == 0) return;
+  ensure_started(smss, now, srtt);
+  auto& q = s->sent;
+  const Seq end = begin + len;
+  // Retransmitted parts: the records they cover (found by binary search: a go-back after a
+  // timeout resends the whole flight) take the new transmission's stamp.
+  auto it = std::partition_point(q.begin() + static_cast<std::ptrdiff_t>(s->head), q.end(),
+                                 [&](const Sent& p) { return !(begin < p.end); });
+  for (; it != q.end() && it->begin < end; ++it) {
+    count_lost(*it, now, smss);
+    it->lost = false;
+    it->retransmitted = true;
+    it->sent = now;
+    it->stamp = s->dr.on_send(now, flight, it->end - it->begin);
+  }
+  // New data beyond the last record.
+  const Seq from = q.size() > s->head && begin < q.back().end ? q.back().end : begin;
+  if (from < end) {
+    if (s->head > 0 && q.size() == q.capacity()) {
+      // Compact in place rather than grow: the vector's capacity follows the flight size.
+      q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(s->head));
+      s->head = 0;
+    }
+    q.push_back(Sent{from, end, now, s->dr.on_send(now, flight, end - from)});
+  }
+}
+
+void BbrFlow::on_ack(const AckEvent& e) {
+  ensure_started(e.smss, e.now, e.srtt);
+  RateSample rs = s->pending;
+  s->pending = RateSample{};
+  auto& q = s->sent;
+  // "Upon receiving an ACK": every record the cumulative ACK covers is delivered.
+  while (s->head < q.size() && q[s->head].begin < e.ack) {
+    Sent& p = q[s->head];
+    const bool whole = !(e.ack < p.end);
+    const Seq end = whole ? p.end : e.ack;
+    s->dr.delivered(rs, p.stamp, end, end - p.begin, p.sent, p.retransmitted, e.now);
+    if (!whole) {
+      p.begin = e.ack;
+      break;
+    }
+    ++s->head;
+  }
+  if (s->head == q.size()) {
+    q.clear();
+    s->head = 0;
+  }
+  s->dr.generate(rs, s->model.min_rtt());
+  BbrAck a;
+  a.now = e.now;
+  a.rs = rs;
+  a.inflight = e.flight > e.acked ? e.flight - e.acked : 0;
+  a.smss = e.smss;
+  a.cwnd_limited = e.cwnd_limited;
+  s->model.cwnd = cwnd;
+  s->model.on_ack(a, s->dr, s->rng);
+  // "Modulating cwnd in loss recovery": packet conservation for the first round only.
+  if (s->model.in_recovery() && s->model.round_count() > s->recovery_round) s->model.on_recovery_round();
+  cwnd = s->model.cwnd;
+}
+
+void BbrFlow::on_congestion(const LossEvent& e) {
+  ensure_started(e.smss, e.now, std::nullopt);
+  s->model.cwnd = cwnd;
+  s->model.on_recovery_start(e.flight, 0, e.smss);
+  s->recovery_round = s->model.round_count();
+  cwnd = s->model.cwnd;
+}
+
+void BbrFlow::on_recovery_exit(const LossEvent&) {
+  s->model.cwnd = cwnd;
+  s->model.on_recovery_exit();
+  cwnd = s->model.cwnd;
+}
+
+void BbrFlow::on_rto(const LossEvent& e) {
+  ensure_started(e.smss, e.now, std::nullopt);
+  for (std::size_t i = s->head; i < s->sent.size(); ++i) {
+    Sent& p = s->sent[i];
+    if (!p.lost) s->dr.lost(s->pending, p.end - p.begin);
+    p.lost = true;
+  }
+  s->model.cwnd = cwnd;
+  s->model.on_rto(e.smss);
+  cwnd = s->model.cwnd;
+}
+
+void BbrFlow::on_idle_restart(std::uint32_t, Instant now) {
+  if (!s->started) return;
+  s->model.cwnd = cwnd;
+  s->model.on_idle_restart(now, 0, s->dr.app_limited(), s->rng);
+  cwnd = s->model.cwnd;
+}
+
 }  // namespace utcp::detail

@@ -13,9 +13,12 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <ostream>
+#include <vector>
 
+#include "core/congestion_events.hpp"
 #include "core/delivery_rate.hpp"
 #include "core/rng.hpp"
 #include "utcp/time.hpp"
@@ -231,5 +234,76 @@ class Bbr {
 
 std::string_view to_string(Bbr::State);
 std::ostream& operator<<(std::ostream&, Bbr::State);
+
+// BBR as one alternative of Congestion (core/congestion.hpp): the model, the connection's
+// delivery-rate state and the per-segment send record it samples from, behind one pointer so
+// that the Congestion variant (and so every Tcb) stays small. `cwnd` and `ssthresh` mirror the
+// model's for the interface. Congestion calls the BBR-specific members (on_send, on_ack,
+// on_app_limited) itself; the shared NewReno window inflation and deflation of recovery do not
+// apply (BBR modulates cwnd in recovery its own way).
+struct BbrFlow {
+  // One transmission of [begin, end): "Per-packet state" of delivery rate estimation.
+  struct Sent {
+    Seq begin, end;
+    Instant sent;
+    RateStamp stamp;
+    bool retransmitted = false;  // Karn: its ACK gives no RTT
+    bool lost = false;           // counted in C.lost since its latest transmission
+  };
+  struct State {
+    Bbr model;
+    DeliveryRate dr;
+    Rng rng;
+    RateSample pending;  // losses counted since the last ACK (its rs.newly_lost)
+    // In sequence order; a vector used as a queue (head index, compacted in place): once grown
+    // to the flight size, nothing is allocated per segment.
+    std::vector<Sent> sent;
+    std::size_t head = 0;
+    std::uint64_t recovery_round = 0;  // the model's round count when recovery started
+    bool started = false;
+  };
+
+  std::uint32_t cwnd = 0;
+  std::uint32_t ssthresh = 0x7fff'ffff;
+  std::unique_ptr<State> s = std::make_unique<State>();
+
+  BbrFlow() = default;
+  BbrFlow(const BbrFlow& o) : cwnd(o.cwnd), ssthresh(o.ssthresh), s(std::make_unique<State>(*o.s)) {}
+  BbrFlow& operator=(const BbrFlow& o) {
+    if (this != &o) *this = BbrFlow(o);
+    return *this;
+  }
+  BbrFlow(BbrFlow&&) noexcept = default;
+  BbrFlow& operator=(BbrFlow&&) noexcept = default;
+
+  // The Congestion interface (congestion.hpp).
+  void init(std::uint32_t iw) { cwnd = iw; }
+  void on_congestion(const LossEvent& e);      // fast recovery starts
+  void on_recovery_exit(const LossEvent& e);
+  void on_rto(const LossEvent& e);             // every segment in flight deemed lost
+  void on_idle_restart(std::uint32_t iw, Instant now);
+  std::uint64_t pacing_rate(Duration) const { return s->model.pacing_rate(); }
+
+  // BBR's own: "Initialization" with the handshake's RTT; `seed` for ProbeBW's random wait.
+  void start(std::uint32_t smss, Instant now, std::optional<Duration> srtt, std::uint64_t seed);
+  // A transmission of [begin, begin + len) at `now` with `flight` bytes already out
+  // ("Upon sending a packet"); a retransmission of a segment not yet counted lost counts it
+  // lost now (BBRHandleLostPacket).
+  void on_send(Instant now, Seq begin, std::uint32_t len, std::uint32_t flight, std::uint32_t smss,
+               std::optional<Duration> srtt);
+  // A cumulative ACK (during recovery too): the delivered segments give the rate sample,
+  // then the model's per-ACK steps.
+  void on_ack(const AckEvent& e);
+  // The sender has nothing more to send ("Detecting application-limited phases").
+  void on_app_limited(std::uint32_t flight) { s->dr.check_app_limited(true, flight, cwnd, false); }
+  std::uint32_t send_quantum() const { return s->model.send_quantum(); }
+  const Bbr& model() const { return s->model; }
+  const DeliveryRate& delivery() const { return s->dr; }
+  std::size_t records() const { return s->sent.size() - s->head; }
+
+ private:
+  void ensure_started(std::uint32_t smss, Instant now, std::optional<Duration> srtt);
+  void count_lost(Sent& p, Instant now, std::uint32_t smss);
+};
 
 }  // namespace utcp::detail

@@ -13,6 +13,9 @@ static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>
 static_assert(std::is_same_v<
               std::variant_alternative_t<static_cast<std::size_t>(CongestionControl::cubic), Congestion::Algorithm>,
               Cubic>);
+static_assert(std::is_same_v<
+              std::variant_alternative_t<static_cast<std::size_t>(CongestionControl::bbr), Congestion::Algorithm>,
+              BbrFlow>);
 
 namespace {
 std::uint32_t half_flight(std::uint32_t flight, std::uint32_t smss) {
@@ -72,6 +75,9 @@ void Congestion::select(CongestionControl kind) {
     case CongestionControl::cubic:
       algo_.emplace<Cubic>();
       break;
+    case CongestionControl::bbr:
+      algo_.emplace<BbrFlow>();
+      break;
   }
   if (started) {
     visit([&](auto& a) {
@@ -95,6 +101,22 @@ Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
   }
   pipe_ack_ = std::max(pipe_ack_, e.flight);
   e.cwnd_limited = 2 * std::uint64_t{std::max(pipe_ack_, pipe_ack_last_)} >= cwnd();
+  if (auto* b = bbr()) {
+    // BBR: the recovery episode ends as NewReno's (RFC 6582 §3.2 step 3), a partial ACK still
+    // retransmits the next hole (step 4), but the window is BBR's own on every ACK.
+    Action act = Action::none;
+    if (in_recovery_ && !(e.ack < recover_)) {
+      in_recovery_ = false;
+      dupacks_ = 0;
+      b->on_recovery_exit(LossEvent{e.now, e.flight > e.acked ? e.flight - e.acked : 0, e.smss});
+    } else if (in_recovery_) {
+      act = Action::retransmit_first;
+    } else {
+      dupacks_ = 0;
+    }
+    b->on_ack(e);
+    return act;
+  }
   if (in_recovery_) {
     const LossEvent loss{e.now, e.flight > e.acked ? e.flight - e.acked : 0, e.smss};
     if (!(e.ack < recover_)) {
@@ -122,8 +144,9 @@ Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t fl
                                           Seq snd_max) {
   ++dupacks_;
   if (in_recovery_) {
-    // RFC 6582 §3.2 step 5 (RFC 5681 §3.2 step 4): inflate by one SMSS per further dup ACK.
-    visit([&](auto& a) { a.cwnd += smss; });
+    // RFC 6582 §3.2 step 5 (RFC 5681 §3.2 step 4): inflate by one SMSS per further dup ACK
+    // (not BBR: its window follows its model).
+    if (!bbr()) visit([&](auto& a) { a.cwnd += smss; });
     return Action::none;
   }
   if (dupacks_ != 3) return Action::none;  // RFC 3042 limited transmit covers the first two
@@ -134,8 +157,9 @@ Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t fl
   in_recovery_ = true;
   visit([&](auto& a) {
     a.on_congestion(LossEvent{now, flight, smss});
-    // RFC 6582 §3.2 step 2 (RFC 5681 §3.2 step 3): cwnd = ssthresh + 3*SMSS.
-    a.cwnd += 3 * smss;
+    // RFC 6582 §3.2 step 2 (RFC 5681 §3.2 step 3): cwnd = ssthresh + 3*SMSS (BBR: packet
+    // conservation instead, set by on_congestion).
+    if constexpr (!std::is_same_v<std::decay_t<decltype(a)>, BbrFlow>) a.cwnd += 3 * smss;
   });
   return Action::retransmit_first;
 }
@@ -157,6 +181,8 @@ std::string_view to_string(CongestionControl cc) {
       return "reno";
     case CongestionControl::cubic:
       return "cubic";
+    case CongestionControl::bbr:
+      return "bbr";
   }
   return "?";
 }
@@ -164,6 +190,7 @@ std::string_view to_string(CongestionControl cc) {
 std::optional<CongestionControl> congestion_control_from(std::string_view name) {
   if (name == "reno" || name == "newreno") return CongestionControl::newreno;
   if (name == "cubic") return CongestionControl::cubic;
+  if (name == "bbr") return CongestionControl::bbr;
   return std::nullopt;
 }
 

@@ -14,13 +14,17 @@
 //   std::uint64_t pacing_rate(Duration srtt) const  bytes per second, 0 for none
 //
 // Loss detection from duplicate ACKs and NewReno's window inflation and deflation during
-// recovery (RFC 6582) belong to Congestion itself: they are the same for every algorithm.
+// recovery (RFC 6582) belong to Congestion itself: they are the same for every window-based
+// algorithm. BBR (BbrFlow, core/bbr.hpp) is model-based: it sees every transmission (on_send)
+// and every ACK, in recovery too, and sets its window in recovery itself.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <variant>
 
+#include "core/bbr.hpp"
 #include "core/congestion_events.hpp"
 #include "core/cubic.hpp"
 #include "utcp/config.hpp"
@@ -49,7 +53,7 @@ struct NewReno {
 
 class Congestion {
  public:
-  using Algorithm = std::variant<NewReno, Cubic>;
+  using Algorithm = std::variant<NewReno, Cubic, BbrFlow>;
   // What the ACK processing needs to do after an event.
   enum class Action : std::uint8_t { none, retransmit_first };
 
@@ -70,10 +74,35 @@ class Congestion {
   void select(CongestionControl kind);
   CongestionControl kind() const { return static_cast<CongestionControl>(algo_.index()); }
 
-  void init(std::uint32_t iw, Seq snd_max) {
+  // The connection is established: `srtt` the handshake's, if any; `seed` for the
+  // algorithm's random choices (BBR's ProbeBW wait).
+  void init(std::uint32_t iw, Seq snd_max, std::uint32_t smss = 536, Instant now = {},
+            std::optional<Duration> srtt = std::nullopt, std::uint64_t seed = 0) {
     visit([&](auto& a) { a.init(iw); });
+    if (auto* b = bbr()) b->start(smss, now, srtt, seed);
     recover_ = snd_max;
     round_end_ = snd_max;
+  }
+  BbrFlow* bbr() { return std::get_if<BbrFlow>(&algo_); }
+  const BbrFlow* bbr() const { return std::get_if<BbrFlow>(&algo_); }
+  // Model-based algorithms pace always (whatever FlowOptions::pacing says).
+  bool always_paces() const { return bbr() != nullptr; }
+  // A segment [begin, begin + len) (a FIN counts one) sent at `now`, `flight` bytes out before
+  // it: the per-segment record delivery-rate sampling needs (BBR only).
+  void on_send(Instant now, Seq begin, std::uint32_t len, std::uint32_t flight, std::uint32_t smss,
+               std::optional<Duration> srtt) {
+    if (auto* b = bbr()) b->on_send(now, begin, len, flight, smss, srtt);
+  }
+  // The sender ran out of data with room in the window (app-limited; BBR only).
+  void on_app_limited(std::uint32_t flight) {
+    if (auto* b = bbr()) b->on_app_limited(flight);
+  }
+  // The burst pacing allows at `rate` bytes per second: the algorithm's send quantum, else 1 ms
+  // of the rate within [2 SMSS, 64 KiB] (as BBRSetSendQuantum).
+  std::uint32_t send_quantum(std::uint64_t rate, std::uint32_t smss) const {
+    if (const auto* b = bbr()) return b->send_quantum();
+    const std::uint64_t q = rate / 1000;
+    return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(q, 2ull * smss, 64ull * 1024));
   }
   std::uint32_t cwnd() const { return visit([](const auto& a) { return a.cwnd; }); }
   std::uint32_t ssthresh() const { return visit([](const auto& a) { return a.ssthresh; }); }

@@ -36,6 +36,7 @@ enum class Timer : std::uint8_t {
   delayed_ack,  // §3.8.6.3
   keepalive,    // §3.8.4
   lifetime,     // connection establishment, FIN-WAIT-2, or 2*MSL in TIME-WAIT, by state
+  pacing,       // a paced flow's next segment is due (armed only while one waits)
   count_
 };
 inline constexpr Instant never = Instant::max();
@@ -124,6 +125,7 @@ struct Tcb {
   Seq rtt_seq;  // timing the segment that ends here
   Instant rtt_start{};
   Instant last_send{};  // for RFC 5681 §4.1 restart after idle
+  Instant pace_next{};  // paced flows: when the next segment is due (output.cpp, Pacer)
   Instant last_recv{};  // for keepalive
 
   // Keepalive parameters.
@@ -134,7 +136,7 @@ struct Tcb {
   Instant challenge_window{};
   std::uint32_t challenge_count = 0;
 
-  std::array<Instant, static_cast<std::size_t>(Timer::count_)> timers{never, never, never, never, never};
+  std::array<Instant, static_cast<std::size_t>(Timer::count_)> timers{never, never, never, never, never, never};
   NotifyPair notifies;
 
   Tcb(Duration rto_initial, Duration rto_min, Duration rto_max) : rtt(rto_initial, rto_min, rto_max) {}
@@ -167,6 +169,12 @@ struct Tcb {
   bool probing_zero_window() const { return snd_wnd == 0 && flight() <= 1; }
   // The window we have advertised and not yet seen filled.
   std::uint32_t rcv_wnd() const { return rcv_adv > rcv_nxt ? rcv_adv - rcv_nxt : 0; }
+  // The rate this flow paces at, bytes per second; 0: not paced (pacing off, or a window-based
+  // algorithm without an RTT yet).
+  std::uint64_t pacing_rate() const {
+    if (!user.pacing && !cc.always_paces()) return 0;
+    return cc.pacing_rate(rtt.srtt().value_or(Duration{}));
+  }
   std::size_t send_space() const { return sndq.size() >= send_buffer ? 0 : send_buffer - sndq.size(); }
 };
 

@@ -38,7 +38,7 @@ void new_ack(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
     e.smss = t.smss;
     e.rtt = rtt;
     e.srtt = t.rtt.srtt();
-    e.paced = t.user.pacing;
+    e.paced = t.pacing_rate() > 0;
     if (t.cc.on_new_ack(e) == Congestion::Action::retransmit_first) retransmit_first(c, t);
   }
   // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it.

@@ -83,7 +83,11 @@ void become_established(Ctx& c, Tcb& t) {
   // RFC 6928 initial window; RFC 5681 §3.1: one segment when the SYN was retransmitted.
   const std::uint32_t iw =
       t.open.syn_retransmitted ? t.smss : std::max(c.cfg.initial_window_segments, 1u) * t.smss;
-  t.cc.init(iw, t.iss);
+  // The handshake's RTT (the SYN-ACK's ACK is sampled after this): BBR's initial pacing rate.
+  // The ISS (secret-keyed, RFC 6528) seeds the algorithm's random choices.
+  std::optional<Duration> hs_rtt = t.rtt.srtt();
+  if (!hs_rtt && t.rtt_timing && !t.open.syn_retransmitted) hs_rtt = c.now - t.rtt_start;
+  t.cc.init(iw, t.iss, t.smss, c.now, hs_rtt, std::uint64_t{t.iss.value()} ^ c.cfg.rng_seed);
   t.retransmits = 0;
   t.last_recv = c.now;
   if (t.user.keepalive) t.arm(Timer::keepalive, c.now + t.keepalive_idle);

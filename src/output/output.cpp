@@ -223,10 +223,47 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
     t.rtt_start = c.now;
   }
   emit(c, t, std::move(s));
+  t.cc.on_send(c.now, t.snd_nxt, seg_len, t.flight(), t.smss, t.rtt.srtt());  // delivery-rate record (BBR)
   t.snd_nxt += seg_len;
   if (t.snd_nxt > t.snd_max) t.snd_max = t.snd_nxt;
   if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
 }
+
+// Pacing (draft-ietf-ccwg-bbr-03 "Pacing Rate: BBR.pacing_rate" and "Send Quantum"): a paced
+// flow sends a segment only when it is due. `next` (Tcb::pace_next) is when the next one is;
+// Timer::pacing holds it while a segment waits for it (only then: a deadline always has work
+// to do; a window-limited flow keeps its schedule in pace_next). A flow behind
+// its schedule, or starting to send again, may catch up by one send quantum (a burst the
+// pacing allows: the host's timer is coarser than the gaps at high rates), no more.
+struct Pacer {
+  std::uint64_t rate = 0;  // bytes per second; 0: not paced
+  Duration credit{};
+  Instant next{};
+  bool held = false;  // a segment waits for `next`
+
+  Pacer(const Tcb& t, Instant now) : rate(t.pacing_rate()) {
+    if (rate == 0) return;
+    credit = gap(t.cc.send_quantum(rate, t.smss));
+    next = std::max(t.pace_next, now - credit);
+  }
+  Duration gap(std::uint64_t bytes) const {
+    return std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(bytes * 1'000'000'000u / rate));
+  }
+  bool waits(Instant now) {
+    held = rate > 0 && next > now;
+    return held;
+  }
+  void sent(Instant now, std::uint32_t bytes) {
+    if (rate > 0) next = std::max(next, now - credit) + gap(bytes);
+  }
+  void finish(Tcb& t) const {
+    if (rate > 0) t.pace_next = next;
+    if (held)
+      t.arm(Timer::pacing, next);
+    else
+      t.disarm(Timer::pacing);
+  }
+};
 
 void output_impl(Ctx& c, Tcb& t, bool force) {
   if (can_send_data(t.state)) {
@@ -235,6 +272,7 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
       t.cc.on_idle_restart(std::max(c.cfg.initial_window_segments, 1u) * t.smss, c.now);
     }
     bool sent_any = false;
+    Pacer pacer(t, c.now);
     for (;;) {
       const Seq start = t.data_start();
       const auto queued = static_cast<std::uint32_t>(t.sndq.size());
@@ -257,17 +295,23 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
                         (t.max_snd_wnd > 0 && len >= t.max_snd_wnd / 2) || force;
         if (!ok) break;
       }
+      if (!force && pacer.waits(c.now)) break;  // Timer::pacing releases it
       send_data(c, t, off, len, fin);
+      pacer.sent(c.now, len + (fin ? 1u : 0u));
       sent_any = true;
       force = false;
       if (fin) break;
     }
     if (sent_any) t.disarm(Timer::persist);
+    pacer.finish(t);
+    // Nothing more to send with room in the window: the flow is app-limited (BBR's samples).
+    if (t.snd_nxt - t.data_start() >= t.sndq.size() && !(t.user.write_shut && !t.fin_sent()))
+      t.cc.on_app_limited(t.flight());
     // §3.8.6.1 zero-window probing, §3.8.6.2.1 SWS override: data (or a FIN) waits and
     // nothing is in flight to bring an ACK.
     const bool waiting = t.snd_nxt - t.data_start() < t.sndq.size() || (t.user.write_shut && !t.fin_sent());
     if (waiting && (t.flight() == 0 || t.probing_zero_window()) && !t.armed(Timer::retransmit) &&
-        !t.armed(Timer::persist)) {
+        !t.armed(Timer::persist) && !t.armed(Timer::pacing)) {
       t.arm(Timer::persist, c.now + persist_interval(c, t));
     }
   }

@@ -142,7 +142,12 @@ std::optional<ConnInfo> engine_info(const Engine& e, const Flow& flow) {
   i.cwnd = t->cc.cwnd();
   i.ssthresh = t->cc.ssthresh();
   i.congestion_control = t->cc.kind();
-  if (t->user.pacing && t->rtt.srtt()) i.pacing_rate = t->cc.pacing_rate(*t->rtt.srtt());
+  i.pacing_rate = t->pacing_rate();
+  if (const BbrFlow* b = t->cc.bbr()) {
+    i.cc_state = to_string(b->model().state());
+    i.bottleneck_bw = b->model().max_bw();
+    i.delivery_rate = b->delivery().last_rate();
+  }
   i.srtt = t->rtt.srtt().value_or(Duration{});
   i.rttvar = t->rtt.rttvar();
   i.rto = t->rtt.rto();

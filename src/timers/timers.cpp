@@ -11,6 +11,7 @@
 // | delayed_ack | send the owed ACK                                          | §3.8.6.3         |
 // | keepalive   | probe after idle, every interval, give up after count      | §3.8.4           |
 // | lifetime    | connection establishment / FIN-WAIT-2 / 2 MSL in TIME-WAIT | §3.10.7, the seed|
+// | pacing      | a paced flow's next segment is due: output                 | BBR draft, pacing|
 #include <algorithm>
 
 #include "stack/engine.hpp"
@@ -22,6 +23,7 @@ void on_time_wait(Ctx& c, Tcb& t) {
   t.disarm(Timer::retransmit);
   t.disarm(Timer::persist);
   t.disarm(Timer::keepalive);
+  t.disarm(Timer::pacing);
   t.arm(Timer::lifetime, c.now + 2 * c.cfg.msl);
 }
 
@@ -133,6 +135,12 @@ struct Due {
     if (c.remove) return;
     if (due(Timer::keepalive)) keepalive();
     if (c.remove) return;
+    if (due(Timer::pacing)) {
+      // A paced flow's next segment is due (draft-ietf-ccwg-bbr "Pacing rate"): output reads
+      // the deadline as the time it was due, then re-arms or disarms it.
+      output(c, t);
+      if (due(Timer::pacing)) t.disarm(Timer::pacing);
+    }
     if (due(Timer::delayed_ack)) {
       t.disarm(Timer::delayed_ack);
       if (t.ack_owed.delayed || t.ack_owed.now) send_ack(c, t);
