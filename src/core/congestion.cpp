@@ -108,8 +108,11 @@ Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
     if (in_recovery_ && !(e.ack < recover_)) {
       in_recovery_ = false;
       dupacks_ = 0;
+      recovery_credit_ = 0;
       b->on_recovery_exit(LossEvent{e.now, e.flight > e.acked ? e.flight - e.acked : 0, e.smss});
     } else if (in_recovery_) {
+      // A partial ACK covers segments the duplicate ACKs had already counted.
+      recovery_credit_ = recovery_credit_ > e.acked ? recovery_credit_ - e.acked : 0;
       act = Action::retransmit_first;
     } else {
       dupacks_ = 0;
@@ -146,7 +149,10 @@ Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t fl
   if (in_recovery_) {
     // RFC 6582 §3.2 step 5 (RFC 5681 §3.2 step 4): inflate by one SMSS per further dup ACK
     // (not BBR: its window follows its model).
-    if (!bbr()) visit([&](auto& a) { a.cwnd += smss; });
+    if (bbr())
+      recovery_credit_ += smss;
+    else
+      visit([&](auto& a) { a.cwnd += smss; });
     return Action::none;
   }
   if (dupacks_ != 3) return Action::none;  // RFC 3042 limited transmit covers the first two
@@ -155,6 +161,7 @@ Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t fl
   if (!(ack > recover_)) return Action::none;
   recover_ = snd_max;
   in_recovery_ = true;
+  recovery_credit_ = bbr() ? 3 * smss : 0;
   visit([&](auto& a) {
     a.on_congestion(LossEvent{now, flight, smss});
     // RFC 6582 §3.2 step 2 (RFC 5681 §3.2 step 3): cwnd = ssthresh + 3*SMSS (BBR: packet
@@ -168,6 +175,7 @@ void Congestion::on_rto(Instant now, std::uint32_t flight, std::uint32_t smss, S
   visit([&](auto& a) { a.on_rto(LossEvent{now, flight, smss}); });
   dupacks_ = 0;
   in_recovery_ = false;
+  recovery_credit_ = 0;
   recover_ = snd_max;  // RFC 6582 §4
 }
 

@@ -121,9 +121,12 @@ class Congestion {
   void on_idle_restart(std::uint32_t iw, Instant now) {
     visit([&](auto& a) { a.on_idle_restart(iw, now); });
   }
-  // RFC 3042: segments beyond cwnd that the first two duplicate ACKs allow.
+  // RFC 3042: segments beyond cwnd that the first two duplicate ACKs allow. BBR in recovery:
+  // the segments the duplicate ACKs say have left the network (without SACK the flight
+  // SND.MAX - SND.UNA still counts them; NewReno's inflation does the same for its window).
   std::uint32_t limited_transmit_allowance(std::uint32_t smss) const {
-    return !in_recovery_ && dupacks_ > 0 && dupacks_ < 3 ? dupacks_ * smss : 0;
+    if (in_recovery_) return recovery_credit_;
+    return dupacks_ > 0 && dupacks_ < 3 ? dupacks_ * smss : 0;
   }
   // After a path MTU change: keep the window in whole segments of the new size.
   void clamp_to(std::uint32_t smss) {
@@ -138,6 +141,7 @@ class Congestion {
   Algorithm algo_;
   std::uint32_t dupacks_ = 0;
   bool in_recovery_ = false;
+  std::uint32_t recovery_credit_ = 0;  // BBR in recovery: bytes the duplicate ACKs reported delivered
   Seq recover_;    // RFC 6582 §3.2 step 1
   Seq round_end_;  // the current round ends when this is acknowledged
   // RFC 7661 §4.1 pipeACK: the largest flight seen at an ACK in this round and the last.
