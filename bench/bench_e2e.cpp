@@ -2,7 +2,7 @@
 // every segment encoded and checksummed by Segment::encode_into and decoded and verified by
 // handle_buf. Prints a table and, for scripts, one "RESULT name value" line per figure.
 //
-//   bench_e2e [--only user|sink|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N]
+//   bench_e2e [--only user|sink|shared|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N]
 //             [--idle N]
 //
 // user     the user's pattern through the public API, glibc's malloc as it comes: each round
@@ -11,6 +11,8 @@
 //          and every byte is checked, the answers are delivered; N bytes (default 1 GiB)
 // sink     the same with the allocation-free variants (handle_buf, send, recv and timer
 //          appending to vectors the caller reuses): what the stacks allocate themselves
+// shared   sink, with send(const Payload&) over the caller's stream (a Payload sharing its
+//          bytes, built once): the send queue holds the caller's bytes, no copy on send
 // bulk     N bytes (default 1 GiB) over one flow, MSS 1460, every byte checked at the receiver
 // flows    the same total spread over --flows flows (default 1000), all active at once
 // connect  --connects (default 200,000) handshakes and closes, distinct 4-tuples, virtual
@@ -26,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <span>
 #include <string>
@@ -178,10 +181,13 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
 
 // The user's pattern (see the top of this file): no events consulted, one send and one recv
 // per round, 1 MiB offered each time.
-BulkFigures user_bulk(std::uint64_t total, bool sink) {
+BulkFigures user_bulk(std::uint64_t total, bool sink, bool shared = false) {
   constexpr std::size_t kOffer = 1u << 20;
   Pair p;
   p.sink = sink;
+  // The whole stream as one Payload that shares the caller's bytes (they outlive the run).
+  const Payload stream(std::shared_ptr<const void>(&pattern(), [](const void*) {}),
+                       std::as_bytes(std::span(pattern().data(), pattern().size())));
   std::vector<Payload> pieces;  // the sink run's reused recv vector
   const Flow fa = p.open(0), fb = server_flow(0);
   std::uint64_t sent = 0, got = 0;
@@ -193,7 +199,16 @@ BulkFigures user_bulk(std::uint64_t total, bool sink) {
     if (sent < total) {
       const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(kOffer, total - sent));
       std::size_t enqueued = 0;
-      if (sink) {
+      if (shared) {
+        const std::string_view at = stream_at(0, sent, len);
+        const auto off = static_cast<std::size_t>(at.data() - pattern().data());
+        auto r = send(std::move(p.a), p.now, fa, stream.sub(off, at.size()), p.out);
+        if (!r) die("send: " + r.error().message);
+        enqueued = r->enqueued;
+        p.a = std::move(r->state);
+        p.queue(p.out, true);
+        p.out.clear();
+      } else if (sink) {
         auto r = send(std::move(p.a), p.now, fa, stream_at(0, sent, len), p.out);
         if (!r) die("send: " + r.error().message);
         enqueued = r->enqueued;
@@ -342,7 +357,7 @@ int main(int argc, char** argv) {
     else if (k == "--idle")
       idle = parse_size(argv[i + 1]);
     else
-      die("usage: bench_e2e [--only user|sink|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects "
+      die("usage: bench_e2e [--only user|sink|shared|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects "
           "N] "
           "[--idle N]");
   }
@@ -352,6 +367,7 @@ int main(int argc, char** argv) {
   // thresholds adapt to what was freed before); then memory, while the heap is still small.
   if (want("user")) report_figures("user_bulk", user_bulk(bytes, false));
   if (want("sink")) report_figures("user_sink", user_bulk(bytes, true));
+  if (want("shared")) report_figures("user_shared", user_bulk(bytes, true, true));
   if (want("memory")) report_memory(idle);
   if (want("bulk")) report_bulk("bulk_1flow", 1, bytes);
   if (want("flows")) report_bulk("bulk_flows", static_cast<std::size_t>(flows), bytes);
