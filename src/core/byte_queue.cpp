@@ -214,7 +214,14 @@ Payload ByteQueue::slice(std::size_t off, std::size_t len) const {
   Payload out;
   if (len == 0) return out;
   const std::uint64_t front = rep_->at(0).start;
-  for (std::uint32_t i = piece_at(off); len > 0; ++i) {
+  const std::uint32_t first = piece_at(off);
+  {
+    // The common case, a segment within one piece: its view, without building a chain.
+    const Piece& p = rep_->at(first);
+    const std::size_t in = static_cast<std::size_t>(front + off - p.start);
+    if (p.bytes.size() - in >= len) return p.bytes.sub(in, len);
+  }
+  for (std::uint32_t i = first; len > 0; ++i) {
     const Piece& p = rep_->at(i);
     const std::size_t in = static_cast<std::size_t>(front + off - p.start);
     const std::size_t n = std::min(p.bytes.size() - in, len);
