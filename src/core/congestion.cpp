@@ -129,6 +129,7 @@ Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
       visit([&](auto& a) { a.on_recovery_exit(loss); });
       return Action::none;
     }
+    if (sack_) return Action::none;  // RFC 6675: NextSeg and PRR (RFC 6937) take it from here
     // RFC 6582 §3.2 step 4, partial acknowledgment: retransmit the first unacknowledged
     // segment, deflate by the amount acknowledged, add back one SMSS if that was >= SMSS.
     visit([&](auto& a) {
@@ -146,6 +147,7 @@ Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
 Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss,
                                           Seq snd_max) {
   ++dupacks_;
+  if (sack_) return Action::none;  // RFC 6675: the scoreboard decides (enter_recovery)
   if (in_recovery_) {
     // RFC 6582 §3.2 step 5 (RFC 5681 §3.2 step 4): inflate by one SMSS per further dup ACK
     // (not BBR: its window follows its model).
@@ -169,6 +171,14 @@ Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t fl
     if constexpr (!std::is_same_v<std::decay_t<decltype(a)>, BbrFlow>) a.cwnd += 3 * smss;
   });
   return Action::retransmit_first;
+}
+
+bool Congestion::enter_recovery(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max) {
+  if (in_recovery_ || !(ack > recover_)) return false;
+  recover_ = snd_max;
+  in_recovery_ = true;
+  visit([&](auto& a) { a.on_congestion(LossEvent{now, flight, smss}); });
+  return true;
 }
 
 void Congestion::on_rto(Instant now, std::uint32_t flight, std::uint32_t smss, Seq snd_max) {

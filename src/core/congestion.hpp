@@ -115,6 +115,21 @@ class Congestion {
   Action on_new_ack(const AckEvent& e);
   // RFC 5681 §3.2 duplicate ACK; `ack` its (unchanged) cumulative value.
   Action on_dup_ack(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max);
+  // SACK loss recovery (RFC 6675, RFC 8985): the caller detects losses from its scoreboard and
+  // calls enter_recovery; on_dup_ack then only counts (RFC 3042), and a partial ACK neither
+  // deflates cwnd nor asks for a retransmission (PRR and NextSeg decide what is sent).
+  void set_sack(bool on) { sack_ = on; }
+  bool sack() const { return sack_; }
+  // RFC 6675 §5 step 4.2 / RFC 6937: a loss starts a recovery episode: on_congestion
+  // (ssthresh, cwnd = ssthresh, no inflation), the recovery point is `snd_max`. Not while one
+  // runs, and not before the cumulative ACK passed the last recovery point (RFC 6675 §5's
+  // "HighACK > RecoveryPoint", as RFC 6582 §3.2 step 2). True when it started one.
+  bool enter_recovery(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max);
+  // RFC 8985 §7.4.2: a Tail Loss Probe repaired a loss: the window reduction of a recovery
+  // episode, without one.
+  void reduce(Instant now, std::uint32_t flight, std::uint32_t smss) {
+    visit([&](auto& a) { a.on_congestion(LossEvent{now, flight, smss}); });
+  }
   // RFC 5681 §3.1 equation 4, RFC 6582 §4: after a retransmission timeout.
   void on_rto(Instant now, std::uint32_t flight, std::uint32_t smss, Seq snd_max);
   // RFC 5681 §4.1: restart window after an idle period longer than the RTO.
@@ -142,6 +157,7 @@ class Congestion {
   std::uint32_t dupacks_ = 0;
   bool in_recovery_ = false;
   std::uint32_t recovery_credit_ = 0;  // BBR in recovery: bytes the duplicate ACKs reported delivered
+  bool sack_ = false;
   Seq recover_;    // RFC 6582 §3.2 step 1
   Seq round_end_;  // the current round ends when this is acknowledged
   // RFC 7661 §4.1 pipeACK: the largest flight seen at an ACK in this round and the last.

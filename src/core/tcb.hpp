@@ -8,6 +8,7 @@
 
 #include "core/byte_queue.hpp"
 #include "core/congestion.hpp"
+#include "core/loss_state.hpp"
 #include "core/reassembly.hpp"
 #include "core/rtt.hpp"
 #include "utcp/detail/engine_api.hpp"
@@ -37,9 +38,15 @@ enum class Timer : std::uint8_t {
   keepalive,    // §3.8.4
   lifetime,     // connection establishment, FIN-WAIT-2, or 2*MSL in TIME-WAIT, by state
   pacing,       // a paced flow's next segment is due (armed only while one waits)
+  loss_probe,   // RFC 8985: RACK's reordering timeout or the Tail Loss Probe (LossState::reo_timer)
   count_
 };
 inline constexpr Instant never = Instant::max();
+inline std::array<Instant, static_cast<std::size_t>(Timer::count_)> all_never() {
+  std::array<Instant, static_cast<std::size_t>(Timer::count_)> a;
+  a.fill(never);
+  return a;
+}
 
 // Flags, grouped by who sets them. Two are not stored: whether our FIN was sent and whether
 // the peer's was received follow from the sequence numbers (fin_sent(), fin_received()).
@@ -99,6 +106,9 @@ struct Tcb {
   std::uint32_t segs_unacked = 0;  // full-sized segments received since our last ACK
   Seq last_ack_sent;               // RFC 7323 §4.3 Last.ACK.sent: the ACK field we last sent
   Seq sack_latest;                 // RFC 2018 §4: the latest out-of-order segment (its first byte)
+  // RFC 2883: a duplicate segment received, [dsack_left, dsack_right), reported as the first
+  // SACK block of the next ACK (dsack_left == dsack_right: none). Any phase with SACK.
+  Seq dsack_left, dsack_right;
 
   // Timestamps (RFC 7323), every phase once negotiated: our clock's per-flow offset (§5.4),
   // TS.Recent and when it was last updated (§5.5, the 24-day rule).
@@ -126,6 +136,9 @@ struct Tcb {
   Instant rtt_start{};
   Instant last_send{};  // for RFC 5681 §4.1 restart after idle
   Instant pace_next{};  // paced flows: when the next segment is due (output.cpp, Pacer)
+  // SACK loss recovery while data is in flight (negotiated.sack only): scoreboard, RACK-TLP, PRR.
+  Boxed<LossState> loss;
+  ReoWnd reo;  // RFC 8985 §6.2 step 4: the reordering window's state, across flights
   Instant last_recv{};  // for keepalive
 
   // Keepalive parameters.
@@ -136,7 +149,7 @@ struct Tcb {
   Instant challenge_window{};
   std::uint32_t challenge_count = 0;
 
-  std::array<Instant, static_cast<std::size_t>(Timer::count_)> timers{never, never, never, never, never, never};
+  std::array<Instant, static_cast<std::size_t>(Timer::count_)> timers = all_never();
   NotifyPair notifies;
 
   Tcb(Duration rto_initial, Duration rto_min, Duration rto_max) : rtt(rto_initial, rto_min, rto_max) {}

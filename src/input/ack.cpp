@@ -153,12 +153,18 @@ std::optional<Verdict> process_ack(Ctx& c, Tcb& t, const Segment& seg) {
     return dropped(InputRule::ack_unacceptable, DropReason::bad_ack);
   }
   const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
+  // SACK connections (input/sack.cpp): the scoreboard and RACK first, recovery after.
+  t.cc.set_sack(t.negotiated.sack);
+  const bool was_recovery = t.cc.in_recovery();
+  LossAck loss;
+  if (t.loss) loss = loss_ack_before(c, t, seg, ack);
   if (ack > t.snd_una) {
     new_ack(c, t, seg, ack);
   } else if (ack == t.snd_una) {
     dup_ack(c, t, seg, wnd);
   }
   update_send_window(t, seg, wnd);
+  if (t.loss) loss_ack_after(c, t, loss, ack, was_recovery);
   // The window reopened with a probe octet still out: the retransmission timer takes it over.
   if (t.flight() > 0 && t.snd_wnd > 0 && !t.armed(Timer::retransmit) && !c.cfg.test_faults.partial_ack_stops_rto)
     arm_retransmit(c, t);

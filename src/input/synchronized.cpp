@@ -32,6 +32,8 @@ void trim_to_window(Tcb& t, Segment& seg) {
   if (seg.seq < t.rcv_nxt) {
     const std::uint32_t skip = t.rcv_nxt - seg.seq;
     const std::size_t n = seg.payload.size();
+    // RFC 2883 §4 (2): the part received before goes in a DSACK block.
+    if (n > 0) note_dsack(t, seg.seq, seg.seq + std::min<std::uint32_t>(skip, static_cast<std::uint32_t>(n)));
     if (skip > n) {  // everything old, the FIN included
       seg.payload = Payload();
       if (seg.flag == Segment::Flag::fin) seg.flag = Segment::Flag::none;
@@ -142,6 +144,9 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
       }
       // §3.10.7.4: a retransmitted FIN in TIME-WAIT restarts the 2 MSL timeout.
       if (t.state == TcpState::time_wait && seg.flag == Segment::Flag::fin) on_time_wait(c, t);
+      // RFC 2883 §4 (1): a duplicate below RCV.NXT is reported in a DSACK block.
+      if (!seg.payload.empty() && seg.seq < t.rcv_nxt)
+        note_dsack(t, seg.seq, seq_min(seg.seq + static_cast<std::uint32_t>(seg.payload.size()), t.rcv_nxt));
       send_ack(c, t);
       return dropped(InputRule::unacceptable, DropReason::not_acceptable);
     }

@@ -83,6 +83,7 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
     const std::uint64_t off = t.rcv_off + (seg.seq - t.rcv_nxt);
     const auto r = t.ooo.insert(t.rcv_off, t.rcv_wnd(), off, seg.payload, fin, c.cfg.max_ooo_ranges);
     if (r != Reassembly::Insert::over_limit) t.sack_latest = seg.seq;  // RFC 2018 §4: reported first
+    if (r == Reassembly::Insert::duplicate) note_dsack(t, seg.seq, seg.seq + n);  // RFC 2883 §4 (3)
     if (r == Reassembly::Insert::over_limit) c.discarded = DropReason::ooo_limit;
     t.ack_owed.now = true;
     return std::nullopt;

@@ -73,21 +73,26 @@ Timestamps our_timestamps(const Ctx& c, const Tcb& t) {
 // received, when the peer sends in order), as many as fit: 40 option bytes less the
 // timestamps (3 blocks beside them, 4 without), and in a data segment no more than the room
 // its payload leaves below the peer's MSS (RFC 6691 §2).
-void add_sack_blocks(const Tcb& t, Segment& seg) {
+void add_sack_blocks(Tcb& t, Segment& seg) {
   std::size_t room = 40 - (t.negotiated.ts ? 12 : 0);
   if (!seg.payload.empty())
     room = std::min<std::size_t>(room, t.smss - std::min<std::size_t>(t.smss, seg.payload.size()));
   if (room < 12) return;
   const std::size_t max_blocks = std::min<std::size_t>(4, (room - 4) / 8);  // NOP, NOP, kind, length
+  Sack sack;
+  sack.blocks.reserve(max_blocks);
+  // RFC 2883 §4: a duplicate segment received is reported first (a DSACK block), once.
+  if (t.dsack_left < t.dsack_right) {
+    sack.blocks.emplace_back(t.dsack_left, t.dsack_right);
+    t.dsack_right = t.dsack_left;
+  }
   const auto held = t.ooo.held(t.ooo.ranges() + 1);
   const auto to_seq = [&](std::uint64_t off) {
     return t.rcv_nxt + static_cast<std::uint32_t>(off - t.rcv_off);
   };
   const std::uint64_t latest = t.rcv_off + (t.sack_latest - t.rcv_nxt);
-  Sack sack;
-  sack.blocks.reserve(max_blocks);
   auto first = held.end();
-  if (t.sack_latest >= t.rcv_nxt) {
+  if (t.sack_latest >= t.rcv_nxt && sack.blocks.size() < max_blocks) {
     first = std::find_if(held.begin(), held.end(),
                          [&](const auto& r) { return r.first <= latest && latest < r.second; });
     if (first != held.end()) sack.blocks.emplace_back(to_seq(first->first), to_seq(first->second));
@@ -104,7 +109,11 @@ void add_sack_blocks(const Tcb& t, Segment& seg) {
 void emit(Ctx& c, Tcb& t, Segment&& seg) {
   if (t.state != TcpState::syn_sent) seg.ack = t.rcv_nxt;
   if (t.negotiated.ts && seg.flag != Segment::Flag::syn) seg.options.push_back(our_timestamps(c, t));
-  if (t.negotiated.sack && seg.flag != Segment::Flag::syn && !t.ooo.empty()) add_sack_blocks(t, seg);
+  if (t.negotiated.sack && seg.flag != Segment::Flag::syn && (!t.ooo.empty() || t.dsack_left < t.dsack_right)) {
+    const bool dsack = t.dsack_left < t.dsack_right;
+    add_sack_blocks(t, seg);
+    if (dsack && t.dsack_left == t.dsack_right) ++c.e.stats.dsacks_sent;
+  }
   t.last_ack_sent = t.rcv_nxt;
   seg.window = advertise_window(t);
   t.ack_owed.now = false;
@@ -199,7 +208,9 @@ Duration persist_interval(const Ctx& c, const Tcb& t) {
   return std::min(d, c.cfg.zero_window_probe_max);
 }
 
-// Sends [snd_nxt, snd_nxt + len) plus the FIN when asked; returns whether it retransmitted.
+}  // namespace
+
+// Sends [snd_nxt, snd_nxt + len) plus the FIN when asked.
 void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
   Segment s = base_segment(c, t);
   if (len > 0) s.payload = t.sndq.slice(off, len);
@@ -212,7 +223,7 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
     // By cause: fast retransmit and NewReno recovery (RFC 6582) run in recovery; anything
     // else resent is the go-back after a timeout (RFC 5681 §3.1), also once an ACK of the
     // first retransmission has reset the backoff count.
-    if (t.cc.in_recovery())
+    if (t.cc.in_recovery() || (t.loss && t.loss->probing))
       ++c.e.stats.retransmits_fast;
     else
       ++c.e.stats.retransmits_rto;
@@ -224,10 +235,13 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
   }
   emit(c, t, std::move(s));
   t.cc.on_send(c.now, t.snd_nxt, seg_len, t.flight(), t.smss, t.rtt.srtt());  // delivery-rate record (BBR)
+  if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
+  if (t.negotiated.sack) loss_record_sent(c, t, t.snd_nxt, seg_len);
   t.snd_nxt += seg_len;
   if (t.snd_nxt > t.snd_max) t.snd_max = t.snd_nxt;
-  if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
 }
+
+namespace {
 
 // Pacing (draft-ietf-ccwg-bbr-03 "Pacing Rate: BBR.pacing_rate" and "Send Quantum"): a paced
 // flow sends a segment only when it is due. `next` (Tcb::pace_next) is when the next one is;
@@ -273,7 +287,10 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
     }
     bool sent_any = false;
     Pacer pacer(t, c.now);
-    for (;;) {
+    // RFC 6675 / RFC 6937: in SACK recovery NextSeg and PRR decide, not the loop below.
+    if (t.loss && t.cc.in_recovery()) sent_any = send_recovery(c, t);
+    else for (;;) {
+      loss_skip_sacked(t);
       const Seq start = t.data_start();
       const auto queued = static_cast<std::uint32_t>(t.sndq.size());
       const std::uint32_t off = t.snd_nxt - start;
@@ -344,6 +361,7 @@ void send_window_probe(Ctx& c, Tcb& t) {
     s.seq = t.snd_una;
     s.payload = t.sndq.slice(off, 1);
     emit(c, t, std::move(s));
+    if (t.negotiated.sack && t.snd_max == t.snd_una) loss_record_sent(c, t, t.snd_una, 1);
     if (t.snd_max == t.snd_una) t.snd_max = t.snd_una + 1;
     t.snd_nxt = seq_max(t.snd_nxt, t.snd_una + 1);
     t.rtt_timing = false;

@@ -138,8 +138,34 @@ Duration next_persist_interval(const Ctx&, const Tcb&);
 std::uint16_t advertise_window(Tcb&);  // the raw field; moves rcv_adv right, never left
 void reset_for_segment(Engine&, const Flow&, const Segment& in, std::vector<Output>& out);
 void arm_retransmit(Ctx&, Tcb&);
+// Sends [snd_nxt, snd_nxt + len) of the send queue (from its offset `off`), with the FIN when asked.
+void send_data(Ctx&, Tcb&, std::uint32_t off, std::uint32_t len, bool fin);
+// recovery.cpp: SACK loss recovery's transmissions (RFC 6675 NextSeg, PRR, RACK-TLP).
+void loss_record_sent(Ctx&, Tcb&, Seq begin, std::uint32_t len);  // before SND.MAX moves
+void loss_skip_sacked(Tcb&);                                      // the go-back after a timeout
+bool send_recovery(Ctx&, Tcb&);                                   // in recovery, instead of output's loop
+void loss_probe_timer(Ctx&, Tcb&);                                // Timer::loss_probe
 
 // ---- src/input ----
+// sack.cpp: the scoreboard, RACK and recovery entry from an ACK (SACK connections).
+struct LossAck {
+  std::uint32_t delivered = 0;  // octets newly delivered, cumulatively or by SACK (RFC 6937 DeliveredData)
+  bool newly_sacked = false;
+  bool dsack = false;           // the first block was a DSACK (RFC 2883 §4)
+  bool dsack_of_probe = false;  // ... of the outstanding tail loss probe
+};
+LossState& loss_state(Tcb&);  // made on first use
+// RFC 2883 §4: [left, right) arrived twice; the next ACK reports it first (SACK connections).
+inline void note_dsack(Tcb& t, Seq left, Seq right) {
+  if (!t.negotiated.sack || !(left < right)) return;
+  t.dsack_left = left;
+  t.dsack_right = right;
+}
+LossAck loss_ack_before(Ctx&, Tcb&, const Segment&, Seq ack);
+void loss_ack_after(Ctx&, Tcb&, const LossAck&, Seq ack, bool was_recovery);
+void start_recovery_if_lost(Ctx&, Tcb&, Seq ack);
+void arm_loss_timer(Ctx&, Tcb&, std::optional<Duration> reo_timeout);
+void loss_on_timeout(Ctx&, Tcb&);  // the retransmission timer fired
 // A segment for a port with a listener and no connection; `old_snd_max` when a SYN reopens
 // a flow that was in TIME-WAIT (RFC 6191: the new ISN must lie above the old sequence space).
 // Nothing when an ACK returned a valid SYN cookie (RFC 4987): the flow now exists in

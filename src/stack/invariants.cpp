@@ -33,6 +33,13 @@ std::optional<std::string> check(const Engine& e, const Tcb& t) {
   if (t.state == TcpState::time_wait && (t.armed(Timer::retransmit) || t.armed(Timer::persist)))
     return "TIME-WAIT with a retransmission or persist timer";
   if (t.fin_received() && t.state == TcpState::established) return "FIN received but ESTABLISHED";
+  if (t.loss) {
+    // The SACK scoreboard covers [SND.UNA, SND.MAX) exactly (RFC 6675 §3), totals consistent.
+    const Scoreboard& b = t.loss->board;
+    if (auto why = b.check(); !why.empty()) return why;
+    if (!b.empty() && (b.front().begin != t.snd_una || b.back().end != t.snd_max))
+      return "the scoreboard does not cover [SND.UNA, SND.MAX)";
+  }
   return std::nullopt;
 }
 

@@ -12,6 +12,7 @@
 // | keepalive   | probe after idle, every interval, give up after count      | §3.8.4           |
 // | lifetime    | connection establishment / FIN-WAIT-2 / 2 MSL in TIME-WAIT | §3.10.7, the seed|
 // | pacing      | a paced flow's next segment is due: output                 | BBR draft, pacing|
+// | loss_probe  | RACK reordering timeout: mark, recover; or a Tail Loss Probe| RFC 8985 §6, §7  |
 #include <algorithm>
 
 #include "stack/engine.hpp"
@@ -89,6 +90,7 @@ struct Due {
     }
     // RFC 5681 §3.1 on a timeout; go back to SND.UNA and resend what cwnd (one SMSS) allows,
     // at least the first segment whatever sender SWS avoidance would say.
+    loss_on_timeout(c, t);  // RFC 2018 §8, RFC 8985 §6.3 (SACK connections)
     t.cc.on_rto(c.now, t.flight(), t.smss, t.snd_max);
     t.snd_nxt = t.snd_una;
     output_forced(c, t);
@@ -133,6 +135,7 @@ struct Due {
     if (c.remove) return;
     if (due(Timer::persist)) persist();
     if (c.remove) return;
+    if (due(Timer::loss_probe)) loss_probe_timer(c, t);  // RFC 8985 §6.2 step 5, §7.3
     if (due(Timer::keepalive)) keepalive();
     if (c.remove) return;
     if (due(Timer::pacing)) {

@@ -159,6 +159,10 @@ std::ostream& operator<<(std::ostream& os, const Stats& s) {
   line("retransmits_fast", s.retransmits_fast);
   line("rto_events", s.rto_events);
   line("dup_acks", s.dup_acks);
+  line("tail_loss_probes", s.tail_loss_probes);
+  line("dsacks_received", s.dsacks_received);
+  line("dsacks_sent", s.dsacks_sent);
+  line("sack_blocks_ignored", s.sack_blocks_ignored);
   line("challenge_acks", s.challenge_acks);
   line("challenge_acks_suppressed", s.challenge_acks_suppressed);
   line("resets_sent", s.resets_sent);

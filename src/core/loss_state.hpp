@@ -1,0 +1,58 @@
+// The sender's SACK loss-recovery state, kept beside the Tcb while data is in flight on a
+// connection that negotiated SACK (tcb.hpp's layout rule: an idle connection pays one null
+// pointer for it): the scoreboard (RFC 6675 §3, RFC 8985 §5.2), RACK and TLP (RFC 8985), PRR
+// (RFC 6937) and the RFC 6675 recovery episode.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/prr.hpp"
+#include "core/rack.hpp"
+#include "core/scoreboard.hpp"
+#include "utcp/seq.hpp"
+
+namespace utcp::detail {
+
+// A heap value behind one pointer that copies deeply (the Tcb is a value: persistent-map path
+// copies copy it). Null until made.
+template <class T>
+class Boxed {
+ public:
+  Boxed() = default;
+  Boxed(const Boxed& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  Boxed& operator=(const Boxed& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    return *this;
+  }
+  Boxed(Boxed&&) noexcept = default;
+  Boxed& operator=(Boxed&&) noexcept = default;
+
+  explicit operator bool() const { return p_ != nullptr; }
+  T* get() const { return p_.get(); }
+  T* operator->() const { return p_.get(); }
+  T& operator*() const { return *p_; }
+  T& make() {
+    if (!p_) p_ = std::make_unique<T>();
+    return *p_;
+  }
+  void reset() { p_.reset(); }
+
+ private:
+  std::unique_ptr<T> p_;
+};
+
+struct LossState {
+  Scoreboard board;  // covers [SND.UNA, SND.MAX) exactly (check_invariants)
+  Rack rack;
+  Tlp tlp;
+  Prr prr;
+  // Bytes PRR allows to send now (RFC 6937 sndcnt, set per ACK in recovery, spent by output).
+  std::uint32_t sndcnt = 0;
+  // The loss_probe timer's meaning: RACK's reordering timeout (RFC 8985 §6.2 step 5) when set,
+  // else the TLP's probe timeout (§7.2).
+  bool reo_timer = false;
+  bool probing = false;  // a TLP retransmission is going out (for Stats::retransmits_fast)
+};
+
+}  // namespace utcp::detail

@@ -1,0 +1,171 @@
+// Call chain: process_ack (ack.cpp) -> loss_ack_before (the scoreboard and RACK's state from
+//   the ACK's SACK blocks and cumulative value) -> new_ack | dup_ack -> loss_ack_after (RACK
+//   loss marking, recovery entry, PRR's send quantity, the loss_probe timer).
+//
+// SACK-based loss recovery on a connection that negotiated SACK (RFC 2018): the scoreboard
+// (RFC 6675 §3), RACK-TLP (RFC 8985), RFC 6675 recovery with PRR (RFC 6937) deciding how much
+// each ACK lets out, DSACK (RFC 2883) feeding RACK's reordering window. Without SACK the
+// NewReno recovery of core/congestion (RFC 6582) runs unchanged.
+#include <algorithm>
+
+#include "core/timestamps.hpp"
+#include "stack/engine.hpp"
+
+namespace utcp::detail {
+
+namespace {
+
+const Sack* find_sack(const Segment& seg) {
+  for (const auto& o : seg.options)
+    if (const auto* s = std::get_if<Sack>(&o)) return s;
+  return nullptr;
+}
+
+}  // namespace
+
+LossState& loss_state(Tcb& t) {
+  if (!t.loss) {
+    LossState& l = t.loss.make();
+    l.rack.fack = t.snd_una;  // RFC 8985 §6.2 step 3: a flight starts at SND.UNA
+  }
+  return *t.loss;
+}
+
+LossAck loss_ack_before(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
+  LossAck r;
+  LossState& l = *t.loss;
+  std::optional<std::uint32_t> tsecr;
+  if (t.negotiated.ts)
+    if (const Timestamps* ts = find_timestamps(seg); ts && ts->echo != 0) tsecr = ts->echo;
+  const auto ts_of = [&](Instant sent) { return tsval(sent, t.ts_offset); };
+  const std::optional<Duration> min_rtt = t.rtt.min_rtt();
+  // RFC 8985 §6.2 steps 2-3 for every segment this ACK delivers, cumulatively or by SACK;
+  // RACK.min_RTT (§5.3) also from SACKed segments sent once.
+  const auto delivered = [&](const SentSegment& s) {
+    if (!s.is(SentSegment::retransmitted)) t.rtt.sample_min(c.now - s.sent);
+    l.rack.on_delivered(t.reo, s, c.now, tsecr, ts_of, min_rtt);
+    r.delivered += s.size();
+  };
+  if (ack > t.snd_una) l.board.acked(ack, delivered);
+  const Sack* sack = find_sack(seg);
+  if (!sack) return r;
+  for (std::size_t i = 0; i < sack->blocks.size(); ++i) {
+    const auto [left, right] = sack->blocks[i];
+    // RFC 2883 §4: the first block is a DSACK when it lies below the cumulative ACK, or
+    // inside the second block: the receiver got those octets twice.
+    if (i == 0 && left < right &&
+        (left < ack || (sack->blocks.size() > 1 && sack->blocks[1].first <= left &&
+                        right <= sack->blocks[1].second))) {
+      r.dsack = true;
+      ++c.e.stats.dsacks_received;
+      if (l.tlp.end_seq && right == *l.tlp.end_seq) r.dsack_of_probe = true;
+      continue;
+    }
+    // RFC 2018 §3-4: a block names data we sent and the cumulative ACK has not covered:
+    // anything else (beyond SND.MAX, reversed, below SND.UNA) is a broken or forged block,
+    // ignored and counted.
+    if (!(left < right) || left < t.snd_una || right > t.snd_max) {
+      ++c.e.stats.sack_blocks_ignored;
+      continue;
+    }
+    if (l.board.sacked(left, right, delivered) > 0) r.newly_sacked = true;
+  }
+  return r;
+}
+
+namespace {
+
+Duration reo_wnd(const Tcb& t) {
+  const LossState& l = *t.loss;
+  const bool many_sacked = l.board.sacked_bytes() >= kDupThresh * t.smss;
+  return Rack::reo_wnd(t.reo, t.cc.in_recovery(), many_sacked, t.rtt.min_rtt(), t.rtt.srtt());
+}
+
+// RFC 6675 §4 IsLost(SND.UNA) with DupThresh (§5 step 4's trigger): more than (DupThresh - 1)
+// * SMSS octets SACKed above it, or DupThresh duplicate ACKs.
+void mark_first_lost_by_dupthresh(Tcb& t) {
+  LossState& l = *t.loss;
+  if (l.board.empty() || t.cc.in_recovery()) return;
+  if (l.board.sacked_bytes() > (kDupThresh - 1) * t.smss || t.cc.dupacks() >= kDupThresh) l.board.mark_lost(0);
+}
+
+}  // namespace
+
+void start_recovery_if_lost(Ctx& c, Tcb& t, Seq ack) {
+  LossState& l = *t.loss;
+  if (l.board.lost_bytes() == 0 || t.cc.in_recovery()) return;
+  // RFC 6675 §5 step 4: RecoveryPoint = HighData, ssthresh and cwnd from the congestion
+  // module (on_congestion); RFC 6937: RecoverFS = the flight, and the fast retransmit goes
+  // out at once.
+  if (!t.cc.enter_recovery(c.now, ack, t.flight(), t.smss, t.snd_max)) return;
+  l.prr.start(t.flight());
+  l.sndcnt = t.smss;
+}
+
+void arm_loss_timer(Ctx& c, Tcb& t, std::optional<Duration> reo_timeout) {
+  LossState& l = *t.loss;
+  if (reo_timeout) {
+    // RFC 8985 §6.2 step 5: the reordering timer, for the earliest segment not yet overdue.
+    l.reo_timer = true;
+    t.arm(Timer::loss_probe, c.now + *reo_timeout);
+    return;
+  }
+  l.reo_timer = false;
+  // RFC 8985 §7.2: a probe timeout while the connection is not in recovery, data is in
+  // flight and no probe is outstanding.
+  if (t.cc.in_recovery() || l.tlp.end_seq || t.flight() == 0 || !t.armed(Timer::retransmit) ||
+      t.snd_wnd == 0) {
+    t.disarm(Timer::loss_probe);
+    return;
+  }
+  const std::uint32_t segs = (t.flight() + t.smss - 1) / t.smss;
+  const Duration pto = Tlp::pto(t.rtt.srtt(), segs, t.timer(Timer::retransmit) - c.now);
+  t.arm(Timer::loss_probe, c.now + pto);
+}
+
+void loss_ack_after(Ctx& c, Tcb& t, const LossAck& a, Seq ack, bool was_recovery) {
+  LossState& l = *t.loss;
+  // RFC 8985 §6.2 step 4: the reordering window grows once per round that sees a DSACK, and
+  // decays 16 recoveries later.
+  l.rack.on_ack_end(t.reo, a.dsack, t.snd_una, t.snd_max);
+  if (was_recovery && !t.cc.in_recovery()) Rack::on_recovery_exit(t.reo);
+  // RFC 8985 §7.4: what the ACK says about an outstanding probe.
+  if (l.tlp.end_seq) {
+    const bool dup = !a.newly_sacked && a.delivered == 0;
+    if (l.tlp.on_ack(ack, a.dsack_of_probe, dup)) t.cc.reduce(c.now, t.flight(), t.smss);
+  }
+  if (t.flight() == 0) {
+    // The flight is over: the state goes with it (tcb.hpp's layout rule).
+    t.loss.reset();
+    t.disarm(Timer::loss_probe);
+    return;
+  }
+  // RFC 8985 §6.2 step 5, and RFC 6675's DupThresh rule for the first segment.
+  const std::optional<Duration> timeout = l.rack.detect_loss(l.board, c.now, reo_wnd(t));
+  mark_first_lost_by_dupthresh(t);
+  const bool entering = !t.cc.in_recovery();
+  start_recovery_if_lost(c, t, ack);
+  if (t.cc.in_recovery()) {
+    // RFC 6937 §3: the data this ACK delivered decides what may be sent now.
+    const std::uint32_t n = l.prr.on_ack(a.delivered, l.board.pipe(), t.cc.ssthresh(), t.smss);
+    l.sndcnt = entering ? std::max(l.sndcnt, n) : n;
+  } else {
+    l.sndcnt = 0;
+  }
+  arm_loss_timer(c, t, timeout);
+}
+
+void loss_on_timeout(Ctx& c, Tcb& t) {
+  if (!t.loss) return;
+  LossState& l = *t.loss;
+  // RFC 2018 §8: the receiver may have discarded what it SACKed (reneging): a timeout forgets
+  // the blocks. RFC 8985 §6.3: the first segment, and every one whose time is up, are lost.
+  l.board.clear_sacks();
+  l.rack.mark_losses_on_rto(l.board, c.now, reo_wnd(t), t.rtt.srtt().value_or(t.rtt.rto()));
+  l.tlp.end_seq.reset();
+  l.sndcnt = 0;
+  l.reo_timer = false;
+  t.disarm(Timer::loss_probe);
+}
+
+}  // namespace utcp::detail
