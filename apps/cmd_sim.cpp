@@ -40,8 +40,9 @@ struct SimOptions {
   std::uint32_t mss = 1460;
   std::uint64_t buffer = 256 * 1024;
   std::uint64_t seed = 1;
-  bool ipv6 = false, no_wscale = false, nodelay = false;
+  bool ipv6 = false, no_wscale = false, nodelay = false, sack = false, timestamps = false;
   std::string cc = "cubic";
+  bool cc_given = false;
   double time_limit_s = 3600;
   std::string pcap;
   bool table = false;
@@ -91,6 +92,8 @@ sim::TransferSpec make_spec(const SimOptions& o) {
   cfg.recv_buffer = static_cast<std::uint32_t>(o.buffer);
   cfg.window_scaling = !o.no_wscale;
   cfg.nodelay = o.nodelay;
+  cfg.sack = o.sack;
+  cfg.timestamps = o.timestamps;
   cfg.congestion_control = congestion_control_from(o.cc).value_or(cfg.congestion_control);
   sim::set_both(spec, cfg);
   sim::LinkConfig link;
@@ -313,6 +316,9 @@ int run_sim(SimOptions o) {
     sim::TableSpec t;
     t.bytes = o.bytes;
     t.seed = o.seed;
+    t.sack = o.sack;
+    t.timestamps = o.timestamps;
+    if (o.cc_given) t.cc = congestion_control_from(o.cc);
     std::cout << sim::goodput_table(t);
     return 0;
   }
@@ -524,9 +530,12 @@ Run setup(CLI::App& cmd) {
   link.push_back(cmd.add_flag("--ipv6", o->ipv6, "Use IPv6 addresses"));
   link.push_back(cmd.add_flag("--no-wscale", o->no_wscale, "Do not offer window scaling"));
   link.push_back(cmd.add_flag("--nodelay", o->nodelay, "Turn Nagle's algorithm off"));
-  link.push_back(cmd.add_option("--cc", o->cc, "Congestion control of both sides: cubic, reno or bbr")
-                     ->capture_default_str()
-                     ->check(congestion_control_name()));
+  cmd.add_option("--cc", o->cc, "Congestion control of both sides: cubic, reno or bbr")
+                        ->capture_default_str()
+                        ->check(congestion_control_name())
+                        ->each([o](const std::string&) { o->cc_given = true; });
+  cmd.add_flag("--sack", o->sack, "Both sides offer SACK (RFC 2018): SACK loss recovery, RACK-TLP, PRR");
+  cmd.add_flag("--timestamps", o->timestamps, "Both sides offer timestamps (RFC 7323)");
   link.push_back(cmd.add_option("--pcap", o->pcap,
                                 "Write what each side saw to BASE.client.pcapng and BASE.server.pcapng "
                                 "(virtual time; the link's drops marked with comments)"));

@@ -214,7 +214,11 @@ std::string goodput_table(const TableSpec& spec) {
   char cell[64];
   os << "goodput in Mbit/s of virtual time: " << format_bytes(spec.bytes)
      << " one way; 10 Mbit/s, 20 ms one-way delay, 64-packet queue, MSS 1460, loss both ways; seed "
-     << spec.seed << "\n";
+     << spec.seed;
+  if (spec.sack || spec.timestamps || spec.cc)
+    os << "; " << (spec.cc ? to_string(*spec.cc) : "cubic") << (spec.sack ? ", SACK" : "")
+       << (spec.timestamps ? ", timestamps" : "");
+  os << "\n";
   std::snprintf(cell, sizeof cell, "%-8s", "loss");
   os << cell;
   for (const std::uint32_t b : spec.buffers) {
@@ -235,6 +239,9 @@ std::string goodput_table(const TableSpec& spec) {
       Config cfg;
       cfg.send_buffer = b;
       cfg.recv_buffer = b;
+      cfg.sack = spec.sack;
+      cfg.timestamps = spec.timestamps;
+      if (spec.cc) cfg.congestion_control = *spec.cc;
       set_both(t, cfg);
       LinkConfig link;
       link.delay = std::chrono::milliseconds(20);

@@ -87,6 +87,10 @@ struct TableSpec {
   std::vector<std::uint32_t> buffers{4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20};
   std::uint64_t bytes = 1 << 20;
   std::uint64_t seed = 1;
+  // Both sides: SACK (RFC 2018, with the loss recovery it enables) and timestamps (RFC 7323);
+  // the congestion control. The default table is Config{}'s (none, CUBIC).
+  bool sack = false, timestamps = false;
+  std::optional<CongestionControl> cc;
 };
 std::string goodput_table(const TableSpec& spec = {});
 
