@@ -82,10 +82,11 @@ Duration reo_wnd(const Tcb& t) {
 }
 
 // RFC 6675 §4 IsLost(SND.UNA) with DupThresh (§5 step 4's trigger): more than (DupThresh - 1)
-// * SMSS octets SACKed above it, or DupThresh duplicate ACKs.
+// * SMSS octets SACKed above it, or DupThresh duplicate ACKs. Only until reordering has been
+// seen: RACK's time-based rule takes over then (RFC 8985 §6.2 step 4, §9.2).
 void mark_first_lost_by_dupthresh(Tcb& t) {
   LossState& l = *t.loss;
-  if (l.board.empty() || t.cc.in_recovery()) return;
+  if (l.board.empty() || t.cc.in_recovery() || t.reo.reordering_seen) return;
   if (l.board.sacked_bytes() > (kDupThresh - 1) * t.smss || t.cc.dupacks() >= kDupThresh) l.board.mark_lost(0);
 }
 
