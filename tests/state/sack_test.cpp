@@ -1,0 +1,111 @@
+// SACK loss recovery in the core (issue 16): the scoreboard fed from the peer's blocks (RFC
+// 2018 §3-4), RFC 6675 recovery with NextSeg at PRR's pace (RFC 6937), RACK (RFC 8985) and
+// the timeout's treatment of SACKed data (RFC 2018 §8). Scripts cover the wire-level rules
+// (tests/scripts/sack_*.pkt, rack_*.pkt).
+#include <algorithm>
+
+#include "harness.hpp"
+
+namespace utcp::test {
+namespace {
+
+constexpr std::uint32_t S = 1460;
+
+Config sack_reno() {
+  Config c;
+  c.sack = true;
+  c.congestion_control = CongestionControl::newreno;
+  return c;
+}
+
+constexpr std::uint32_t seg_seq(std::uint32_t i) {
+  return 1 + (i - 1) * S;
+}
+
+void bulk(Harness& h, std::size_t bytes) {
+  h.to_established({Mss{1460}, WindowScale{7}, SackPermitted{}});
+  ASSERT_TRUE(h.send(std::string(bytes, 's')));
+}
+
+std::vector<std::uint32_t> sent_segments(Harness& h) {
+  std::vector<std::uint32_t> v;
+  while (h.queued() > 0) v.push_back((h.rel_local(h.take()->out.segment.seq) - 1) / S + 1);
+  return v;
+}
+
+// The peer's ACK of `cum` (relative) with SACK blocks of segments [first, last] each.
+Tcp sack_ack(const Harness& h, std::uint32_t cum, std::vector<std::pair<std::uint32_t, std::uint32_t>> segs) {
+  Tcp a = ack(1, cum, 65535);
+  Sack s;
+  for (auto [f, l] : segs) s.blocks.emplace_back(h.local_seq(seg_seq(f)), h.local_seq(seg_seq(l + 1)));
+  a.options = {s};
+  return a;
+}
+
+// RFC 6675 §5, RFC 6937: of ten segments, 1 and 4 are lost. The peer SACKs the eight others
+// as they arrive; both holes are retransmitted during the same round trip (NewReno would
+// repair the second only after the ACK of the first), before any timeout.
+TEST(SackRecovery, TwoHolesAreRepairedInOneRoundTrip) {
+  Harness h(sack_reno());
+  bulk(h, 10 * S);
+  ASSERT_EQ(sent_segments(h).size(), 10u);
+  std::vector<std::uint32_t> resent;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> blocks;
+  for (std::uint32_t i : {2u, 3u, 5u, 6u, 7u, 8u, 9u, 10u}) {
+    blocks = i <= 3 ? std::vector<std::pair<std::uint32_t, std::uint32_t>>{{2, i}}
+                    : std::vector<std::pair<std::uint32_t, std::uint32_t>>{{5, i}, {2, 3}};
+    h.peer_sends(sack_ack(h, 1, blocks), h.now() + 1ms);
+    for (auto s : sent_segments(h)) resent.push_back(s);
+  }
+  EXPECT_EQ(resent, (std::vector<std::uint32_t>{1, 4}));
+  EXPECT_EQ(stats(h.s).retransmits_fast, 2u);
+  EXPECT_EQ(stats(h.s).retransmits_rto, 0u);
+  EXPECT_EQ(h.conn().ssthresh, 5 * S) << "RFC 5681 half the flight, set once";
+  h.peer_sends(ack(1, seg_seq(11), 65535), h.now() + 10ms);
+  EXPECT_EQ(h.snd_una(), seg_seq(11));
+}
+
+// RFC 2018 §3-4: blocks beyond SND.MAX or reversed are not the peer's view of our data: ignored
+// (no loss inferred, nothing sent) and counted.
+TEST(SackRecovery, BlocksOutsideTheFlightAreIgnoredAndCounted) {
+  Harness h(sack_reno());
+  bulk(h, 10 * S);
+  ASSERT_EQ(sent_segments(h).size(), 10u);
+  for (int i = 0; i < 3; ++i) {
+    Tcp a = ack(1, 1, 65535);
+    a.options = {Sack{{{h.local_seq(seg_seq(20)), h.local_seq(seg_seq(30))},
+                       {h.local_seq(seg_seq(5)), h.local_seq(seg_seq(3))}}}};
+    h.peer_sends(a, h.now() + 1ms);
+  }
+  EXPECT_EQ(stats(h.s).sack_blocks_ignored, 6u);
+  // Three duplicate ACKs alone: DupThresh (RFC 6675 IsLost) retransmits the first segment.
+  EXPECT_EQ(sent_segments(h), (std::vector<std::uint32_t>{1}));
+}
+
+// RFC 2018 §8: after a timeout the SACKed marks are forgotten (the receiver may have reneged)
+// and the go-back resends from SND.UNA; what the peer SACKs again is skipped.
+TEST(SackRecovery, TimeoutForgetsSacksAndTheGoBackSkipsResackedData) {
+  Harness h(sack_reno());
+  bulk(h, 10 * S);
+  ASSERT_EQ(sent_segments(h).size(), 10u);
+  h.peer_sends(sack_ack(h, 1, {{3, 4}}), h.now() + 1ms);  // 2 SACKed segments: below DupThresh
+  EXPECT_TRUE(sent_segments(h).empty());
+  // Nothing more arrives. TLP and RACK's timer may send first; then the RTO goes back.
+  h.advance(2s);
+  const std::vector<std::uint32_t> before_ack = sent_segments(h);
+  ASSERT_FALSE(before_ack.empty());
+  EXPECT_GE(stats(h.s).rto_events, 1u);
+  // The peer reneged on 3-4, now holds 5-10 and gets 1: 2, 3 and 4 go again, 5-10 do not.
+  h.peer_sends(sack_ack(h, seg_seq(2), {{5, 10}}), h.now() + 1ms);
+  std::vector<std::uint32_t> after;
+  for (int i = 0; i < 10 && h.snd_una() != seg_seq(11); ++i) {
+    for (auto s : sent_segments(h)) after.push_back(s);
+    if (after.empty()) break;
+    h.peer_sends(sack_ack(h, seg_seq(after.back() + 1), {{5, 10}}), h.now() + 1ms);
+  }
+  for (auto s : after) EXPECT_LT(s, 5u) << "segment " << s << " was SACKed again and resent";
+  EXPECT_NE(std::find(after.begin(), after.end(), 3u), after.end()) << "3 was reneged and must go again";
+}
+
+}  // namespace
+}  // namespace utcp::test
