@@ -85,7 +85,7 @@ int listen_on(Session& s, std::size_t k, std::uint16_t port, int backlog) {
   int one = 1;
   utcp_setsockopt(h, lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   s.configure(lfd, k);  // accepted connections inherit the listener's options
-  auto addr = make_sockaddr(s.ip(), port);
+  auto addr = host::to_sockaddr(s.ip(), port);
   if (utcp_bind(h, lfd, addr.get(), addr.len) < 0) {
     if (errno == EADDRINUSE) throw CommandError("port " + std::to_string(port) + " is already in use");
     throw CommandError("binding port " + std::to_string(port) + ": " + std::strerror(errno));

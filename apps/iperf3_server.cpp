@@ -13,6 +13,7 @@
 
 #include "clock.hpp"
 #include "json.hpp"
+#include "utcp/detail/byte_order.hpp"
 
 namespace utcp::apps {
 
@@ -51,10 +52,9 @@ bool send_state(Conn& c, signed char state) {
 }
 
 std::optional<Json> read_json(Conn& c) {
-  unsigned char len[4];
+  std::byte len[4];
   if (!read_exact(c, len, 4)) return std::nullopt;
-  const std::uint32_t n =
-      std::uint32_t{len[0]} << 24 | std::uint32_t{len[1]} << 16 | std::uint32_t{len[2]} << 8 | len[3];
+  const std::uint32_t n = detail::load_be32(len);
   if (n == 0 || n > max_json) return std::nullopt;
   std::string text(n, '\0');
   if (!read_exact(c, text.data(), n)) return std::nullopt;
@@ -64,8 +64,8 @@ std::optional<Json> read_json(Conn& c) {
 bool write_json(Conn& c, const Json& j) {
   const std::string text = j.dump();
   const auto n = static_cast<std::uint32_t>(text.size());
-  const unsigned char len[4] = {static_cast<unsigned char>(n >> 24), static_cast<unsigned char>(n >> 16),
-                                static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
+  std::byte len[4];
+  detail::store_be32(len, n);
   return c.write_all(len, 4) && c.write_all(text);
 }
 

@@ -80,36 +80,8 @@ void Session::configure(int fd, std::size_t shard) {
 
 std::string sockaddr_text(const sockaddr_storage& ss) {
   std::ostringstream os;
-  if (ss.ss_family == AF_INET) {
-    const auto& sin = reinterpret_cast<const sockaddr_in&>(ss);
-    std::array<std::uint8_t, 4> b;
-    std::memcpy(b.data(), &sin.sin_addr, 4);
-    os << Endpoint{IpAddr::v4(b), ntohs(sin.sin_port)};
-  } else {
-    const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(ss);
-    std::array<std::uint8_t, 16> b;
-    std::memcpy(b.data(), &sin6.sin6_addr, 16);
-    os << Endpoint{IpAddr::v6(b), ntohs(sin6.sin6_port)};
-  }
+  if (const auto e = host::from_sockaddr(ss)) os << *e;
   return os.str();
-}
-
-SockAddr make_sockaddr(const IpAddr& ip, std::uint16_t port) {
-  SockAddr a;
-  if (ip.is_v4()) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&a.storage);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    std::memcpy(&sin->sin_addr, ip.data(), 4);
-    a.len = sizeof(sockaddr_in);
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    std::memcpy(&sin6->sin6_addr, ip.data(), 16);
-    a.len = sizeof(sockaddr_in6);
-  }
-  return a;
 }
 
 std::optional<Endpoint> parse_endpoint(std::string_view text) {
@@ -497,7 +469,7 @@ std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeou
   if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
   s.configure(fd);
   Conn c(s, fd, 0, /*connected=*/false);
-  auto addr = make_sockaddr(to.ip, to.port);
+  auto addr = host::to_sockaddr(to.ip, to.port);
   int r = utcp_connect(s.host(), fd, addr.get(), addr.len);
   int e = errno;
   s.kick();

@@ -23,6 +23,7 @@
 #include "netlink.hpp"
 #include "pcapng.hpp"
 #include "report.hpp"
+#include "sockaddr.hpp"
 #include "tun.hpp"
 #include "utcp/ip.hpp"
 #include "utcp/posix.h"
@@ -65,13 +66,8 @@ CheckedOptions check_common_options(const CommonOptions& o);
 void install_signal_handlers();
 bool stop_requested();
 
-// A socket address for ip:port, and "HOST:PORT" / "[V6]:PORT" parsing.
-struct SockAddr {
-  sockaddr_storage storage{};
-  socklen_t len = 0;
-  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
-};
-SockAddr make_sockaddr(const IpAddr& ip, std::uint16_t port);
+// Printing a socket address, and "HOST:PORT" / "[V6]:PORT" parsing (the conversions
+// themselves: host/sockaddr.hpp).
 // "10.77.0.2:80", "[fd00:77::2]:80".
 std::string sockaddr_text(const sockaddr_storage& ss);
 std::optional<Endpoint> parse_endpoint(std::string_view text);

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "counting_new.hpp"
 #include "core/byte_queue.hpp"
 #include "core/persistent_map.hpp"
 #include "core/reassembly.hpp"
-#include "core/rng.hpp"
+#include "counting_new.hpp"
+#include "utcp/detail/rng.hpp"
 #include "utcp/ip.hpp"
 
 namespace utcp::detail {

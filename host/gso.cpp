@@ -6,36 +6,21 @@
 
 #include "ip_packet.hpp"
 #include "utcp/checksum.hpp"
+#include "utcp/detail/byte_order.hpp"
 
 namespace utcp::host {
 
 namespace {
 
-constexpr std::size_t ipv4_min_header = 20;
-constexpr std::size_t ipv6_header = 40;
-constexpr std::size_t tcp_min_header = 20;
-constexpr std::size_t tcp_checksum_offset = 16;
-constexpr std::size_t tcp_flags_offset = 13;
-// TCP flag bits in header byte 13.
-constexpr std::uint8_t tcp_fin = 0x01;
-constexpr std::uint8_t tcp_psh = 0x08;
-constexpr std::uint8_t tcp_cwr = 0x80;
+// RFC 9293 §3.1: the header's fixed part and the offsets of the fields a split rewrites.
+constexpr std::size_t tcp_min_header = 20;       // data offset 5
+constexpr std::size_t tcp_checksum_offset = 16;  // recomputed per segment
+constexpr std::size_t tcp_flags_offset = 13;     // CWR .. FIN
+constexpr std::uint8_t tcp_fin = 0x01;           // on the last segment only
+constexpr std::uint8_t tcp_psh = 0x08;           // on the last segment only
+constexpr std::uint8_t tcp_cwr = 0x80;           // on the first segment only (RFC 3168 §6.1.2)
 
-std::uint16_t load16(std::span<const std::byte> b, std::size_t at) {
-  return static_cast<std::uint16_t>((std::to_integer<unsigned>(b[at]) << 8) |
-                                    std::to_integer<unsigned>(b[at + 1]));
-}
-std::uint32_t load32(std::span<const std::byte> b, std::size_t at) {
-  return (std::uint32_t{load16(b, at)} << 16) | load16(b, at + 2);
-}
-void store16(std::span<std::byte> b, std::size_t at, std::uint16_t v) {
-  b[at] = static_cast<std::byte>(v >> 8);
-  b[at + 1] = static_cast<std::byte>(v & 0xff);
-}
-void store32(std::span<std::byte> b, std::size_t at, std::uint32_t v) {
-  store16(b, at, static_cast<std::uint16_t>(v >> 16));
-  store16(b, at + 2, static_cast<std::uint16_t>(v & 0xffff));
-}
+// The virtio-net header is little-endian (virtio 1.x).
 std::uint16_t load16le(std::span<const std::byte> b, std::size_t at) {
   return static_cast<std::uint16_t>(std::to_integer<unsigned>(b[at]) |
                                     (std::to_integer<unsigned>(b[at + 1]) << 8));
@@ -43,13 +28,6 @@ std::uint16_t load16le(std::span<const std::byte> b, std::size_t at) {
 void store16le(std::span<std::byte> b, std::size_t at, std::uint16_t v) {
   b[at] = static_cast<std::byte>(v & 0xff);
   b[at + 1] = static_cast<std::byte>(v >> 8);
-}
-
-IpAddr addr_at(std::span<const std::byte> b, std::size_t at, bool v4) {
-  std::array<std::uint8_t, 16> a{};
-  const std::size_t n = v4 ? 4 : 16;
-  for (std::size_t i = 0; i < n; ++i) a[i] = std::to_integer<std::uint8_t>(b[at + i]);
-  return v4 ? IpAddr::v4(a[0], a[1], a[2], a[3]) : IpAddr::v6(a);
 }
 
 // Whether `next` continues the run that `prev` ends, with `first` the run's first segment.
@@ -152,11 +130,11 @@ std::size_t frame_super_into(std::span<std::byte> out, std::span<const Output> o
   const std::size_t ip_len = ip_header_size(first);
   const std::size_t tcp_len = at - ip_len;
   if (v4) {
-    store16(packet, 2, static_cast<std::uint16_t>(at));
-    store16(packet, 10, 0);
-    store16(packet, 10, internet_checksum(packet.first(ip_len)));
+    detail::store_be16(packet, 2, static_cast<std::uint16_t>(at));
+    detail::store_be16(packet, 10, 0);
+    detail::store_be16(packet, 10, internet_checksum(packet.first(ip_len)));
   } else {
-    store16(packet, 4, static_cast<std::uint16_t>(tcp_len));
+    detail::store_be16(packet, 4, static_cast<std::uint16_t>(tcp_len));
   }
   std::span<std::byte> tcp = packet.subspan(ip_len);
   auto flags = std::to_integer<std::uint8_t>(tcp[tcp_flags_offset]);
@@ -166,8 +144,8 @@ std::size_t frame_super_into(std::span<std::byte> out, std::span<const Output> o
   tcp[tcp_flags_offset] = static_cast<std::byte>(flags);
   // CHECKSUM_PARTIAL: the field holds the pseudo-header's sum, not complemented; whoever cuts
   // the packet adds the bytes from csum_start on and adjusts the length per segment.
-  store16(tcp, tcp_checksum_offset,
-          pseudo_header_sum(first.src, first.dst, static_cast<std::uint32_t>(tcp_len)));
+  detail::store_be16(tcp, tcp_checksum_offset,
+                     pseudo_header_sum(first.src, first.dst, static_cast<std::uint32_t>(tcp_len)));
   VnetHeader h;
   h.flags = VnetHeader::needs_csum;
   h.gso_type = v4 ? VnetHeader::gso_tcpv4 : VnetHeader::gso_tcpv6;
@@ -192,7 +170,7 @@ std::expected<std::span<const std::byte>, VnetError> Splitter::whole(std::span<c
     return std::unexpected(VnetError::bad_csum_offsets);
   buf_.assign(packet.begin(), packet.end());
   std::span<std::byte> p(buf_);
-  store16(p, field, static_cast<std::uint16_t>(~ones_sum(p.subspan(start))));
+  detail::store_be16(p, field, static_cast<std::uint16_t>(~ones_sum(p.subspan(start))));
   return std::span<const std::byte>(p);
 }
 
@@ -215,7 +193,7 @@ std::expected<std::span<const std::byte>, VnetError> Splitter::prepare(std::span
   if (v4) {
     if (packet.size() < ipv4_min_header) return std::unexpected(VnetError::too_short);
     ip_len = std::size_t{std::to_integer<unsigned>(packet[0]) & 0xfu} * 4;
-    total = load16(packet, 2);
+    total = detail::load_be16(packet, 2);
     if (ip_len < ipv4_min_header || total < ip_len || total > packet.size() ||
         std::to_integer<unsigned>(packet[9]) != ip_proto_tcp)
       return std::unexpected(VnetError::bad_packet);
@@ -224,7 +202,7 @@ std::expected<std::span<const std::byte>, VnetError> Splitter::prepare(std::span
     // it forwards or sends; a packet with one is refused rather than cut wrong.
     if (packet.size() < ipv6_header) return std::unexpected(VnetError::too_short);
     ip_len = ipv6_header;
-    total = ipv6_header + load16(packet, 4);
+    total = ipv6_header + detail::load_be16(packet, 4);
     if (total > packet.size() || std::to_integer<unsigned>(packet[6]) != ip_proto_tcp)
       return std::unexpected(VnetError::bad_packet);
   }
@@ -240,8 +218,8 @@ std::expected<std::span<const std::byte>, VnetError> Splitter::prepare(std::span
   plan_.tcp_len = tcp_len;
   plan_.payload = payload;
   plan_.gso_size = h.gso_size;
-  plan_.src = addr_at(packet, v4 ? 12 : 8, v4);
-  plan_.dst = addr_at(packet, v4 ? 16 : 24, v4);
+  plan_.src = ip_addr_at(packet, v4 ? 12 : 8, v4);
+  plan_.dst = ip_addr_at(packet, v4 ? 16 : 24, v4);
   plan_.count = (payload + h.gso_size - 1) / h.gso_size;
   buf_.resize(ip_len + tcp_len + h.gso_size);
   return std::span<const std::byte>();
@@ -258,21 +236,21 @@ std::span<const std::byte> Splitter::segment(std::span<const std::byte> frame, s
   std::memcpy(out.data(), packet.data(), headers);
   std::memcpy(out.data() + headers, packet.data() + headers + off, len);
   if (p.v4) {
-    store16(out, 2, static_cast<std::uint16_t>(headers + len));
-    store16(out, 4, static_cast<std::uint16_t>(load16(packet, 4) + i));
-    store16(out, 10, 0);
-    store16(out, 10, internet_checksum(out.first(p.ip_len)));
+    detail::store_be16(out, 2, static_cast<std::uint16_t>(headers + len));
+    detail::store_be16(out, 4, static_cast<std::uint16_t>(detail::load_be16(packet, 4) + i));
+    detail::store_be16(out, 10, 0);
+    detail::store_be16(out, 10, internet_checksum(out.first(p.ip_len)));
   } else {
-    store16(out, 4, static_cast<std::uint16_t>(p.tcp_len + len));
+    detail::store_be16(out, 4, static_cast<std::uint16_t>(p.tcp_len + len));
   }
   std::span<std::byte> tcp = out.subspan(p.ip_len);
-  store32(tcp, 4, load32(packet, p.ip_len + 4) + static_cast<std::uint32_t>(off));
+  detail::store_be32(tcp, 4, detail::load_be32(packet, p.ip_len + 4) + static_cast<std::uint32_t>(off));
   auto flags = std::to_integer<std::uint8_t>(tcp[tcp_flags_offset]);
   if (!last) flags = static_cast<std::uint8_t>(flags & ~(tcp_psh | tcp_fin));
   if (i != 0) flags = static_cast<std::uint8_t>(flags & ~tcp_cwr);
   tcp[tcp_flags_offset] = static_cast<std::byte>(flags);
-  store16(tcp, tcp_checksum_offset, 0);
-  store16(tcp, tcp_checksum_offset, tcp_checksum(p.src, p.dst, tcp));
+  detail::store_be16(tcp, tcp_checksum_offset, 0);
+  detail::store_be16(tcp, tcp_checksum_offset, tcp_checksum(p.src, p.dst, tcp));
   return out;
 }
 

@@ -10,6 +10,8 @@
 
 #include "socket.hpp"
 #include "utcp/checksum.hpp"
+#include "utcp/detail/byte_order.hpp"
+#include "utcp/detail/rng.hpp"
 
 namespace utcp::host {
 
@@ -26,13 +28,8 @@ constexpr std::uint32_t ipv6_min_mtu = 1280;
 // forged-ICMP throughput attacks. IPv6: its minimum MTU.
 constexpr std::uint32_t ipv4_min_path_mtu = 576;
 
-// SplitMix64: expands one seed into independent-looking words.
-std::uint64_t splitmix64(std::uint64_t& x) {
-  std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+// SplitMix64 (the core's): expands one seed into independent-looking words.
+using detail::splitmix64;
 
 void os_entropy(void* buf, std::size_t n) {
   auto* p = static_cast<unsigned char*>(buf);
@@ -45,20 +42,6 @@ void os_entropy(void* buf, std::size_t n) {
     p += got;
     n -= static_cast<std::size_t>(got);
   }
-}
-
-std::uint16_t load16(std::span<const std::byte> b, std::size_t at) {
-  return static_cast<std::uint16_t>((std::to_integer<unsigned>(b[at]) << 8) |
-                                    std::to_integer<unsigned>(b[at + 1]));
-}
-std::uint32_t load32(std::span<const std::byte> b, std::size_t at) {
-  return (std::uint32_t{load16(b, at)} << 16) | load16(b, at + 2);
-}
-IpAddr load_addr(std::span<const std::byte> b, std::size_t at, bool v4) {
-  std::array<std::uint8_t, 16> a{};
-  const std::size_t n = v4 ? 4 : 16;
-  for (std::size_t i = 0; i < n; ++i) a[i] = std::to_integer<std::uint8_t>(b[at + i]);
-  return v4 ? IpAddr::v4(a[0], a[1], a[2], a[3]) : IpAddr::v6(a);
 }
 
 // RFC 1122 §3.2.1.3 / RFC 4291 §2.7: sources that no packet may carry.
@@ -281,8 +264,9 @@ bool Host::input_locked(std::span<const std::byte> datagram) {
 void Host::input_tcp(const IpPacket& p) {
   ++counters_.tcp_in;
   const bool ports = p.payload.size() >= 4;
-  const Flow flow =
-      ports ? Flow(Endpoint{p.dst, load16(p.payload, 2)}, Endpoint{p.src, load16(p.payload, 0)}) : Flow();
+  const Flow flow = ports ? Flow(Endpoint{p.dst, detail::load_be16(p.payload, 2)},
+                                 Endpoint{p.src, detail::load_be16(p.payload, 0)})
+                          : Flow();
   // The socket sees ECONNRESET when the core counts the connection as dropped by the segment.
   // An RST that ends CLOSING or LAST-ACK completes a close for the core (RFC 9293
   // §3.10.7.4), but Linux and the BSDs report it as ECONNRESET too, after the end of stream
@@ -364,7 +348,7 @@ void Host::input_icmp(const IpPacket& p) {
       ++counters_.icmp_ignored;
       return;
     }
-    mtu = load16(m, 6);
+    mtu = detail::load_be16(m, 6);
     if (quote.size() < 20 || (std::to_integer<unsigned>(quote[0]) >> 4) != 4) {
       ++counters_.icmp_ignored;
       return;
@@ -374,30 +358,31 @@ void Host::input_icmp(const IpPacket& p) {
       ++counters_.icmp_ignored;
       return;
     }
-    qsrc = load_addr(quote, 12, true);
-    qdst = load_addr(quote, 16, true);
+    qsrc = ip_addr_at(quote, 12, true);
+    qdst = ip_addr_at(quote, 16, true);
   } else {
     if (type != 2 || code != 0) {
       ++counters_.icmp_ignored;
       return;
     }
-    mtu = load32(m, 4);
+    mtu = detail::load_be32(m, 4);
     if (quote.size() < 40 || (std::to_integer<unsigned>(quote[0]) >> 4) != 6 ||
         std::to_integer<unsigned>(quote[6]) != ip_proto_tcp) {
       ++counters_.icmp_ignored;
       return;
     }
     tcp_at = 40;
-    qsrc = load_addr(quote, 8, false);
-    qdst = load_addr(quote, 24, false);
+    qsrc = ip_addr_at(quote, 8, false);
+    qdst = ip_addr_at(quote, 24, false);
   }
   // The quote holds at least the first 8 bytes of the TCP header: ports and sequence number.
   if (quote.size() < tcp_at + 8 || qsrc != addr_) {
     ++counters_.icmp_ignored;
     return;
   }
-  const Flow flow(Endpoint{qsrc, load16(quote, tcp_at)}, Endpoint{qdst, load16(quote, tcp_at + 2)});
-  apply_path_mtu(flow, mtu, Seq(load32(quote, tcp_at + 4)));
+  const Flow flow(Endpoint{qsrc, detail::load_be16(quote, tcp_at)},
+                  Endpoint{qdst, detail::load_be16(quote, tcp_at + 2)});
+  apply_path_mtu(flow, mtu, Seq(detail::load_be32(quote, tcp_at + 4)));
 }
 
 void Host::apply_path_mtu(const Flow& flow, std::uint32_t mtu, Seq seq) {

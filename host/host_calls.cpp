@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "host.hpp"
+#include "sockaddr.hpp"
 #include "socket.hpp"
 
 namespace utcp::host {
@@ -52,44 +53,18 @@ int to_errno(const Error& e) {
 
 SysResult<Endpoint> endpoint_from(int domain, const sockaddr* addr, socklen_t len) {
   if (addr == nullptr) return std::unexpected(EFAULT);
-  if (domain == AF_INET) {
-    if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) return std::unexpected(EINVAL);
-    sockaddr_in in{};
-    std::memcpy(&in, addr, sizeof in);
-    if (in.sin_family != AF_INET) return std::unexpected(EAFNOSUPPORT);
-    const auto* b = reinterpret_cast<const std::uint8_t*>(&in.sin_addr.s_addr);
-    return Endpoint{IpAddr::v4(b[0], b[1], b[2], b[3]), ntohs(in.sin_port)};
-  }
-  if (len < static_cast<socklen_t>(sizeof(sockaddr_in6))) return std::unexpected(EINVAL);
-  sockaddr_in6 in6{};
-  std::memcpy(&in6, addr, sizeof in6);
-  if (in6.sin6_family != AF_INET6) return std::unexpected(EAFNOSUPPORT);
-  std::array<std::uint8_t, 16> b{};
-  std::memcpy(b.data(), &in6.sin6_addr, 16);
-  return Endpoint{IpAddr::v6(b), ntohs(in6.sin6_port)};
+  const std::size_t need = domain == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  if (len < static_cast<socklen_t>(need)) return std::unexpected(EINVAL);
+  const std::optional<Endpoint> e = from_sockaddr(addr, len);
+  if (!e || e->ip.is_v4() != (domain == AF_INET)) return std::unexpected(EAFNOSUPPORT);
+  return *e;
 }
 
 SysResult<void> endpoint_to(const Endpoint& e, sockaddr* addr, socklen_t* len) {
   if (addr == nullptr || len == nullptr) return std::unexpected(EFAULT);
-  sockaddr_storage ss{};
-  socklen_t size = 0;
-  if (e.ip.is_v4()) {
-    sockaddr_in in{};
-    in.sin_family = AF_INET;
-    in.sin_port = htons(e.port);
-    std::memcpy(&in.sin_addr.s_addr, e.ip.data(), 4);
-    std::memcpy(&ss, &in, sizeof in);
-    size = sizeof in;
-  } else {
-    sockaddr_in6 in6{};
-    in6.sin6_family = AF_INET6;
-    in6.sin6_port = htons(e.port);
-    std::memcpy(&in6.sin6_addr, e.ip.data(), 16);
-    std::memcpy(&ss, &in6, sizeof in6);
-    size = sizeof in6;
-  }
-  if (*len > 0) std::memcpy(addr, &ss, std::min<std::size_t>(static_cast<std::size_t>(*len), size));
-  *len = size;
+  const SockAddr a = to_sockaddr(e);
+  if (*len > 0) std::memcpy(addr, &a.storage, std::min<std::size_t>(static_cast<std::size_t>(*len), a.len));
+  *len = a.len;
   return {};
 }
 

@@ -4,13 +4,12 @@
 #include <array>
 
 #include "utcp/checksum.hpp"
+#include "utcp/detail/byte_order.hpp"
 
 namespace utcp::host {
 
 namespace {
 
-constexpr std::size_t ipv4_min_header = 20;
-constexpr std::size_t ipv6_header = 40;
 constexpr std::uint8_t default_ttl = 64;
 
 // IPv6 extension headers we skip (RFC 8200 §4.1) and the fragment header.
@@ -19,25 +18,8 @@ constexpr std::uint8_t ext_routing = 43;
 constexpr std::uint8_t ext_fragment = 44;
 constexpr std::uint8_t ext_dest_options = 60;
 
-std::uint16_t load16(std::span<const std::byte> b, std::size_t at) {
-  return static_cast<std::uint16_t>((std::to_integer<unsigned>(b[at]) << 8) |
-                                    std::to_integer<unsigned>(b[at + 1]));
-}
 std::uint8_t load8(std::span<const std::byte> b, std::size_t at) {
   return std::to_integer<std::uint8_t>(b[at]);
-}
-void store16(std::span<std::byte> b, std::size_t at, std::uint16_t v) {
-  b[at] = static_cast<std::byte>(v >> 8);
-  b[at + 1] = static_cast<std::byte>(v & 0xff);
-}
-
-IpAddr load_v4(std::span<const std::byte> b, std::size_t at) {
-  return IpAddr::v4(load8(b, at), load8(b, at + 1), load8(b, at + 2), load8(b, at + 3));
-}
-IpAddr load_v6(std::span<const std::byte> b, std::size_t at) {
-  std::array<std::uint8_t, 16> a{};
-  for (std::size_t i = 0; i < 16; ++i) a[i] = load8(b, at + i);
-  return IpAddr::v6(a);
 }
 void store_addr(std::span<std::byte> b, std::size_t at, const IpAddr& ip) {
   for (std::size_t i = 0; i < ip.size(); ++i) b[at + i] = static_cast<std::byte>(ip.data()[i]);
@@ -49,22 +31,23 @@ std::expected<IpPacket, IpError> parse_v4(std::span<const std::byte> d) {
   const std::size_t header_len = std::size_t{load8(d, 0) & 0x0fu} * 4;
   if (header_len < ipv4_min_header || header_len > d.size())
     return std::unexpected(IpError::bad_header_length);
-  const std::size_t total = load16(d, 2);
+  const std::size_t total = detail::load_be16(d, 2);
   if (total < header_len || total > d.size()) return std::unexpected(IpError::bad_total_length);
   if (internet_checksum(d.first(header_len)) != 0) return std::unexpected(IpError::bad_header_checksum);
-  const std::uint16_t flags_offset = load16(d, 6);
+  const std::uint16_t flags_offset = detail::load_be16(d, 6);
   const bool more_fragments = (flags_offset & 0x2000) != 0;
   const std::uint16_t offset = flags_offset & 0x1fff;
   if (more_fragments || offset != 0) return std::unexpected(IpError::fragment);
   const std::uint8_t protocol = load8(d, 9);
   if (protocol != ip_proto_tcp && protocol != ip_proto_icmp) return std::unexpected(IpError::not_tcp);
-  return IpPacket{load_v4(d, 12), load_v4(d, 16), protocol, d.subspan(header_len, total - header_len)};
+  return IpPacket{ip_addr_at(d, 12, true), ip_addr_at(d, 16, true), protocol,
+                  d.subspan(header_len, total - header_len)};
 }
 
 // RFC 8200 §3 and §4.
 std::expected<IpPacket, IpError> parse_v6(std::span<const std::byte> d) {
   if (d.size() < ipv6_header) return std::unexpected(IpError::too_short);
-  const std::size_t payload_len = load16(d, 4);
+  const std::size_t payload_len = detail::load_be16(d, 4);
   if (ipv6_header + payload_len > d.size()) return std::unexpected(IpError::bad_total_length);
   std::span<const std::byte> rest = d.subspan(ipv6_header, payload_len);
   std::uint8_t next = load8(d, 6);
@@ -77,10 +60,17 @@ std::expected<IpPacket, IpError> parse_v6(std::span<const std::byte> d) {
   }
   if (next == ext_fragment) return std::unexpected(IpError::fragment);
   if (next != ip_proto_tcp && next != ip_proto_icmpv6) return std::unexpected(IpError::not_tcp);
-  return IpPacket{load_v6(d, 8), load_v6(d, 24), next, rest};
+  return IpPacket{ip_addr_at(d, 8, false), ip_addr_at(d, 24, false), next, rest};
 }
 
 }  // namespace
+
+IpAddr ip_addr_at(std::span<const std::byte> b, std::size_t at, bool v4) {
+  std::array<std::uint8_t, 16> a{};
+  const std::size_t n = v4 ? 4 : 16;
+  for (std::size_t i = 0; i < n; ++i) a[i] = load8(b, at + i);
+  return v4 ? IpAddr::v4(a[0], a[1], a[2], a[3]) : IpAddr::v6(a);
+}
 
 std::string_view to_string(IpError e) {
   switch (e) {
@@ -142,20 +132,20 @@ bool write_ip_header(std::span<std::byte> h, const IpAddr& src, const IpAddr& ds
     if (h.size() + tcp_len > 0xffff) return false;
     h[0] = std::byte{0x45};
     h[1] = std::byte{0};
-    store16(h, 2, static_cast<std::uint16_t>(h.size() + tcp_len));
-    store16(h, 4, 0);       // identification: unused with DF (RFC 6864 §4.1)
-    store16(h, 6, 0x4000);  // DF, offset 0
+    detail::store_be16(h, 2, static_cast<std::uint16_t>(h.size() + tcp_len));
+    detail::store_be16(h, 4, 0);       // identification: unused with DF (RFC 6864 §4.1)
+    detail::store_be16(h, 6, 0x4000);  // DF, offset 0
     h[8] = std::byte{default_ttl};
     h[9] = std::byte{ip_proto_tcp};
-    store16(h, 10, 0);
+    detail::store_be16(h, 10, 0);
     store_addr(h, 12, src);
     store_addr(h, 16, dst);
-    store16(h, 10, internet_checksum(h));
+    detail::store_be16(h, 10, internet_checksum(h));
   } else {
     if (tcp_len > 0xffff) return false;
     h[0] = std::byte{0x60};
     h[1] = h[2] = h[3] = std::byte{0};  // traffic class, flow label
-    store16(h, 4, static_cast<std::uint16_t>(tcp_len));
+    detail::store_be16(h, 4, static_cast<std::uint16_t>(tcp_len));
     h[6] = std::byte{ip_proto_tcp};
     h[7] = std::byte{default_ttl};
     store_addr(h, 8, src);

@@ -20,6 +20,9 @@ namespace utcp::host {
 inline constexpr std::uint8_t ip_proto_icmp = 1;
 inline constexpr std::uint8_t ip_proto_tcp = 6;
 inline constexpr std::uint8_t ip_proto_icmpv6 = 58;
+// Fixed header sizes: IPv4 without options (RFC 791 §3.1), IPv6 (RFC 8200 §3).
+inline constexpr std::size_t ipv4_min_header = 20;
+inline constexpr std::size_t ipv6_header = 40;
 
 // Why an incoming datagram was refused. One reason per check. The first group is what
 // parse_ip finds; the rest are counted by the host when it routes a parsed packet.
@@ -54,6 +57,9 @@ struct IpPacket {
 // Accepts TCP, ICMP (IPv4) and ICMPv6 (IPv6); anything else is not_tcp. Never reads past
 // `datagram`, never writes to it. Bytes after the IP total length (link padding) are ignored.
 std::expected<IpPacket, IpError> parse_ip(std::span<const std::byte> datagram);
+
+// The IPv4 (4 bytes) or IPv6 (16 bytes) address at b[at]; the caller has checked the length.
+IpAddr ip_addr_at(std::span<const std::byte> b, std::size_t at, bool v4);
 
 // The size of the IP header frame_into writes for `o`: 20 (IPv4) or 40 (IPv6).
 std::size_t ip_header_size(const Output& o);

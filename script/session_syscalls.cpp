@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "session.hpp"
+#include "sockaddr.hpp"
 
 namespace utcp::script {
 namespace {
@@ -109,29 +110,6 @@ std::string canonical_errno(const std::string& name) {
 
 CallResult sys(std::int64_t v) {
   return CallResult{v, v < 0 ? errno : 0, {}};
-}
-
-struct Address {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-};
-
-Address address_of(const IpAddr& ip, std::uint16_t port) {
-  Address a;
-  if (ip.is_v4()) {
-    auto* s = reinterpret_cast<sockaddr_in*>(&a.storage);
-    s->sin_family = AF_INET;
-    s->sin_port = htons(port);
-    std::memcpy(&s->sin_addr, ip.data(), 4);
-    a.length = sizeof(sockaddr_in);
-  } else {
-    auto* s = reinterpret_cast<sockaddr_in6*>(&a.storage);
-    s->sin6_family = AF_INET6;
-    s->sin6_port = htons(port);
-    std::memcpy(&s->sin6_addr, ip.data(), 16);
-    a.length = sizeof(sockaddr_in6);
-  }
-  return a;
 }
 
 const ExprStruct* as_struct(const Expr& e) {
@@ -304,11 +282,10 @@ Session::Attempt Session::prepare(const Event& e, const Syscall& c,
     } else if (!is_ellipsis(a[1])) {
       fail(line, c.name + ": the address is '...' or {sin_port=htons(N), sin_addr=inet_addr(\"A\")}");
     }
-    const Address addr = address_of(ip, port);
+    const host::SockAddr addr = host::to_sockaddr(ip, port);
     if (bind) {
       return [this, h, fd, addr, port](bool) -> std::optional<CallResult> {
-        const CallResult r =
-            sys(utcp_bind(h, fd, reinterpret_cast<const sockaddr*>(&addr.storage), addr.length));
+        const CallResult r = sys(utcp_bind(h, fd, addr.get(), addr.len));
         if (r.value == 0) local_port_ = port;
         return r;
       };
@@ -319,8 +296,7 @@ Session::Attempt Session::prepare(const Event& e, const Syscall& c,
         *started = true;
         remote_port_ = port;
         local_port_known_ = false;
-        const CallResult r =
-            sys(utcp_connect(h, fd, reinterpret_cast<const sockaddr*>(&addr.storage), addr.length));
+        const CallResult r = sys(utcp_connect(h, fd, addr.get(), addr.len));
         if (r.value < 0 && r.error == EINPROGRESS && user_blocking(fd)) return std::nullopt;
         return r;
       }

@@ -2,32 +2,8 @@
 
 namespace utcp::sim {
 namespace {
-constexpr std::uint64_t rotl(std::uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
 __extension__ typedef unsigned __int128 u128;  // g++ and clang both have it
 }  // namespace
-
-Rng::Rng(std::uint64_t seed) {
-  std::uint64_t sm = seed;
-  for (auto& w : s_) w = splitmix64(sm);
-}
-
-std::uint64_t Rng::next() {
-  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  const std::uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
-}
-
-double Rng::uniform() {
-  return static_cast<double>(next() >> 11) * 0x1.0p-53;
-}
 
 bool Rng::chance(double p) {
   const double u = uniform();

@@ -6,15 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "utcp/detail/rng.hpp"
+
 namespace utcp::sim {
 
-// SplitMix64 (Steele, Lea, Flood 2014): a good 64-bit mixer, used to seed and to derive.
-constexpr std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+// SplitMix64 and xoshiro256** are the core's (utcp/detail/rng.hpp); this adds what the
+// simulator draws: 64-bit bounds, probabilities, derived streams.
+using detail::splitmix64;
 
 // A stateless mix of two words, for deriving independent seeds and content bytes.
 constexpr std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
@@ -22,14 +20,13 @@ constexpr std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
   return splitmix64(s);
 }
 
-// xoshiro256** 1.0 (Blackman, Vigna 2018).
 class Rng {
  public:
-  explicit Rng(std::uint64_t seed);
+  explicit Rng(std::uint64_t seed) : g_(seed) {}
 
-  std::uint64_t next();
+  std::uint64_t next() { return g_.next(); }
   // Uniform in [0, 1) with 53 bits.
-  double uniform();
+  double uniform() { return g_.unit(); }
   // True with probability p (p <= 0: never, p >= 1: always; one draw either way).
   bool chance(double p);
   // Uniform in [0, n); n > 0. Lemire's multiply-shift with rejection: unbiased.
@@ -40,7 +37,7 @@ class Rng {
   Rng derive(std::uint64_t stream) { return Rng(mix(next(), stream)); }
 
  private:
-  std::uint64_t s_[4];
+  detail::Rng g_;
 };
 
 }  // namespace utcp::sim

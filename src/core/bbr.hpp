@@ -20,7 +20,7 @@
 
 #include "core/congestion_events.hpp"
 #include "core/delivery_rate.hpp"
-#include "core/rng.hpp"
+#include "utcp/detail/rng.hpp"
 #include "utcp/time.hpp"
 
 namespace utcp::detail {

@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "core/persistent_map.hpp"
-#include "core/rng.hpp"
 #include "core/syncookie.hpp"
 #include "core/tcb.hpp"
 #include "core/timestamps.hpp"
 #include "utcp/config.hpp"
 #include "utcp/detail/engine_api.hpp"
+#include "utcp/detail/rng.hpp"
 #include "utcp/state.hpp"
 #include "utcp/stats.hpp"
 

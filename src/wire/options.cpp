@@ -10,24 +10,14 @@
 
 #include <ostream>
 
+#include "utcp/detail/byte_order.hpp"
+
 namespace utcp::wire {
 namespace {
 
-std::uint16_t get16(const std::byte* p) {
-  return static_cast<std::uint16_t>((std::to_integer<unsigned>(p[0]) << 8) | std::to_integer<unsigned>(p[1]));
-}
-std::uint32_t get32(const std::byte* p) {
-  return (std::uint32_t{get16(p)} << 16) | get16(p + 2);
-}
 std::byte* put8(std::byte* p, unsigned v) {
   *p = static_cast<std::byte>(v & 0xff);
   return p + 1;
-}
-std::byte* put16(std::byte* p, unsigned v) {
-  return put8(put8(p, v >> 8), v);
-}
-std::byte* put32(std::byte* p, std::uint32_t v) {
-  return put16(put16(p, v >> 16), v & 0xffff);
 }
 
 // Where an option's fields want to start, as (offset of the first field after kind and
@@ -69,18 +59,23 @@ std::size_t packed_size(const std::vector<TcpOption>& options) {
 std::byte* write_one(const TcpOption& opt, std::byte* p) {
   struct V {
     std::byte* p;
-    std::byte* operator()(const Mss& o) const { return put16(put16(p, (kMss << 8) | 4), o.value); }
-    std::byte* operator()(const WindowScale& o) const {
-      return put8(put16(p, (kWindowScale << 8) | 3), o.shift);
+    std::byte* operator()(const Mss& o) const {
+      return detail::store_be16(detail::store_be16(p, (kMss << 8) | 4), o.value);
     }
-    std::byte* operator()(const SackPermitted&) const { return put16(p, (kSackPermitted << 8) | 2); }
+    std::byte* operator()(const WindowScale& o) const {
+      return put8(detail::store_be16(p, (kWindowScale << 8) | 3), o.shift);
+    }
+    std::byte* operator()(const SackPermitted&) const {
+      return detail::store_be16(p, (kSackPermitted << 8) | 2);
+    }
     std::byte* operator()(const Sack& o) const {
       std::byte* q = put8(put8(p, kSack), static_cast<unsigned>(2 + 8 * o.blocks.size()));
-      for (const auto& [l, r] : o.blocks) q = put32(put32(q, l.value()), r.value());
+      for (const auto& [l, r] : o.blocks) q = detail::store_be32(detail::store_be32(q, l.value()), r.value());
       return q;
     }
     std::byte* operator()(const Timestamps& o) const {
-      return put32(put32(put16(p, (kTimestamps << 8) | 10), o.value), o.echo);
+      return detail::store_be32(detail::store_be32(detail::store_be16(p, (kTimestamps << 8) | 10), o.value),
+                                o.echo);
     }
     std::byte* operator()(const UnknownOption& o) const {
       std::byte* q = put8(put8(p, o.kind), static_cast<unsigned>(2 + o.data.size()));
@@ -137,7 +132,7 @@ DecodeError parse_options(std::span<const std::byte> area, std::vector<TcpOption
     if (len > end - i) return DecodeError::option_past_header;
     const std::byte* f = b + i + 2;  // the option's fields
     if (kind == kMss && len == 4) {
-      out.emplace_back(Mss{get16(f)});
+      out.emplace_back(Mss{detail::load_be16(f)});
     } else if (kind == kWindowScale && len == 3) {
       out.emplace_back(WindowScale{std::to_integer<std::uint8_t>(f[0])});
     } else if (kind == kSackPermitted && len == 2) {
@@ -146,10 +141,10 @@ DecodeError parse_options(std::span<const std::byte> area, std::vector<TcpOption
       Sack s;
       s.blocks.reserve((len - 2) / 8);
       for (std::size_t k = 0; k + 2 < len; k += 8)
-        s.blocks.emplace_back(Seq(get32(f + k)), Seq(get32(f + k + 4)));
+        s.blocks.emplace_back(Seq(detail::load_be32(f + k)), Seq(detail::load_be32(f + k + 4)));
       out.emplace_back(std::move(s));
     } else if (kind == kTimestamps && len == 10) {
-      out.emplace_back(Timestamps{get32(f), get32(f + 4)});
+      out.emplace_back(Timestamps{detail::load_be32(f), detail::load_be32(f + 4)});
     } else {
       // Unknown kind, or a known one with the wrong length: kept, and ignored above.
       out.emplace_back(UnknownOption{kind, std::vector<std::byte>(f, f + (len - 2))});

@@ -12,13 +12,13 @@ namespace utcp::wire {
 
 // RFC 9293 §3.1 (EOL, NOP, MSS), RFC 7323 (window scale, timestamps), RFC 2018 (SACK).
 enum OptionKind : std::uint8_t {
-  kEol = 0,
-  kNop = 1,
-  kMss = 2,
-  kWindowScale = 3,
-  kSackPermitted = 4,
-  kSack = 5,
-  kTimestamps = 8,
+  kEol = 0,            // end of the option list
+  kNop = 1,            // padding
+  kMss = 2,            // length 4
+  kWindowScale = 3,    // length 3
+  kSackPermitted = 4,  // length 2, SYN only
+  kSack = 5,           // length 2 + 8n
+  kTimestamps = 8,     // length 10
 };
 inline constexpr std::size_t kMaxOptionBytes = 40;
 

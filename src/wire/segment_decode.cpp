@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "utcp/checksum.hpp"
+#include "utcp/detail/byte_order.hpp"
 #include "utcp/segment.hpp"
 #include "wire/options.hpp"
 
@@ -21,13 +22,6 @@ constexpr std::size_t kFixedHeader = 20;
 
 // Byte 13 of the header (RFC 9293 §3.1; CWR, ECE and URG are not used here and ignored).
 constexpr unsigned kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
-
-std::uint16_t get16(const std::byte* p) {
-  return static_cast<std::uint16_t>((std::to_integer<unsigned>(p[0]) << 8) | std::to_integer<unsigned>(p[1]));
-}
-std::uint32_t get32(const std::byte* p) {
-  return (std::uint32_t{get16(p)} << 16) | get16(p + 2);
-}
 
 Result<std::pair<Segment, Flow>> decode_segment(const IpAddr& src, const IpAddr& dst,
                                                 std::span<const std::byte> tcp_bytes, bool view);
@@ -72,14 +66,14 @@ Result<std::pair<Segment, Flow>> decode_segment(const IpAddr& src, const IpAddr&
 
   if (tcp_checksum(src, dst, tcp_bytes) != 0) return fail(DecodeError::bad_checksum);
 
-  s.src_port = get16(b);
-  s.dst_port = get16(b + 2);
-  s.seq = Seq(get32(b + 4));
-  if (flags & kAck) s.ack = Seq(get32(b + 8));
+  s.src_port = detail::load_be16(b);
+  s.dst_port = detail::load_be16(b + 2);
+  s.seq = Seq(detail::load_be32(b + 4));
+  if (flags & kAck) s.ack = Seq(detail::load_be32(b + 8));
   // FIN with RST is taken as RST: the connection is being reset either way.
   s.flag = (flags & kRst) ? Flag::rst : (flags & kSyn) ? Flag::syn : (flags & kFin) ? Flag::fin : Flag::none;
   s.push = (flags & kPsh) != 0;
-  s.window = get16(b + 14);
+  s.window = detail::load_be16(b + 14);
   s.payload = view ? Payload::view(tcp_bytes.subspan(header)) : Payload(tcp_bytes.subspan(header));
 
   Flow flow(Endpoint{dst, s.dst_port}, Endpoint{src, s.src_port});

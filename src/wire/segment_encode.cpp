@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "utcp/checksum.hpp"
+#include "utcp/detail/byte_order.hpp"
 #include "utcp/segment.hpp"
 #include "wire/options.hpp"
 
@@ -11,15 +12,6 @@ namespace {
 
 constexpr std::size_t kFixedHeader = 20;
 constexpr unsigned kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
-
-void put16(std::byte* p, unsigned v) {
-  p[0] = static_cast<std::byte>((v >> 8) & 0xff);
-  p[1] = static_cast<std::byte>(v & 0xff);
-}
-void put32(std::byte* p, std::uint32_t v) {
-  put16(p, v >> 16);
-  put16(p + 2, v & 0xffff);
-}
 
 unsigned flag_bits(const Segment& s) {
   unsigned f = 0;
@@ -52,22 +44,22 @@ std::size_t Segment::encode_into(std::span<std::byte> out, const IpAddr& src, co
   const std::size_t total = kFixedHeader + opts + payload.size();
   if (out.size() < total) return 0;
   std::byte* p = out.data();
-  put16(p, src_port);
-  put16(p + 2, dst_port);
-  put32(p + 4, seq.value());
-  put32(p + 8, ack ? ack->value() : 0);
+  detail::store_be16(p, src_port);
+  detail::store_be16(p + 2, dst_port);
+  detail::store_be32(p + 4, seq.value());
+  detail::store_be32(p + 8, ack ? ack->value() : 0);
   p[12] = static_cast<std::byte>(((kFixedHeader + opts) / 4) << 4);  // reserved bits zero
   p[13] = static_cast<std::byte>(flag_bits(*this));
-  put16(p + 14, window);
-  put16(p + 16, 0);  // checksum, filled in below
-  put16(p + 18, 0);  // urgent pointer
+  detail::store_be16(p + 14, window);
+  detail::store_be16(p + 16, 0);  // checksum, filled in below
+  detail::store_be16(p + 18, 0);  // urgent pointer
   wire::write_options(options, p + kFixedHeader);
   std::byte* d = p + kFixedHeader + opts;
   payload.for_each_slice([&d](std::span<const std::byte> slice) {
     std::memcpy(d, slice.data(), slice.size());
     d += slice.size();
   });
-  put16(p + 16, tcp_checksum(src, dst, out.first(total)));
+  detail::store_be16(p + 16, tcp_checksum(src, dst, out.first(total)));
   return total;
 }
 

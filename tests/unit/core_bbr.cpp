@@ -12,8 +12,8 @@
 
 #include "core/bbr.hpp"
 #include "core/delivery_rate.hpp"
-#include "core/rng.hpp"
 #include "core/scoreboard.hpp"
+#include "utcp/detail/rng.hpp"
 
 namespace utcp::detail {
 namespace {

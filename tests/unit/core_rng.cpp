@@ -4,7 +4,7 @@
 #include <array>
 #include <cmath>
 
-#include "core/rng.hpp"
+#include "utcp/detail/rng.hpp"
 
 namespace utcp::detail {
 namespace {

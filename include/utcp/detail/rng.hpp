@@ -1,6 +1,7 @@
-// A small deterministic random generator: xoshiro256** (Blackman and Vigna, 2018) seeded
-// through SplitMix64 as its authors recommend. The core draws no OS entropy: the seed comes
-// from Config, so the same inputs give the same ephemeral ports bit for bit.
+// Deterministic random numbers, written once: SplitMix64 (Steele, Lea, Flood 2014) and
+// xoshiro256** (Blackman and Vigna, 2018) seeded through it as its authors recommend. The core
+// draws no OS entropy: its seed comes from Config, so the same inputs give the same ephemeral
+// ports bit for bit. The simulator (sim/sim_rng) and the host (its seeds) use the same two.
 #pragma once
 
 #include <array>
@@ -9,18 +10,21 @@
 
 namespace utcp::detail {
 
+// SplitMix64: advances `state` and returns the next well-mixed word; used to seed and derive.
+constexpr std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// xoshiro256** 1.0.
 class Rng {
  public:
   explicit constexpr Rng(std::uint64_t seed = 0) {
     // SplitMix64 fills the state so that similar seeds give unrelated streams and the state
     // is never all zero (xoshiro's one fixed point).
-    for (auto& word : s_) {
-      seed += 0x9E3779B97F4A7C15ull;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      word = z ^ (z >> 31);
-    }
+    for (auto& word : s_) word = splitmix64(seed);
   }
 
   constexpr std::uint64_t next() {
