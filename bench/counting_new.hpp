@@ -1,4 +1,5 @@
-// A counting global operator new for one benchmark program: include this header in exactly one
+// A counting global operator new for one program (a benchmark, or the state tests through
+// tests/state/zero_copy_test.cpp): include this header in exactly one
 // .cpp of the program (each bench/bench_*.cpp is a program of its own). allocations() is the
 // number of operator new calls so far.
 #pragma once

@@ -11,25 +11,9 @@
 
 #include "harness.hpp"
 
-// Every operator new of this test program is counted (a replaced global operator new; the
+// Every operator new of this test program is counted (bench's replaced global operator new; the
 // count is exact, unlike timing). Only SteadyStreamAllocatesOnlyTheSignalsVectors reads it.
-namespace {
-std::atomic<std::uint64_t> g_news{0};
-}
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t n) {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "../../bench/counting_new.hpp"
 
 namespace utcp::test {
 namespace {
@@ -232,9 +216,9 @@ TEST(ZeroCopy, SteadyStreamAllocatesOnlyTheSignalsVectors) {
   for (int i = 0; i < 300; ++i) round();
   ASSERT_TRUE(info(b, fb));
   EXPECT_EQ(info(b, fb)->state, TcpState::established);
-  const std::uint64_t bytes0 = received, news0 = g_news.load(), signals0 = signals;
+  const std::uint64_t bytes0 = received, news0 = utcp::bench::allocations(), signals0 = signals;
   for (int i = 0; i < 300; ++i) round();
-  const std::uint64_t news = g_news.load() - news0, sig = signals - signals0;
+  const std::uint64_t news = utcp::bench::allocations() - news0, sig = signals - signals0;
   EXPECT_GT(received - bytes0, 1'000'000u);  // ~700 data segments moved while counting
   EXPECT_EQ(news, sig) << "allocations beyond the Signals' vectors: " << news - sig << " in "
                        << received - bytes0 << " bytes";
