@@ -129,7 +129,7 @@ Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
       visit([&](auto& a) { a.on_recovery_exit(loss); });
       return Action::none;
     }
-    if (sack_) return Action::none;  // RFC 6675: NextSeg and PRR (RFC 6937) take it from here
+    if (e.sack) return Action::none;  // RFC 6675: NextSeg and PRR (RFC 6937) take it from here
     // RFC 6582 §3.2 step 4, partial acknowledgment: retransmit the first unacknowledged
     // segment, deflate by the amount acknowledged, add back one SMSS if that was >= SMSS.
     visit([&](auto& a) {
@@ -145,9 +145,9 @@ Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
 }
 
 Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss,
-                                          Seq snd_max) {
+                                          Seq snd_max, bool sack) {
   ++dupacks_;
-  if (sack_) return Action::none;  // RFC 6675: the scoreboard decides (enter_recovery)
+  if (sack) return Action::none;  // RFC 6675: the scoreboard decides (enter_recovery)
   if (in_recovery_) {
     // RFC 6582 §3.2 step 5 (RFC 5681 §3.2 step 4): inflate by one SMSS per further dup ACK
     // (not BBR: its window follows its model).

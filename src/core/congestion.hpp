@@ -114,12 +114,11 @@ class Congestion {
   // (an ACK of our FIN or SYN alone) during recovery.
   Action on_new_ack(const AckEvent& e);
   // RFC 5681 §3.2 duplicate ACK; `ack` its (unchanged) cumulative value.
-  Action on_dup_ack(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max);
-  // SACK loss recovery (RFC 6675, RFC 8985): the caller detects losses from its scoreboard and
-  // calls enter_recovery; on_dup_ack then only counts (RFC 3042), and a partial ACK neither
-  // deflates cwnd nor asks for a retransmission (PRR and NextSeg decide what is sent).
-  void set_sack(bool on) { sack_ = on; }
-  bool sack() const { return sack_; }
+  // SACK loss recovery (RFC 6675, RFC 8985), `sack` here and AckEvent::sack: the caller detects
+  // losses from its scoreboard and calls enter_recovery; on_dup_ack then only counts (RFC 3042),
+  // and a partial ACK neither deflates cwnd nor asks for a retransmission (PRR and NextSeg decide
+  // what is sent).
+  Action on_dup_ack(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max, bool sack);
   // RFC 6675 §5 step 4.2 / RFC 6937: a loss starts a recovery episode: on_congestion
   // (ssthresh, cwnd = ssthresh, no inflation), the recovery point is `snd_max`. Not while one
   // runs, and not before the cumulative ACK passed the last recovery point (RFC 6675 §5's
@@ -157,7 +156,6 @@ class Congestion {
   std::uint32_t dupacks_ = 0;
   bool in_recovery_ = false;
   std::uint32_t recovery_credit_ = 0;  // BBR in recovery: bytes the duplicate ACKs reported delivered
-  bool sack_ = false;
   Seq recover_;    // RFC 6582 §3.2 step 1
   Seq round_end_;  // the current round ends when this is acknowledged
   // RFC 7661 §4.1 pipeACK: the largest flight seen at an ACK in this round and the last.

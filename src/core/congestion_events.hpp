@@ -21,6 +21,7 @@ struct AckEvent {
   std::optional<Duration> rtt;   // the RTT sample this ACK gave, if any
   std::optional<Duration> srtt;  // the smoothed RTT after it
   bool paced = false;            // the flow paces its sends
+  bool sack = false;             // the connection negotiated SACK (RFC 6675 recovery)
   // Filled by Congestion, not the caller:
   bool round_start = false;   // the first ACK past the end of the previous round
   bool cwnd_limited = true;   // RFC 7661: the flight of the last round reached half of cwnd

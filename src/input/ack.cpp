@@ -39,6 +39,7 @@ void new_ack(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
     e.rtt = rtt;
     e.srtt = t.rtt.srtt();
     e.paced = t.pacing_rate() > 0;
+    e.sack = t.negotiated.sack;
     if (t.cc.on_new_ack(e) == Congestion::Action::retransmit_first) retransmit_first(c, t);
   }
   // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it.
@@ -57,7 +58,7 @@ void dup_ack(Ctx& c, Tcb& t, const Segment& seg, std::uint32_t wnd) {
   ++c.e.stats.dup_acks;
   // RFC 5681 §3.2 step 2: FlightSize without what limited transmit added.
   const std::uint32_t flight = t.flight() - std::min(t.flight(), t.limited_sent);
-  if (t.cc.on_dup_ack(c.now, *seg.ack, flight, t.smss, t.snd_max) == Congestion::Action::retransmit_first) {
+  if (t.cc.on_dup_ack(c.now, *seg.ack, flight, t.smss, t.snd_max, t.negotiated.sack) == Congestion::Action::retransmit_first) {
     retransmit_first(c, t);
   }
 }
@@ -154,7 +155,6 @@ std::optional<Verdict> process_ack(Ctx& c, Tcb& t, const Segment& seg) {
   }
   const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
   // SACK connections (input/sack.cpp): the scoreboard and RACK first, recovery after.
-  t.cc.set_sack(t.negotiated.sack);
   const bool was_recovery = t.cc.in_recovery();
   LossAck loss;
   if (t.loss) loss = loss_ack_before(c, t, seg, ack);

@@ -30,7 +30,7 @@ struct Sender {
     e.smss = S;
     return cc.on_new_ack(e);
   }
-  Congestion::Action dup() { return cc.on_dup_ack(now, una, flight(), S, nxt); }
+  Congestion::Action dup() { return cc.on_dup_ack(now, una, flight(), S, nxt, false); }
   // Send a full window, then have it all acknowledged one segment at a time.
   void full_round() {
     send(cc.cwnd());
