@@ -98,6 +98,7 @@ struct Stats {
   std::uint64_t dsacks_received = 0;      // ACKs whose first SACK block was a DSACK (RFC 2883)
   std::uint64_t dsacks_sent = 0;          // ACKs we sent with a DSACK block
   std::uint64_t sack_blocks_ignored = 0;  // SACK blocks outside [SND.UNA, SND.MAX] (RFC 2018)
+  std::uint64_t recoveries_undone = 0;    // congestion responses undone as spurious (RFC 3708/3522, RFC 4015)
   std::uint64_t challenge_acks = 0;
   std::uint64_t challenge_acks_suppressed = 0;  // held back by the rate limit
   std::uint64_t resets_sent = 0;

@@ -181,6 +181,13 @@ bool Congestion::enter_recovery(Instant now, Seq ack, std::uint32_t flight, std:
   return true;
 }
 
+void Congestion::undo(const Algorithm& prior) {
+  if (prior.index() != algo_.index() || bbr()) return;
+  const std::uint32_t w = cwnd();
+  algo_ = prior;
+  visit([&](auto& a) { a.cwnd = std::max(a.cwnd, w); });
+}
+
 void Congestion::on_rto(Instant now, std::uint32_t flight, std::uint32_t smss, Seq snd_max) {
   visit([&](auto& a) { a.on_rto(LossEvent{now, flight, smss}); });
   dupacks_ = 0;

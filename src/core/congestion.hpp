@@ -129,6 +129,14 @@ class Congestion {
   void reduce(Instant now, std::uint32_t flight, std::uint32_t smss) {
     visit([&](auto& a) { a.on_congestion(LossEvent{now, flight, smss}); });
   }
+  // The algorithm's whole state, kept before a congestion response so that the response can
+  // be undone (undo).
+  const Algorithm& algorithm() const { return algo_; }
+  // RFC 4015 §3 / RFC 9438 §4.9: the congestion response that followed `prior` was spurious:
+  // the algorithm's state goes back to it (K, W_max, epoch ... for CUBIC), cwnd to the larger
+  // of the two. Nothing for BBR (its model, not a loss response, sets the window) or when the
+  // algorithm changed since.
+  void undo(const Algorithm& prior);
   // RFC 5681 §3.1 equation 4, RFC 6582 §4: after a retransmission timeout.
   void on_rto(Instant now, std::uint32_t flight, std::uint32_t smss, Seq snd_max);
   // RFC 5681 §4.1: restart window after an idle period longer than the RTO.

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
+#include "core/congestion.hpp"
 #include "core/prr.hpp"
 #include "core/rack.hpp"
 #include "core/scoreboard.hpp"
@@ -42,6 +44,26 @@ class Boxed {
   std::unique_ptr<T> p_;
 };
 
+// A recovery episode that may yet prove spurious: RFC 3708's DSACK detection (every octet the
+// episode retransmitted is reported duplicate) or RFC 3522's timestamps (the ACK that ends the
+// episode echoes a TSval older than its first retransmission: an original filled the last
+// hole). Either, once the episode is over, undoes its congestion response (RFC 4015 §3).
+struct Undo {
+  Seq marker;                    // SND.UNA when the episode began: DSACKs above it count
+  std::uint32_t retransmitted = 0;  // octets the episode sent again
+  std::uint32_t unproven = 0;       // ... not yet reported duplicate by a DSACK
+  std::optional<std::uint32_t> first_rtx_tsval;  // the TSval of its first retransmission
+  Congestion::Algorithm prior;   // the congestion state before the episode's response
+
+  // The episode's retransmissions were all unnecessary. `tsecr`: the TSecr of the ACK that
+  // ended it, if any.
+  bool spurious(std::optional<std::uint32_t> tsecr) const {
+    if (retransmitted == 0) return false;
+    if (unproven == 0) return true;
+    return tsecr && first_rtx_tsval && static_cast<std::int32_t>(*tsecr - *first_rtx_tsval) < 0;
+  }
+};
+
 struct LossState {
   Scoreboard board;  // covers [SND.UNA, SND.MAX) exactly (check_invariants)
   Rack rack;
@@ -53,6 +75,9 @@ struct LossState {
   // else the TLP's probe timeout (§7.2).
   bool reo_timer = false;
   bool probing = false;  // a TLP retransmission is going out (for Stats::retransmits_fast)
+  // The last recovery episode, until it is undone, proven needed, or replaced (input/sack.cpp).
+  // Kept past the end of the flight for the DSACKs that may still come.
+  std::optional<Undo> undo;
 };
 
 }  // namespace utcp::detail

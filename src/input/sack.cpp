@@ -4,7 +4,8 @@
 //
 // SACK-based loss recovery on a connection that negotiated SACK (RFC 2018): the scoreboard
 // (RFC 6675 §3), RACK-TLP (RFC 8985), RFC 6675 recovery with PRR (RFC 6937) deciding how much
-// each ACK lets out, DSACK (RFC 2883) feeding RACK's reordering window. Without SACK the
+// each ACK lets out, DSACK (RFC 2883) feeding RACK's reordering window, and an episode proven
+// spurious (RFC 3708 DSACKs, RFC 3522 timestamps) undone (RFC 4015 §3). Without SACK the
 // NewReno recovery of core/congestion (RFC 6582) runs unchanged.
 #include <algorithm>
 
@@ -46,6 +47,7 @@ LossAck loss_ack_before(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
     l.rack.on_delivered(t.reo, s, c.now, tsecr, ts_of, min_rtt);
     r.delivered += s.size();
   };
+  r.tsecr = tsecr;
   if (ack > t.snd_una) l.board.acked(ack, delivered);
   const Sack* sack = find_sack(seg);
   if (!sack) return r;
@@ -59,6 +61,11 @@ LossAck loss_ack_before(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
       r.dsack = true;
       ++c.e.stats.dsacks_received;
       if (l.tlp.end_seq && right == *l.tlp.end_seq) r.dsack_of_probe = true;
+      // RFC 3708 §3: the octets of the episode's retransmissions reported duplicate.
+      if (l.undo && l.undo->marker < right) {
+        const std::uint32_t dup = right - seq_max(left, l.undo->marker);
+        l.undo->unproven -= std::min(l.undo->unproven, dup);
+      }
       continue;
     }
     // RFC 2018 §3-4: a block names data we sent and the cumulative ACK has not covered:
@@ -98,10 +105,32 @@ void start_recovery_if_lost(Ctx& c, Tcb& t, Seq ack) {
   // RFC 6675 §5 step 4: RecoveryPoint = HighData, ssthresh and cwnd from the congestion
   // module (on_congestion); RFC 6937: RecoverFS = the flight, and the fast retransmit goes
   // out at once.
+  const Congestion::Algorithm prior = t.cc.algorithm();
   if (!t.cc.enter_recovery(c.now, ack, t.flight(), t.smss, t.snd_max)) return;
   l.prr.start(t.flight());
   l.sndcnt = t.smss;
+  // RFC 3708 §3 / RFC 3522 §3.2: the episode may yet prove spurious (loss_record_sent counts
+  // its retransmissions); RFC 4015 §3 would then restore `prior`.
+  l.undo = Undo{.marker = t.snd_una, .retransmitted = 0, .unproven = 0, .first_rtx_tsval = std::nullopt, .prior = prior};
 }
+
+namespace {
+
+// RFC 4015 §3 (the Eifel response) once RFC 3708 or RFC 3522 proved the last episode
+// spurious, after it ended: the congestion state goes back to what it was before it
+// (RFC 9438 §4.9 for CUBIC). The retransmissions were unnecessary because the originals
+// arrived late: reordering, which RACK's window is there for (RFC 8985 §6.2 step 3 sees only
+// reordering of segments sent once; as Linux, an undone episode counts too).
+void undo_if_spurious(Ctx& c, Tcb& t, std::optional<std::uint32_t> tsecr) {
+  LossState& l = *t.loss;
+  if (!l.undo || t.cc.in_recovery() || !l.undo->spurious(tsecr)) return;
+  t.cc.undo(l.undo->prior);
+  t.reo.reordering_seen = true;
+  ++c.e.stats.recoveries_undone;
+  l.undo.reset();
+}
+
+}  // namespace
 
 void arm_loss_timer(Ctx& c, Tcb& t, std::optional<Duration> reo_timeout) {
   LossState& l = *t.loss;
@@ -129,16 +158,25 @@ void loss_ack_after(Ctx& c, Tcb& t, const LossAck& a, Seq ack, bool was_recovery
   // RFC 8985 §6.2 step 4: the reordering window grows once per round that sees a DSACK, and
   // decays 16 recoveries later.
   l.rack.on_ack_end(t.reo, a.dsack, t.snd_una, t.snd_max);
-  if (was_recovery && !t.cc.in_recovery()) Rack::on_recovery_exit(t.reo);
+  const bool exited = was_recovery && !t.cc.in_recovery();
+  if (exited) Rack::on_recovery_exit(t.reo);
+  // RFC 3522: only the ACK that ends the episode may tell by its echo; RFC 3708: a DSACK may
+  // complete the proof on any later ACK.
+  undo_if_spurious(c, t, exited ? a.tsecr : std::nullopt);
   // RFC 8985 §7.4: what the ACK says about an outstanding probe.
   if (l.tlp.end_seq) {
     const bool dup = !a.newly_sacked && a.delivered == 0;
-    if (l.tlp.on_ack(ack, a.dsack_of_probe, dup)) t.cc.reduce(c.now, t.flight(), t.smss);
+    if (l.tlp.on_ack(ack, a.dsack_of_probe, dup)) {
+      t.cc.reduce(c.now, t.flight(), t.smss);
+      l.undo.reset();  // a response not to be undone by an older episode's proof
+    }
   }
   if (t.flight() == 0) {
-    // The flight is over: the state goes with it (tcb.hpp's layout rule).
-    t.loss.reset();
     t.disarm(Timer::loss_probe);
+    // The flight is over: the state goes with it (tcb.hpp's layout rule), unless an episode
+    // awaits the DSACKs of its retransmissions: this ACK delivered the last data or brought
+    // a DSACK; one that does neither ends the wait.
+    if (!l.undo || !(a.delivered > 0 || a.dsack)) t.loss.reset();
     return;
   }
   // RFC 8985 §6.2 step 5, and RFC 6675's DupThresh rule for the first segment.
@@ -166,6 +204,7 @@ void loss_on_timeout(Ctx& c, Tcb& t) {
   l.tlp.end_seq.reset();
   l.sndcnt = 0;
   l.reo_timer = false;
+  l.undo.reset();  // the timeout's response is not undone (no RFC 4015 for timeouts here)
   t.disarm(Timer::loss_probe);
 }
 

@@ -7,6 +7,7 @@
 // (RFC 8985 §6.2 step 5, §7.3).
 #include <algorithm>
 
+#include "core/timestamps.hpp"
 #include "stack/engine.hpp"
 
 namespace utcp::detail {
@@ -19,7 +20,16 @@ void loss_record_sent(Ctx& c, Tcb& t, Seq begin, std::uint32_t len) {
   Scoreboard& b = l.board;
   const Seq end = begin + len;
   if (b.empty() && t.snd_una < begin) b.sent_new(t.snd_una, begin, c.now);  // not seen go out
-  if (begin < t.snd_max) b.resent(begin, seq_min(end, t.snd_max), c.now);
+  if (begin < t.snd_max) {
+    b.resent(begin, seq_min(end, t.snd_max), c.now);
+    if (l.undo) {
+      // RFC 3708 §3 and RFC 3522 §3.2: what the episode that may be undone sent again.
+      const std::uint32_t n = seq_min(end, t.snd_max) - begin;
+      l.undo->retransmitted += n;
+      l.undo->unproven += n;
+      if (!l.undo->first_rtx_tsval && t.negotiated.ts) l.undo->first_rtx_tsval = tsval(c.now, t.ts_offset);
+    }
+  }
   if (t.snd_max < end) b.sent_new(seq_max(begin, t.snd_max), end, c.now);
   // RFC 8985 §7.2: new data (re)arms the probe timeout, unless RACK's reordering timer runs.
   if (!(t.armed(Timer::loss_probe) && l.reo_timer) && end > t.snd_max && !t.cc.in_recovery() && !l.tlp.end_seq && t.snd_wnd > 0) {

@@ -153,6 +153,7 @@ struct LossAck {
   bool newly_sacked = false;
   bool dsack = false;           // the first block was a DSACK (RFC 2883 §4)
   bool dsack_of_probe = false;  // ... of the outstanding tail loss probe
+  std::optional<std::uint32_t> tsecr;  // the ACK's TSecr (timestamps on, not 0)
 };
 LossState& loss_state(Tcb&);  // made on first use
 // RFC 2883 §4: [left, right) arrived twice; the next ACK reports it first (SACK connections).

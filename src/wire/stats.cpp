@@ -163,6 +163,7 @@ std::ostream& operator<<(std::ostream& os, const Stats& s) {
   line("dsacks_received", s.dsacks_received);
   line("dsacks_sent", s.dsacks_sent);
   line("sack_blocks_ignored", s.sack_blocks_ignored);
+  line("recoveries_undone", s.recoveries_undone);
   line("challenge_acks", s.challenge_acks);
   line("challenge_acks_suppressed", s.challenge_acks_suppressed);
   line("resets_sent", s.resets_sent);

@@ -107,5 +107,124 @@ TEST(SackRecovery, TimeoutForgetsSacksAndTheGoBackSkipsResackedData) {
   EXPECT_NE(std::find(after.begin(), after.end(), 3u), after.end()) << "3 was reneged and must go again";
 }
 
+// RFC 3708 §3 detection, RFC 4015 §3 response: the first of ten segments is only late. Three
+// SACKed segments above it declare it lost (RACK before any reordering was seen: DupThresh):
+// retransmitted, ssthresh and cwnd cut. The original then fills the hole (recovery ends), and
+// the retransmission comes back as a DSACK: every octet the episode resent was a duplicate,
+// so the episode is undone: ssthresh and cwnd as before it.
+TEST(SackUndo, EpisodeWhoseRetransmissionsAreAllDsackedIsUndone) {
+  Harness h(sack_reno());
+  bulk(h, 10 * S);
+  ASSERT_EQ(sent_segments(h).size(), 10u);
+  const std::uint32_t cwnd_before = h.conn().cwnd, ssthresh_before = h.conn().ssthresh;
+  h.peer_sends(sack_ack(h, 1, {{2, 4}}), h.now() + 1ms);
+  EXPECT_EQ(sent_segments(h), (std::vector<std::uint32_t>{1}));
+  EXPECT_EQ(h.conn().ssthresh, 5 * S);
+  h.peer_sends(ack(1, seg_seq(11), 65535), h.now() + 1ms);  // the original arrived
+  EXPECT_EQ(stats(h.s).recoveries_undone, 0u) << "no proof yet";
+  EXPECT_LT(h.conn().cwnd, cwnd_before);
+  Tcp dsack = ack(1, seg_seq(11), 65535);
+  dsack.options = {Sack{{{h.local_seq(seg_seq(1)), h.local_seq(seg_seq(2))}}}};
+  h.peer_sends(dsack, h.now() + 1ms);
+  EXPECT_EQ(stats(h.s).dsacks_received, 1u);
+  EXPECT_EQ(stats(h.s).recoveries_undone, 1u);
+  EXPECT_EQ(h.conn().ssthresh, ssthresh_before);
+  EXPECT_GE(h.conn().cwnd, cwnd_before);
+  h.check();
+}
+
+// RFC 3708 §3: two segments resent, only one reported duplicate: segment 4 was really lost,
+// the cut stays.
+TEST(SackUndo, EpisodeWithARetransmissionNotDsackedStands) {
+  Harness h(sack_reno());
+  bulk(h, 10 * S);
+  ASSERT_EQ(sent_segments(h).size(), 10u);
+  std::vector<std::uint32_t> resent;
+  for (std::uint32_t i : {2u, 3u, 5u, 6u, 7u, 8u, 9u, 10u}) {
+    const auto blocks = i <= 3 ? std::vector<std::pair<std::uint32_t, std::uint32_t>>{{2, i}}
+                               : std::vector<std::pair<std::uint32_t, std::uint32_t>>{{5, i}, {2, 3}};
+    h.peer_sends(sack_ack(h, 1, blocks), h.now() + 1ms);
+    for (auto s : sent_segments(h)) resent.push_back(s);
+  }
+  ASSERT_EQ(resent, (std::vector<std::uint32_t>{1, 4}));
+  h.peer_sends(sack_ack(h, seg_seq(4), {{5, 10}}), h.now() + 1ms);  // 1's original arrived
+  h.peer_sends(ack(1, seg_seq(11), 65535), h.now() + 1ms);         // 4's retransmission
+  Tcp dsack = ack(1, seg_seq(11), 65535);
+  dsack.options = {Sack{{{h.local_seq(seg_seq(1)), h.local_seq(seg_seq(2))}}}};
+  h.peer_sends(dsack, h.now() + 1ms);
+  EXPECT_EQ(stats(h.s).dsacks_received, 1u);
+  EXPECT_EQ(stats(h.s).recoveries_undone, 0u);
+  EXPECT_EQ(h.conn().ssthresh, 5 * S);
+  h.check();
+}
+
+// RFC 3522 §3.2 detection with timestamps: the ACK that ends the episode echoes the TSval of
+// the original (sent before the retransmission): an original filled the last hole, the
+// episode is undone without waiting for a DSACK.
+TEST(SackUndo, EchoOlderThanTheRetransmissionUndoesAtRecoveryEnd) {
+  Config cfg = sack_reno();
+  cfg.timestamps = true;
+  Harness h(cfg);
+  h.to_established({Mss{1460}, WindowScale{7}, SackPermitted{}, Timestamps{100, 0}});
+  constexpr std::uint32_t T = S - 12;  // the timestamps option takes 12 octets of each segment
+  const auto seq = [&](std::uint32_t i) { return h.local_seq(1 + (i - 1) * T); };
+  ASSERT_TRUE(h.send(std::string(10 * T, 's')));
+  std::optional<std::uint32_t> first_tsval;
+  for (int i = 0; h.queued() > 0; ++i) {
+    const Segment seg = h.take()->out.segment;
+    for (const auto& o : seg.options)
+      if (const auto* ts = std::get_if<Timestamps>(&o); ts && i == 0) first_tsval = ts->value;
+  }
+  ASSERT_TRUE(first_tsval);
+  const std::uint32_t ssthresh_before = h.conn().ssthresh;
+  Tcp a = ack(1, 1, 65535);
+  a.options = {Sack{{{seq(2), seq(5)}}}, Timestamps{200, *first_tsval}};
+  h.peer_sends(a, h.now() + 3ms);  // the retransmission gets a later TSval (1 ms ticks)
+  ASSERT_EQ(h.queued(), 1u);
+  EXPECT_EQ(h.take()->out.segment.seq, seq(1));
+  EXPECT_EQ(h.conn().ssthresh, 5 * T);
+  Tcp full = ack(1, 1 + 10 * T, 65535);
+  full.options = {Timestamps{201, *first_tsval}};  // the original's echo
+  h.peer_sends(full, h.now() + 1ms);
+  EXPECT_EQ(stats(h.s).recoveries_undone, 1u);
+  EXPECT_EQ(h.conn().ssthresh, ssthresh_before);
+  h.check();
+}
+
+// RFC 3522: the same, but the retransmission filled the hole (its own TSval echoed): the loss
+// was real, the cut stays.
+TEST(SackUndo, EchoOfTheRetransmissionKeepsTheCut) {
+  Config cfg = sack_reno();
+  cfg.timestamps = true;
+  Harness h(cfg);
+  h.to_established({Mss{1460}, WindowScale{7}, SackPermitted{}, Timestamps{100, 0}});
+  constexpr std::uint32_t T = S - 12;
+  const auto seq = [&](std::uint32_t i) { return h.local_seq(1 + (i - 1) * T); };
+  ASSERT_TRUE(h.send(std::string(10 * T, 's')));
+  std::optional<std::uint32_t> first_tsval;
+  for (int i = 0; h.queued() > 0; ++i) {
+    const Segment seg = h.take()->out.segment;
+    for (const auto& o : seg.options)
+      if (const auto* ts = std::get_if<Timestamps>(&o); ts && i == 0) first_tsval = ts->value;
+  }
+  ASSERT_TRUE(first_tsval);
+  Tcp a = ack(1, 1, 65535);
+  a.options = {Sack{{{seq(2), seq(5)}}}, Timestamps{200, *first_tsval}};
+  h.peer_sends(a, h.now() + 3ms);
+  ASSERT_EQ(h.queued(), 1u);
+  std::optional<std::uint32_t> rtx_tsval;
+  const Segment rtx = h.take()->out.segment;
+  for (const auto& o : rtx.options)
+    if (const auto* ts = std::get_if<Timestamps>(&o)) rtx_tsval = ts->value;
+  ASSERT_TRUE(rtx_tsval);
+  ASSERT_NE(*rtx_tsval, *first_tsval);
+  Tcp full = ack(1, 1 + 10 * T, 65535);
+  full.options = {Timestamps{201, *rtx_tsval}};
+  h.peer_sends(full, h.now() + 1ms);
+  EXPECT_EQ(stats(h.s).recoveries_undone, 0u);
+  EXPECT_EQ(h.conn().ssthresh, 5 * T);
+  h.check();
+}
+
 }  // namespace
 }  // namespace utcp::test
