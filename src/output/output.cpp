@@ -5,6 +5,7 @@
 // (RFC 9293 §3.8.6.2.1, RFC 896), congestion window, FIN, owed ACKs, zero-window probing.
 #include <algorithm>
 
+#include "output/pacer.hpp"
 #include "stack/engine.hpp"
 
 namespace utcp::detail {
@@ -243,42 +244,6 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
 
 namespace {
 
-// Pacing (draft-ietf-ccwg-bbr-03 "Pacing Rate: BBR.pacing_rate" and "Send Quantum"): a paced
-// flow sends a segment only when it is due. `next` (Tcb::pace_next) is when the next one is;
-// Timer::pacing holds it while a segment waits for it (only then: a deadline always has work
-// to do; a window-limited flow keeps its schedule in pace_next). A flow behind
-// its schedule, or starting to send again, may catch up by one send quantum (a burst the
-// pacing allows: the host's timer is coarser than the gaps at high rates), no more.
-struct Pacer {
-  std::uint64_t rate = 0;  // bytes per second; 0: not paced
-  Duration credit{};
-  Instant next{};
-  bool held = false;  // a segment waits for `next`
-
-  Pacer(const Tcb& t, Instant now) : rate(t.pacing_rate()) {
-    if (rate == 0) return;
-    credit = gap(t.cc.send_quantum(rate, t.smss));
-    next = std::max(t.pace_next, now - credit);
-  }
-  Duration gap(std::uint64_t bytes) const {
-    return std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(bytes * 1'000'000'000u / rate));
-  }
-  bool waits(Instant now) {
-    held = rate > 0 && next > now;
-    return held;
-  }
-  void sent(Instant now, std::uint32_t bytes) {
-    if (rate > 0) next = std::max(next, now - credit) + gap(bytes);
-  }
-  void finish(Tcb& t) const {
-    if (rate > 0) t.pace_next = next;
-    if (held)
-      t.arm(Timer::pacing, next);
-    else
-      t.disarm(Timer::pacing);
-  }
-};
-
 void output_impl(Ctx& c, Tcb& t, bool force) {
   if (can_send_data(t.state)) {
     // RFC 5681 §4.1: restart from at most the initial window after an idle period.
@@ -288,7 +253,7 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
     bool sent_any = false;
     Pacer pacer(t, c.now);
     // RFC 6675 / RFC 6937: in SACK recovery NextSeg and PRR decide, not the loop below.
-    if (t.loss && t.cc.in_recovery()) sent_any = send_recovery(c, t);
+    if (t.loss && t.cc.in_recovery()) sent_any = send_recovery(c, t, pacer, force);
     else for (;;) {
       loss_skip_sacked(t);
       const Seq start = t.data_start();

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "core/timestamps.hpp"
+#include "output/pacer.hpp"
 #include "stack/engine.hpp"
 
 namespace utcp::detail {
@@ -81,14 +82,17 @@ NewSeg next_new(const Tcb& t) {
 
 }  // namespace
 
-bool send_recovery(Ctx& c, Tcb& t) {
+bool send_recovery(Ctx& c, Tcb& t, Pacer& pacer, bool force) {
   // RFC 6675 §5 step 4.3 / §5 (C): while PRR's sndcnt (RFC 6937 §3) allows, send NextSeg: the
   // first segment deemed lost and not yet retransmitted (rule 1), else new data (rule 2).
-  // PRR takes the place of RFC 6675's "cwnd - pipe" (RFC 6937 §1).
+  // Rules 3 and 4 are RACK-TLP's business (deviations.md). PRR takes the place of RFC 6675's
+  // "cwnd - pipe" (RFC 6937 §1). A paced flow sends each segment when the pacer lets it
+  // (Timer::pacing releases the rest of sndcnt; the next ACK's PRR count includes it).
   LossState& l = *t.loss;
   bool sent = false;
   t.snd_nxt = t.snd_max;
   while (l.sndcnt > 0) {
+    if (!force && pacer.waits(c.now)) break;
     const std::size_t i = l.board.first_lost();
     std::uint32_t n = 0;
     if (i < l.board.size()) {
@@ -102,7 +106,9 @@ bool send_recovery(Ctx& c, Tcb& t) {
       if (n == 0 || (s.len > l.sndcnt && sent)) break;
       send_data(c, t, s.off, s.len, s.fin);
     }
+    pacer.sent(c.now, n);
     sent = true;
+    force = false;
     l.prr.sent(n);
     l.sndcnt -= std::min(l.sndcnt, n);
   }

@@ -143,7 +143,8 @@ void send_data(Ctx&, Tcb&, std::uint32_t off, std::uint32_t len, bool fin);
 // recovery.cpp: SACK loss recovery's transmissions (RFC 6675 NextSeg, PRR, RACK-TLP).
 void loss_record_sent(Ctx&, Tcb&, Seq begin, std::uint32_t len);  // before SND.MAX moves
 void loss_skip_sacked(Tcb&);                                      // the go-back after a timeout
-bool send_recovery(Ctx&, Tcb&);                                   // in recovery, instead of output's loop
+struct Pacer;
+bool send_recovery(Ctx&, Tcb&, Pacer&, bool force);               // in recovery, instead of output's loop
 void loss_probe_timer(Ctx&, Tcb&);                                // Timer::loss_probe
 
 // ---- src/input ----

@@ -107,6 +107,45 @@ TEST(SackRecovery, TimeoutForgetsSacksAndTheGoBackSkipsResackedData) {
   EXPECT_NE(std::find(after.begin(), after.end(), 3u), after.end()) << "3 was reneged and must go again";
 }
 
+// Pacing (FlowOptions::pacing) holds in SACK recovery too: of five lost segments that PRR
+// lets go on one ACK, a paced flow sends what its send quantum allows at once and the rest as
+// Timer::pacing releases them, at the pacing rate's gaps (not one burst).
+TEST(SackRecovery, PacedFlowSpreadsItsRecoverySends) {
+  Config cfg = sack_reno();
+  cfg.congestion_control = CongestionControl::cubic;
+  Harness h(cfg);
+  FlowOptions o;
+  o.pacing = true;
+  h.to_established({Mss{1460}, WindowScale{7}, SackPermitted{}}, o);
+  ASSERT_TRUE(h.send(std::string(10 * S, 's')));
+  std::vector<std::uint32_t> first;
+  for (int guard = 0; guard < 100 && first.size() < 10; ++guard) {
+    for (auto s : sent_segments(h)) first.push_back(s);
+    if (first.size() < 10) {
+      ASSERT_TRUE(h.conn().deadline);
+      h.advance_to(*h.conn().deadline);
+    }
+  }
+  ASSERT_EQ(first.size(), 10u);
+  h.peer_sends(sack_ack(h, 1, {{6, 10}}), h.now() + 10ms);
+  std::vector<std::uint32_t> resent = sent_segments(h);
+  EXPECT_LT(resent.size(), 5u) << "the five holes in one burst";
+  std::vector<Instant> times;
+  for (int guard = 0; guard < 100 && resent.size() < 5; ++guard) {
+    ASSERT_TRUE(h.conn().deadline);
+    const Instant d = *h.conn().deadline;
+    EXPECT_GT(d, h.now());
+    h.advance_to(d);
+    times.push_back(d);
+    for (auto s : sent_segments(h)) resent.push_back(s);
+  }
+  EXPECT_EQ(resent, (std::vector<std::uint32_t>{1, 2, 3, 4, 5}));
+  EXPECT_FALSE(times.empty());
+  EXPECT_EQ(stats(h.s).retransmits_fast, 5u);
+  EXPECT_EQ(stats(h.s).retransmits_rto, 0u);
+  h.check();
+}
+
 // RFC 3708 §3 detection, RFC 4015 §3 response: the first of ten segments is only late. Three
 // SACKed segments above it declare it lost (RACK before any reordering was seen: DupThresh):
 // retransmitted, ssthresh and cwnd cut. The original then fills the hole (recovery ends), and
