@@ -594,6 +594,11 @@ utcp_host_stats Host::stats() {
   out.tcp_resets_received = st.resets_received;
   out.tcp_drops = st.total_drops();
   out.connections = utcp::num_connections(stack_);
+  out.tcp_tail_loss_probes = st.tail_loss_probes;
+  out.tcp_dsacks_received = st.dsacks_received;
+  out.tcp_dsacks_sent = st.dsacks_sent;
+  out.tcp_sack_blocks_ignored = st.sack_blocks_ignored;
+  out.tcp_recoveries_undone = st.recoveries_undone;
   return out;
 }
 

@@ -118,6 +118,12 @@ typedef struct utcp_host_stats {
   uint64_t gso_segments_in;  /* the segments they carried */
   uint64_t gso_out;          /* TSO super-segments written */
   uint64_t gso_segments_out; /* the segments they carry */
+  /* Loss recovery on SACK connections (the core's Stats, docs/rules.md). */
+  uint64_t tcp_tail_loss_probes;    /* RFC 8985 §7.3 probes sent */
+  uint64_t tcp_dsacks_received;     /* ACKs whose first SACK block was a DSACK (RFC 2883) */
+  uint64_t tcp_dsacks_sent;         /* ACKs sent with a DSACK block */
+  uint64_t tcp_sack_blocks_ignored; /* SACK blocks outside [SND.UNA, SND.MAX] (RFC 2018) */
+  uint64_t tcp_recoveries_undone;   /* recoveries undone as spurious (RFC 3708/3522, RFC 4015) */
 } utcp_host_stats;
 int utcp_host_get_stats(utcp_host *h, utcp_host_stats *out);
 

@@ -275,5 +275,31 @@ TEST(HostReceiveBuffer, UnreadBytesOutliveTimeWait) {
   EXPECT_EQ(got, data);
 }
 
+// The loss-recovery counters reach the C ABI (utcp_host_stats): with SACK and timestamps on
+// (the hosts' defaults) the receiver's ACKs are lost until the sender's timer resends data the
+// receiver already holds: the receiver reports it in a DSACK (RFC 2883), counted by both.
+TEST(HostStats, LossRecoveryCountersReachTheAbi) {
+  Net net("10.0.0.1", "10.0.0.2", 1, 0, 0);
+  int c = -1, s = -1;
+  ASSERT_NO_FATAL_FAILURE(connected_pair(net, 0, c, s));
+  bool acks_lost = true;
+  net.filter = [&](const Packet& p) { return p.from_a || !acks_lost; };
+  const std::string data(10000, 't');
+  ASSERT_EQ(utcp_write(net.a, c, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  net.run_for(300 * ms);  // past the first retransmission (RTO or probe); its DSACK lost too
+  acks_lost = false;
+  net.run_for(5 * sec);
+  std::string got(data.size() + 10, '\0');
+  const ssize_t n = utcp_recv(net.b, s, got.data(), got.size(), MSG_DONTWAIT);
+  ASSERT_EQ(n, static_cast<ssize_t>(data.size()));
+  utcp_host_stats sa{}, sb{};
+  ASSERT_EQ(utcp_host_get_stats(net.a, &sa), 0);
+  ASSERT_EQ(utcp_host_get_stats(net.b, &sb), 0);
+  EXPECT_GE(sa.tcp_retransmits, 2u);
+  EXPECT_GE(sb.tcp_dsacks_sent, 2u);
+  EXPECT_GE(sa.tcp_dsacks_received, 1u);
+  EXPECT_EQ(sa.tcp_sack_blocks_ignored, 0u);
+}
+
 }  // namespace
 }  // namespace utcp::host::test

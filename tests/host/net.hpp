@@ -54,10 +54,10 @@ inline constexpr std::uint32_t kBare = UTCP_HOST_NO_TIMESTAMPS | UTCP_HOST_NO_SA
 class Net {
  public:
   explicit Net(const char* a_addr = "10.0.0.1", const char* b_addr = "10.0.0.2", std::uint64_t seed = 1,
-               std::uint32_t mtu = 0)
+               std::uint32_t mtu = 0, std::uint32_t flags = kBare)
       : a_addr_(a_addr), b_addr_(b_addr) {
-    utcp_host_config ca{a_addr, seed, mtu, kBare};
-    utcp_host_config cb{b_addr, seed + 1, mtu, kBare};
+    utcp_host_config ca{a_addr, seed, mtu, flags};
+    utcp_host_config cb{b_addr, seed + 1, mtu, flags};
     a = utcp_host_new(&ca);
     b = utcp_host_new(&cb);
     EXPECT_NE(a, nullptr);
