@@ -159,8 +159,11 @@ Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t fl
   }
   if (dupacks_ != 3) return Action::none;  // RFC 3042 limited transmit covers the first two
   // RFC 6582 §3.2 step 2: only when the ACK covers more than `recover` (no recovery episode
-  // started from data sent before the last one).
-  if (!(ack > recover_)) return Action::none;
+  // started from data sent before the last one). RFC 6582's recover is the highest sequence
+  // number sent, SND.MAX - 1; recover_ holds SND.MAX, so "covers more than" is SEG.ACK >=
+  // recover_, the same test that ends an episode (step 3): an ACK that ended one may start the
+  // next, whose first lost segment is the one at the old recovery point.
+  if (ack < recover_) return Action::none;
   recover_ = snd_max;
   in_recovery_ = true;
   recovery_credit_ = bbr() ? 3 * smss : 0;
@@ -174,7 +177,9 @@ Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t fl
 }
 
 bool Congestion::enter_recovery(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max) {
-  if (in_recovery_ || !(ack > recover_)) return false;
+  // RFC 6675 §5.1 (after a timeout) and RFC 6582 §3.2 step 2: not before SEG.ACK reaches the
+  // last RecoveryPoint (recover_ = SND.MAX then; see on_dup_ack).
+  if (in_recovery_ || ack < recover_) return false;
   recover_ = snd_max;
   in_recovery_ = true;
   visit([&](auto& a) { a.on_congestion(LossEvent{now, flight, smss}); });

@@ -65,6 +65,43 @@ TEST(SackRecovery, TwoHolesAreRepairedInOneRoundTrip) {
   EXPECT_EQ(h.snd_una(), seg_seq(11));
 }
 
+// RFC 6675 §5 / RFC 6582 §3.2: an episode ends when the cumulative ACK reaches its
+// RecoveryPoint (SND.MAX at its start), and that same ACK may start the next one. Segment 1 is
+// lost; its episode's RecoveryPoint is segment 11, the first new segment PRR sends during it,
+// which is lost too. The peer ACKs 1-10 (the episode ends at exactly its RecoveryPoint) and
+// SACKs what follows 11: segment 11 is retransmitted on those ACKs, without a timeout. (With
+// the entry test off by one, SEG.ACK > RecoveryPoint, it waited for the RTO: 200 ms on a path
+// of 1 ms, the largest cost in `utcp sim` at 3 % loss on such a path.)
+TEST(SackRecovery, EpisodeStartsAtTheLastRecoveryPoint) {
+  Harness h(sack_reno());
+  bulk(h, 30 * S);
+  ASSERT_EQ(sent_segments(h).size(), 10u);
+  std::vector<std::uint32_t> during;
+  for (std::uint32_t i = 4; i <= 10; ++i) {
+    h.peer_sends(sack_ack(h, 1, {{2, i}}), h.now() + 1ms);
+    for (auto s : sent_segments(h)) during.push_back(s);
+  }
+  ASSERT_FALSE(during.empty());
+  EXPECT_EQ(during.front(), 1u);
+  ASSERT_GE(during.size(), 2u);
+  EXPECT_EQ(during[1], 11u) << "the first new segment of the episode is at its RecoveryPoint";
+  // Segment 11 is lost; the retransmission of 1 arrives: the ACK of 1-10 ends the episode.
+  h.peer_sends(ack(1, seg_seq(11), 65535), h.now() + 1ms);
+  std::vector<std::uint32_t> after = sent_segments(h);
+  std::uint32_t last = std::max(during.back(), after.empty() ? 0u : after.back());
+  ASSERT_GE(last, 14u) << "at least three segments beyond 11 to SACK";
+  std::vector<std::uint32_t> resent;
+  for (std::uint32_t i = 12; i <= last; ++i) {
+    h.peer_sends(sack_ack(h, seg_seq(11), {{12, i}}), h.now() + 1ms);
+    for (auto s : sent_segments(h))
+      if (s <= 11) resent.push_back(s);
+  }
+  EXPECT_EQ(resent, (std::vector<std::uint32_t>{11}));
+  EXPECT_EQ(stats(h.s).retransmits_rto, 0u);
+  EXPECT_EQ(stats(h.s).rto_events, 0u);
+  h.check();
+}
+
 // RFC 2018 §3-4: blocks beyond SND.MAX or reversed are not the peer's view of our data: ignored
 // (no loss inferred, nothing sent) and counted.
 TEST(SackRecovery, BlocksOutsideTheFlightAreIgnoredAndCounted) {

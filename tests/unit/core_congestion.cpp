@@ -57,6 +57,43 @@ TEST(CoreCongestion, NewRenoFastRecoveryAsRfc6582) {
   EXPECT_EQ(s.cc.cwnd(), 2 * S);  // min(ssthresh, max(FlightSize, SMSS) + SMSS), nothing in flight
 }
 
+// RFC 6582 §3.2 step 2: "covers more than recover", recover being the highest sequence
+// number sent (SND.MAX - 1), is the full acknowledgment of step 3. The ACK that ends one
+// episode may therefore start the next: here the segment just after the recovery point is
+// lost too, and its three duplicate ACKs (all at the old recovery point) retransmit it at
+// once, where the off-by-one test (SEG.ACK > SND.MAX) left it to the retransmission timer.
+TEST(CoreCongestion, EpisodeMayStartAtTheLastRecoveryPoint) {
+  Sender s(CongestionControl::newreno);
+  s.send(10 * S);
+  s.dup();
+  s.dup();
+  ASSERT_EQ(s.dup(), Congestion::Action::retransmit_first);
+  s.send(4 * S);  // sent during the episode, beyond its recovery point (10 S)
+  EXPECT_EQ(s.ack(10 * S), Congestion::Action::none);  // full: the episode ends
+  ASSERT_FALSE(s.cc.in_recovery());
+  s.dup();
+  s.dup();
+  EXPECT_EQ(s.dup(), Congestion::Action::retransmit_first) << "the segment at the old recovery point is lost";
+  EXPECT_TRUE(s.cc.in_recovery());
+}
+
+// RFC 6582 §4: after a timeout, duplicate ACKs below the data sent before it start no episode.
+TEST(CoreCongestion, NoEpisodeFromDuplicatesBelowTheTimeoutsRecoveryPoint) {
+  Sender s(CongestionControl::newreno);
+  s.send(10 * S);
+  s.cc.on_rto(s.now, s.flight(), S, s.nxt);
+  s.ack(2 * S);
+  s.dup();
+  s.dup();
+  EXPECT_EQ(s.dup(), Congestion::Action::none);
+  EXPECT_FALSE(s.cc.in_recovery());
+  s.ack(8 * S);  // the go-back reached SND.MAX of the timeout
+  s.send(5 * S);
+  s.dup();
+  s.dup();
+  EXPECT_EQ(s.dup(), Congestion::Action::retransmit_first);
+}
+
 TEST(CoreCongestion, CubicReducesByBetaOnFastRetransmit) {
   Sender s(CongestionControl::cubic);
   s.send(10 * S);
