@@ -10,7 +10,6 @@ source "$(dirname "$0")/lib.sh"
 it_init "cg$INDEX" "$INDEX"
 N=${UTCP_IT_CG:-33554432}
 [ ${#IMPAIR[@]} -gt 0 ] && N=${UTCP_IT_IMPAIRED:-16777216}
-case " ${IMPAIR[*]} " in *" --loss "*) it_bound_linux_rto ;; esac
 
 it_random "$IT_TMP/up" "$N"
 it_random "$IT_TMP/down" "$N"

@@ -10,7 +10,6 @@ it_init "imp$INDEX" "$INDEX"
 command -v curl >/dev/null || it_fail "curl is missing"
 N=${UTCP_IT_IMPAIRED:-16777216}
 it_log "impairment: ${IMPAIR[*]}"
-case " ${IMPAIR[*]} " in *" --loss "*) it_bound_linux_rto ;; esac
 
 mkdir -p "$IT_TMP/root"
 it_random "$IT_TMP/root/file" "$N"

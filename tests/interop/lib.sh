@@ -96,19 +96,6 @@ WRAP
 # Runs a command inside the namespace.
 in_ns() { ip netns exec "$IT_NS" "$@"; }
 
-# it_bound_linux_rto: for the tests under heavy seeded loss. utcp offers neither SACK nor
-# timestamps, so during loss recovery nearly every ACK Linux gets covers retransmitted data and
-# Karn's rule (RFC 6298 §5) leaves it without an RTT sample: its RTO, doubled at each timeout,
-# is not collapsed again, and at 5 % loss consecutive timeouts back it off to 13 s and more
-# (one 16 MiB transfer took 35-105 s, and a 120 s socket timeout in helpers.py can turn the
-# stall into a reset). Bounding Linux's RTO in this namespace only (per-netns sysctls, Linux
-# 6.11 and 6.15; where missing the test runs unchanged, only slower) keeps the suite within
-# its time budget. It changes nothing on the utcp side.
-it_bound_linux_rto() {
-  in_ns sysctl -qw net.ipv4.tcp_rto_min_us=50000 2>/dev/null || it_log "note: no net.ipv4.tcp_rto_min_us here"
-  in_ns sysctl -qw net.ipv4.tcp_rto_max_ms=1000 2>/dev/null || it_log "note: no net.ipv4.tcp_rto_max_ms here"
-}
-
 # it_bg NAME CMD...: starts CMD in the namespace in the background, output to a log file;
 # sets IT_LAST_PID. `ip netns exec` execs, so the pid is the command's own.
 it_bg() {
@@ -136,6 +123,31 @@ it_serve() {
   it_bg "serve-$dev" "$UTCP" serve --tun "$dev" --ip "$ip" --kernel-ip "$kcidr" --port "$port" --app "$app" "$@"
   SERVE_PID=$IT_LAST_PID
   in_ns python3 "$IT_DIR/helpers.py" wait "$ip" "$port" 10 || it_fail "utcp serve on $ip:$port did not come up"
+}
+
+# it_capture NS DEV FILE: tcpdump of DEV's TCP packets (headers only) in namespace NS, in the
+# background until it_stop; sets CAP_PID once tcpdump listens.
+it_capture() {
+  ip netns exec "$1" tcpdump -i "$2" -nn -s 128 -B 32768 --immediate-mode -U -w "$3" tcp >"$IT_LOGS/tcpdump-$2.log" 2>&1 &
+  CAP_PID=$!
+  IT_PIDS+=("$CAP_PID")
+  for _ in $(seq 100); do
+    grep -q 'listening on' "$IT_LOGS/tcpdump-$2.log" && return
+    sleep 0.1
+  done
+  it_fail "tcpdump on $2 did not start"
+}
+
+# it_settle FILE: waits (at most 10 s) until tcpdump stops adding to FILE, so that stopping it
+# loses nothing still in its buffer on a loaded machine.
+it_settle() {
+  local last=-1 size
+  for _ in $(seq 50); do
+    size=$(stat -c %s "$1")
+    [ "$size" = "$last" ] && return
+    last=$size
+    sleep 0.2
+  done
 }
 
 it_sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -39,28 +39,6 @@ mkdir -p "$root"
 it_random "$root/file" 8388608
 want=$(it_sha "$root/file")
 
-# capture NS DEV FILE: tcpdump in the background (headers only); sets CAP_PID.
-capture() {
-  ip netns exec "$1" tcpdump -i "$2" -nn -s 128 -B 32768 --immediate-mode -U -w "$3" tcp >"$IT_LOGS/tcpdump-$2.log" 2>&1 &
-  CAP_PID=$!
-  IT_PIDS+=("$CAP_PID")
-  for _ in $(seq 100); do
-    grep -q 'listening on' "$IT_LOGS/tcpdump-$2.log" && return
-    sleep 0.1
-  done
-  it_fail "tcpdump on $2 did not start"
-}
-# settle FILE: waits (at most 10 s) until tcpdump stops adding to FILE, so that stopping it
-# loses nothing still in its buffer on this loaded machine.
-settle() {
-  local last=-1 size
-  for _ in $(seq 50); do
-    size=$(stat -c %s "$1")
-    [ "$size" = "$last" ] && return
-    last=$size
-    sleep 0.2
-  done
-}
 # lengths FILE SRC: for each packet from SRC, its IP length and its TCP payload length.
 lengths() {
   if [[ $2 == *:* ]]; then
@@ -77,14 +55,14 @@ for fam in v4 v6; do
     ip=fd00:77:20::2 kcidr=fd00:77:20::1/64 url="http://[fd00:77:20::2]:8080/file" mss=1440
   fi
   it_serve ut0 "$ip" "$kcidr" 8080 http --root "$root"
-  capture "$IT_NS" ut0 "$IT_TMP/tun-$fam.pcap"
+  it_capture "$IT_NS" ut0 "$IT_TMP/tun-$fam.pcap"
   tun_cap=$CAP_PID
-  capture "$NSB" vb "$IT_TMP/wire-$fam.pcap"
+  it_capture "$NSB" vb "$IT_TMP/wire-$fam.pcap"
   wire_cap=$CAP_PID
   in_b curl -sS -f -g -o "$IT_TMP/got" "$url" || it_fail "curl over the router ($fam)"
   [ "$(it_sha "$IT_TMP/got")" = "$want" ] || it_fail "sha256 differs ($fam)"
-  settle "$IT_TMP/tun-$fam.pcap"
-  settle "$IT_TMP/wire-$fam.pcap"
+  it_settle "$IT_TMP/tun-$fam.pcap"
+  it_settle "$IT_TMP/wire-$fam.pcap"
   it_stop "$tun_cap"
   it_stop "$wire_cap"
   it_stop "$SERVE_PID"
