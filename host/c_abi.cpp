@@ -32,6 +32,14 @@ using utcp::host::SysResult;
 
 static_assert(UTCP_IP_DROP_REASONS == static_cast<int>(utcp::host::IpError::count_));
 static_assert(UTCP_VNET_HDR_LEN == utcp::host::VnetHeader::size);
+// The versions' sizes as posix.h's comments give them (LP64), each one the end of a field, and
+// the last version the whole struct: a field appended without a new version fails here.
+static_assert(UTCP_HOST_CONFIG_V2_SIZE == sizeof(utcp_host_config));
+static_assert(sizeof(void*) != 8 || (UTCP_HOST_CONFIG_V1_SIZE == 20 && UTCP_HOST_CONFIG_V2_SIZE == 24));
+static_assert(UTCP_HOST_STATS_V1_SIZE == 208 && UTCP_HOST_STATS_V2_SIZE == 248 && UTCP_HOST_STATS_V3_SIZE == 288);
+static_assert(UTCP_HOST_STATS_V3_SIZE == sizeof(utcp_host_stats));
+constexpr uint32_t known_host_flags = UTCP_HOST_NO_TIMESTAMPS | UTCP_HOST_NO_SACK;
+
 static_assert(UTCP_VNET_FRAME_MAX == utcp::host::VnetHeader::size + utcp::host::max_super_packet);
 
 int fail(int e) {
@@ -53,24 +61,47 @@ ssize_t ret(const SysResult<std::size_t>& r) {
 
 extern "C" {
 
-utcp_host* utcp_host_new(const utcp_host_config* cfg) {
-  if (cfg == nullptr || cfg->addr == nullptr) {
+utcp_host* utcp_host_new_sized(const utcp_host_config* cfg, size_t size) {
+  if (cfg == nullptr) {
+    errno = EFAULT;
+    return nullptr;
+  }
+  if (size < UTCP_HOST_CONFIG_V1_SIZE) {
     errno = EINVAL;
     return nullptr;
   }
-  auto ip = utcp::IpAddr::parse(cfg->addr);
+  // A newer caller's struct: its fields past ours must be unset (as Linux's extensible
+  // structs, copy_struct_from_user).
+  const auto* bytes = reinterpret_cast<const unsigned char*>(cfg);
+  if (size > sizeof(utcp_host_config) &&
+      std::any_of(bytes + sizeof(utcp_host_config), bytes + size, [](unsigned char b) { return b != 0; })) {
+    errno = E2BIG;
+    return nullptr;
+  }
+  utcp_host_config c{};
+  std::memcpy(&c, cfg, std::min(size, sizeof c));
+  if (c.addr == nullptr || (c.flags & ~known_host_flags) != 0) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  auto ip = utcp::IpAddr::parse(c.addr);
   if (!ip) {
     errno = EINVAL;
     return nullptr;
   }
-  auto h = utcp::host::Host::create(utcp::host::HostConfig{*ip, cfg->seed, cfg->mtu,
-                                                           (cfg->flags & UTCP_HOST_NO_TIMESTAMPS) == 0,
-                                                           (cfg->flags & UTCP_HOST_NO_SACK) == 0});
+  auto h = utcp::host::Host::create(utcp::host::HostConfig{*ip, c.seed, c.mtu, (c.flags & UTCP_HOST_NO_TIMESTAMPS) == 0,
+                                                           (c.flags & UTCP_HOST_NO_SACK) == 0});
   if (!h) {
     errno = h.error();
     return nullptr;
   }
   return new utcp_host{std::move(*h)};
+}
+
+// The unsized forms, for programs built before the sized ones (the header's macros of the same
+// name call the sized forms; the parentheses keep those macros out of these definitions).
+utcp_host* (utcp_host_new)(const utcp_host_config* cfg) {
+  return utcp_host_new_sized(cfg, UTCP_HOST_CONFIG_V2_SIZE);
 }
 
 void utcp_host_free(utcp_host* h) {
@@ -188,10 +219,19 @@ const char* utcp_ip_drop_name(int reason) {
   return utcp::host::to_string(static_cast<utcp::host::IpError>(reason)).data();
 }
 
-int utcp_host_get_stats(utcp_host* h, utcp_host_stats* out) {
+ssize_t utcp_host_get_stats_sized(const utcp_host* h, utcp_host_stats* out, size_t size) {
   if (out == nullptr) return fail(EFAULT);
-  *out = h->host->stats();
-  return 0;
+  if (size < UTCP_HOST_STATS_V1_SIZE) return fail(EINVAL);
+  const utcp_host_stats st = h->host->stats();
+  const std::size_t n = std::min(size, sizeof st);
+  auto* bytes = reinterpret_cast<unsigned char*>(out);
+  std::memcpy(bytes, &st, n);
+  std::memset(bytes + n, 0, size - n);
+  return static_cast<ssize_t>(n);
+}
+
+int (utcp_host_get_stats)(utcp_host* h, utcp_host_stats* out) {
+  return utcp_host_get_stats_sized(h, out, UTCP_HOST_STATS_V1_SIZE) < 0 ? -1 : 0;
 }
 
 ssize_t utcp_host_tcp_counters(utcp_host* h, char* buf, size_t len) {

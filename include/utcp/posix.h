@@ -24,18 +24,37 @@ extern "C" {
 
 typedef struct utcp_host utcp_host;
 
+/* Versioned structs. A struct the caller and the library share only ever grows at its end;
+ * the caller's compiled size tells the library which version it holds. The calls that take
+ * one (utcp_host_new, utcp_host_get_stats) are macros over *_sized functions that pass
+ * sizeof the struct as this header declares it, so a program built against an older header
+ * keeps working with a newer library and the other way round (docs/HOST.md, "Versioned
+ * structs"). UTCP_..._V<n>_SIZE is the size of each version; the sized calls refuse a size
+ * below V1 with EINVAL. */
+
 typedef struct utcp_host_config {
   const char *addr; /* this host's IPv4 or IPv6 address as text */
   uint64_t seed;    /* 0: OS entropy; otherwise every random choice derives from it */
   uint32_t mtu;     /* link MTU; 0: 1500 */
-  uint32_t flags;   /* UTCP_HOST_NO_*: options not to negotiate; 0: all (a zeroed tail keeps old callers) */
+  /* V2 */
+  uint32_t flags; /* UTCP_HOST_NO_*: options not to negotiate; 0: all. Other bits: EINVAL */
 } utcp_host_config;
 #define UTCP_HOST_NO_TIMESTAMPS 0x1u /* no RFC 7323 timestamps (RTTM, PAWS) */
 #define UTCP_HOST_NO_SACK 0x2u       /* no RFC 2018 selective acknowledgments */
+#define UTCP_HOST_CONFIG_V1_SIZE (offsetof(utcp_host_config, mtu) + sizeof(uint32_t))   /* 20 on LP64 */
+#define UTCP_HOST_CONFIG_V2_SIZE (offsetof(utcp_host_config, flags) + sizeof(uint32_t)) /* 24 on LP64 */
 
-/* NULL with errno EINVAL when addr does not parse or mtu is below the IP minimum (68 for IPv4,
- * RFC 791; 1280 for IPv6, RFC 8200) or above 65535. */
+/* A new host from the first size bytes of *cfg; the fields beyond them are taken as 0. NULL
+ * with errno EFAULT for a null cfg; EINVAL when size is below UTCP_HOST_CONFIG_V1_SIZE, addr
+ * does not parse, flags has a bit this library does not know, or mtu is below the IP minimum
+ * (68 for IPv4, RFC 791; 1280 for IPv6, RFC 8200) or above 65535; E2BIG when size is beyond
+ * this library's struct and a byte past it is not zero (a field this library does not have,
+ * asked for). */
+utcp_host *utcp_host_new_sized(const utcp_host_config *cfg, size_t size);
+/* The form programs built before utcp_host_new_sized call: reads UTCP_HOST_CONFIG_V2_SIZE
+ * bytes. Code compiled against this header calls utcp_host_new_sized through the macro. */
 utcp_host *utcp_host_new(const utcp_host_config *cfg);
+#define utcp_host_new(cfg) utcp_host_new_sized((cfg), sizeof(utcp_host_config))
 /* Every call on h must have returned. Open sockets are dropped without sending anything. */
 void utcp_host_free(utcp_host *h);
 
@@ -112,20 +131,37 @@ typedef struct utcp_host_stats {
   uint64_t tcp_segments_in, tcp_segments_out; /* the core's counters */
   uint64_t tcp_retransmits, tcp_resets_sent, tcp_resets_received, tcp_drops;
   uint64_t connections; /* flows in the core in any state but CLOSED and LISTEN */
-  /* Segmentation offload (utcp_host_input_vnet, utcp_host_output_vnet). */
+  /* V2: segmentation offload (utcp_host_input_vnet, utcp_host_output_vnet). */
   uint64_t vnet_errors;      /* frames whose virtio_net_hdr was malformed (dropped whole) */
   uint64_t gso_in;           /* GSO super-segments cut */
   uint64_t gso_segments_in;  /* the segments they carried */
   uint64_t gso_out;          /* TSO super-segments written */
   uint64_t gso_segments_out; /* the segments they carry */
-  /* Loss recovery on SACK connections (the core's Stats, docs/rules.md). */
+  /* V3: loss recovery on SACK connections (the core's Stats, docs/rules.md). */
   uint64_t tcp_tail_loss_probes;    /* RFC 8985 §7.3 probes sent */
   uint64_t tcp_dsacks_received;     /* ACKs whose first SACK block was a DSACK (RFC 2883) */
   uint64_t tcp_dsacks_sent;         /* ACKs sent with a DSACK block */
   uint64_t tcp_sack_blocks_ignored; /* SACK blocks outside [SND.UNA, SND.MAX] (RFC 2018) */
   uint64_t tcp_recoveries_undone;   /* recoveries undone as spurious (RFC 3708/3522, RFC 4015) */
 } utcp_host_stats;
+/* The versions, as each was on main: V1 up to connections, V2 adds segmentation offload, V3
+ * loss recovery. A counter added later is appended and makes a V4. */
+#define UTCP_HOST_STATS_V1_SIZE (offsetof(utcp_host_stats, connections) + sizeof(uint64_t))             /* 208 */
+#define UTCP_HOST_STATS_V2_SIZE (offsetof(utcp_host_stats, gso_segments_out) + sizeof(uint64_t))        /* 248 */
+#define UTCP_HOST_STATS_V3_SIZE (offsetof(utcp_host_stats, tcp_recoveries_undone) + sizeof(uint64_t))   /* 288 */
+/* Writes the first min(size, sizeof(utcp_host_stats)) bytes of the host's counters to out and
+ * zeroes the rest of size (counters this library does not have read 0); returns the number
+ * of bytes written with counters. -1 with EFAULT for a null out, EINVAL for a size below
+ * UTCP_HOST_STATS_V1_SIZE. Never writes past out + size. */
+ssize_t utcp_host_get_stats_sized(const utcp_host *h, utcp_host_stats *out, size_t size);
+/* The form programs built before utcp_host_get_stats_sized call: writes the V1 counters only
+ * (UTCP_HOST_STATS_V1_SIZE bytes), the one size every such program has room for. Code
+ * compiled against this header calls utcp_host_get_stats_sized through the macro: 0 or -1. */
 int utcp_host_get_stats(utcp_host *h, utcp_host_stats *out);
+static inline int utcp_host_get_stats_at_header_size(const utcp_host *h, utcp_host_stats *out) {
+  return utcp_host_get_stats_sized(h, out, sizeof(utcp_host_stats)) < 0 ? -1 : 0;
+}
+#define utcp_host_get_stats(h, out) utcp_host_get_stats_at_header_size((h), (out))
 
 /* ---- segmentation offload: a TUN device opened with IFF_VNET_HDR (docs/HOST.md) ---- */
 
