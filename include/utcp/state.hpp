@@ -173,6 +173,9 @@ struct ConnInfo {
   // bandwidth estimate and latest delivery-rate sample (bytes per second); empty and 0 otherwise.
   std::string_view cc_state;
   std::uint64_t bottleneck_bw = 0, delivery_rate = 0;
+  // Bytes delivered so far as delivery-rate estimation counts them (C.delivered: cumulatively
+  // ACKed or SACKed, each once); BBR only, 0 otherwise.
+  std::uint64_t delivered = 0;
   Duration srtt{}, rttvar{}, rto{};
   std::uint32_t retransmits = 0;  // consecutive, of the current timeout
   std::size_t send_queued = 0;    // bytes in the send queue, sent or not

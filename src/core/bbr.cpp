@@ -692,6 +692,7 @@ void BbrFlow::on_send(Instant now, Seq begin, std::uint32_t len, std::uint32_t f
   auto it = std::partition_point(q.begin() + static_cast<std::ptrdiff_t>(s->head), q.end(),
                                  [&](const Sent& p) { return !(begin < p.end); });
   for (; it != q.end() && it->begin < end; ++it) {
+    if (it->sacked) continue;  // delivered already (a go-back after a timeout resends it)
     count_lost(*it, now, smss);
     it->lost = false;
     it->retransmitted = true;
@@ -720,7 +721,7 @@ void BbrFlow::on_ack(const AckEvent& e) {
     Sent& p = q[s->head];
     const bool whole = !(e.ack < p.end);
     const Seq end = whole ? p.end : e.ack;
-    s->dr.delivered(rs, p.stamp, end, end - p.begin, p.sent, p.retransmitted, e.now);
+    if (!p.sacked) s->dr.delivered(rs, p.stamp, end, end - p.begin, p.sent, p.retransmitted, e.now);
     if (!whole) {
       p.begin = e.ack;
       break;
@@ -735,7 +736,7 @@ void BbrFlow::on_ack(const AckEvent& e) {
   BbrAck a;
   a.now = e.now;
   a.rs = rs;
-  a.inflight = e.flight > e.acked ? e.flight - e.acked : 0;
+  a.inflight = e.pipe ? *e.pipe : (e.flight > e.acked ? e.flight - e.acked : 0);
   a.smss = e.smss;
   a.cwnd_limited = e.cwnd_limited;
   s->model.cwnd = cwnd;
@@ -743,6 +744,18 @@ void BbrFlow::on_ack(const AckEvent& e) {
   // "Modulating cwnd in loss recovery": packet conservation for the first round only.
   if (s->model.in_recovery() && s->model.round_count() > s->recovery_round) s->model.on_recovery_round();
   cwnd = s->model.cwnd;
+}
+
+void BbrFlow::on_sacked(Seq begin, Seq end, Instant now) {
+  auto& q = s->sent;
+  auto it = std::partition_point(q.begin() + static_cast<std::ptrdiff_t>(s->head), q.end(),
+                                 [&](const Sent& p) { return p.begin < begin; });
+  for (; it != q.end() && !(end < it->end); ++it) {
+    if (it->sacked) continue;
+    it->sacked = true;
+    // Not counted lost any more (it was not: it arrived); C.lost keeps what was counted.
+    s->dr.delivered(s->pending, it->stamp, it->end, it->end - it->begin, it->sent, it->retransmitted, now);
+  }
 }
 
 void BbrFlow::on_congestion(const LossEvent& e) {
@@ -763,6 +776,7 @@ void BbrFlow::on_rto(const LossEvent& e) {
   ensure_started(e.smss, e.now, std::nullopt);
   for (std::size_t i = s->head; i < s->sent.size(); ++i) {
     Sent& p = s->sent[i];
+    if (p.sacked) continue;
     if (!p.lost) s->dr.lost(s->pending, p.end - p.begin);
     p.lost = true;
   }

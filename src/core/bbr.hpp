@@ -249,6 +249,7 @@ struct BbrFlow {
     RateStamp stamp;
     bool retransmitted = false;  // Karn: its ACK gives no RTT
     bool lost = false;           // counted in C.lost since its latest transmission
+    bool sacked = false;         // delivered by a SACK block: counted, not again
   };
   struct State {
     Bbr model;
@@ -294,6 +295,9 @@ struct BbrFlow {
   // A cumulative ACK (during recovery too): the delivered segments give the rate sample,
   // then the model's per-ACK steps.
   void on_ack(const AckEvent& e);
+  // [begin, end) SACKed: every record wholly inside it is delivered now ("Upon receiving an
+  // ACK": C.delivered counts SACKed data), into the next on_ack's sample.
+  void on_sacked(Seq begin, Seq end, Instant now);
   // The sender has nothing more to send ("Detecting application-limited phases").
   void on_app_limited(std::uint32_t flight) { s->dr.check_app_limited(true, flight, cwnd, false); }
   std::uint32_t send_quantum() const { return s->model.send_quantum(); }

@@ -87,34 +87,47 @@ void Congestion::select(CongestionControl kind) {
   }
 }
 
-Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
-  AckEvent e = ev;
+void Congestion::mark_round(AckEvent& e) {
   // Rounds: one ends when the ACK passes what was sent when it began (RFC 9406 §4.2's
   // windowEnd). RFC 7661 §4.1: the sender is cwnd-limited when the largest flight of this
   // or the last round (the pipeACK measure) is at least half of cwnd; otherwise cwnd does
-  // not grow (§4.3).
+  // not grow (§4.3). For BBR with SACK the flight is the pipe (what is still in the network).
   e.round_start = !(e.ack < round_end_);
   if (e.round_start) {
     round_end_ = e.snd_nxt;
     pipe_ack_last_ = pipe_ack_;
     pipe_ack_ = 0;
   }
-  pipe_ack_ = std::max(pipe_ack_, e.flight);
+  pipe_ack_ = std::max(pipe_ack_, bbr() && e.pipe ? *e.pipe + e.acked : e.flight);
   e.cwnd_limited = 2 * std::uint64_t{std::max(pipe_ack_, pipe_ack_last_)} >= cwnd();
+}
+
+void Congestion::on_sack_only_ack(const AckEvent& ev) {
+  auto* b = bbr();
+  if (!b) return;
+  AckEvent e = ev;
+  mark_round(e);
+  b->on_ack(e);
+}
+
+Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
+  AckEvent e = ev;
+  mark_round(e);
   if (auto* b = bbr()) {
-    // BBR: the recovery episode ends as NewReno's (RFC 6582 §3.2 step 3), a partial ACK still
-    // retransmits the next hole (step 4), but the window is BBR's own on every ACK.
+    // BBR: the recovery episode ends as NewReno's (RFC 6582 §3.2 step 3), without SACK a
+    // partial ACK still retransmits the next hole (step 4; with SACK, NextSeg in the room
+    // BBR's window leaves decides), but the window is BBR's own on every ACK.
     Action act = Action::none;
     if (in_recovery_ && !(e.ack < recover_)) {
       in_recovery_ = false;
       dupacks_ = 0;
       recovery_credit_ = 0;
-      b->on_recovery_exit(LossEvent{e.now, e.flight > e.acked ? e.flight - e.acked : 0, e.smss});
-    } else if (in_recovery_) {
+      b->on_recovery_exit(LossEvent{e.now, e.pipe ? *e.pipe : (e.flight > e.acked ? e.flight - e.acked : 0), e.smss});
+    } else if (in_recovery_ && !e.sack) {
       // A partial ACK covers segments the duplicate ACKs had already counted.
       recovery_credit_ = recovery_credit_ > e.acked ? recovery_credit_ - e.acked : 0;
       act = Action::retransmit_first;
-    } else {
+    } else if (!in_recovery_) {
       dupacks_ = 0;
     }
     b->on_ack(e);
@@ -176,13 +189,15 @@ Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t fl
   return Action::retransmit_first;
 }
 
-bool Congestion::enter_recovery(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max) {
+bool Congestion::enter_recovery(Instant now, Seq ack, std::uint32_t flight, std::uint32_t pipe, std::uint32_t smss,
+                                Seq snd_max) {
   // RFC 6675 §5.1 (after a timeout) and RFC 6582 §3.2 step 2: not before SEG.ACK reaches the
   // last RecoveryPoint (recover_ = SND.MAX then; see on_dup_ack).
   if (in_recovery_ || ack < recover_) return false;
   recover_ = snd_max;
   in_recovery_ = true;
-  visit([&](auto& a) { a.on_congestion(LossEvent{now, flight, smss}); });
+  const std::uint32_t out = bbr() ? pipe : flight;
+  visit([&](auto& a) { a.on_congestion(LossEvent{now, out, smss}); });
   return true;
 }
 

@@ -113,6 +113,16 @@ class Congestion {
   // A cumulative ACK of new data. `e.flight` is the flight before it; `e.acked` may be 0
   // (an ACK of our FIN or SYN alone) during recovery.
   Action on_new_ack(const AckEvent& e);
+  // An ACK that left SND.UNA where it was but SACKed new data (e.ack == SND.UNA, e.acked 0):
+  // BBR takes its delivery-rate sample and sets its window on it, as on every ACK that
+  // delivers data (draft-ietf-ccwg-bbr-03 "Delivery Rate Estimation": delivered counts SACKed
+  // data); nothing for the window-based algorithms (their SACK recovery is PRR's).
+  void on_sack_only_ack(const AckEvent& e);
+  // A range [begin, end) newly SACKed (before the ACK's on_new_ack or on_sack_only_ack): BBR
+  // counts it delivered now.
+  void on_sacked(Seq begin, Seq end, Instant now) {
+    if (auto* b = bbr()) b->on_sacked(begin, end, now);
+  }
   // RFC 5681 §3.2 duplicate ACK; `ack` its (unchanged) cumulative value.
   // SACK loss recovery (RFC 6675, RFC 8985), `sack` here and AckEvent::sack: the caller detects
   // losses from its scoreboard and calls enter_recovery; on_dup_ack then only counts (RFC 3042),
@@ -122,8 +132,11 @@ class Congestion {
   // RFC 6675 §5 step 4.2 / RFC 6937: a loss starts a recovery episode: on_congestion
   // (ssthresh, cwnd = ssthresh, no inflation), the recovery point is `snd_max`. Not while one
   // runs, and not before the cumulative ACK passed the last recovery point (RFC 6675 §5's
-  // "HighACK > RecoveryPoint", as RFC 6582 §3.2 step 2). True when it started one.
-  bool enter_recovery(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss, Seq snd_max);
+  // "HighACK > RecoveryPoint", as RFC 6582 §3.2 step 2). True when it started one. `pipe`:
+  // what is still in the network (RFC 6675), from which BBR's packet conservation starts
+  // (draft-ietf-ccwg-bbr-03 "Modulating cwnd in loss recovery": cwnd = inflight + 1 SMSS).
+  bool enter_recovery(Instant now, Seq ack, std::uint32_t flight, std::uint32_t pipe, std::uint32_t smss,
+                      Seq snd_max);
   // RFC 8985 §7.4.2: a Tail Loss Probe repaired a loss: the window reduction of a recovery
   // episode, without one.
   void reduce(Instant now, std::uint32_t flight, std::uint32_t smss) {
@@ -160,6 +173,10 @@ class Congestion {
   }
 
  private:
+  // The round bookkeeping of every ACK (RFC 9406 §4.2 rounds, RFC 7661 §4.1 pipeACK): fills
+  // e.round_start and e.cwnd_limited.
+  void mark_round(AckEvent& e);
+
   Algorithm algo_;
   std::uint32_t dupacks_ = 0;
   bool in_recovery_ = false;

@@ -22,6 +22,9 @@ struct AckEvent {
   std::optional<Duration> srtt;  // the smoothed RTT after it
   bool paced = false;            // the flow paces its sends
   bool sack = false;             // the connection negotiated SACK (RFC 6675 recovery)
+  // Bytes still in the network after this ACK by the SACK scoreboard (RFC 6675 pipe), when
+  // there is one; else flight - acked is.
+  std::optional<std::uint32_t> pipe;
   // Filled by Congestion, not the caller:
   bool round_start = false;   // the first ACK past the end of the previous round
   bool cwnd_limited = true;   // RFC 7661: the flight of the last round reached half of cwnd

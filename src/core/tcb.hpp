@@ -177,6 +177,10 @@ struct Tcb {
   // not text (rcv_off counts text only; before the SYN, IRS = RCV.NXT = 0 gives 2^32 - 1).
   bool fin_received() const { return rcv_nxt - irs - 1u - static_cast<std::uint32_t>(rcv_off) == 1; }
   std::uint32_t flight() const { return snd_max - snd_una; }
+  // What is still in the network: RFC 6675's pipe on a SACK connection with data out (the
+  // octets neither SACKed nor deemed lost), else the flight. A model-based algorithm (BBR)
+  // bounds this by its window, not the flight (draft-ietf-ccwg-bbr-03 C.inflight).
+  std::uint32_t pipe() const { return loss ? loss->board.pipe() : flight(); }
   // A zero window with at most the probe octet out (§3.8.6.1): the persist timer, not the
   // retransmission timer, is in charge of it.
   bool probing_zero_window() const { return snd_wnd == 0 && flight() <= 1; }

@@ -40,6 +40,7 @@ void new_ack(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
     e.srtt = t.rtt.srtt();
     e.paced = t.pacing_rate() > 0;
     e.sack = t.negotiated.sack;
+    if (t.loss) e.pipe = t.loss->board.pipe();
     if (t.cc.on_new_ack(e) == Congestion::Action::retransmit_first) retransmit_first(c, t);
   }
   // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it.
@@ -61,6 +62,22 @@ void dup_ack(Ctx& c, Tcb& t, const Segment& seg, std::uint32_t wnd) {
   if (t.cc.on_dup_ack(c.now, *seg.ack, flight, t.smss, t.snd_max, t.negotiated.sack) == Congestion::Action::retransmit_first) {
     retransmit_first(c, t);
   }
+}
+
+// An ACK that SACKed new data without moving SND.UNA: BBR's rate sample and window
+// (Congestion::on_sack_only_ack; nothing for the window-based algorithms).
+void sack_only_ack(Ctx& c, Tcb& t, Seq ack) {
+  AckEvent e;
+  e.now = c.now;
+  e.ack = ack;
+  e.snd_nxt = t.snd_nxt;
+  e.flight = t.flight();
+  e.smss = t.smss;
+  e.srtt = t.rtt.srtt();
+  e.paced = t.pacing_rate() > 0;
+  e.sack = true;
+  e.pipe = t.loss->board.pipe();
+  t.cc.on_sack_only_ack(e);
 }
 
 // §3.10.7.4: update the send window from segments no older than the last update.
@@ -162,6 +179,7 @@ std::optional<Verdict> process_ack(Ctx& c, Tcb& t, const Segment& seg) {
     new_ack(c, t, seg, ack);
   } else if (ack == t.snd_una) {
     dup_ack(c, t, seg, wnd);
+    if (t.loss && loss.newly_sacked) sack_only_ack(c, t, ack);
   }
   update_send_window(t, seg, wnd);
   if (t.loss) loss_ack_after(c, t, loss, ack, was_recovery);

@@ -75,7 +75,10 @@ LossAck loss_ack_before(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
       ++c.e.stats.sack_blocks_ignored;
       continue;
     }
-    if (l.board.sacked(left, right, delivered) > 0) r.newly_sacked = true;
+    if (l.board.sacked(left, right, delivered) > 0) {
+      r.newly_sacked = true;
+      t.cc.on_sacked(left, right, c.now);  // BBR: delivered now (delivery rate estimation)
+    }
   }
   return r;
 }
@@ -106,7 +109,7 @@ void start_recovery_if_lost(Ctx& c, Tcb& t, Seq ack) {
   // module (on_congestion); RFC 6937: RecoverFS = the flight, and the fast retransmit goes
   // out at once.
   const Congestion::Algorithm prior = t.cc.algorithm();
-  if (!t.cc.enter_recovery(c.now, ack, t.flight(), t.smss, t.snd_max)) return;
+  if (!t.cc.enter_recovery(c.now, ack, t.flight(), l.board.pipe(), t.smss, t.snd_max)) return;
   l.prr.start(t.flight());
   l.sndcnt = t.smss;
   // RFC 3708 §3 / RFC 3522 §3.2: the episode may yet prove spurious (loss_record_sent counts
@@ -185,8 +188,14 @@ void loss_ack_after(Ctx& c, Tcb& t, const LossAck& a, Seq ack, bool was_recovery
   const bool entering = !t.cc.in_recovery();
   start_recovery_if_lost(c, t, ack);
   if (t.cc.in_recovery()) {
-    // RFC 6937 §3: the data this ACK delivered decides what may be sent now.
-    const std::uint32_t n = l.prr.on_ack(a.delivered, l.board.pipe(), t.cc.ssthresh(), t.smss);
+    // RFC 6937 §3: the data this ACK delivered decides what may be sent now. BBR sets its
+    // window on every ACK, in recovery too (draft-ietf-ccwg-bbr-03 "Modulating cwnd in loss
+    // recovery": packet conservation, then cwnd less what was lost), and what is in the network
+    // stays within it: cwnd - pipe, not PRR (which would hold pipe near an ssthresh BBR has
+    // not got; Linux's BBR skips PRR the same way).
+    const std::uint32_t pipe = l.board.pipe();
+    const std::uint32_t n = t.cc.bbr() ? (t.cc.cwnd() > pipe ? t.cc.cwnd() - pipe : 0u)
+                                       : l.prr.on_ack(a.delivered, pipe, t.cc.ssthresh(), t.smss);
     l.sndcnt = entering ? std::max(l.sndcnt, n) : n;
   } else {
     l.sndcnt = 0;

@@ -235,7 +235,7 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
     t.rtt_start = c.now;
   }
   emit(c, t, std::move(s));
-  t.cc.on_send(c.now, t.snd_nxt, seg_len, t.flight(), t.smss, t.rtt.srtt());  // delivery-rate record (BBR)
+  t.cc.on_send(c.now, t.snd_nxt, seg_len, t.pipe(), t.smss, t.rtt.srtt());  // delivery-rate record (BBR)
   if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
   if (t.negotiated.sack) loss_record_sent(c, t, t.snd_nxt, seg_len);
   t.snd_nxt += seg_len;
@@ -260,9 +260,13 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
       const auto queued = static_cast<std::uint32_t>(t.sndq.size());
       const std::uint32_t off = t.snd_nxt - start;
       const std::uint32_t avail = off < queued ? queued - off : 0;
-      const std::uint32_t wnd = std::min(t.snd_wnd, t.cc.cwnd() + t.cc.limited_transmit_allowance(t.smss));
+      const std::uint32_t cwnd = t.cc.cwnd() + t.cc.limited_transmit_allowance(t.smss);
       const std::uint32_t in_flight = t.snd_nxt - t.snd_una;
-      const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
+      // A model-based algorithm (BBR) bounds what is in the network, SACKed data not counted
+      // (draft-ietf-ccwg-bbr-03 C.inflight, RFC 6675 pipe); the others bound the flight.
+      const std::uint32_t cc_flight = t.cc.always_paces() && t.snd_nxt == t.snd_max ? t.pipe() : in_flight;
+      const std::uint32_t usable = std::min(t.snd_wnd > in_flight ? t.snd_wnd - in_flight : 0,
+                                            cwnd > cc_flight ? cwnd - cc_flight : 0);
       std::uint32_t len = std::min({avail, usable, t.smss});
       if (force && len == 0 && avail > 0 && t.snd_wnd > 0) len = std::min({avail, t.snd_wnd, t.smss});
       const bool fin =

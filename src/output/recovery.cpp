@@ -92,18 +92,20 @@ bool send_recovery(Ctx& c, Tcb& t, Pacer& pacer, bool force) {
   bool sent = false;
   t.snd_nxt = t.snd_max;
   while (l.sndcnt > 0) {
-    if (!force && pacer.waits(c.now)) break;
     const std::size_t i = l.board.first_lost();
     std::uint32_t n = 0;
     if (i < l.board.size()) {
       const SentSegment& s = l.board[i];
       n = std::min(s.size(), t.smss + (t.fin_sent() && s.end == t.fin_seq + 1 ? 1u : 0u));
       if (n > l.sndcnt + 1 && sent) break;
+      // Only a segment ready to go waits for the pacer (Timer::pacing always has work).
+      if (!force && pacer.waits(c.now)) break;
       resend(c, t, s.begin, n);
     } else {
       const NewSeg s = next_new(t);
       n = s.len + (s.fin ? 1u : 0u);
       if (n == 0 || (s.len > l.sndcnt && sent)) break;
+      if (!force && pacer.waits(c.now)) break;
       send_data(c, t, s.off, s.len, s.fin);
     }
     pacer.sent(c.now, n);
@@ -125,12 +127,18 @@ void loss_probe_timer(Ctx& c, Tcb& t) {
     l.reo_timer = false;
     const bool many_sacked = l.board.sacked_bytes() >= kDupThresh * t.smss;
     const Duration reo = Rack::reo_wnd(t.reo, t.cc.in_recovery(), many_sacked, t.rtt.min_rtt(), t.rtt.srtt());
+    const std::uint32_t lost_before = l.board.lost_bytes();
     const std::optional<Duration> timeout = l.rack.detect_loss(l.board, c.now, reo);
     start_recovery_if_lost(c, t, t.snd_una);
     if (t.cc.in_recovery()) {
       const std::uint32_t pipe = l.board.pipe();
       l.sndcnt = std::max({l.sndcnt, t.cc.cwnd() > pipe ? t.cc.cwnd() - pipe : 0u, t.smss});
-      output(c, t);
+      // A loss the timer found goes out now, not at the pacer's next slot: the timer's work
+      // is visible at its deadline (a paced flow's Timer::pacing sends the rest).
+      if (l.board.lost_bytes() > lost_before)
+        output_forced(c, t);
+      else
+        output(c, t);
     }
     if (t.loss) arm_loss_timer(c, t, timeout);
     return;

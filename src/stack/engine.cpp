@@ -147,6 +147,7 @@ std::optional<ConnInfo> engine_info(const Engine& e, const Flow& flow) {
     i.cc_state = to_string(b->model().state());
     i.bottleneck_bw = b->model().max_bw();
     i.delivery_rate = b->delivery().last_rate();
+    i.delivered = b->delivery().total_delivered();
   }
   i.srtt = t->rtt.srtt().value_or(Duration{});
   i.rttvar = t->rtt.rttvar();
