@@ -50,6 +50,8 @@ struct SimOptions {
   bool interval_given = false;
   bool json = false;
   std::string trace, plot;
+  std::vector<std::string> flows;  // --flows: a shared bottleneck, one flow per name
+  double stagger_s = 0, warmup_s = 2;
 };
 
 // The server's port: one that Wireshark leaves as plain TCP (port 80 made it decode the
@@ -311,7 +313,52 @@ class SimProgress {
   std::optional<double> rtt_;
 };
 
+// --flows: several flows from the client over the same links, each sending --bytes with its
+// own congestion control, started --stagger seconds apart; their shares while all run.
+int run_shared_sim(const SimOptions& o) {
+  const sim::TransferSpec t = make_spec(o);
+  sim::SharedSpec spec;
+  spec.seed = o.seed;
+  spec.client_config = t.client_config;
+  spec.server_config = t.server_config;
+  spec.forward = t.forward;
+  spec.backward = t.backward;
+  spec.time_limit = t.time_limit;
+  spec.warmup = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.warmup_s));
+  for (std::size_t i = 0; i < o.flows.size(); ++i) {
+    sim::SharedFlow f;
+    f.cc = *congestion_control_from(o.flows[i]);
+    f.bytes = o.bytes;
+    f.start = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.stagger_s * static_cast<double>(i)));
+    spec.flows.push_back(f);
+  }
+  const sim::SharedReport r = sim::run_shared(spec);
+  std::ostream& os = std::cout;
+  os << "utcp sim: " << o.flows.size() << " flows of " << o.bytes << " B over one bottleneck, MSS " << o.mss
+     << ", buffers " << sim::format_bytes(o.buffer) << (o.sack ? ", SACK" : "") << (o.timestamps ? ", timestamps" : "")
+     << ", starts " << number(o.stagger_s) << " s apart, seed " << o.seed << "\n";
+  os << "link (each way): " << number(o.delay_ms) << " ms, "
+     << (o.rate_mbit > 0 ? number(o.rate_mbit) + " Mbit/s" : std::string("unlimited rate")) << ", queue " << o.queue
+     << " packets, loss " << percent_text(o.loss) << "\n";
+  os << "shared window: " << secs(r.window_begin) << " to " << secs(r.window_end) << " (first flow done)\n";
+  for (std::size_t i = 0; i < o.flows.size(); ++i)
+    os << "  flow " << i + 1 << " (" << o.flows[i] << "): " << mbit(r.window_bps[i]) << " in the window, "
+       << mbit(r.transfer_bps[i]) << " over its transfer\n";
+  os << "share: smallest / largest " << number(r.share_ratio()) << "\n";
+  os << "  link client->server: " << r.forward << " mean_queue (window) " << r.forward_mean_queue << "\n";
+  os << "  client: retransmissions: RTO " << r.client_stats.retransmits_rto << ", fast " << r.client_stats.retransmits_fast
+     << "; RTO events " << r.client_stats.rto_events << "\n";
+  if (!r.ok()) {
+    os << "data: FAILED: " << *r.failure << "\n";
+    std::cerr << "utcp sim: " << *r.failure << "\n";
+    return 1;
+  }
+  os << "data: OK: every byte of every flow arrived once and in order, all closed\n";
+  return 0;
+}
+
 int run_sim(SimOptions o) {
+  if (!o.flows.empty()) return run_shared_sim(o);
   if (o.table) {
     sim::TableSpec t;
     t.bytes = o.bytes;
@@ -534,6 +581,20 @@ Run setup(CLI::App& cmd) {
                         ->capture_default_str()
                         ->check(congestion_control_name())
                         ->each([o](const std::string&) { o->cc_given = true; });
+  CLI::Option* flows =
+      cmd.add_option("--flows", o->flows,
+                     "Several flows over one bottleneck, one congestion control each (bbr,bbr or bbr,cubic): "
+                     "each sends --bytes; prints their shares while all run")
+          ->delimiter(',')
+          ->check(congestion_control_name());
+  cmd.add_option("--stagger", o->stagger_s, "With --flows: seconds between the flows' starts")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e4))
+      ->needs(flows);
+  cmd.add_option("--warmup", o->warmup_s, "With --flows: the shares are measured from this long after the last start")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e4))
+      ->needs(flows);
   cmd.add_flag("--sack", o->sack, "Both sides offer SACK (RFC 2018): SACK loss recovery, RACK-TLP, PRR");
   cmd.add_flag("--timestamps", o->timestamps, "Both sides offer timestamps (RFC 7323)");
   link.push_back(cmd.add_option("--pcap", o->pcap,
@@ -554,6 +615,9 @@ Run setup(CLI::App& cmd) {
   cmd.add_option("--plot", o->plot, "Draw the trace (sequence, throughput, cwnd, RTT) as this PNG (gnuplot)");
   for (const char* name : {"--interval", "--json", "--trace", "--plot"})
     table->excludes(cmd.get_option(name));
+  table->excludes(flows);
+  for (const char* name : {"--bytes-back", "--json", "--trace", "--plot", "--pcap", "--ipv6"})
+    flows->excludes(cmd.get_option(name));
   return [o] { return run_sim(*o); };
 }
 

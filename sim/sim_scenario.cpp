@@ -1,6 +1,8 @@
 #include "sim_scenario.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 #include <cstdio>
 #include <numeric>
 #include <sstream>
@@ -259,6 +261,129 @@ std::string goodput_table(const TableSpec& spec) {
     os << "\n";
   }
   return os.str();
+}
+
+
+double SharedReport::share_ratio() const {
+  if (window_bps.empty()) return 0;
+  const auto [lo, hi] = std::minmax_element(window_bps.begin(), window_bps.end());
+  return *hi > 0 ? *lo / *hi : 0;
+}
+
+SharedReport run_shared(const SharedSpec& spec) {
+  Network net(
+      Network::Options{.seed = spec.seed, .start = Instant{}, .check_invariants = spec.check_invariants});
+  const IpAddr client_ip = IpAddr::v4(10, 0, 0, 1), server_ip = IpAddr::v4(10, 0, 0, 2);
+  Config cc = spec.client_config, sc = spec.server_config;
+  cc.rng_seed = mix(spec.seed, 0xc11e47);
+  sc.rng_seed = mix(spec.seed, 0x5e7e7);
+  const NodeId c = net.add_node("client", {client_ip}, cc);
+  const NodeId s = net.add_node("server", {server_ip}, sc);
+  net.add_link(c, s, spec.forward);
+  net.add_link(s, c, spec.backward);
+  constexpr std::uint16_t port = 5001, first_src_port = 40000;
+
+  const std::size_t n = spec.flows.size();
+  std::vector<std::unique_ptr<BulkEndpoint>> senders, receivers;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t stream = mix(spec.seed, 100 + i);
+    const std::string name = "flow " + std::to_string(i + 1);
+    senders.push_back(std::make_unique<BulkEndpoint>(c, name + " client", stream, spec.flows[i].bytes, 0, 0));
+    receivers.push_back(std::make_unique<BulkEndpoint>(s, name + " server", 0, 0, stream, spec.flows[i].bytes));
+  }
+  net.on_event = [&](NodeId node, const Event<Notify>& ev) {
+    if (const auto* est = std::get_if<Established<Notify>>(&ev); est && node == s) {
+      const std::size_t i = est->flow.remote().port - first_src_port;
+      if (i >= n || receivers[i]->flow()) return net.fail("server: an unexpected connection was accepted");
+      receivers[i]->attach(est->flow);
+    } else if (const auto* drop = std::get_if<Drop<Notify>>(&ev)) {
+      auto& side = node == c ? senders : receivers;
+      for (auto& e : side)
+        if (e->flow() && *e->flow() == drop->flow && !e->done())
+          return net.fail(net.name(node) + ": a connection dropped before the application was done");
+    }
+    for (auto& e : node == c ? senders : receivers) e->pump(net);
+  };
+  net.on_timer_drop = [&](NodeId node, const TimerDrop<Notify>& drop) {
+    if (drop.error != TimerError::timer_2msl) net.fail(net.name(node) + ": a connection ended by its timer");
+  };
+  net.listen(s, port);
+  Instant last_start{}, first_start = Instant::max();
+  for (std::size_t i = 0; i < n; ++i) {
+    const Instant at = Instant{} + spec.flows[i].start;
+    last_start = std::max(last_start, at);
+    first_start = std::min(first_start, at);
+    net.at(at, [&, i] {
+      FlowOptions o;
+      o.congestion_control = spec.flows[i].cc;
+      auto flow = net.connect(c, client_ip, server_ip, port, static_cast<std::uint16_t>(first_src_port + i), o);
+      if (!flow) return net.fail("connect: " + flow.error().message);
+      senders[i]->attach(*flow);
+      senders[i]->pump(net);
+    });
+  }
+
+  SharedReport r;
+  const Instant window_begin = last_start + spec.warmup;
+  std::vector<std::uint64_t> at_begin(n, 0), at_end(n, 0);
+  bool begun = false, ended = false;
+  double area_begin = 0, area_end = 0;
+  const auto queue_area = [&] {
+    const Link* l = net.link(c, s);
+    return l ? l->mean_queue(net.now()) * std::chrono::duration<double>(net.now() - first_start).count() : 0.0;
+  };
+  const auto after_step = [&] {
+    if (!begun && net.now() >= window_begin) {
+      begun = true;
+      r.window_begin = net.now() - Instant{};
+      area_begin = queue_area();
+      for (std::size_t i = 0; i < n; ++i) at_begin[i] = receivers[i]->received();
+    }
+    if (begun && !ended) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!receivers[i]->done_reading()) continue;
+        ended = true;
+        r.window_end = net.now() - Instant{};
+        area_end = queue_area();
+        for (std::size_t k = 0; k < n; ++k) at_end[k] = receivers[k]->received();
+        break;
+      }
+    }
+    return false;
+  };
+  const Network::End end = net.run(net.now() + spec.time_limit, spec.step_limit, after_step);
+
+  std::ostringstream os;
+  if (net.failure()) {
+    r.failure = *net.failure();
+  } else if (end != Network::End::quiescent) {
+    os << "run did not settle: " << to_string(end);
+    r.failure = os.str();
+  } else if (!ended) {
+    r.failure = "no flow finished after the shared window began (warmup too long?)";
+  } else {
+    for (std::size_t i = 0; i < n && !r.failure; ++i) {
+      if (!senders[i]->done() || !receivers[i]->done()) {
+        os << "flow " << i + 1 << ": unfinished: received " << receivers[i]->received() << " of "
+           << spec.flows[i].bytes;
+        r.failure = os.str();
+      }
+    }
+    if (!r.failure && (num_connections(net.stack(c)) != 0 || num_connections(net.stack(s)) != 0))
+      r.failure = "connections left at the end";
+  }
+  const double window = std::chrono::duration<double>(r.window_end - r.window_begin).count();
+  for (std::size_t i = 0; i < n; ++i) {
+    r.window_bps.push_back(window > 0 ? static_cast<double>(at_end[i] - at_begin[i]) / window : 0);
+    const auto last = receivers[i]->last_byte_at();
+    const double secs = last ? std::chrono::duration<double>(*last - (Instant{} + spec.flows[i].start)).count() : 0;
+    r.transfer_bps.push_back(secs > 0 ? static_cast<double>(receivers[i]->received()) / secs : 0);
+  }
+  if (window > 0) r.forward_mean_queue = (area_end - area_begin) / window;
+  if (const Link* l = net.link(c, s)) r.forward = l->stats();
+  if (const Link* l = net.link(s, c)) r.backward = l->stats();
+  r.client_stats = stats(net.stack(c));
+  return r;
 }
 
 }  // namespace utcp::sim

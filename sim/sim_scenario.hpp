@@ -78,6 +78,40 @@ struct TransferReport {
 
 TransferReport run_transfer(const TransferSpec& spec);
 
+// Several bulk flows from one client to one server sharing the same pair of links (one
+// bottleneck): each flow its own connection, congestion control and start time, sending
+// `bytes` one way. Every byte is checked as in run_transfer. The share is measured while all
+// flows run: from the last start plus `warmup` to the first flow's last byte read.
+struct SharedFlow {
+  CongestionControl cc = CongestionControl::cubic;
+  std::uint64_t bytes = 8 << 20;
+  Duration start{};  // after the beginning of the run
+};
+struct SharedSpec {
+  std::uint64_t seed = 1;
+  std::vector<SharedFlow> flows;
+  Config client_config, server_config;  // the flows' congestion control overrides client_config's
+  LinkConfig forward, backward;
+  Duration warmup = std::chrono::seconds(2);
+  Duration time_limit = std::chrono::hours(1);  // virtual
+  std::uint64_t step_limit = 200'000'000;
+  bool check_invariants = true;
+};
+struct SharedReport {
+  std::optional<std::string> failure;  // as TransferReport's
+  bool ok() const { return !failure; }
+  // Per flow, in the order of SharedSpec::flows: application bytes per second of virtual time
+  // within the shared window, and over the flow's whole transfer (its start to its last byte).
+  std::vector<double> window_bps, transfer_bps;
+  Duration window_begin{}, window_end{};
+  LinkStats forward, backward;
+  double forward_mean_queue = 0;  // over the shared window (datagrams, time-weighted)
+  Stats client_stats;             // all flows together
+  // The smaller of the flows' window goodputs over the larger (1: equal shares).
+  double share_ratio() const;
+};
+SharedReport run_shared(const SharedSpec& spec);
+
 // The goodput table: a one-way transfer of `bytes` over a 10 Mbit/s path with 20 ms one-way
 // delay and a 64-packet drop-tail queue, for each uniform loss rate (rows, percent) and
 // socket buffer size (columns, send and receive). Only virtual-time numbers: the text is a
