@@ -27,6 +27,11 @@ const std::vector<TraceColumn>& trace_columns() {
       {"in_flight",   [](std::FILE* f, const TraceSample& s) { std::fprintf(f, "%lld", (long long)(s.snd_max - s.snd_una)); }},
       {"retransmits", [](std::FILE* f, const TraceSample& s) { std::fprintf(f, "%llu", (unsigned long long)s.retransmits); }},
       {"snd_wnd",     [](std::FILE* f, const TraceSample& s) { std::fprintf(f, "%u", s.info.snd_wnd); }},
+      {"pacing_rate", [](std::FILE* f, const TraceSample& s) { std::fprintf(f, "%llu", (unsigned long long)s.info.pacing_rate); }},
+      {"cc_state",    [](std::FILE* f, const TraceSample& s) { std::fprintf(f, "%.*s", int(s.info.cc_state.size()), s.info.cc_state.data()); }},
+      {"bw",          [](std::FILE* f, const TraceSample& s) { std::fprintf(f, "%llu", (unsigned long long)s.info.bottleneck_bw); }},
+      {"delivery_rate", [](std::FILE* f, const TraceSample& s) { std::fprintf(f, "%llu", (unsigned long long)s.info.delivery_rate); }},
+      {"delivered",   [](std::FILE* f, const TraceSample& s) { std::fprintf(f, "%llu", (unsigned long long)s.info.delivered); }},
   };
   // clang-format on
   return columns;

@@ -108,7 +108,7 @@ fi
 # --trace: a row per change of either control block, with the documented columns.
 trace="$dir/utcp_cli_test_$$.csv"
 out=$("$utcp" sim --bytes 1000000 --loss 1 --trace "$trace" 2>&1) || fail "sim --trace: $out"
-[ "$(head -1 "$trace")" = "time,flow,snd_una,snd_nxt,cwnd,ssthresh,srtt_ms,rto_ms,in_flight,retransmits,snd_wnd" ] \
+[ "$(head -1 "$trace")" = "time,flow,snd_una,snd_nxt,cwnd,ssthresh,srtt_ms,rto_ms,in_flight,retransmits,snd_wnd,pacing_rate,cc_state,bw,delivery_rate,delivered" ] \
   || fail "trace header: $(head -1 "$trace")"
 rows=$(grep -c '^[0-9.]*,client,' "$trace")
 [ "$rows" -gt 500 ] || fail "trace: $rows client rows for 1 MB"
