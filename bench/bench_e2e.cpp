@@ -3,7 +3,10 @@
 // handle_buf. Prints a table and, for scripts, one "RESULT name value" line per figure.
 //
 //   bench_e2e [--only user|sink|shared|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N]
-//             [--idle N]
+//             [--idle N] [--tcp-options on]
+//
+// --tcp-options on: both stacks offer timestamps and SACK (RFC 7323, RFC 2018), as the host
+// layer does; every segment then carries the timestamp option (off: Config{}, bare segments).
 //
 // user     the user's pattern through the public API, glibc's malloc as it comes: each round
 //          send() offers the next 1 MiB (the stack takes what its buffer has room for), every
@@ -96,6 +99,8 @@ bool matches(const Payload& piece, std::string_view want) {
   return ok;
 }
 
+Config g_config;  // both stacks' (--tcp-options)
+
 struct BulkFigures {
   double wall = 0, cpu = 0;
   std::uint64_t bytes = 0, data_segments = 0, allocs = 0;
@@ -104,7 +109,7 @@ struct BulkFigures {
 // Moves `per_flow` bytes over each of `n` flows from a to b and checks every byte.
 BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
   constexpr std::size_t kChunk = 64 * 1024;
-  Pair p;
+  Pair p(g_config, g_config);
   std::vector<Flow> fa(n), fb(n);
   for (std::size_t i = 0; i < n; ++i) {
     fa[i] = p.open(i);
@@ -183,7 +188,7 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
 // per round, 1 MiB offered each time.
 BulkFigures user_bulk(std::uint64_t total, bool sink, bool shared = false) {
   constexpr std::size_t kOffer = 1u << 20;
-  Pair p;
+  Pair p(g_config, g_config);
   p.sink = sink;
   // The whole stream as one Payload that shares the caller's bytes (they outlive the run).
   const Payload stream(std::shared_ptr<const void>(&pattern(), [](const void*) {}),
@@ -356,10 +361,12 @@ int main(int argc, char** argv) {
       connects = parse_size(argv[i + 1]);
     else if (k == "--idle")
       idle = parse_size(argv[i + 1]);
+    else if (k == "--tcp-options")
+      g_config.timestamps = g_config.sack = std::string_view(argv[i + 1]) == "on";
     else
       die("usage: bench_e2e [--only user|sink|shared|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects "
           "N] "
-          "[--idle N]");
+          "[--idle N] [--tcp-options on]");
   }
   if (flows == 0 || flows > 50000) die("--flows: 1 to 50000");
   const auto want = [&](std::string_view w) { return only.empty() || only == w; };

@@ -35,7 +35,7 @@ std::uint32_t be32(const std::uint8_t* p) {
 
 struct Expected {
   utcp::DecodeError error = utcp::DecodeError::none;
-  std::vector<utcp::TcpOption> options;
+  utcp::TcpOptions options;
 };
 
 // The reference: written from the RFCs' rules, not from src/wire.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "utcp/error.hpp"
+#include "utcp/inline_vector.hpp"
 #include "utcp/ip.hpp"
 #include "utcp/payload.hpp"
 #include "utcp/seq.hpp"
@@ -30,7 +31,7 @@ struct SackPermitted {
   friend bool operator==(const SackPermitted&, const SackPermitted&) = default;
 };
 struct Sack {
-  std::vector<std::pair<Seq, Seq>> blocks;  // 1 to 4 (left, right) edges
+  InlineVector<std::pair<Seq, Seq>, 4> blocks;  // 1 to 4 (left, right) edges
   friend bool operator==(const Sack&, const Sack&) = default;
 };
 struct Timestamps {
@@ -44,6 +45,9 @@ struct UnknownOption {
   friend bool operator==(const UnknownOption&, const UnknownOption&) = default;
 };
 using TcpOption = std::variant<Mss, WindowScale, SackPermitted, Sack, Timestamps, UnknownOption>;
+// A segment's options: two inline (the timestamps and SACK blocks of a data segment or an
+// ACK), so the per-segment path allocates nothing for them; a SYN's four spill to the heap.
+using TcpOptions = InlineVector<TcpOption, 2>;
 
 std::ostream& operator<<(std::ostream&, const TcpOption&);  // "mss 1460", "wscale 7", ...
 // Bytes the option takes on the wire (kind, length and data; no padding).
@@ -58,7 +62,7 @@ struct Segment {
   Flag flag = Flag::none;
   bool push = false;
   std::uint16_t window = 0;  // the raw 16-bit field
-  std::vector<TcpOption> options;
+  TcpOptions options;
   Payload payload;
 
   // Validates every field a peer controls and the checksum (with the IPv4 or IPv6

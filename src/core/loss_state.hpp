@@ -16,6 +16,14 @@
 
 namespace utcp::detail {
 
+// Where Boxed<T> gets a fresh T and leaves one it is done with: operator new and delete,
+// unless specialised (LossState below recycles them).
+template <class T>
+struct BoxPool {
+  static std::unique_ptr<T> take() { return std::make_unique<T>(); }
+  static void give(std::unique_ptr<T>) {}
+};
+
 // A heap value behind one pointer that copies deeply (the Tcb is a value: persistent-map path
 // copies copy it). Null until made.
 template <class T>
@@ -24,21 +32,38 @@ class Boxed {
   Boxed() = default;
   Boxed(const Boxed& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
   Boxed& operator=(const Boxed& o) {
-    if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    if (this != &o) {
+      if (!o.p_) {
+        reset();
+      } else if (p_) {
+        *p_ = *o.p_;
+      } else {
+        p_ = std::make_unique<T>(*o.p_);
+      }
+    }
     return *this;
   }
   Boxed(Boxed&&) noexcept = default;
-  Boxed& operator=(Boxed&&) noexcept = default;
+  Boxed& operator=(Boxed&& o) noexcept {
+    if (this != &o) {
+      reset();
+      p_ = std::move(o.p_);
+    }
+    return *this;
+  }
+  ~Boxed() { reset(); }
 
   explicit operator bool() const { return p_ != nullptr; }
   T* get() const { return p_.get(); }
   T* operator->() const { return p_.get(); }
   T& operator*() const { return *p_; }
   T& make() {
-    if (!p_) p_ = std::make_unique<T>();
+    if (!p_) p_ = BoxPool<T>::take();
     return *p_;
   }
-  void reset() { p_.reset(); }
+  void reset() {
+    if (p_) BoxPool<T>::give(std::move(p_));
+  }
 
  private:
   std::unique_ptr<T> p_;
@@ -78,6 +103,17 @@ struct LossState {
   // The last recovery episode, until it is undone, proven needed, or replaced (input/sack.cpp).
   // Kept past the end of the flight for the DSACKs that may still come.
   std::optional<Undo> undo;
+};
+
+// A flow's LossState lives while data is in flight, so an application-limited flow (or a
+// bulk one whose flight drains between writes) makes and drops one per flight. They are
+// recycled through a small cache per thread, scoreboard storage included, so a steady
+// stream allocates nothing for them (issue 15): take() hands out a cached one reset to a
+// fresh LossState{} but for its scoreboard's capacity.
+template <>
+struct BoxPool<LossState> {
+  static std::unique_ptr<LossState> take();
+  static void give(std::unique_ptr<LossState> l);
 };
 
 }  // namespace utcp::detail

@@ -189,6 +189,22 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> Reassembly::held(std::size_
   return out;
 }
 
+std::optional<std::pair<std::uint64_t, std::uint64_t>> Reassembly::range_at(std::uint64_t off) const {
+  if (!map_) return std::nullopt;
+  auto it = map_->upper_bound(off);
+  if (it == map_->begin()) return std::nullopt;
+  --it;
+  if (end_of(it) <= off) return std::nullopt;
+  std::pair<std::uint64_t, std::uint64_t> r{it->first, end_of(it)};
+  for (auto lo = it; lo != map_->begin();) {
+    --lo;
+    if (end_of(lo) != r.first) break;
+    r.first = lo->first;
+  }
+  for (auto hi = std::next(it); hi != map_->end() && hi->first == r.second; ++hi) r.second = end_of(hi);
+  return r;
+}
+
 void Reassembly::clear() {
   map_.reset();
   bytes_ = 0;

@@ -67,6 +67,28 @@ class Reassembly {
 
   // Up to n held ranges [begin, end) in offset order (for SACK, RFC 2018).
   std::vector<std::pair<std::uint64_t, std::uint64_t>> held(std::size_t n) const;
+  // The held range [begin, end) holding offset `off`, if any; no allocation (per segment).
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> range_at(std::uint64_t off) const;
+  // Calls f(begin, end) for each held range from the highest down while it returns true; no
+  // allocation (per segment).
+  template <class F>
+  void for_each_range_down(F&& f) const {
+    if (!map_ || map_->empty()) return;
+    auto it = map_->end();
+    --it;
+    std::uint64_t begin = it->first, end = end_of(it);
+    while (it != map_->begin()) {
+      --it;
+      if (end_of(it) == begin) {
+        begin = it->first;
+        continue;
+      }
+      if (!f(begin, end)) return;
+      begin = it->first;
+      end = end_of(it);
+    }
+    f(begin, end);
+  }
 
   // Forgets everything (an aborted connection).
   void clear();

@@ -94,6 +94,14 @@ class Scoreboard {
 
   friend bool operator==(const Scoreboard& a, const Scoreboard& b);
 
+  // Forgets every entry, as a fresh Scoreboard, keeping the storage (for reuse).
+  void reset() {
+    std::vector<SentSegment> v = std::move(v_);
+    v.clear();
+    *this = Scoreboard{};
+    v_ = std::move(v);
+  }
+
  private:
   SentSegment& at(std::size_t i) { return v_[head_ + i]; }
   // Splits entry i at `s` (begin < s < end); the second part becomes entry i + 1.

@@ -81,27 +81,25 @@ void add_sack_blocks(Tcb& t, Segment& seg) {
   if (room < 12) return;
   const std::size_t max_blocks = std::min<std::size_t>(4, (room - 4) / 8);  // NOP, NOP, kind, length
   Sack sack;
-  sack.blocks.reserve(max_blocks);
   // RFC 2883 §4: a duplicate segment received is reported first (a DSACK block), once.
   if (t.dsack_left < t.dsack_right) {
     sack.blocks.emplace_back(t.dsack_left, t.dsack_right);
     t.dsack_right = t.dsack_left;
   }
-  const auto held = t.ooo.held(t.ooo.ranges() + 1);
   const auto to_seq = [&](std::uint64_t off) {
     return t.rcv_nxt + static_cast<std::uint32_t>(off - t.rcv_off);
   };
-  const std::uint64_t latest = t.rcv_off + (t.sack_latest - t.rcv_nxt);
-  auto first = held.end();
+  // Walked in place, not gathered: this runs for every ACK while data is held.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> first;
   if (t.sack_latest >= t.rcv_nxt && sack.blocks.size() < max_blocks) {
-    first = std::find_if(held.begin(), held.end(),
-                         [&](const auto& r) { return r.first <= latest && latest < r.second; });
-    if (first != held.end()) sack.blocks.emplace_back(to_seq(first->first), to_seq(first->second));
+    first = t.ooo.range_at(t.rcv_off + (t.sack_latest - t.rcv_nxt));
+    if (first) sack.blocks.emplace_back(to_seq(first->first), to_seq(first->second));
   }
-  for (auto it = held.rbegin(); it != held.rend() && sack.blocks.size() < max_blocks; ++it) {
-    if (std::next(it).base() == first) continue;
-    sack.blocks.emplace_back(to_seq(it->first), to_seq(it->second));
-  }
+  t.ooo.for_each_range_down([&](std::uint64_t begin, std::uint64_t end) {
+    if (sack.blocks.size() >= max_blocks) return false;
+    if (!first || first->first != begin) sack.blocks.emplace_back(to_seq(begin), to_seq(end));
+    return true;
+  });
   if (!sack.blocks.empty()) seg.options.push_back(std::move(sack));
 }
 

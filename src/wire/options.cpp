@@ -44,13 +44,13 @@ std::size_t round4(std::size_t n) {
   return (n + 3) & ~std::size_t{3};
 }
 
-std::size_t aligned_size(const std::vector<TcpOption>& options) {
+std::size_t aligned_size(const TcpOptions& options) {
   std::size_t at = 0;
   for (const auto& o : options) at += nops_before(o, at) + encoded_size(o);
   return round4(at);
 }
 
-std::size_t packed_size(const std::vector<TcpOption>& options) {
+std::size_t packed_size(const TcpOptions& options) {
   std::size_t at = 0;
   for (const auto& o : options) at += encoded_size(o);
   return round4(at);
@@ -114,7 +114,7 @@ std::size_t count_options(const std::byte* b, std::size_t end) {
 
 }  // namespace
 
-DecodeError parse_options(std::span<const std::byte> area, std::vector<TcpOption>& out) {
+DecodeError parse_options(std::span<const std::byte> area, TcpOptions& out) {
   const std::byte* b = area.data();
   const std::size_t end = area.size();
   if (const std::size_t n = count_options(b, end); n > 1) out.reserve(out.size() + n);
@@ -154,12 +154,14 @@ DecodeError parse_options(std::span<const std::byte> area, std::vector<TcpOption
   return DecodeError::none;
 }
 
-std::size_t options_layout_size(const std::vector<TcpOption>& options) {
+std::size_t options_layout_size(const TcpOptions& options) {
+  if (options.empty()) return 0;
   const std::size_t aligned = aligned_size(options);
   return aligned <= kMaxOptionBytes ? aligned : packed_size(options);
 }
 
-void write_options(const std::vector<TcpOption>& options, std::byte* out) {
+void write_options(const TcpOptions& options, std::byte* out) {
+  if (options.empty()) return;
   const bool align = aligned_size(options) <= kMaxOptionBytes;
   std::byte* p = out;
   for (const auto& o : options) {

@@ -24,12 +24,12 @@ inline constexpr std::size_t kMaxOptionBytes = 40;
 
 // Parses the option area of a header (the bytes between the fixed 20 and the data offset).
 // Returns the first structural fault, or DecodeError::none with the options in `out`.
-DecodeError parse_options(std::span<const std::byte> area, std::vector<TcpOption>& out);
+DecodeError parse_options(std::span<const std::byte> area, TcpOptions& out);
 
 // Bytes the options take once laid out with their NOP padding (a multiple of 4).
-std::size_t options_layout_size(const std::vector<TcpOption>& options);
+std::size_t options_layout_size(const TcpOptions& options);
 
 // Writes the laid-out options to `out`, which holds options_layout_size(options) bytes.
-void write_options(const std::vector<TcpOption>& options, std::byte* out);
+void write_options(const TcpOptions& options, std::byte* out);
 
 }  // namespace utcp::wire

@@ -52,13 +52,13 @@ std::string describe_tcp(const Tcp& t) {
 
 }  // namespace
 
-std::string options_text(const std::vector<TcpOption>& opts) {
+std::string options_text(const TcpOptions& opts) {
   std::ostringstream os;
   for (std::size_t i = 0; i < opts.size(); ++i) os << (i ? ", " : "") << opts[i];
   return os.str();
 }
 
-bool same_options(const std::vector<TcpOption>& a, const std::vector<TcpOption>& b) {
+bool same_options(const TcpOptions& a, const TcpOptions& b) {
   if (a.size() != b.size()) return false;
   std::vector<bool> used(b.size(), false);
   for (const auto& x : a) {
@@ -427,7 +427,7 @@ void Harness::to_syn_sent(FlowOptions opts) {
   UTCP_FIXTURE_STATE(TcpState::syn_sent);
 }
 
-void Harness::to_syn_received(std::vector<TcpOption> peer_opts, FlowOptions opts) {
+void Harness::to_syn_received(TcpOptions peer_opts, FlowOptions opts) {
   listen(opts);
   peer_sends(syn(0, std::move(peer_opts)));
   auto e = take();
@@ -441,7 +441,7 @@ void Harness::to_syn_received(std::vector<TcpOption> peer_opts, FlowOptions opts
   UTCP_FIXTURE_STATE(TcpState::syn_received);
 }
 
-void Harness::to_established(std::vector<TcpOption> peer_opts, FlowOptions opts) {
+void Harness::to_established(TcpOptions peer_opts, FlowOptions opts) {
   to_syn_received(std::move(peer_opts), opts);
   peer_sends(ack(1, 1, kPeerWindow), now_ + 10ms);
   auto ev = take_event<Established<int>>();
@@ -453,7 +453,7 @@ void Harness::to_established(std::vector<TcpOption> peer_opts, FlowOptions opts)
   UTCP_FIXTURE_STATE(TcpState::established);
 }
 
-void Harness::to_established_active(std::vector<TcpOption> peer_opts, FlowOptions opts) {
+void Harness::to_established_active(TcpOptions peer_opts, FlowOptions opts) {
   to_syn_sent(opts);
   Tcp sa = syn(0, std::move(peer_opts));
   sa.ack = 1;

@@ -47,14 +47,14 @@ struct Tcp {
   std::optional<std::uint32_t> ack = 1;  // nullopt: the ACK bit is off
   bool push = false;
   std::optional<std::uint16_t> window = kStackWindow;
-  std::vector<TcpOption> options{};
+  TcpOptions options{};
   std::string payload{};
   bool check_options = true;
   bool any_ack = false;  // expect: the ACK bit and field are not checked
 };
 
 // Builders for the common shapes, each a template to adjust with designated initialisers.
-inline Tcp syn(std::uint32_t seq = 0, std::vector<TcpOption> opts = {}) {
+inline Tcp syn(std::uint32_t seq = 0, TcpOptions opts = {}) {
   return {
       .flag = Flag::syn, .seq = seq, .ack = std::nullopt, .window = kPeerWindow, .options = std::move(opts)};
 }
@@ -147,9 +147,9 @@ class Harness {
   // `local_isn` is learned from it. `peer_opts` go on the peer's SYN or SYN-ACK.
   void to_listen();
   void to_syn_sent(FlowOptions opts = {});
-  void to_syn_received(std::vector<TcpOption> peer_opts = {}, FlowOptions opts = {});
-  void to_established(std::vector<TcpOption> peer_opts = {}, FlowOptions opts = {});  // passive
-  void to_established_active(std::vector<TcpOption> peer_opts = {}, FlowOptions opts = {});
+  void to_syn_received(TcpOptions peer_opts = {}, FlowOptions opts = {});
+  void to_established(TcpOptions peer_opts = {}, FlowOptions opts = {});  // passive
+  void to_established_active(TcpOptions peer_opts = {}, FlowOptions opts = {});
   // The FIN-WAIT states reached by shutdown(write) (half-close: data is still accepted), or
   // by close() when `by_close` (data arriving then is answered with RST, RFC 1122 4.2.2.13).
   void to_fin_wait_1(bool by_close = false);
@@ -220,7 +220,7 @@ std::optional<E> Harness::take_event(Loc loc) {
 }
 
 // Options compared regardless of order.
-bool same_options(const std::vector<TcpOption>& a, const std::vector<TcpOption>& b);
-std::string options_text(const std::vector<TcpOption>& opts);
+bool same_options(const TcpOptions& a, const TcpOptions& b);
+std::string options_text(const TcpOptions& opts);
 
 }  // namespace utcp::test

@@ -25,11 +25,11 @@ Config cookie_config(std::uint32_t backlog = 0) {
 }
 
 // The peer's SYN: MSS 1460 and window scale 7 (which a cookie SYN-ACK must not take up).
-const std::vector<TcpOption> kPeerSynOptions = {Mss{1460}, WindowScale{7}};
+const TcpOptions kPeerSynOptions = {Mss{1460}, WindowScale{7}};
 
 // Listens, the peer sends its SYN, the cookie SYN-ACK is checked and taken (it teaches the
 // harness the stack's ISN).
-void to_cookie_sent(Harness& h, std::vector<TcpOption> opts = kPeerSynOptions, Loc loc = Loc::current()) {
+void to_cookie_sent(Harness& h, TcpOptions opts = kPeerSynOptions, Loc loc = Loc::current()) {
   h.to_listen();
   const Stats s0 = stats(h.s);
   h.peer_sends(syn(0, std::move(opts)), loc);
@@ -205,8 +205,8 @@ TEST(SynCookie, MssIndexRoundTrips) {
   for (const MssCase& m : cases) {
     SCOPED_TRACE(m.peer ? std::to_string(*m.peer) : std::string("none"));
     Harness h(cookie_config());
-    std::vector<TcpOption> opts;
-    if (m.peer) opts.push_back(Mss{*m.peer});
+    TcpOptions opts;
+    if (m.peer) opts.emplace_back(Mss{*m.peer});
     to_cookie_sent(h, opts);
     h.peer_sends(ack(1, 1, kPeerWindow), h.now() + 10ms);
     ASSERT_EQ(h.state(), TcpState::established);
@@ -290,7 +290,7 @@ TEST(SynCookie, TakeOverOnceTheBacklogIsFull) {
   EXPECT_EQ(stats(s).syn_cookies_sent, 0u);
   const Segment cookie = syn_from(3);
   EXPECT_FALSE(has_wscale(cookie)) << "a cookie SYN-ACK offers none";
-  EXPECT_EQ(cookie.options, std::vector<TcpOption>{Mss{1460}});
+  EXPECT_EQ(cookie.options, TcpOptions{Mss{1460}});
   EXPECT_EQ(stats(s).syn_cookies_sent, 1u);
   EXPECT_EQ(num_connections(s), 2u) << "the cookie kept nothing";
   // Its ACK opens a third flow beside the two embryonic ones.

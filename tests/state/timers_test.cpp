@@ -8,7 +8,7 @@
 namespace utcp::test {
 namespace {
 
-std::vector<TcpOption> mss1460() {
+TcpOptions mss1460() {
   return {Mss{1460}};
 }
 

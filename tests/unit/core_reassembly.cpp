@@ -65,6 +65,24 @@ TEST(CoreReassembly, GapFilledLater) {
   EXPECT_EQ(r.bytes(), 7u);
   EXPECT_EQ(r.held(10), (Ranges{{5, 10}, {15, 17}}));
   EXPECT_EQ(r.held(1), (Ranges{{5, 10}}));
+  // The same ranges walked in place, highest first, and found by an offset inside them.
+  Ranges down;
+  r.for_each_range_down([&](std::uint64_t b, std::uint64_t e) {
+    down.emplace_back(b, e);
+    return true;
+  });
+  EXPECT_EQ(down, (Ranges{{15, 17}, {5, 10}}));
+  down.clear();
+  r.for_each_range_down([&](std::uint64_t b, std::uint64_t e) {
+    down.emplace_back(b, e);
+    return false;  // stops after the first
+  });
+  EXPECT_EQ(down, (Ranges{{15, 17}}));
+  EXPECT_EQ(r.range_at(7), (std::pair<std::uint64_t, std::uint64_t>{5, 10}));
+  EXPECT_EQ(r.range_at(16), (std::pair<std::uint64_t, std::uint64_t>{15, 17}));
+  EXPECT_FALSE(r.range_at(10));
+  EXPECT_FALSE(r.range_at(4));
+  EXPECT_FALSE(r.range_at(17));
   EXPECT_EQ(r.take(0, q), (Ready{0, false}));
   EXPECT_EQ(r.insert(0, kWindow, 0, pl("abcde"), false, kManyRanges), Insert::stored);
   EXPECT_EQ(r.ranges(), 2u);  // [0,10) and [15,17)
@@ -99,6 +117,14 @@ TEST(CoreReassembly, BridgingSegmentMergesRanges) {
   EXPECT_EQ(r.insert(0, kWindow, 12, pl(std::string(80, 'y')), false, kManyRanges), Insert::stored);
   EXPECT_EQ(r.ranges(), 1u);
   EXPECT_EQ(r.held(5), (Ranges{{10, 95}}));
+  EXPECT_EQ(r.range_at(10), (std::pair<std::uint64_t, std::uint64_t>{10, 95}));  // across the pieces
+  EXPECT_EQ(r.range_at(94), (std::pair<std::uint64_t, std::uint64_t>{10, 95}));
+  Ranges down;
+  r.for_each_range_down([&](std::uint64_t b, std::uint64_t e) {
+    down.emplace_back(b, e);
+    return true;
+  });
+  EXPECT_EQ(down, (Ranges{{10, 95}}));
   EXPECT_EQ(r.bytes(), 85u);
 }
 

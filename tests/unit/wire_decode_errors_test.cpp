@@ -43,12 +43,12 @@ void expect_error(const std::vector<std::byte>& seg, DecodeError want,
   EXPECT_EQ(r.error().kind, Error::Kind::msg);
 }
 
-std::vector<TcpOption> options_of(const std::vector<std::byte>& seg,
+TcpOptions options_of(const std::vector<std::byte>& seg,
                                   std::source_location loc = std::source_location::current()) {
   SCOPED_TRACE(testing::Message() << "from line " << loc.line());
   auto r = decode_prefix(kSrc, kDst, seg, seg.size());
   EXPECT_TRUE(r.has_value()) << r.error();
-  return r ? r->first.options : std::vector<TcpOption>{};
+  return r ? r->first.options : TcpOptions{};
 }
 
 TEST(WireDecodeErrors, EveryTruncationPointHasItsReason) {
@@ -109,7 +109,7 @@ TEST(WireDecodeErrors, OptionPastTheHeader) {
 
 TEST(WireDecodeErrors, KnownKindsWithTheWrongLengthAreKeptAsUnknown) {
   using U = UnknownOption;
-  using V = std::vector<TcpOption>;
+  using V = TcpOptions;
   EXPECT_EQ(options_of(build(bytes({2, 3, 5, 1}))), (V{U{2, bytes({5})}}));
   EXPECT_EQ(options_of(build(bytes({2, 2, 1, 1}))), (V{U{2, {}}}));
   EXPECT_EQ(options_of(build(bytes({2, 6, 0, 1, 2, 3, 1, 1}))), (V{U{2, bytes({0, 1, 2, 3})}}));
@@ -130,7 +130,7 @@ TEST(WireDecodeErrors, KnownKindsWithTheWrongLengthAreKeptAsUnknown) {
 }
 
 TEST(WireDecodeErrors, WellFormedShapesOfEachKind) {
-  using V = std::vector<TcpOption>;
+  using V = TcpOptions;
   EXPECT_EQ(options_of(build(bytes({2, 4, 0xff, 0xff}))), (V{Mss{65535}}));
   EXPECT_EQ(options_of(build(bytes({3, 3, 14, 0}))), (V{WindowScale{14}}));
   EXPECT_EQ(options_of(build(bytes({4, 2, 1, 1}))), (V{SackPermitted{}}));
@@ -150,7 +150,7 @@ TEST(WireDecodeErrors, WellFormedShapesOfEachKind) {
 }
 
 TEST(WireDecodeErrors, EndOfOptionListEndsParsing) {
-  using V = std::vector<TcpOption>;
+  using V = TcpOptions;
   EXPECT_EQ(options_of(build(bytes({0, 2, 0xff, 0xff}))), V{});
   EXPECT_EQ(options_of(build(bytes({0, 0, 0, 0}))), V{});
   EXPECT_EQ(options_of(build(bytes({0, 1, 0, 0}))), V{});  // would be "length short" if parsed

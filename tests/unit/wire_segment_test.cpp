@@ -39,7 +39,7 @@ TEST(WireSegment, DecodesALinuxSyn) {
   EXPECT_FALSE(s.push);
   EXPECT_EQ(s.window, 64240);
   EXPECT_EQ(s.options,
-            (std::vector<TcpOption>{Mss{1460}, SackPermitted{}, Timestamps{1000, 0}, WindowScale{7}}));
+            (TcpOptions{Mss{1460}, SackPermitted{}, Timestamps{1000, 0}, WindowScale{7}}));
   EXPECT_TRUE(s.payload.empty());
   EXPECT_EQ(s.length(), 1u);
   // The receiver's view: local is the destination.
@@ -53,7 +53,7 @@ TEST(WireSegment, DecodesALinuxSynAck) {
   EXPECT_EQ(s.seq, Seq(0xabcdef00));
   EXPECT_EQ(s.window, 65160);
   EXPECT_EQ(s.options,
-            (std::vector<TcpOption>{Mss{1460}, SackPermitted{}, Timestamps{2000, 1000}, WindowScale{7}}));
+            (TcpOptions{Mss{1460}, SackPermitted{}, Timestamps{2000, 1000}, WindowScale{7}}));
   EXPECT_EQ(
       str(s),
       "S. 2882400000:2882400000(0) ack 305419897 win 65160 <mss 1460,sackOK,TS val 2000 ecr 1000,wscale 7>");
@@ -65,7 +65,7 @@ TEST(WireSegment, DecodesDataWithPush) {
   EXPECT_TRUE(s.push);
   EXPECT_EQ(s.ack, Seq(0xabcdef01));
   EXPECT_EQ(s.window, 502);
-  EXPECT_EQ(s.options, (std::vector<TcpOption>{Timestamps{1010, 2000}}));
+  EXPECT_EQ(s.options, (TcpOptions{Timestamps{1010, 2000}}));
   EXPECT_EQ(s.payload.to_string(), "GET / HTTP/1.0\r\n\r\n");
   EXPECT_EQ(s.length(), 18u);
 }
@@ -106,7 +106,7 @@ TEST(WireSegment, DecodesIpv6) {
   const Segment syn = must_decode(kClient6, kServer6, kSyn6, &flow);
   EXPECT_EQ(syn.flag, Segment::Flag::syn);
   EXPECT_EQ(syn.options,
-            (std::vector<TcpOption>{Mss{1440}, SackPermitted{}, Timestamps{3000, 0}, WindowScale{7}}));
+            (TcpOptions{Mss{1440}, SackPermitted{}, Timestamps{3000, 0}, WindowScale{7}}));
   EXPECT_EQ(to_string(flow), "[2001:db8::2]:443 -> [2001:db8::1]:50000");
   const Segment data = must_decode(kServer6, kClient6, kData6);
   EXPECT_EQ(data.payload.to_string(), "hello, world\n");
