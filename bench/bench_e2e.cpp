@@ -1,4 +1,4 @@
-// End to end, one process, one thread: two utcp stacks joined in memory (two_stacks.hpp),
+// End to end, one process, one thread: two utcp stacks joined in memory (sim/two_stacks.hpp, through pair.hpp),
 // every segment encoded and checksummed by Segment::encode_into and decoded and verified by
 // handle_buf. Prints a table and, for scripts, one "RESULT name value" line per figure.
 //
@@ -38,8 +38,9 @@
 #include <string_view>
 #include <vector>
 
+#include "byte_stream.hpp"
 #include "counting_new.hpp"
-#include "two_stacks.hpp"
+#include "pair.hpp"
 
 namespace utcp::bench {
 namespace {
@@ -68,24 +69,13 @@ void result(const char* name, double value, const char* unit, const char* what) 
 }
 
 // The byte stream: a pseudo-random pattern of odd length, repeated; flow i starts at a shifted
-// offset. Stored twice so any chunk up to kPeriod bytes is one contiguous view.
-constexpr std::size_t kPeriod = (1u << 20) + 4099;
+// offset. Stored twice so any chunk up to kStreamPeriod bytes is one contiguous view.
 const std::string& pattern() {
-  static const std::string s = [] {
-    std::string p(2 * kPeriod, '\0');
-    std::uint32_t x = 88172645u;
-    for (std::size_t i = 0; i < kPeriod; ++i) {
-      x ^= x << 13;
-      x ^= x >> 17;
-      x ^= x << 5;
-      p[i] = p[i + kPeriod] = static_cast<char>(x);
-    }
-    return p;
-  }();
+  static const std::string s = make_byte_stream();
   return s;
 }
 std::string_view stream_at(std::size_t flow, std::uint64_t offset, std::size_t n) {
-  return std::string_view(pattern()).substr((flow * 7919 + offset) % kPeriod, n);
+  return std::string_view(pattern()).substr((flow * 7919 + offset) % kStreamPeriod, n);
 }
 
 // The bytes of one piece recv returned (the receive queue's own block), against the stream.
@@ -131,12 +121,12 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
     for (std::size_t i = 0; i < n; ++i) {
       if (!writable[i] || sent[i] == per_flow) continue;
       const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, per_flow - sent[i]));
-      auto r = send(std::move(p.a), p.now, fa[i], stream_at(i, sent[i], len));
+      auto r = send(std::move(p.a.s), p.now, fa[i], stream_at(i, sent[i], len));
       if (!r) die("send: " + r.error().message);
       sent[i] += r->enqueued;
       if (r->enqueued < len) writable[i] = 0;
       progress |= r->enqueued > 0;
-      p.a = std::move(r->state);
+      p.a.s = std::move(r->state);
       p.queue(r->out, true);
     }
     progress |= p.deliver(true, [&](const Event<Notify>& e) {
@@ -148,7 +138,7 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
     }) > 0;
     for (std::size_t i : to_read) {
       readable[i] = 0;
-      auto r = recv(std::move(p.b), p.now, fb[i]);
+      auto r = recv(std::move(p.b.s), p.now, fb[i]);
       if (!r) die("recv: " + r.error().message);
       for (const Payload& piece : r->data) {
         if (got[i] + piece.size() > per_flow || !matches(piece, stream_at(i, got[i], piece.size())))
@@ -156,7 +146,7 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
         got[i] += piece.size();
         total_got += piece.size();
       }
-      p.b = std::move(r->state);
+      p.b.s = std::move(r->state);
       p.queue(r->out, false);
     }
     to_read.clear();
@@ -165,7 +155,7 @@ BulkFigures bulk(std::size_t n, std::uint64_t per_flow) {
     }) > 0;
     if (!progress && p.to_a.empty() && p.to_b.empty()) {
       // Nothing moves: let virtual time reach the next timer (a delayed ACK, say).
-      const auto d = p.next();
+      const auto d = p.next_event();
       if (!d) die("transfer stalled with no timer pending");
       p.now = std::max(p.now, *d);
       p.run_timers();
@@ -207,24 +197,24 @@ BulkFigures user_bulk(std::uint64_t total, bool sink, bool shared = false) {
       if (shared) {
         const std::string_view at = stream_at(0, sent, len);
         const auto off = static_cast<std::size_t>(at.data() - pattern().data());
-        auto r = send(std::move(p.a), p.now, fa, stream.sub(off, at.size()), p.out);
+        auto r = send(std::move(p.a.s), p.now, fa, stream.sub(off, at.size()), p.out);
         if (!r) die("send: " + r.error().message);
         enqueued = r->enqueued;
-        p.a = std::move(r->state);
+        p.a.s = std::move(r->state);
         p.queue(p.out, true);
         p.out.clear();
       } else if (sink) {
-        auto r = send(std::move(p.a), p.now, fa, stream_at(0, sent, len), p.out);
+        auto r = send(std::move(p.a.s), p.now, fa, stream_at(0, sent, len), p.out);
         if (!r) die("send: " + r.error().message);
         enqueued = r->enqueued;
-        p.a = std::move(r->state);
+        p.a.s = std::move(r->state);
         p.queue(p.out, true);
         p.out.clear();
       } else {
-        auto r = send(std::move(p.a), p.now, fa, stream_at(0, sent, len));
+        auto r = send(std::move(p.a.s), p.now, fa, stream_at(0, sent, len));
         if (!r) die("send: " + r.error().message);
         enqueued = r->enqueued;
-        p.a = std::move(r->state);
+        p.a.s = std::move(r->state);
         p.queue(r->out, true);
       }
       sent += enqueued;
@@ -240,23 +230,23 @@ BulkFigures user_bulk(std::uint64_t total, bool sink, bool shared = false) {
       }
     };
     if (sink) {
-      auto r = recv(std::move(p.b), p.now, fb, pieces, p.out);
+      auto r = recv(std::move(p.b.s), p.now, fb, pieces, p.out);
       if (!r) die("recv: " + r.error().message);
-      p.b = std::move(r->state);
+      p.b.s = std::move(r->state);
       check(pieces);
       pieces.clear();  // the reader is done with them: the blocks go back
       p.queue(p.out, false);
       p.out.clear();
     } else {
-      auto r = recv(std::move(p.b), p.now, fb);
+      auto r = recv(std::move(p.b.s), p.now, fb);
       if (!r) die("recv: " + r.error().message);
       check(r->data);
-      p.b = std::move(r->state);
+      p.b.s = std::move(r->state);
       p.queue(r->out, false);
     }
     progress |= p.deliver(false) > 0;
     if (!progress && p.to_a.empty() && p.to_b.empty()) {
-      const auto d = p.next();
+      const auto d = p.next_event();
       if (!d) die("transfer stalled with no timer pending");
       p.now = std::max(p.now, *d);
       p.run_timers();
@@ -309,7 +299,7 @@ void report_connect(std::uint64_t count) {
   result("connect_close_per_s_wall", static_cast<double>(count) / wall, "1/s", "the same over wall time");
   result("connect_close_allocs", static_cast<double>(allocations() - allocs0) / static_cast<double>(count),
          "", "operator new calls per pair");
-  result("connect_close_left", static_cast<double>(num_connections(p.a) + num_connections(p.b)), "",
+  result("connect_close_left", static_cast<double>(num_connections(p.a.s) + num_connections(p.b.s)), "",
          "flows still in the tables (TIME-WAIT)");
 }
 
@@ -321,7 +311,7 @@ void report_memory(std::uint64_t count) {
   const double c0 = cpu_seconds();
   for (std::uint64_t i = 0; i < count; ++i) p.open(i);
   const double cpu = cpu_seconds() - c0;
-  if (num_connections(p.a) != count || num_connections(p.b) != count) die("connections missing");
+  if (num_connections(p.a.s) != count || num_connections(p.b.s) != count) die("connections missing");
   const std::uint64_t rss1 = resident_bytes();
   const std::size_t heap1 = mallinfo2().uordblks;
   const double per = static_cast<double>(count) * 2;

@@ -2,7 +2,7 @@
 // data segment; a pure ACK of new data), timer with nothing due and next_deadline at 1, 1k and
 // 1M idle established flows, copying a State (and copying then updating one flow), and a
 // whole connect + close. Flows are set up by real handshakes between two stacks
-// (two_stacks.hpp). Counter allocs: operator new calls per iteration (this program counts
+// (sim/two_stacks.hpp, through pair.hpp). Counter allocs: operator new calls per iteration (this program counts
 // them).
 #include <benchmark/benchmark.h>
 
@@ -13,7 +13,7 @@
 #include <new>
 
 #include "counting_new.hpp"
-#include "two_stacks.hpp"
+#include "pair.hpp"
 
 namespace utcp::bench {
 namespace {
@@ -33,18 +33,6 @@ class AllocCounter {
   std::uint64_t start_, paused_at_ = 0, excluded_ = 0;
 };
 
-std::string pattern(std::size_t n) {
-  std::string s(n, '\0');
-  std::uint32_t x = 2463534242u;
-  for (auto& c : s) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<char>(x);
-  }
-  return s;
-}
-
 void drain(St& s, Instant now, const Flow& f) {
   auto r = recv(std::move(s), now, f);
   if (!r) die("recv: " + r.error().message);
@@ -57,7 +45,7 @@ void drain(St& s, Instant now, const Flow& f) {
 void data_segments(benchmark::State& state, Pair& p, std::uint64_t i) {
   constexpr std::size_t kBatch = 128;  // 187 KB: inside the 256 KiB receive window
   const Flow fa = p.open(i), fb = server_flow(i);
-  const auto ci = info(p.a, fa);
+  const auto ci = info(p.a.s, fa);
   if (!ci) die("no flow");
   Segment seg;
   seg.src_port = fa.local().port;
@@ -66,7 +54,7 @@ void data_segments(benchmark::State& state, Pair& p, std::uint64_t i) {
   seg.ack = ci->rcv_nxt;
   seg.push = true;
   seg.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(ci->rcv_wnd >> ci->rcv_wscale, 65535));
-  seg.payload = Payload(std::string_view(pattern(1460)));
+  seg.payload = Payload(std::string_view(sim::pattern(1460, 1)));
   std::vector<Packet> batch(kBatch);
   auto refill = [&] {
     for (Packet& pk : batch) {
@@ -77,26 +65,26 @@ void data_segments(benchmark::State& state, Pair& p, std::uint64_t i) {
     }
   };
   refill();
-  const std::uint64_t bytes0 = stats(p.b).bytes_in;
+  const std::uint64_t bytes0 = stats(p.b.s).bytes_in;
   std::size_t k = 0;
   AllocCounter ac;
   for (auto _ : state) {
     if (k == kBatch) {
       state.PauseTiming();
       ac.pause();
-      drain(p.b, p.now, fb);
+      drain(p.b.s, p.now, fb);
       refill();
       k = 0;
       ac.resume();
       state.ResumeTiming();
     }
-    auto r = handle_buf(std::move(p.b), p.now, batch[k].src, batch[k].dst, batch[k].view());
-    p.b = std::move(r.state);
+    auto r = handle_buf(std::move(p.b.s), p.now, batch[k].src, batch[k].dst, batch[k].view());
+    p.b.s = std::move(r.state);
     benchmark::DoNotOptimize(r.out.size());
     ++k;
   }
   ac.report(state);
-  if (stats(p.b).bytes_in - bytes0 != 1460 * static_cast<std::uint64_t>(state.iterations()))
+  if (stats(p.b.s).bytes_in - bytes0 != 1460 * static_cast<std::uint64_t>(state.iterations()))
     die("data not accepted in order");
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * 1460);
 }
@@ -117,9 +105,9 @@ void BM_HandleBufTinyOutOfOrder(benchmark::State& state) {
   constexpr std::size_t kFlood = 100'000;
   Pair p;
   const Flow fa = p.open(0);
-  const auto ci = info(p.a, fa);
+  const auto ci = info(p.a.s, fa);
   if (!ci) die("no flow");
-  const auto cb = info(p.b, server_flow(0));
+  const auto cb = info(p.b.s, server_flow(0));
   if (!cb) die("no server flow");
   Segment seg;
   seg.src_port = fa.local().port;
@@ -141,13 +129,13 @@ void BM_HandleBufTinyOutOfOrder(benchmark::State& state) {
   std::size_t k = 0;
   AllocCounter ac;
   for (auto _ : state) {
-    auto r = handle_buf(std::move(p.b), p.now, flood[k].src, flood[k].dst, flood[k].view());
-    p.b = std::move(r.state);
+    auto r = handle_buf(std::move(p.b.s), p.now, flood[k].src, flood[k].dst, flood[k].view());
+    p.b.s = std::move(r.state);
     benchmark::DoNotOptimize(r.out.size());
     if (++k == kFlood) k = 0;
   }
   ac.report(state);
-  const auto after = info(p.b, server_flow(0));
+  const auto after = info(p.b.s, server_flow(0));
   if (!after || after->rcv_nxt != cb->rcv_nxt) die("the hole at RCV.NXT was filled");
   state.counters["ooo_ranges"] = static_cast<double>(after->ooo_ranges);
   state.counters["ooo_bytes"] = static_cast<double>(after->ooo_bytes);
@@ -160,23 +148,23 @@ void BM_HandleBufPureAck(benchmark::State& state) {
   constexpr std::size_t kSegments = 64;
   Pair p;
   const Flow fa = p.open(0), fb = server_flow(0);
-  const std::string data = pattern(kSegments * 1460);
+  const std::string data = sim::pattern(kSegments * 1460, 1);
   // Warm up: open the congestion window so the batches below leave in one go.
   for (int round = 0; round < 64; ++round) {
-    p.apply(send(std::move(p.a), p.now, fa, data), false, "send");
+    p.apply(send(std::move(p.a.s), p.now, fa, data), false, "send");
     p.settle();
-    drain(p.b, p.now, fb);
+    drain(p.b.s, p.now, fb);
     p.deliver(false);
   }
   std::vector<Packet> acks;
   std::uint64_t acked_bytes = 0, sent_in_timing = 0;
   auto refill = [&] {
     acks.clear();
-    p.apply(send(std::move(p.a), p.now, fa, data), false, "send");
+    p.apply(send(std::move(p.a.s), p.now, fa, data), false, "send");
     p.deliver(true);  // data to b; b's ACKs are now queued for a
-    auto r = recv(std::move(p.b), p.now, fb);
+    auto r = recv(std::move(p.b.s), p.now, fb);
     if (!r) die("recv");
-    p.b = std::move(r->state);
+    p.b.s = std::move(r->state);
     p.queue(r->out, false);  // the window update
     acks.swap(p.to_a);
   };
@@ -192,11 +180,11 @@ void BM_HandleBufPureAck(benchmark::State& state) {
       ac.resume();
       state.ResumeTiming();
     }
-    const auto una = info(p.a, fa)->snd_una;
-    auto r = handle_buf(std::move(p.a), p.now, acks[i].src, acks[i].dst, acks[i].view());
-    p.a = std::move(r.state);
+    const auto una = info(p.a.s, fa)->snd_una;
+    auto r = handle_buf(std::move(p.a.s), p.now, acks[i].src, acks[i].dst, acks[i].view());
+    p.a.s = std::move(r.state);
     sent_in_timing += r.out.size();
-    acked_bytes += static_cast<std::uint32_t>(info(p.a, fa)->snd_una - una);
+    acked_bytes += static_cast<std::uint32_t>(info(p.a.s, fa)->snd_una - una);
     ++i;
   }
   ac.report(state);
@@ -219,7 +207,7 @@ Pair& idle(std::size_t n) {
   if (!slot) {
     slot = std::make_unique<Pair>(keepalive_config(), keepalive_config());
     for (std::size_t i = 0; i < n; ++i) slot->open(i);
-    if (num_connections(slot->a) != n) die("flows missing");
+    if (num_connections(slot->a.s) != n) die("flows missing");
   }
   return *slot;
 }
@@ -228,8 +216,8 @@ void BM_TimerNothingDue(benchmark::State& state) {
   Pair& p = idle(static_cast<std::size_t>(state.range(0)));
   AllocCounter ac;
   for (auto _ : state) {
-    auto r = timer(std::move(p.a), p.now);
-    p.a = std::move(r.state);
+    auto r = timer(std::move(p.a.s), p.now);
+    p.a.s = std::move(r.state);
     benchmark::DoNotOptimize(r.out.size());
   }
   ac.report(state);
@@ -238,10 +226,10 @@ BENCHMARK(BM_TimerNothingDue)->Arg(1)->Arg(1000)->Arg(1000000);
 
 void BM_NextDeadline(benchmark::State& state) {
   Pair& p = idle(static_cast<std::size_t>(state.range(0)));
-  if (!next_deadline(p.a)) die("no deadline");
+  if (!next_deadline(p.a.s)) die("no deadline");
   AllocCounter ac;
   for (auto _ : state) {
-    auto d = next_deadline(p.a);
+    auto d = next_deadline(p.a.s);
     benchmark::DoNotOptimize(d);
   }
   ac.report(state);
@@ -252,7 +240,7 @@ void BM_CopyState(benchmark::State& state) {
   Pair& p = idle(static_cast<std::size_t>(state.range(0)));
   AllocCounter ac;
   for (auto _ : state) {
-    St copy = p.a;
+    St copy = p.a.s;
     benchmark::DoNotOptimize(copy);
   }
   ac.report(state);
@@ -268,7 +256,7 @@ void BM_CopyStateThenUpdateOneFlow(benchmark::State& state) {
   std::uint64_t i = 0;
   AllocCounter ac;
   for (auto _ : state) {
-    St copy = p.a;
+    St copy = p.a.s;
     auto r = set_options(std::move(copy), client_flow(i++ % n), o);
     benchmark::DoNotOptimize(r);
   }
@@ -296,7 +284,7 @@ void BM_ConnectClose(benchmark::State& state) {
     p.run_timers();
   }
   ac.report(state);
-  state.counters["flows_left"] = static_cast<double>(num_connections(p.a) + num_connections(p.b));
+  state.counters["flows_left"] = static_cast<double>(num_connections(p.a.s) + num_connections(p.b.s));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ConnectClose);

@@ -12,14 +12,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
-#include <tuple>
-#include <vector>
 
 #include "fuzz/fuzz_util.hpp"
+#include "sim/two_stacks.hpp"
 #include "utcp/utcp.hpp"
 
 namespace {
@@ -27,204 +25,46 @@ namespace {
 using namespace std::chrono_literals;
 using utcp::fuzz::check;
 using utcp::fuzz::Reader;
+using utcp::sim::TwoStacks;
 
-const utcp::IpAddr kA = utcp::IpAddr::v4(10, 0, 0, 1);
-const utcp::IpAddr kB = utcp::IpAddr::v4(10, 0, 0, 2);
-constexpr std::uint16_t kPort = 80;
-
-std::string pattern(std::size_t n, std::uint32_t seed) {
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (auto& c : s) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<char>(x);
+// Each packet's fate by the next decision byte d (0 once the input is used up: perfect
+// delivery after 1 ms): d >> 6 == 0 delivered after 1 + d ms (so packets overtake each
+// other); 1 dropped, unless d & 0x20 says "delay long" instead; 2 duplicated, the copy later;
+// 3 one byte flipped (the checksum catches it; the segment is lost).
+TwoStacks::Fate decide(TwoStacks& net, Reader& in, bool trace, const utcp::Output& o, TwoStacks::Packet& p) {
+  check(o.segment.valid());
+  const utcp::Instant now = net.now;
+  const std::uint8_t d = in.u8();
+  TwoStacks::Fate f;
+  switch (d >> 6) {
+    case 0:
+      f.at = now + 1ms + std::chrono::milliseconds(d);
+      break;
+    case 1:
+      if (d & 0x20)
+        f.at = now + std::chrono::milliseconds(64 * (d & 0x1f));
+      else
+        f.drop = true;
+      break;
+    case 2:
+      f.at = now + 1ms;
+      f.again = now + std::chrono::milliseconds(1 + (d & 0x3f) * 4);
+      break;
+    default:
+      if (p.len > 0) p.data()[in.u8() % p.len] ^= std::byte{static_cast<std::uint8_t>(1 + (d & 0x3f))};
+      f.at = now + 1ms;
+      break;
   }
-  return s;
-}
-
-struct Side {
-  utcp::State<int> s;
-  utcp::IpAddr ip;
-  std::optional<utcp::Flow> flow;
-  std::string to_send, received;
-  std::size_t sent = 0;
-  bool up = false, shut = false, eof = false, dropped = false;
-};
-
-struct Packet {
-  bool to_b;
-  std::vector<std::byte> bytes;
-};
-
-class Link {
- public:
-  Link(utcp::Config ca, utcp::Config cb, Reader& in)
-      : a_{utcp::empty<int>([n = 0]() mutable { return n++; }, "a", ca),
-           kA,
-           {},
-           {},
-           {},
-           0,
-           false,
-           false,
-           false,
-           false},
-        b_{utcp::empty<int>([n = 0]() mutable { return n++; }, "b", cb),
-           kB,
-           {},
-           {},
-           {},
-           0,
-           false,
-           false,
-           false,
-           false},
-        in_(in) {}
-
-  Side& a() { return a_; }
-  Side& b() { return b_; }
-  utcp::Instant now() const { return now_; }
-  bool decisions_left() const { return !in_.empty(); }
-  std::uint64_t delivered() const { return delivered_; }
-
-  // Puts a side's outputs on the wire, each by the fuzzer's decision.
-  void transmit(const Side& from, const std::vector<utcp::Output>& out) {
-    for (const auto& o : out) {
-      check(o.segment.valid());
-      Packet p{&from == &a_, o.segment.encode(o.src, o.dst)};
-      const std::uint8_t d = in_.u8();  // 0 once the input is used up: perfect delivery
-      switch (d >> 6) {
-        case 0:
-          put(now_ + 1ms + std::chrono::milliseconds(d), std::move(p));
-          break;
-        case 1:  // dropped, unless d says "delay long" instead
-          if (d & 0x20) put(now_ + std::chrono::milliseconds(64 * (d & 0x1f)), std::move(p));
-          break;
-        case 2:  // duplicated, the copy later
-          put(now_ + 1ms, p);
-          put(now_ + std::chrono::milliseconds(1 + (d & 0x3f) * 4), std::move(p));
-          break;
-        default:  // one byte flipped (the checksum catches it; the segment is lost)
-          if (!p.bytes.empty())
-            p.bytes[in_.u8() % p.bytes.size()] ^= std::byte{static_cast<std::uint8_t>(1 + (d & 0x3f))};
-          put(now_ + 1ms, std::move(p));
-          break;
-      }
-    }
-  }
-
-  // The next event time: a packet's arrival or a stack's deadline.
-  std::optional<utcp::Instant> next() const {
-    std::optional<utcp::Instant> t;
-    auto consider = [&](std::optional<utcp::Instant> x) {
-      if (x && (!t || *x < *t)) t = x;
-    };
-    if (!wire_.empty()) consider(std::get<0>(wire_.begin()->first));
-    consider(utcp::next_deadline(a_.s));
-    consider(utcp::next_deadline(b_.s));
-    return t;
-  }
-
-  void run_until(utcp::Instant t) {
-    now_ = t;
-    while (!wire_.empty() && std::get<0>(wire_.begin()->first) <= now_) {
-      Packet p = std::move(wire_.begin()->second);
-      wire_.erase(wire_.begin());
-      Side& to = p.to_b ? b_ : a_;
-      const utcp::IpAddr src = p.to_b ? kA : kB;
-      ++delivered_;
-      if (trace_) print(p, src, to.ip);
-      auto r = utcp::handle_buf(std::move(to.s), now_, src, to.ip, p.bytes);
-      to.s = std::move(r.state);
-      if (r.event) {
-        if (auto* e = std::get_if<utcp::Established<int>>(&*r.event);
-            e && (!to.flow || e->flow == *to.flow)) {
-          to.flow = e->flow;
-          to.up = true;
-        }
-        if (auto* d = std::get_if<utcp::Drop<int>>(&*r.event); d && to.flow && d->flow == *to.flow)
-          to.dropped = true;
-      }
-      transmit(to, r.out);
-    }
-    for (Side* sd : {&a_, &b_}) {
-      auto r = utcp::timer(std::move(sd->s), now_);
-      sd->s = std::move(r.state);
-      for (const auto& d : r.drops)
-        if (sd->flow && d.flow == *sd->flow) sd->dropped = true;
-      transmit(*sd, r.out);
-      const auto nd = utcp::next_deadline(sd->s);
-      check(!nd || *nd > now_);
-    }
-  }
-
-  // The applications, once connected: write what is left, read what arrived, shut the
-  // write side after the last byte (close() would reset on data still arriving).
-  void apps() {
-    for (Side* sd : {&a_, &b_}) {
-      if (!sd->up || sd->dropped) continue;
-      if (sd->sent < sd->to_send.size()) {
-        auto r =
-            utcp::send(std::move(sd->s), now_, *sd->flow, std::string_view(sd->to_send).substr(sd->sent));
-        check(r.has_value());
-        sd->s = std::move(r->state);
-        sd->sent += r->enqueued;
-        transmit(*sd, r->out);
-      }
-      if (sd->sent == sd->to_send.size() && !sd->shut) {
-        auto r = utcp::shutdown(std::move(sd->s), now_, *sd->flow, utcp::Direction::write);
-        check(r.has_value());
-        sd->s = std::move(r->state);
-        sd->shut = true;
-        transmit(*sd, r->out);
-      }
-      if (!sd->eof) {
-        auto r = utcp::recv(std::move(sd->s), now_, *sd->flow);
-        if (r) {
-          sd->s = std::move(r->state);
-          for (const auto& chunk : r->data) chunk.append_to(sd->received);
-          transmit(*sd, r->out);
-        } else if (r.error().kind == utcp::Error::Kind::eof) {
-          sd->eof = true;
-        } else {
-          std::fprintf(stderr, "recv failed before end of stream, with no drop reported: %s\n",
-                       r.error().message.c_str());
-          std::abort();
-        }
-      }
-    }
-    for (Side* sd : {&a_, &b_}) {
-      if (auto v = utcp::check_invariants(sd->s)) {
-        std::fprintf(stderr, "invariant broken: %s\n", v->c_str());
-        std::abort();
-      }
-    }
-  }
-
- private:
-  // DIFF_TRACE=1 in the environment prints every packet delivered, for reading a reproducer.
-  void print(const Packet& p, const utcp::IpAddr& src, const utcp::IpAddr& dst) const {
+  // DIFF_TRACE=1 in the environment prints every packet sent and its fate, for reading a
+  // reproducer.
+  if (trace) {
     std::ostringstream os;
-    os << std::chrono::duration<double>(now_.time_since_epoch()).count() << (p.to_b ? " a>b " : " b>a ");
-    if (auto d = utcp::Segment::decode(src, dst, p.bytes))
-      os << d->first;
-    else
-      os << "(corrupt)";
+    os << std::chrono::duration<double>(now.time_since_epoch()).count() << (o.dst == net.b.ip ? " a>b " : " b>a ")
+       << o.segment << " fate " << int{d >> 6};
     std::fprintf(stderr, "%s\n", os.str().c_str());
   }
-
-  bool trace_ = std::getenv("DIFF_TRACE") != nullptr;
-  void put(utcp::Instant at, Packet p) { wire_.emplace(std::tuple{at, seq_++}, std::move(p)); }
-
-  Side a_, b_;
-  Reader& in_;
-  utcp::Instant now_ = utcp::Instant{} + 1h;
-  std::uint64_t seq_ = 0;
-  std::uint64_t delivered_ = 0;
-  std::map<std::tuple<utcp::Instant, std::uint64_t>, Packet> wire_;
-};
+  return f;
+}
 
 }  // namespace
 
@@ -240,35 +80,50 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t a_bytes = in.u16() % 65536, b_bytes = (in.u8() & 0x3f) * 256u;
   const std::uint32_t seed = in.u8();
 
-  Link link(ca, cb, in);
-  link.a().to_send = pattern(a_bytes, seed);
-  link.b().to_send = pattern(b_bytes, seed + 1);
-  link.b().s = utcp::start_listen(std::move(link.b().s), kPort);
-  auto c = utcp::connect(std::move(link.a().s), link.now(), kA, kB, kPort);
-  check(c.has_value());
-  link.a().s = std::move(c->state);
-  link.a().flow = c->flow;
-  link.transmit(link.a(), {c->syn});
+  TwoStacks net(ca, cb);
+  const bool trace = std::getenv("DIFF_TRACE") != nullptr;
+  net.fate = [&](const utcp::Output& o, TwoStacks::Packet& p) { return decide(net, in, trace, o, p); };
+  // The applications write what is left in one call, read what arrived, and shut the write
+  // side after the last byte (close() would reset on data still arriving).
+  for (TwoStacks::Side* sd : {&net.a, &net.b}) {
+    sd->chunk = std::string::npos;
+    sd->close_at_eof = false;
+  }
+  net.a.to_send = utcp::sim::pattern(a_bytes, seed);
+  net.b.to_send = utcp::sim::pattern(b_bytes, seed + 1);
+  net.connect();
 
   // Bounded: at most 20,000 steps (a step is one instant with something to do), 30,000
   // packets and 2 hours of virtual time (a
   // connection whose retransmissions all fail gives up after ~15 minutes).
-  const utcp::Instant start = link.now(), end = start + 2h;
+  const utcp::Instant start = net.now, end = start + 2h;
   bool done = false;
   int steps = 0;
   for (; steps < 20000; ++steps) {
-    link.apps();
-    const Side &a = link.a(), &b = link.b();
-    if (a.eof && b.eof) {
+    for (TwoStacks::Side* sd : {&net.a, &net.b}) {
+      if (auto e = net.app(*sd)) {
+        std::fprintf(stderr, "a call failed before end of stream, with no drop reported: %s\n", e->message.c_str());
+        std::abort();
+      }
+      if (auto v = utcp::check_invariants(sd->s)) {
+        std::fprintf(stderr, "invariant broken: %s\n", v->c_str());
+        std::abort();
+      }
+    }
+    if (net.a.eof && net.b.eof) {
       done = true;
       break;
     }
-    if (a.dropped || b.dropped || link.delivered() > 30000) break;
-    const auto t = link.next();
+    if (net.a.dropped || net.b.dropped || net.delivered > 30000) break;
+    const auto t = net.next_event();
     if (!t || *t > end) break;
-    link.run_until(*t);
+    net.advance_to(*t);
+    for (const TwoStacks::Side* sd : {&net.a, &net.b}) {
+      const auto nd = utcp::next_deadline(sd->s);
+      check(!nd || *nd > net.now);
+    }
   }
-  const Side &a = link.a(), &b = link.b();
+  const TwoStacks::Side &a = net.a, &b = net.b;
   if (done) {
     check(b.received == a.to_send);
     check(a.received == b.to_send);
@@ -278,8 +133,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                  a.sent, a.to_send.size(), a.received.size(), a.eof, b.sent, b.to_send.size(),
                  b.received.size(), b.eof);
     std::fprintf(stderr, "after %d steps, %.3f s of virtual time\n", steps,
-                 std::chrono::duration<double>(link.now() - start).count());
-    for (const Side* sd : {&a, &b}) {
+                 std::chrono::duration<double>(net.now - start).count());
+    for (const TwoStacks::Side* sd : {&a, &b}) {
       const auto i = sd->flow ? utcp::info(sd->s, *sd->flow) : std::nullopt;
       if (!i) continue;
       std::fprintf(stderr,

@@ -22,6 +22,8 @@
 #include <string>
 #include <thread>
 
+#include "../byte_stream.hpp"
+
 namespace {
 
 [[noreturn]] void fail(const char* what) {
@@ -29,20 +31,7 @@ namespace {
   std::exit(1);
 }
 
-constexpr std::size_t kPeriod = (1u << 20) + 4099;
 constexpr std::size_t kChunk = 1u << 20;  // 1 MiB writes and reads, as the user pattern
-
-std::string make_pattern() {
-  std::string p(2 * kPeriod, '\0');
-  std::uint32_t x = 88172645u;
-  for (std::size_t i = 0; i < kPeriod; ++i) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    p[i] = p[i + kPeriod] = static_cast<char>(x);
-  }
-  return p;
-}
 
 double cpu_seconds() {
   timespec ts{};
@@ -59,7 +48,7 @@ int main(int argc, char** argv) {
   }
   const std::uint64_t total = std::strtoull(argv[1], nullptr, 10);
   const std::uint16_t port = static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 5001);
-  const std::string pattern = make_pattern();
+  const std::string pattern = make_byte_stream();
 
   const int ls = socket(AF_INET, SOCK_STREAM, 0);
   if (ls < 0) fail("socket");
@@ -82,7 +71,7 @@ int main(int argc, char** argv) {
       const ssize_t n = read(s, buf.data(), buf.size());
       if (n < 0) fail("read");
       if (n == 0) break;
-      if (std::memcmp(buf.data(), pattern.data() + received % kPeriod, static_cast<std::size_t>(n)) != 0)
+      if (std::memcmp(buf.data(), pattern.data() + received % kStreamPeriod, static_cast<std::size_t>(n)) != 0)
         bad = true;
       received += static_cast<std::uint64_t>(n);
     }
@@ -102,7 +91,7 @@ int main(int argc, char** argv) {
     std::uint64_t sent = 0;
     while (sent < total) {
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, total - sent));
-      const ssize_t w = write(c, pattern.data() + sent % kPeriod, n);
+      const ssize_t w = write(c, pattern.data() + sent % kStreamPeriod, n);
       if (w <= 0) fail("write");
       sent += static_cast<std::uint64_t>(w);
     }

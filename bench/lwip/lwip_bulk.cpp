@@ -38,6 +38,8 @@ extern "C" {
 #include "lwip/tcp.h"
 }
 
+#include "../byte_stream.hpp"
+
 namespace {
 
 [[noreturn]] void fail(const char* what) {
@@ -45,20 +47,7 @@ namespace {
   std::exit(1);
 }
 
-// The byte stream of bench_e2e: the same pseudo-random pattern, period 1 MiB + 4099.
-constexpr std::size_t kPeriod = (1u << 20) + 4099;
 constexpr std::size_t kSend = 1u << 20;  // each round offers the next 1 MiB
-std::string make_pattern() {
-  std::string p(2 * kPeriod, '\0');
-  std::uint32_t x = 88172645u;
-  for (std::size_t i = 0; i < kPeriod; ++i) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    p[i] = p[i + kPeriod] = static_cast<char>(x);
-  }
-  return p;
-}
 
 double cpu_seconds() {
   timespec ts{};
@@ -136,7 +125,7 @@ err_t on_connected(void*, tcp_pcb*, err_t err) {
 int main(int argc, char** argv) {
   if (argc < 2) fail("usage: lwip_bulk BYTES");
   const std::uint64_t total = std::strtoull(argv[1], nullptr, 10);
-  const std::string pattern = make_pattern();
+  const std::string pattern = make_byte_stream();
   lwip_init();
 
   ip_addr_t ca, sa;
@@ -180,7 +169,7 @@ int main(int argc, char** argv) {
       std::size_t n = static_cast<std::size_t>(
           std::min<std::uint64_t>({kSend, total - sent, std::uint64_t{tcp_sndbuf(c)}}));
       while (n > 0 &&
-             tcp_write(c, pattern.data() + sent % kPeriod,
+             tcp_write(c, pattern.data() + sent % kStreamPeriod,
                        static_cast<u16_t>(std::min<std::size_t>(n, 0xffff)), TCP_WRITE_FLAG_COPY) != ERR_OK)
         n /= 2;
       n = std::min<std::size_t>(n, 0xffff);
@@ -197,7 +186,7 @@ int main(int argc, char** argv) {
       g_srv.pending = nullptr;
       const u16_t len = p->tot_len;
       for (pbuf* q = p; q; q = q->next) {
-        if (std::memcmp(q->payload, pattern.data() + got % kPeriod, q->len) != 0) bad = true;
+        if (std::memcmp(q->payload, pattern.data() + got % kStreamPeriod, q->len) != 0) bad = true;
         got += q->len;
       }
       pbuf_free(p);

@@ -1,7 +1,7 @@
 // The engine end to end: two stacks, handshake, transfer, close.
-#include "engine_net.hpp"
+#include "harness.hpp"
 
-namespace utcp::engine_test {
+namespace utcp::test {
 namespace {
 
 TEST(EngineBasic, HandshakeTransferClose) {
@@ -30,4 +30,4 @@ TEST(EngineBasic, HandshakeTransferClose) {
 }
 
 }  // namespace
-}  // namespace utcp::engine_test
+}  // namespace utcp::test

@@ -2,9 +2,9 @@
 #include <cstring>
 
 #include "core/siphash.hpp"
-#include "engine_net.hpp"
+#include "harness.hpp"
 
-namespace utcp::engine_test {
+namespace utcp::test {
 namespace {
 
 const IpAddr kClient = IpAddr::v4(10, 0, 0, 1);
@@ -128,8 +128,8 @@ TEST(EngineFaults, Fault5SimultaneousOpen) {
   ASSERT_TRUE(rb);
   net.b.s = std::move(rb->state);
   net.b.flow = rb->flow;
-  net.put(true, {ra->syn});
-  net.put(false, {rb->syn});  // the SYNs cross
+  net.queue({ra->syn}, true);
+  net.queue({rb->syn}, false);  // the SYNs cross
   net.a.to_send = pattern(100'000, 1);
   net.b.to_send = pattern(100'000, 2);
   ASSERT_TRUE(net.run_until([&] { return net.a.eof && net.b.eof; }, 60s));
@@ -158,14 +158,14 @@ TEST(EngineFaults, Fault6NoBadRetransmitUndo) {
   auto sent = send(std::move(net.a.s), net.now, *net.a.flow, pattern(10 * 1460, 4));
   ASSERT_TRUE(sent);
   net.a.s = std::move(sent->state);
-  net.put(true, std::move(sent->out));
+  net.queue(sent->out, true);
   auto before = info(net.a.s, *net.a.flow);
   EXPECT_EQ(before->cwnd, 10u * 1460);
   // The RTO fires (1 s before any sample... here the handshake gave a sample: 200 ms min).
   const Instant due = *next_deadline(net.a.s);
   net.now = due;
   net.loss = 0;
-  net.run_timers(net.a, true);
+  net.run_timers(net.a);
   auto after = info(net.a.s, *net.a.flow);
   EXPECT_EQ(after->ssthresh, 10220u) << "FlightSize * 0.7 (CUBIC, RFC 9438 §4.8)";
   EXPECT_EQ(after->cwnd, 1460u);
@@ -233,4 +233,4 @@ TEST(EngineFaults, Fault9TimerDoesNotWalkIdleFlows) {
 }
 
 }  // namespace
-}  // namespace utcp::engine_test
+}  // namespace utcp::test

@@ -1,8 +1,8 @@
 // Value semantics: a State is a snapshot. Calls on a const& leave it as it was; both the old
 // and the new state go on independently; a failing call on an rvalue leaves it usable.
-#include "engine_net.hpp"
+#include "harness.hpp"
 
-namespace utcp::engine_test {
+namespace utcp::test {
 namespace {
 
 struct Established2 {
@@ -116,4 +116,4 @@ TEST(EngineSnapshot, CopyIsCheapAndShared) {
 }
 
 }  // namespace
-}  // namespace utcp::engine_test
+}  // namespace utcp::test

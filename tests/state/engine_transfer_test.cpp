@@ -2,15 +2,15 @@
 // both ways, with and without loss, and everything closed after TIME-WAIT.
 #include <cstdlib>
 
-#include "engine_net.hpp"
+#include "harness.hpp"
 
-namespace utcp::engine_test {
+namespace utcp::test {
 namespace {
 
 void transfer(std::size_t bytes, double loss, std::uint64_t seed, Duration limit) {
   Net net;
   net.loss = loss;
-  net.rng ^= seed * 0x9E3779B97F4A7C15ull;
+  net.rng = sim::Rng(seed);
   net.a.to_send = pattern(bytes, 1);
   net.b.to_send = pattern(bytes, 2);
   net.connect();
@@ -46,4 +46,4 @@ TEST(EngineTransfer, SoakHundredMiBEachWayTwoPercentLoss) {
 }
 
 }  // namespace
-}  // namespace utcp::engine_test
+}  // namespace utcp::test

@@ -1,7 +1,7 @@
 // The scenario harness of the state tests, in the manner of smoltcp's socket tests: one stack
 // under test (State<int>) and a scripted peer, a virtual clock, segment templates with
 // relative sequence numbers, and one fixture per TCP state reached through the public API
-// and real segments only.
+// and real segments only. For tests of two stacks end to end, Net (at the end).
 //
 // Relative numbers: a segment the peer sends has seq relative to the peer's ISN and ack
 // relative to the stack's ISN; a segment the stack sends has seq relative to the stack's ISN
@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "two_stacks.hpp"
 #include "utcp/utcp.hpp"
 
 namespace utcp::test {
@@ -217,6 +218,18 @@ std::optional<E> Harness::take_event(Loc loc) {
   if (auto* e = std::get_if<E>(&ev)) return std::move(*e);
   ADD_FAILURE_AT(loc.file_name(), loc.line()) << "event of another kind (index " << ev.index() << ")";
   return std::nullopt;
+}
+
+// ---- two stacks: the engine end to end (engine_*_test.cpp) ----
+// Two stacks over the simulator's in-memory wire (sim/two_stacks.hpp), a packet taking 1 ms;
+// each side's application sends `to_send` and reads into `received`.
+struct Net : sim::TwoStacks {
+  explicit Net(Config ca = {}, Config cb = {}) : TwoStacks(ca, cb) { latency = 1ms; }
+};
+using Peer = sim::TwoStacks::Side;
+using sim::pattern;
+inline Instant t0() {
+  return Instant{} + std::chrono::hours(1);  // where a Net's clock starts
 }
 
 // Options compared regardless of order.
