@@ -100,7 +100,7 @@ fi
 echo
 
 scripts/bench_device.sh "$b/apps/utcp" && echo  # the TUN device path against Linux (docs/PERFORMANCE.md)
-scripts/bench_router.sh "$b/apps/utcp" && echo  # the lossy router against Linux reno and bbr (issue 16)
+scripts/bench_router.sh "$b/apps/utcp" && echo  # the lossy router: utcp cubic, reno, bbr against Linux reno and bbr (issues 16, 17)
 
 # Instructions per data segment: callgrind over two runs ($2 and $3 bytes) of command $4...,
 # whose data-segment count is the RESULT named $1; the difference over the difference.

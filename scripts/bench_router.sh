@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The lossy router comparison (make bench, or alone; issue 16): a 32 MiB HTTP download through
 # a Linux router that drops packets at random in both directions, from utcp serving on its
-# TUN device (CUBIC, then NewReno) and from a Linux server on the same path (kernel TCP set to
+# TUN device (CUBIC, NewReno, then BBR) and from a Linux server on the same path (kernel TCP set to
 # reno, then bbr), at 0, 1 and 3 % loss. Needs root; prints RESULT lines in MiB/s.
 #
 #   C (curl) --veth-- R (router: nftables `numgen random mod 1000 < N drop` in the forward
@@ -86,10 +86,10 @@ if ip netns exec "$S" sysctl -qw net.ipv4.tcp_congestion_control=bbr 2>/dev/null
 else
   echo "note: Linux bbr unavailable here (available: $available); Linux reno only"
 fi
-echo "   utcp serve on TUN (--cc cubic, --cc reno); Linux python3 -m http.server (kernel $(uname -r): $linux_ccs)"
+echo "   utcp serve on TUN (--cc cubic, --cc reno, --cc bbr); Linux python3 -m http.server (kernel $(uname -r): $linux_ccs)"
 for l in $losses; do
   loss "$l"
-  for cc in cubic reno; do
+  for cc in cubic reno bbr; do
     serve "$cc"
     measure "utcp_$cc" http://10.81.0.2/file "$l"
   done
