@@ -13,17 +13,58 @@ std::size_t slice_count(const Payload& p) {
   p.for_each_slice([&](std::span<const std::byte>) { ++n; });
   return n;
 }
+// Held bytes outlive the call that brought them, so an arriving view is copied. Copies go
+// into 16 KiB blocks (PayloadBlock::kPooledCapacity, recycled through the block cache) that
+// the thread's flows fill one after another, each piece a slice of one: no allocation per
+// segment, and a block is freed when its last piece is delivered or dropped. A piece pins at
+// most its block: 16 KiB for as little as one held byte, bounded as held bytes are, by the
+// ranges (max_ooo_ranges) and the window.
+struct Arena {
+  std::shared_ptr<PayloadBlock> block;
+  std::size_t end = 0;
+};
+thread_local Arena t_arena;
+
+Payload held_copy(const Payload& p) {
+  if (p.is_owned()) return p;
+  const std::size_t n = p.size();
+  if (n > PayloadBlock::kPooledCapacity) return p.owned();
+  if (!t_arena.block || t_arena.block->capacity() - t_arena.end < n || t_arena.block->fill() != t_arena.end) {
+    t_arena.block = PayloadBlock::make(PayloadBlock::kPooledCapacity);
+    t_arena.end = 0;
+  }
+  const std::size_t start = t_arena.end;
+  p.for_each_slice([&](std::span<const std::byte> s) {
+    t_arena.block->try_append(t_arena.end, s);
+    t_arena.end += s.size();
+  });
+  return Payload(t_arena.block, start, n);
+}
+
 }  // namespace
 
+void Reassembly::MapDelete::operator()(Map* m) const noexcept {
+  m->~Map();
+  Recycler<sizeof(Map), kRecycled>::give(m);
+}
+
+Reassembly::MapPtr Reassembly::make_map() {
+  return MapPtr(::new (Recycler<sizeof(Map), kRecycled>::take()) Map());
+}
+
+Reassembly::MapPtr Reassembly::make_map(const Map& from) {
+  return MapPtr(::new (Recycler<sizeof(Map), kRecycled>::take()) Map(from));
+}
+
 Reassembly::Reassembly(const Reassembly& o)
-    : map_(o.map_ ? std::make_unique<Map>(*o.map_) : nullptr),
+    : map_(o.map_ ? make_map(*o.map_) : nullptr),
       bytes_(o.bytes_),
       ranges_(o.ranges_),
       fin_(o.fin_) {}
 
 Reassembly& Reassembly::operator=(const Reassembly& o) {
   if (this != &o) {
-    map_ = o.map_ ? std::make_unique<Map>(*o.map_) : nullptr;
+    map_ = o.map_ ? make_map(*o.map_) : nullptr;
     bytes_ = o.bytes_;
     ranges_ = o.ranges_;
     fin_ = o.fin_;
@@ -55,7 +96,7 @@ Reassembly::Map::iterator Reassembly::place(std::uint64_t start, Payload p) {
 
 Reassembly::Insert Reassembly::insert(std::uint64_t rcv_off, std::uint32_t window, std::uint64_t off,
                                       const Payload& data, bool fin, std::uint32_t max_ranges) {
-  if (!map_) map_ = std::make_unique<Map>();
+  if (!map_) map_ = make_map();
   const Insert result = insert_into(rcv_off, window, off, data, fin, max_ranges);
   if (map_->empty()) map_.reset();  // an idle connection holds no map
   return result;
@@ -120,7 +161,7 @@ Reassembly::Insert Reassembly::insert_into(std::uint64_t rcv_off, std::uint32_t 
     const std::uint64_t gap_end = (j == map_->end() || j->first >= hi) ? hi : j->first;
     if (gap_end > cursor) {
       // A view (the arriving segment's bytes) is copied here: held bytes outlive the call.
-      auto r = place(cursor, data.sub(cursor - off, gap_end - cursor).owned());
+      auto r = place(cursor, held_copy(data.sub(cursor - off, gap_end - cursor)));
       cursor = end_of(r);
       j = std::next(r);
     } else {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/byte_queue.hpp"
+#include "core/recycler.hpp"
 #include "utcp/payload.hpp"
 
 namespace utcp::detail {
@@ -94,7 +95,17 @@ class Reassembly {
   void clear();
 
  private:
-  using Map = std::map<std::uint64_t, Payload>;
+  // The map and its nodes come from per-thread free lists (core/recycler.hpp), so a flow that
+  // holds and releases out-of-order data over and over allocates nothing for them.
+  static constexpr std::size_t kRecycled = 64;
+  using Map = std::map<std::uint64_t, Payload, std::less<>,
+                       RecyclingAllocator<std::pair<const std::uint64_t, Payload>, kRecycled>>;
+  struct MapDelete {
+    void operator()(Map* m) const noexcept;
+  };
+  using MapPtr = std::unique_ptr<Map, MapDelete>;
+  static MapPtr make_map();
+  static MapPtr make_map(const Map& from);
   static std::uint64_t end_of(Map::const_iterator it) { return it->first + it->second.size(); }
   static bool cheap_concat(const Payload& a, const Payload& b);
   // Puts `p` at `start` (a gap, not overlapping any piece), merging with touching neighbours
@@ -104,7 +115,7 @@ class Reassembly {
   Insert insert_into(std::uint64_t rcv_off, std::uint32_t window, std::uint64_t off, const Payload& data,
                      bool fin, std::uint32_t max_ranges);
 
-  std::unique_ptr<Map> map_;  // null when nothing is held
+  MapPtr map_;  // null when nothing is held
   std::uint32_t bytes_ = 0;   // held bytes all lie in a 32-bit window
   std::uint32_t ranges_ = 0;
   std::optional<std::uint64_t> fin_;
