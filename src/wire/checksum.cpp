@@ -150,10 +150,15 @@ std::uint16_t pseudo_header_sum(const IpAddr& src, const IpAddr& dst, std::uint3
   std::uint64_t s = 6;
   s += tcp_length >> 16;
   s += tcp_length & 0xffffu;
+  // The addresses as big-endian 32-bit words: a sum of 32-bit words folds to the same 16-bit
+  // sum as one of their halves (2^16 is 1 modulo 2^16 - 1), in a quarter of the adds.
   auto add_addr = [&s](const IpAddr& ip) {
-    for (std::size_t i = 0; i < ip.size(); i += 2) {
-      s += (std::uint32_t{ip.data()[i]} << 8) | ip.data()[i + 1];
-    }
+    const std::uint8_t* p = ip.data();
+    const auto word = [p](std::size_t i) {
+      return std::uint32_t{p[i]} << 24 | std::uint32_t{p[i + 1]} << 16 | std::uint32_t{p[i + 2]} << 8 | p[i + 3];
+    };
+    s += word(0);
+    if (ip.is_v6()) s += std::uint64_t{word(4)} + word(8) + word(12);
   };
   add_addr(src);
   add_addr(dst);
