@@ -13,8 +13,8 @@
 #   5. the lossy router (scripts/bench_router.sh): 32 MiB over HTTP at 0/1/3 % random loss,
 #      utcp cubic and reno against Linux reno and bbr (root only)
 #   6. instructions per data segment under valgrind (callgrind): two runs of different sizes,
-#      the difference divided by the difference in data segments; for the user pattern, for
-#      the 64 KiB bulk run, and for lwIP
+#      the difference divided by the difference in data segments; for the user pattern, the
+#      sink variants (bare, and with timestamps and SACK), the 64 KiB bulk run, and lwIP
 #
 # Environment: BENCH_BYTES (bulk size, default 1 GiB), BENCH_IDLE (idle connections, default
 # 1000000), BENCH_GBENCH=0 skips step 1, BENCH_VALGRIND=0 skips step 4.
@@ -123,6 +123,9 @@ if [ "${BENCH_VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
   echo "RESULT instructions_per_segment_user $ipseg" | tee "$work/ir_user"
   ipseg=$(per_segment user_sink_data_segments 4M 12M "$b/bench/bench_e2e" --only sink --bytes)
   echo "RESULT instructions_per_segment_sink $ipseg" | tee "$work/ir_sink"
+  # The same with timestamps and SACK on both sides, as the host layer runs.
+  ipseg=$(per_segment user_sink_data_segments 4M 12M "$b/bench/bench_e2e" --only sink --tcp-options on --bytes)
+  echo "RESULT instructions_per_segment_sink_options $ipseg" | tee "$work/ir_sink_options"
   ipseg=$(per_segment bulk_1flow_data_segments 4M 12M "$b/bench/bench_e2e" --only bulk --bytes)
   echo "RESULT instructions_per_segment $ipseg" | tee "$work/ir"
   if [ "$lwip_ok" = 1 ]; then
@@ -143,6 +146,7 @@ row "user pattern, instructions per data segment" "$(val instructions_per_segmen
 row "  with the sink variants (Gbit/s, CPU time)" "$(val user_sink_gbps_cpu)" ""
 row "  with the sink variants, allocations per seg." "$(val user_sink_allocs_per_segment)" "0 (the stacks' own)"
 row "  with the sink variants, instructions per seg." "$(val instructions_per_segment_sink)" "<= 3,000"
+row "  the same, timestamps and SACK on" "$(val instructions_per_segment_sink_options)" "<= 3,000"
 row "bulk 1 flow, 64 KiB sends (Gbit/s, CPU time)" "$(val bulk_1flow_gbps_cpu)" ">= Linux loopback, offloads off"
 row "bulk 1 flow (Gbit/s, wall, pinned)" "$(val bulk_1flow_gbps_wall)" ""
 row "bulk 1,000 flows (Gbit/s, CPU time)" "$(val bulk_flows_gbps_cpu)" ""
