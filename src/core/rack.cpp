@@ -35,7 +35,7 @@ std::optional<Duration> Rack::detect_loss(Scoreboard& b, Instant now, Duration r
   std::optional<Duration> timeout;
   for (std::size_t i = 0; i < b.size(); ++i) {
     const SentSegment& s = b[i];
-    if (!sent_after(xmit_ts, end_seq, s.sent, s.end)) {
+    if (!sent_after(xmit_order, end_seq, s.order, s.end)) {
       // Entries after a never-retransmitted one sent after RACK's segment were all sent later
       // still (new data goes out in sequence order; a retransmission later than its original).
       if (!s.is(SentSegment::retransmitted)) break;
@@ -67,7 +67,7 @@ Duration Tlp::pto(std::optional<Duration> srtt, std::uint32_t flight_segments, D
   Duration p = std::chrono::seconds(1);
   if (srtt) {
     p = 2 * *srtt;
-    if (flight_segments <= 1) p += kTlpMaxAckDelay;
+    p += flight_segments <= 1 ? kTlpMaxAckDelay : kTlpMinTimeout;
   }
   return std::min(p, std::max(rto_left, Duration::zero()));
 }

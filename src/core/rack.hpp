@@ -31,6 +31,11 @@ inline constexpr std::uint8_t kReoWndPersist = 16;
 inline constexpr std::uint32_t kDupThresh = 3;
 // RFC 8985 §7.2: the worst-case delayed ACK time a probe of one segment waits for.
 inline constexpr Duration kTlpMaxAckDelay = std::chrono::milliseconds(200);
+// Added to the probe timeout of a flight of several segments, as Linux adds TCP_TIMEOUT_MIN
+// (2 ms): on a path of tens of microseconds 2 SRTT is shorter than a busy host's scheduling
+// delay, and a probe sent while the ACKs are already queued takes the one probe an episode has
+// (deviations.md).
+inline constexpr Duration kTlpMinTimeout = std::chrono::milliseconds(2);
 
 // The reordering state that outlives a flight (kept in the Tcb: three bytes).
 struct ReoWnd {
@@ -41,9 +46,11 @@ struct ReoWnd {
 };
 
 struct Rack {
-  // RACK.xmit_ts / RACK.end_seq: the most recently sent segment delivered so far.
+  // RACK.xmit_ts / RACK.end_seq: the most recently sent segment delivered so far, and its
+  // place in the sending order (SentSegment::order), which decides "most recently".
   Instant xmit_ts{};
   Seq end_seq;
+  std::uint64_t xmit_order = 0;
   bool valid = false;              // some segment has been delivered in this flight
   Duration rtt{};                  // RACK.rtt
   Seq fack;                        // RACK.fack: highest sequence delivered (start a flight at SND.UNA)
@@ -95,9 +102,13 @@ struct Tlp {
   friend bool operator==(const Tlp&, const Tlp&) = default;
 };
 
-// RACK_sent_after(t1, seq1, t2, seq2) (§6.2).
-inline bool sent_after(Instant t1, Seq seq1, Instant t2, Seq seq2) {
-  return t1 > t2 || (t1 == t2 && seq1 > seq2);
+// RACK_sent_after (§6.2) by the order of transmission (SentSegment::order) rather than by
+// time with the sequence number breaking ties: two segments the caller's clock stamped alike
+// (a batch of packets handled at one reading) are still ordered, and a retransmission counts
+// as later than the originals of higher sequence sent at the same time (deviations.md). The
+// parts of one transmission share its order; the sequence number orders them.
+inline bool sent_after(std::uint64_t order1, Seq seq1, std::uint64_t order2, Seq seq2) {
+  return order1 > order2 || (order1 == order2 && seq1 > seq2);
 }
 
 template <class TsOf>
@@ -117,10 +128,11 @@ void Rack::on_delivered(ReoWnd& w, const SentSegment& s, Instant now, std::optio
     if (min_rtt && sample < *min_rtt) ambiguous = true;
   }
   if (!ambiguous) {
-    if (!valid || sent_after(s.sent, s.end, xmit_ts, end_seq)) {
+    if (!valid || sent_after(s.order, s.end, xmit_order, end_seq)) {
       rtt = sample;
       xmit_ts = s.sent;
       end_seq = s.end;
+      xmit_order = s.order;
       valid = true;
     }
   }

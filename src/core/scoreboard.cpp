@@ -35,7 +35,7 @@ void Scoreboard::sent_new(Seq begin, Seq end, Instant now, const RateStamp& rate
     v_.clear();
     head_ = 0;
   }
-  v_.push_back(SentSegment{begin, end, now, 0, rate});
+  v_.push_back(SentSegment{begin, end, now, 0, rate, ++sends_});
   bytes_ += end - begin;
 }
 
@@ -44,6 +44,7 @@ std::uint32_t Scoreboard::resent(Seq begin, Seq end, Instant now, const RateStam
   if (i == size()) return 0;
   if (at(i).begin < begin) split(i++, begin);
   std::uint32_t was_lost = 0;
+  const std::uint64_t order = ++sends_;
   for (; i < size() && at(i).begin < end; ++i) {
     if (end < at(i).end) split(i, end);
     SentSegment& e = at(i);
@@ -52,6 +53,7 @@ std::uint32_t Scoreboard::resent(Seq begin, Seq end, Instant now, const RateStam
     e.flags |= SentSegment::retransmitted;
     e.sent = now;
     e.rate = rate;
+    e.order = order;
   }
   return was_lost;
 }

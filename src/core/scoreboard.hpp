@@ -30,6 +30,10 @@ struct SentSegment {
   Instant sent;    // the latest transmission (RACK's Segment.xmit_ts)
   std::uint8_t flags = 0;
   RateStamp rate{};  // delivery-rate state at the latest transmission (core/delivery_rate.hpp)
+  // The latest transmission's place in the order of all the board's transmissions (1, 2, ...;
+  // the parts of a split entry share it): which of two segments went out later even when the
+  // caller's clock gave them the same time (RACK_sent_after, core/rack.hpp).
+  std::uint64_t order = 0;
 
   std::uint32_t size() const { return end - begin; }
   bool is(std::uint8_t f) const { return (flags & f) != 0; }
@@ -112,6 +116,7 @@ class Scoreboard {
 
   std::vector<SentSegment> v_;
   std::size_t head_ = 0;
+  std::uint64_t sends_ = 0;  // transmissions recorded (SentSegment::order of the latest)
   std::uint32_t bytes_ = 0, sacked_ = 0, lost_ = 0;
   Seq high_sacked_;
   bool any_sacked_ = false;

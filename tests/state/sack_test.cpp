@@ -102,6 +102,35 @@ TEST(SackRecovery, EpisodeStartsAtTheLastRecoveryPoint) {
   h.check();
 }
 
+// RFC 8985 §6.2: a retransmission is "sent after" every original that went out before it, even
+// when the caller's clock gave both the same reading (a host that handles a batch of packets
+// at one time stamp: over TUN, utcp's writes and Linux's ACKs of them in one batch). Ten
+// segments, their ACKs and the SACKs all at one instant; segment 2 is lost. RACK marks it lost
+// and it goes once; the SACKs of 4, 5, ... (originals sent at the same instant as the
+// retransmission but before it) must not mark it lost again. With the RFC's tie-break by
+// sequence number (equal times: the higher end sequence is later) every such SACK resent it:
+// 334 of 548 retransmissions in a 4 MiB download from `utcp serve --no-offload` at 5 % loss
+// came back as DSACKs.
+TEST(SackRecovery, RetransmissionAtTheSameInstantIsLaterThanTheOriginals) {
+  Harness h(sack_reno());
+  bulk(h, 30 * S);
+  ASSERT_EQ(sent_segments(h).size(), 10u);
+  const Instant t = h.now();
+  h.peer_sends(ack(1, seg_seq(2), 65535), t);  // segment 1 at once: an RTT sample of 0
+  std::vector<std::uint32_t> resent;
+  for (auto s : sent_segments(h))
+    if (s <= 10) resent.push_back(s);
+  for (std::uint32_t i = 3; i <= 10; ++i) {
+    h.peer_sends(sack_ack(h, seg_seq(2), {{3, i}}), t);
+    for (auto s : sent_segments(h))
+      if (s <= 10) resent.push_back(s);
+  }
+  EXPECT_EQ(h.now(), t);
+  EXPECT_EQ(resent, (std::vector<std::uint32_t>{2})) << "segment 2 once, nothing else";
+  EXPECT_EQ(stats(h.s).retransmits_rto, 0u);
+  h.check();
+}
+
 // RFC 2018 §3-4: blocks beyond SND.MAX or reversed are not the peer's view of our data: ignored
 // (no loss inferred, nothing sent) and counted.
 TEST(SackRecovery, BlocksOutsideTheFlightAreIgnoredAndCounted) {
@@ -304,3 +333,4 @@ TEST(SackUndo, EchoOfTheRetransmissionKeepsTheCut) {
 
 }  // namespace
 }  // namespace utcp::test
+

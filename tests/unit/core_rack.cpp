@@ -189,6 +189,29 @@ TEST(CoreRack, LostRetransmissionIsDetectedAgain) {
   EXPECT_TRUE(b[0].is(SentSegment::lost));
 }
 
+// RACK_sent_after by the order of transmission: four segments and a retransmission all
+// stamped t0 (a caller's clock read once for a batch). The retransmission of 0 went out after
+// the originals of 1-3, so their SACKs do not make it lost again; new data sent after it does.
+TEST(CoreRack, SameTimeStampsAreOrderedByTransmission) {
+  Scoreboard b;
+  for (std::uint32_t i = 0; i < 4; ++i) b.sent_new(at(i), at(i + 1), t0);
+  Rack r = fresh();
+  ReoWnd w;
+  sack(r, w, b, 1, 2, t0, 0ms);
+  r.detect_loss(b, t0, 0ms);
+  ASSERT_TRUE(b[0].is(SentSegment::lost));
+  b.resent(at(0), at(1), t0);
+  EXPECT_GT(b[0].order, b[3].order);
+  sack(r, w, b, 2, 4, t0, 0ms);
+  EXPECT_EQ(r.end_seq, at(4));
+  r.detect_loss(b, t0, 0ms);
+  EXPECT_FALSE(b[0].is(SentSegment::lost)) << "1-3 were sent before the retransmission";
+  b.sent_new(at(4), at(5), t0);
+  sack(r, w, b, 4, 5, t0, 0ms);
+  r.detect_loss(b, t0, 0ms);
+  EXPECT_TRUE(b[0].is(SentSegment::lost)) << "4 was sent after it and is delivered";
+}
+
 TEST(CoreRack, MarkLossesOnRtoTakesTheFirstAndTheExpired) {
   Scoreboard b = sent(10);
   Rack r = fresh();
@@ -204,8 +227,10 @@ TEST(CoreRack, MarkLossesOnRtoTakesTheFirstAndTheExpired) {
   EXPECT_EQ(c.lost_bytes(), S);
 }
 
+// RFC 8985 §7.2, with Linux's 2 ms added for several segments (deviations.md).
 TEST(CoreTlp, ProbeTimeoutIsTwoRoundTripsPlusTheDelayedAckForOneSegment) {
-  EXPECT_EQ(Tlp::pto(20ms, 5, 1s), 40ms);
+  EXPECT_EQ(Tlp::pto(20ms, 5, 1s), 42ms);  // + kTlpMinTimeout (Linux TCP_TIMEOUT_MIN)
+  EXPECT_EQ(Tlp::pto(20us, 5, 1s), 2040us) << "at least 2 ms on a path of microseconds";
   EXPECT_EQ(Tlp::pto(20ms, 1, 1s), 240ms);
   EXPECT_EQ(Tlp::pto(std::nullopt, 5, 3s), 1s);
   EXPECT_EQ(Tlp::pto(20ms, 5, 25ms), 25ms) << "never after the RTO";
