@@ -107,7 +107,7 @@ void add_sack_blocks(Tcb& t, Segment& seg) {
 
 void emit(Ctx& c, Tcb& t, Segment&& seg) {
   if (t.state != TcpState::syn_sent) seg.ack = t.rcv_nxt;
-  if (t.negotiated.ts && seg.flag != Segment::Flag::syn) seg.options.push_back(our_timestamps(c, t));
+  if (t.negotiated.ts && seg.flag != Segment::Flag::syn) seg.options.emplace_back(our_timestamps(c, t));
   if (t.negotiated.sack && seg.flag != Segment::Flag::syn && (!t.ooo.empty() || t.dsack_left < t.dsack_right)) {
     const bool dsack = t.dsack_left < t.dsack_right;
     add_sack_blocks(t, seg);

@@ -86,6 +86,14 @@ std::byte* write_one(const TcpOption& opt, std::byte* p) {
   return std::visit(V{p}, opt);
 }
 
+// Nearly every segment of a connection with timestamps carries them alone: NOP, NOP, TSopt,
+// the bytes the layout above gives them (RFC 7323 Appendix A's). The paths below write,
+// size and read that case without walking the general layout.
+bool only_timestamps(const TcpOptions& options) {
+  return options.size() == 1 && std::holds_alternative<Timestamps>(options[0]);
+}
+constexpr std::size_t kTimestampsOnly = 12;
+
 }  // namespace
 
 namespace {
@@ -117,6 +125,11 @@ std::size_t count_options(const std::byte* b, std::size_t end) {
 DecodeError parse_options(std::span<const std::byte> area, TcpOptions& out) {
   const std::byte* b = area.data();
   const std::size_t end = area.size();
+  if (end == kTimestampsOnly && b[0] == std::byte{kNop} && b[1] == std::byte{kNop} &&
+      b[2] == std::byte{kTimestamps} && b[3] == std::byte{10}) {
+    out.emplace_back(Timestamps{detail::load_be32(b + 4), detail::load_be32(b + 8)});
+    return DecodeError::none;
+  }
   if (const std::size_t n = count_options(b, end); n > 1) out.reserve(out.size() + n);
   std::size_t i = 0;
   while (i < end) {
@@ -156,12 +169,19 @@ DecodeError parse_options(std::span<const std::byte> area, TcpOptions& out) {
 
 std::size_t options_layout_size(const TcpOptions& options) {
   if (options.empty()) return 0;
+  if (only_timestamps(options)) return kTimestampsOnly;
   const std::size_t aligned = aligned_size(options);
   return aligned <= kMaxOptionBytes ? aligned : packed_size(options);
 }
 
 void write_options(const TcpOptions& options, std::byte* out) {
   if (options.empty()) return;
+  if (only_timestamps(options)) {
+    const auto& ts = std::get<Timestamps>(options[0]);
+    std::byte* p = detail::store_be32(out, (kNop << 24) | (kNop << 16) | (kTimestamps << 8) | 10);
+    detail::store_be32(detail::store_be32(p, ts.value), ts.echo);
+    return;
+  }
   const bool align = aligned_size(options) <= kMaxOptionBytes;
   std::byte* p = out;
   for (const auto& o : options) {

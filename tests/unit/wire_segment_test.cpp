@@ -5,6 +5,7 @@
 
 #include "utcp/checksum.hpp"
 #include "utcp/segment.hpp"
+#include "wire/options.hpp"
 #include "wire_vectors.hpp"
 
 namespace utcp {
@@ -138,6 +139,26 @@ TEST(WireSegment, ReencodesLinuxDataSegmentsByteForByte) {
       EXPECT_EQ(out, *v.bytes) << v.name;
     }
   }
+}
+
+// Timestamps alone take a shorter path through encode and decode (wire/options.cpp); any
+// other layout of the same 12 bytes reads the same through the general one.
+TEST(WireSegment, TimestampsAloneReadTheSameInEveryLayout) {
+  Segment s;
+  s.options = {Timestamps{0x01020304, 0x05060708}};
+  EXPECT_EQ(s.options_size(), 12u);
+  const auto out = s.encode(kClient4, kServer4);
+  EXPECT_EQ(std::vector(out.begin() + 20, out.end()), bytes({1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8}));
+  for (const auto& area : {bytes({1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8}), bytes({8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1}),
+                           bytes({8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0}), bytes({1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1})}) {
+    TcpOptions got;
+    EXPECT_EQ(wire::parse_options(area, got), DecodeError::none);
+    EXPECT_EQ(got, s.options);
+  }
+  // Not timestamps alone: NOP, NOP and a 10-byte unknown option of kind 9.
+  TcpOptions got;
+  EXPECT_EQ(wire::parse_options(bytes({1, 1, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8}), got), DecodeError::none);
+  EXPECT_EQ(got, (TcpOptions{UnknownOption{9, bytes({1, 2, 3, 4, 5, 6, 7, 8})}}));
 }
 
 TEST(WireSegment, EncodeAlignsTimestampsAndSackLikeLinux) {
