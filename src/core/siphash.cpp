@@ -3,6 +3,7 @@
 #include "core/siphash.hpp"
 
 #include <bit>
+#include <cstring>
 
 namespace utcp::detail {
 
@@ -47,14 +48,15 @@ struct SipState {
 // Ports big-endian; IPv4 addresses occupy the first 4 of the 16 raw bytes, the rest zero.
 constexpr std::size_t kFlowBytes = 1 + 16 + 2 + 16 + 2;
 std::size_t put_flow(const Flow& flow, std::byte* out) {
-  std::size_t n = 0;
-  out[n++] = std::byte{flow.local().ip.is_v6() ? std::uint8_t{6} : std::uint8_t{4}};
-  for (const Endpoint* e : {&flow.local(), &flow.remote()}) {
-    for (std::uint8_t b : e->ip.raw()) out[n++] = std::byte{b};
-    out[n++] = std::byte(e->port >> 8);
-    out[n++] = std::byte(e->port & 0xff);
-  }
-  return n;
+  out[0] = std::byte{flow.local().ip.is_v6() ? std::uint8_t{6} : std::uint8_t{4}};
+  const auto put = [](const Endpoint& e, std::byte* p) {
+    std::memcpy(p, e.ip.raw().data(), 16);  // one copy of the raw array, not 16 byte stores
+    p[16] = std::byte(e.port >> 8);
+    p[17] = std::byte(e.port & 0xff);
+  };
+  put(flow.local(), out + 1);
+  put(flow.remote(), out + 19);
+  return kFlowBytes;
 }
 
 }  // namespace
