@@ -32,6 +32,7 @@
 #include <algorithm>
 
 #include "stack/engine.hpp"
+#include "wire/segment_decode.hpp"
 
 namespace utcp::detail {
 
@@ -101,15 +102,14 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
                                              std::span<const std::byte> tcp_bytes, std::vector<Output>& out) {
   ++e.stats.segments_in;
   // A view of the caller's bytes: the receive queue (or reassembly) copies the payload once.
-  auto decoded = Segment::decode_view(src, dst, tcp_bytes);
-  if (!decoded) {
-    const auto reason = static_cast<std::size_t>(decoded.error().decode);
+  Segment seg;
+  if (const DecodeError err = wire::decode_view_into(src, dst, tcp_bytes, seg); err != DecodeError::none) {
+    const auto reason = static_cast<std::size_t>(err);
     if (reason < e.stats.decode_errors.size()) ++e.stats.decode_errors[reason];
     ++e.stats.drops[static_cast<std::size_t>(DropReason::decode)];
     return std::nullopt;
   }
-  Segment& seg = decoded->first;
-  const Flow& flow = decoded->second;
+  const Flow flow(Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port});
 
   std::optional<EngineEvent> event;
   Verdict verdict = taken(InputRule::accepted);

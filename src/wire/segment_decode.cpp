@@ -14,6 +14,7 @@
 #include "utcp/detail/byte_order.hpp"
 #include "utcp/segment.hpp"
 #include "wire/options.hpp"
+#include "wire/segment_decode.hpp"
 
 namespace utcp {
 namespace {
@@ -23,27 +24,44 @@ constexpr std::size_t kFixedHeader = 20;
 // Byte 13 of the header (RFC 9293 §3.1; CWR, ECE and URG are not used here and ignored).
 constexpr unsigned kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
 
-Result<std::pair<Segment, Flow>> decode_segment(const IpAddr& src, const IpAddr& dst,
-                                                std::span<const std::byte> tcp_bytes, bool view);
+// Decodes into `s` (default-constructed); on failure `s` holds whatever was read so far.
+DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes, bool view,
+                           Segment& s);
+
+Result<std::pair<Segment, Flow>> decoded(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes,
+                                         bool view) {
+  Segment s;
+  if (const DecodeError e = decode_segment(src, dst, tcp_bytes, view, s); e != DecodeError::none)
+    return std::unexpected(Error::from(e));
+  const Flow flow(Endpoint{dst, s.dst_port}, Endpoint{src, s.src_port});
+  return std::pair<Segment, Flow>{std::move(s), flow};
+}
 
 }  // namespace
 
 Result<std::pair<Segment, Flow>> Segment::decode(const IpAddr& src, const IpAddr& dst,
                                                  std::span<const std::byte> tcp_bytes) {
-  return decode_segment(src, dst, tcp_bytes, false);
+  return decoded(src, dst, tcp_bytes, false);
 }
 
 Result<std::pair<Segment, Flow>> Segment::decode_view(const IpAddr& src, const IpAddr& dst,
                                                       std::span<const std::byte> tcp_bytes) {
-  return decode_segment(src, dst, tcp_bytes, true);
+  return decoded(src, dst, tcp_bytes, true);
 }
+
+namespace wire {
+DecodeError decode_view_into(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes,
+                             Segment& out) {
+  return decode_segment(src, dst, tcp_bytes, true, out);
+}
+}  // namespace wire
 
 namespace {
 
-Result<std::pair<Segment, Flow>> decode_segment(const IpAddr& src, const IpAddr& dst,
-                                                std::span<const std::byte> tcp_bytes, bool view) {
+DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes, bool view,
+                           Segment& s) {
   using Flag = Segment::Flag;
-  auto fail = [](DecodeError e) { return std::unexpected(Error::from(e)); };
+  auto fail = [](DecodeError e) { return e; };
   if (src.is_v4() != dst.is_v4()) return fail(DecodeError::address_family_mismatch);
 
   const std::size_t n = tcp_bytes.size();
@@ -53,7 +71,6 @@ Result<std::pair<Segment, Flow>> decode_segment(const IpAddr& src, const IpAddr&
   if (header < kFixedHeader) return fail(DecodeError::bad_data_offset);
   if (header > n) return fail(DecodeError::data_offset_past_end);
 
-  Segment s;
   if (const DecodeError e =
           wire::parse_options(tcp_bytes.subspan(kFixedHeader, header - kFixedHeader), s.options);
       e != DecodeError::none) {
@@ -75,9 +92,7 @@ Result<std::pair<Segment, Flow>> decode_segment(const IpAddr& src, const IpAddr&
   s.push = (flags & kPsh) != 0;
   s.window = detail::load_be16(b + 14);
   s.payload = view ? Payload::view(tcp_bytes.subspan(header)) : Payload(tcp_bytes.subspan(header));
-
-  Flow flow(Endpoint{dst, s.dst_port}, Endpoint{src, s.src_port});
-  return std::pair<Segment, Flow>{std::move(s), flow};
+  return DecodeError::none;
 }
 
 }  // namespace
