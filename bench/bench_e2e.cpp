@@ -1,5 +1,5 @@
-// End to end, one process, one thread: two utcp stacks joined in memory (sim/two_stacks.hpp, through pair.hpp),
-// every segment encoded and checksummed by Segment::encode_into and decoded and verified by
+// End to end, one process, one thread: two utcp stacks joined in memory (sim/two_stacks.hpp, through
+// pair.hpp), every segment encoded and checksummed by Segment::encode_into and decoded and verified by
 // handle_buf. Prints a table and, for scripts, one "RESULT name value" line per figure.
 //
 //   bench_e2e [--only user|sink|shared|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N]

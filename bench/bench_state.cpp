@@ -2,8 +2,8 @@
 // data segment; a pure ACK of new data), timer with nothing due and next_deadline at 1, 1k and
 // 1M idle established flows, copying a State (and copying then updating one flow), and a
 // whole connect + close. Flows are set up by real handshakes between two stacks
-// (sim/two_stacks.hpp, through pair.hpp). Counter allocs: operator new calls per iteration (this program counts
-// them).
+// (sim/two_stacks.hpp, through pair.hpp). Counter allocs: operator new calls per iteration (this program
+// counts them).
 #include <benchmark/benchmark.h>
 
 #include <atomic>

@@ -59,8 +59,8 @@ TwoStacks::Fate decide(TwoStacks& net, Reader& in, bool trace, const utcp::Outpu
   // reproducer.
   if (trace) {
     std::ostringstream os;
-    os << std::chrono::duration<double>(now.time_since_epoch()).count() << (o.dst == net.b.ip ? " a>b " : " b>a ")
-       << o.segment << " fate " << int{d >> 6};
+    os << std::chrono::duration<double>(now.time_since_epoch()).count()
+       << (o.dst == net.b.ip ? " a>b " : " b>a ") << o.segment << " fate " << int{d >> 6};
     std::fprintf(stderr, "%s\n", os.str().c_str());
   }
   return f;
@@ -102,7 +102,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (; steps < 20000; ++steps) {
     for (TwoStacks::Side* sd : {&net.a, &net.b}) {
       if (auto e = net.app(*sd)) {
-        std::fprintf(stderr, "a call failed before end of stream, with no drop reported: %s\n", e->message.c_str());
+        std::fprintf(stderr, "a call failed before end of stream, with no drop reported: %s\n",
+                     e->message.c_str());
         std::abort();
       }
       if (auto v = utcp::check_invariants(sd->s)) {

@@ -36,7 +36,8 @@ static_assert(UTCP_VNET_HDR_LEN == utcp::host::VnetHeader::size);
 // the last version the whole struct: a field appended without a new version fails here.
 static_assert(UTCP_HOST_CONFIG_V2_SIZE == sizeof(utcp_host_config));
 static_assert(sizeof(void*) != 8 || (UTCP_HOST_CONFIG_V1_SIZE == 20 && UTCP_HOST_CONFIG_V2_SIZE == 24));
-static_assert(UTCP_HOST_STATS_V1_SIZE == 208 && UTCP_HOST_STATS_V2_SIZE == 248 && UTCP_HOST_STATS_V3_SIZE == 288);
+static_assert(UTCP_HOST_STATS_V1_SIZE == 208 && UTCP_HOST_STATS_V2_SIZE == 248 &&
+              UTCP_HOST_STATS_V3_SIZE == 288);
 static_assert(UTCP_HOST_STATS_V3_SIZE == sizeof(utcp_host_stats));
 constexpr uint32_t known_host_flags = UTCP_HOST_NO_TIMESTAMPS | UTCP_HOST_NO_SACK;
 
@@ -89,8 +90,8 @@ utcp_host* utcp_host_new_sized(const utcp_host_config* cfg, size_t size) {
     errno = EINVAL;
     return nullptr;
   }
-  auto h = utcp::host::Host::create(utcp::host::HostConfig{*ip, c.seed, c.mtu, (c.flags & UTCP_HOST_NO_TIMESTAMPS) == 0,
-                                                           (c.flags & UTCP_HOST_NO_SACK) == 0});
+  auto h = utcp::host::Host::create(utcp::host::HostConfig{
+      *ip, c.seed, c.mtu, (c.flags & UTCP_HOST_NO_TIMESTAMPS) == 0, (c.flags & UTCP_HOST_NO_SACK) == 0});
   if (!h) {
     errno = h.error();
     return nullptr;
@@ -100,9 +101,11 @@ utcp_host* utcp_host_new_sized(const utcp_host_config* cfg, size_t size) {
 
 // The unsized forms, for programs built before the sized ones (the header's macros of the same
 // name call the sized forms; the parentheses keep those macros out of these definitions).
+// clang-format off
 utcp_host* (utcp_host_new)(const utcp_host_config* cfg) {
   return utcp_host_new_sized(cfg, UTCP_HOST_CONFIG_V2_SIZE);
 }
+// clang-format on
 
 void utcp_host_free(utcp_host* h) {
   delete h;
@@ -230,9 +233,11 @@ ssize_t utcp_host_get_stats_sized(const utcp_host* h, utcp_host_stats* out, size
   return static_cast<ssize_t>(n);
 }
 
+// clang-format off
 int (utcp_host_get_stats)(utcp_host* h, utcp_host_stats* out) {
   return utcp_host_get_stats_sized(h, out, UTCP_HOST_STATS_V1_SIZE) < 0 ? -1 : 0;
 }
+// clang-format on
 
 ssize_t utcp_host_tcp_counters(utcp_host* h, char* buf, size_t len) {
   if (buf == nullptr && len > 0) return fail(EFAULT);

@@ -58,8 +58,8 @@ inline constexpr std::uint16_t kPortB = 80;  // where b listens for numbered flo
 // pairs for 2^32 flows.
 inline IpAddr client_ip(std::uint64_t i) {
   const std::uint64_t host = i / 50000;
-  return IpAddr::v4(10, static_cast<std::uint8_t>(1 + (host >> 16) % 200), static_cast<std::uint8_t>(host >> 8),
-                    static_cast<std::uint8_t>(host));
+  return IpAddr::v4(10, static_cast<std::uint8_t>(1 + (host >> 16) % 200),
+                    static_cast<std::uint8_t>(host >> 8), static_cast<std::uint8_t>(host));
 }
 inline std::uint16_t client_port(std::uint64_t i) {
   return static_cast<std::uint16_t>(10000 + i % 50000);
@@ -110,9 +110,9 @@ class TwoStacks {
     std::size_t chunk = 64 * 1024;  // the most one send() offers
     std::string received;
     bool eof = false, write_shut = false, closed = false;
-    bool close_when_done = true;  // shutdown(write) after the last byte
-    bool close_at_eof = true;     // with close_when_done: close() once the peer's FIN is read
-    bool dropped = false;         // the stack dropped `flow` (a Drop event or a timer)
+    bool close_when_done = true;        // shutdown(write) after the last byte
+    bool close_at_eof = true;           // with close_when_done: close() once the peer's FIN is read
+    bool dropped = false;               // the stack dropped `flow` (a Drop event or a timer)
     std::vector<Event<Notify>> events;  // recorded by the timed delivery (step), not by deliver()
     std::vector<TimerDrop<Notify>> drops;
   };
@@ -131,7 +131,7 @@ class TwoStacks {
   // Deliver with the sink variants of handle_buf and timer (outputs into one reused vector)
   // instead of the calls that return a vector each.
   bool sink = false;
-  std::vector<Output> out;          // the reused output vector of the sink variants
+  std::vector<Output> out;  // the reused output vector of the sink variants
   // In flight, each in order of arrival time. In time mode a prefix may already be delivered:
   // read them through next_event(), or after settle()/deliver(), which drop it.
   std::vector<Packet> to_a, to_b;
@@ -383,7 +383,8 @@ class TwoStacks {
   // Into q after every packet due no later (so equal times keep their order).
   void insert(std::vector<Packet>& q, Packet&& p) {
     const auto from = q.begin() + static_cast<std::ptrdiff_t>(head_[&q == &to_b]);
-    const auto pos = std::upper_bound(from, q.end(), p.at, [](Instant t, const Packet& x) { return t < x.at; });
+    const auto pos =
+        std::upper_bound(from, q.end(), p.at, [](Instant t, const Packet& x) { return t < x.at; });
     q.insert(pos, std::move(p));
   }
 
@@ -423,7 +424,8 @@ class TwoStacks {
     std::size_t& head = head_[for_b];
     auto record = [&](const Event<Notify>& ev) {
       if (const auto* e = std::get_if<Established<Notify>>(&ev); e && !to.flow) to.flow = e->flow;
-      if (const auto* d = std::get_if<Drop<Notify>>(&ev); d && to.flow && d->flow == *to.flow) to.dropped = true;
+      if (const auto* d = std::get_if<Drop<Notify>>(&ev); d && to.flow && d->flow == *to.flow)
+        to.dropped = true;
       to.events.push_back(ev);
     };
     for (; head < q.size() && q[head].at <= now; ++head) {

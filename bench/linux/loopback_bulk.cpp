@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
       const ssize_t n = read(s, buf.data(), buf.size());
       if (n < 0) fail("read");
       if (n == 0) break;
-      if (std::memcmp(buf.data(), pattern.data() + received % kStreamPeriod, static_cast<std::size_t>(n)) != 0)
-        bad = true;
+      const char* want = pattern.data() + received % kStreamPeriod;
+      if (std::memcmp(buf.data(), want, static_cast<std::size_t>(n)) != 0) bad = true;
       received += static_cast<std::uint64_t>(n);
     }
     close(s);

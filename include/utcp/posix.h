@@ -146,9 +146,10 @@ typedef struct utcp_host_stats {
 } utcp_host_stats;
 /* The versions, as each was on main: V1 up to connections, V2 adds segmentation offload, V3
  * loss recovery. A counter added later is appended and makes a V4. */
-#define UTCP_HOST_STATS_V1_SIZE (offsetof(utcp_host_stats, connections) + sizeof(uint64_t))             /* 208 */
-#define UTCP_HOST_STATS_V2_SIZE (offsetof(utcp_host_stats, gso_segments_out) + sizeof(uint64_t))        /* 248 */
-#define UTCP_HOST_STATS_V3_SIZE (offsetof(utcp_host_stats, tcp_recoveries_undone) + sizeof(uint64_t))   /* 288 */
+/* 208, 248, 288 bytes */
+#define UTCP_HOST_STATS_V1_SIZE (offsetof(utcp_host_stats, connections) + sizeof(uint64_t))
+#define UTCP_HOST_STATS_V2_SIZE (offsetof(utcp_host_stats, gso_segments_out) + sizeof(uint64_t))
+#define UTCP_HOST_STATS_V3_SIZE (offsetof(utcp_host_stats, tcp_recoveries_undone) + sizeof(uint64_t))
 /* Writes the first min(size, sizeof(utcp_host_stats)) bytes of the host's counters to out and
  * zeroes the rest of size (counters this library does not have read 0); returns the number
  * of bytes written with counters. -1 with EFAULT for a null out, EINVAL for a size below

@@ -12,18 +12,18 @@
 
 static int failures;
 
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
+#define CHECK(cond)                                                     \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
       fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
+      ++failures;                                                       \
+    }                                                                   \
   } while (0)
 
 #define CANARY 0xA5
 
 /* Every byte of p[from, to) is c. */
-static int all_bytes(const unsigned char *p, size_t from, size_t to, unsigned char c) {
+static int all_bytes(const unsigned char* p, size_t from, size_t to, unsigned char c) {
   for (size_t i = from; i < to; ++i)
     if (p[i] != c) return 0;
   return 1;
@@ -32,8 +32,8 @@ static int all_bytes(const unsigned char *p, size_t from, size_t to, unsigned ch
 static void config_versions(void) {
   /* Room for a struct larger than this library's, as a newer header would declare it. */
   unsigned char buf[sizeof(utcp_host_config) + 16];
-  utcp_host_config *cfg = (utcp_host_config *)(void *)buf;
-  utcp_host *h;
+  utcp_host_config* cfg = (utcp_host_config*)(void*)buf;
+  utcp_host* h;
 
   /* A V1 caller: its struct ends after mtu; whatever lies beyond (here 0xFF, which as flags
    * would be refused) is not read. */
@@ -84,7 +84,7 @@ static void config_versions(void) {
   }
 }
 
-static void pump(utcp_host *from, utcp_host *to) {
+static void pump(utcp_host* from, utcp_host* to) {
   unsigned char pkt[65536];
   ssize_t n;
   while ((n = utcp_host_output(from, pkt, sizeof pkt)) >= 0) utcp_host_input(to, pkt, (size_t)n);
@@ -92,7 +92,7 @@ static void pump(utcp_host *from, utcp_host *to) {
 
 /* Two hosts with a connection between them and one packet dropped, so that V1 counters are
  * not all zero. Returns the client host; *server set. */
-static utcp_host *connected_pair(utcp_host **server) {
+static utcp_host* connected_pair(utcp_host** server) {
   utcp_host_config ca = {"192.168.1.1", 21, 0, 0}, cb = {"192.168.1.2", 22, 0, 0};
   utcp_host *a = utcp_host_new(&ca), *b = utcp_host_new(&cb);
   struct sockaddr_in sin;
@@ -103,11 +103,11 @@ static utcp_host *connected_pair(utcp_host **server) {
   sin.sin_family = AF_INET;
   sin.sin_port = htons(7001);
   l = utcp_socket(b, AF_INET, SOCK_STREAM, 0);
-  CHECK(utcp_bind(b, l, (struct sockaddr *)&sin, sizeof sin) == 0);
+  CHECK(utcp_bind(b, l, (struct sockaddr*)&sin, sizeof sin) == 0);
   CHECK(utcp_listen(b, l, 4) == 0);
   inet_pton(AF_INET, "192.168.1.2", &sin.sin_addr);
   c = utcp_socket(a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  CHECK(utcp_connect(a, c, (struct sockaddr *)&sin, sizeof sin) == -1 && errno == EINPROGRESS);
+  CHECK(utcp_connect(a, c, (struct sockaddr*)&sin, sizeof sin) == -1 && errno == EINPROGRESS);
   for (int i = 0; i < 3; ++i) {
     pump(a, b);
     pump(b, a);
@@ -118,11 +118,11 @@ static utcp_host *connected_pair(utcp_host **server) {
 }
 
 static void stats_versions(void) {
-  utcp_host *b;
-  utcp_host *a = connected_pair(&b);
+  utcp_host* b;
+  utcp_host* a = connected_pair(&b);
   utcp_host_stats full;
   unsigned char buf[sizeof(utcp_host_stats) + 32];
-  utcp_host_stats *st = (utcp_host_stats *)(void *)buf;
+  utcp_host_stats* st = (utcp_host_stats*)(void*)buf;
 
   /* This header's size through the macro: every counter. */
   memset(&full, CANARY, sizeof full);
