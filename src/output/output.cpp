@@ -10,8 +10,9 @@
 
 namespace utcp::detail {
 
-Segment base_segment(const Ctx& c, const Tcb& t) {
-  Segment s;
+Segment& base_segment(Ctx& c, const Tcb& t) {
+  // Built in place at the end of the output vector, where it goes out: nothing to move.
+  Segment& s = c.out.emplace_back(c.flow.local().ip, c.flow.remote().ip, Segment{}).segment;
   s.src_port = c.flow.local().port;
   s.dst_port = c.flow.remote().port;
   s.seq = t.snd_nxt;
@@ -25,11 +26,10 @@ std::uint32_t receive_space(const Tcb& t) {
   return used >= t.recv_buffer ? 0 : static_cast<std::uint32_t>(t.recv_buffer - used);
 }
 
-// Built in place in the output vector: no temporary Output to move from and destroy.
-void record(Ctx& c, Segment&& seg) {
+// `seg` is the last output (base_segment built it there): count it.
+void record(Ctx& c, const Segment& seg) {
   ++c.e.stats.segments_out;
   c.e.stats.bytes_out += seg.payload.size();
-  c.out.emplace_back(c.flow.local().ip, c.flow.remote().ip, std::move(seg));
 }
 
 }  // namespace
@@ -105,7 +105,7 @@ void add_sack_blocks(Tcb& t, Segment& seg) {
 
 }  // namespace
 
-void emit(Ctx& c, Tcb& t, Segment&& seg) {
+void emit(Ctx& c, Tcb& t, Segment& seg) {
   if (t.state != TcpState::syn_sent) seg.ack = t.rcv_nxt;
   if (t.negotiated.ts && seg.flag != Segment::Flag::syn) seg.options.emplace_back(our_timestamps(c, t));
   if (t.negotiated.sack && seg.flag != Segment::Flag::syn && (!t.ooo.empty() || t.dsack_left < t.dsack_right)) {
@@ -120,7 +120,7 @@ void emit(Ctx& c, Tcb& t, Segment&& seg) {
   t.segs_unacked = 0;
   t.disarm(Timer::delayed_ack);
   t.last_send = c.now;
-  record(c, std::move(seg));
+  record(c, seg);
 }
 
 void arm_retransmit(Ctx& c, Tcb& t) {
@@ -131,15 +131,15 @@ void send_ack(Ctx& c, Tcb& t) {
   // SEQ = SND.MAX, not SND.NXT: after a timeout rewinds SND.NXT the peer may already hold
   // data beyond it, and an ACK below its RCV.NXT would be unacceptable there (two stacks
   // rewound at once would ACK each other's unacceptable ACKs forever).
-  Segment s = base_segment(c, t);
+  Segment& s = base_segment(c, t);
   s.seq = t.snd_max;
-  emit(c, t, std::move(s));
+  emit(c, t, s);
 }
 
 void send_syn(Ctx& c, Tcb& t) {
   // §3.10.1 / §3.10.7.2: <SEQ=ISS><CTL=SYN> or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, with
   // MSS (§3.7.1) and window scale (RFC 7323 §2) options.
-  Segment s = base_segment(c, t);
+  Segment& s = base_segment(c, t);
   s.seq = t.iss;
   s.flag = Segment::Flag::syn;
   // RFC 7323 §3.2: timestamps in SYN-SENT when configured (TSecr 0), in the SYN-ACK when the
@@ -162,17 +162,17 @@ void send_syn(Ctx& c, Tcb& t) {
     t.rtt_seq = t.snd_nxt;
     t.rtt_start = c.now;
   }
-  emit(c, t, std::move(s));
+  emit(c, t, s);
   if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
 }
 
 void send_rst(Ctx& c, Tcb& t) {
-  Segment s = base_segment(c, t);
+  Segment& s = base_segment(c, t);
   s.seq = t.snd_max;
   s.flag = Segment::Flag::rst;
   if (t.state != TcpState::syn_sent) s.ack = t.rcv_nxt;
   ++c.e.stats.resets_sent;
-  record(c, std::move(s));
+  record(c, s);
 }
 
 void reset_for_segment(Engine& e, const Flow& flow, const Segment& in, std::vector<Output>& out) {
@@ -211,7 +211,7 @@ Duration persist_interval(const Ctx& c, const Tcb& t) {
 
 // Sends [snd_nxt, snd_nxt + len) plus the FIN when asked.
 void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
-  Segment s = base_segment(c, t);
+  Segment& s = base_segment(c, t);
   if (len > 0) s.payload = t.sndq.slice(off, len);
   if (fin) s.flag = Segment::Flag::fin;
   s.push = len > 0 && off + len == t.sndq.size();
@@ -232,7 +232,7 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
     t.rtt_seq = t.snd_nxt + seg_len;
     t.rtt_start = c.now;
   }
-  emit(c, t, std::move(s));
+  emit(c, t, s);
   t.cc.on_send(c.now, t.snd_nxt, seg_len, t.pipe(), t.smss, t.rtt.srtt());  // delivery-rate record (BBR)
   if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
   if (t.negotiated.sack) loss_record_sent(c, t, t.snd_nxt, seg_len);
@@ -323,11 +323,11 @@ void send_window_probe(Ctx& c, Tcb& t) {
   // is probed forever (µTCP fault 3).
   ++c.e.stats.zero_window_probes;
   const std::uint32_t off = t.snd_una - t.data_start();
-  Segment s = base_segment(c, t);
+  Segment& s = base_segment(c, t);
   if (off < t.sndq.size()) {
     s.seq = t.snd_una;
     s.payload = t.sndq.slice(off, 1);
-    emit(c, t, std::move(s));
+    emit(c, t, s);
     if (t.negotiated.sack && t.snd_max == t.snd_una) loss_record_sent(c, t, t.snd_una, 1);
     if (t.snd_max == t.snd_una) t.snd_max = t.snd_una + 1;
     t.snd_nxt = seq_max(t.snd_nxt, t.snd_una + 1);
@@ -335,16 +335,16 @@ void send_window_probe(Ctx& c, Tcb& t) {
   } else {
     // Only a FIN waits: <SEQ=SND.UNA-1><ACK=RCV.NXT> draws an ACK with the current window.
     s.seq = t.snd_una - 1;
-    emit(c, t, std::move(s));
+    emit(c, t, s);
   }
 }
 
 void send_keepalive_probe(Ctx& c, Tcb& t) {
   // §3.8.4: <SEQ=SND.UNA-1><ACK=RCV.NXT>, no data: the peer answers with an ACK.
   ++c.e.stats.keepalive_probes;
-  Segment probe = base_segment(c, t);
+  Segment& probe = base_segment(c, t);
   probe.seq = t.snd_una - 1;
-  emit(c, t, std::move(probe));
+  emit(c, t, probe);
 }
 
 Duration next_persist_interval(const Ctx& c, const Tcb& t) {

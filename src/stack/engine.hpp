@@ -124,8 +124,10 @@ std::uint16_t mss_for_mtu(const Config&, const Flow&, std::uint16_t max_segment)
 bool challenge_ack_allowed(Ctx&, Tcb&);  // RFC 5961 §7
 
 // ---- src/output ----
-Segment base_segment(const Ctx&, const Tcb&);
-void emit(Ctx&, Tcb&, Segment&& seg);  // stamps ACK/window, records, clears owed ACKs
+// A segment from this flow at SND.NXT, built as the last of c.out; emit or record must follow
+// before anything else is added to c.out.
+Segment& base_segment(Ctx&, const Tcb&);
+void emit(Ctx&, Tcb&, Segment& seg);  // base_segment's: stamps ACK/window, counts, clears owed ACKs
 void send_ack(Ctx&, Tcb&);
 void send_syn(Ctx&, Tcb&);       // SYN in SYN-SENT, SYN-ACK in SYN-RECEIVED
 void send_rst(Ctx&, Tcb&);       // <SEQ=SND.NXT><CTL=RST> for an abort or a timeout
