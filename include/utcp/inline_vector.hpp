@@ -142,7 +142,8 @@ class InlineVector {
 
   template <class It>
   void append(It first, It last) {
-    if constexpr (std::forward_iterator<It>) reserve(size_ + static_cast<size_type>(std::distance(first, last)));
+    if constexpr (std::forward_iterator<It>)
+      reserve(size_ + static_cast<size_type>(std::distance(first, last)));
     for (; first != last; ++first) emplace_back(*first);
   }
   // Moves the elements to a heap array of n (> capacity()) elements.

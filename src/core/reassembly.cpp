@@ -57,10 +57,7 @@ Reassembly::MapPtr Reassembly::make_map(const Map& from) {
 }
 
 Reassembly::Reassembly(const Reassembly& o)
-    : map_(o.map_ ? make_map(*o.map_) : nullptr),
-      bytes_(o.bytes_),
-      ranges_(o.ranges_),
-      fin_(o.fin_) {}
+    : map_(o.map_ ? make_map(*o.map_) : nullptr), bytes_(o.bytes_), ranges_(o.ranges_), fin_(o.fin_) {}
 
 Reassembly& Reassembly::operator=(const Reassembly& o) {
   if (this != &o) {

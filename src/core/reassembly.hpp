@@ -115,7 +115,7 @@ class Reassembly {
   Insert insert_into(std::uint64_t rcv_off, std::uint32_t window, std::uint64_t off, const Payload& data,
                      bool fin, std::uint32_t max_ranges);
 
-  MapPtr map_;  // null when nothing is held
+  MapPtr map_;                // null when nothing is held
   std::uint32_t bytes_ = 0;   // held bytes all lie in a 32-bit window
   std::uint32_t ranges_ = 0;
   std::optional<std::uint64_t> fin_;

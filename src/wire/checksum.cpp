@@ -155,7 +155,8 @@ std::uint16_t pseudo_header_sum(const IpAddr& src, const IpAddr& dst, std::uint3
   auto add_addr = [&s](const IpAddr& ip) {
     const std::uint8_t* p = ip.data();
     const auto word = [p](std::size_t i) {
-      return std::uint32_t{p[i]} << 24 | std::uint32_t{p[i + 1]} << 16 | std::uint32_t{p[i + 2]} << 8 | p[i + 3];
+      return std::uint32_t{p[i]} << 24 | std::uint32_t{p[i + 1]} << 16 | std::uint32_t{p[i + 2]} << 8 |
+             p[i + 3];
     };
     s += word(0);
     if (ip.is_v6()) s += std::uint64_t{word(4)} + word(8) + word(12);

@@ -8,13 +8,14 @@
 //   4. the checksum over pseudo-header, header and payload.
 // So a segment cut short inside its header fails on structure, and one cut inside its
 // payload fails on the checksum. Nothing is written to the input and nothing is read past it.
+#include "wire/segment_decode.hpp"
+
 #include <cstring>
 
 #include "utcp/checksum.hpp"
 #include "utcp/detail/byte_order.hpp"
 #include "utcp/segment.hpp"
 #include "wire/options.hpp"
-#include "wire/segment_decode.hpp"
 
 namespace utcp {
 namespace {
@@ -25,11 +26,11 @@ constexpr std::size_t kFixedHeader = 20;
 constexpr unsigned kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
 
 // Decodes into `s` (default-constructed); on failure `s` holds whatever was read so far.
-DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes, bool view,
-                           Segment& s);
+DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes,
+                           bool view, Segment& s);
 
-Result<std::pair<Segment, Flow>> decoded(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes,
-                                         bool view) {
+Result<std::pair<Segment, Flow>> decoded(const IpAddr& src, const IpAddr& dst,
+                                         std::span<const std::byte> tcp_bytes, bool view) {
   Segment s;
   if (const DecodeError e = decode_segment(src, dst, tcp_bytes, view, s); e != DecodeError::none)
     return std::unexpected(Error::from(e));
@@ -58,8 +59,8 @@ DecodeError decode_view_into(const IpAddr& src, const IpAddr& dst, std::span<con
 
 namespace {
 
-DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes, bool view,
-                           Segment& s) {
+DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes,
+                           bool view, Segment& s) {
   using Flag = Segment::Flag;
   auto fail = [](DecodeError e) { return e; };
   if (src.is_v4() != dst.is_v4()) return fail(DecodeError::address_family_mismatch);

@@ -190,7 +190,8 @@ SteadyStream steady_stream(Config config, Lose lose, Reorder reorder) {
   to_b.reserve(256);
   drained.reserve(256);
   data.reserve(256);
-  auto hand = [&](State<int>& s, const Output& o, std::span<const std::byte> bytes, std::vector<Output>& replies) {
+  auto hand = [&](State<int>& s, const Output& o, std::span<const std::byte> bytes,
+                  std::vector<Output>& replies) {
     auto h = handle_buf(std::move(s), now, o.src, o.dst, bytes, replies);
     s = std::move(h.state);
     if (h.event && std::holds_alternative<Signal<int>>(*h.event)) ++signals;
@@ -286,10 +287,12 @@ SteadyStream steady_stream(Config config, Lose lose, Reorder reorder) {
 }
 
 TEST(ZeroCopy, SteadyStreamAllocatesOnlyTheSignalsVectors) {
-  const auto r = steady_stream(Config{}, [](std::uint64_t) { return false; }, [](std::uint64_t) { return false; });
+  const auto r = steady_stream(
+      Config{}, [](std::uint64_t) { return false; }, [](std::uint64_t) { return false; });
   EXPECT_GT(r.bytes, 1'000'000u);  // ~700 data segments moved while counting
-  EXPECT_EQ(r.allocations, r.signals) << "allocations beyond the Signals' vectors: " << r.allocations - r.signals
-                                      << " in " << r.data_segments << " data segments";
+  EXPECT_EQ(r.allocations, r.signals)
+      << "allocations beyond the Signals' vectors: " << r.allocations - r.signals << " in " << r.data_segments
+      << " data segments";
   EXPECT_LT(r.signals, 700u);  // edges, not one per segment
 }
 
@@ -300,10 +303,12 @@ TEST(ZeroCopy, SteadyStreamWithTimestampsAndSackAllocatesOnlyTheSignalsVectors) 
   Config config;
   config.timestamps = true;
   config.sack = true;
-  const auto r = steady_stream(config, [](std::uint64_t) { return false; }, [](std::uint64_t) { return false; });
+  const auto r = steady_stream(
+      config, [](std::uint64_t) { return false; }, [](std::uint64_t) { return false; });
   EXPECT_GT(r.bytes, 1'000'000u);
-  EXPECT_EQ(r.allocations, r.signals) << "allocations beyond the Signals' vectors: " << r.allocations - r.signals
-                                      << " in " << r.data_segments << " data segments";
+  EXPECT_EQ(r.allocations, r.signals)
+      << "allocations beyond the Signals' vectors: " << r.allocations - r.signals << " in " << r.data_segments
+      << " data segments";
   EXPECT_LT(r.signals, 700u);
 }
 
@@ -320,8 +325,9 @@ TEST(ZeroCopy, SteadyStreamWithTimestampsSackAndLossAllocatesOnlyTheSignalsVecto
   EXPECT_GT(r.bytes, 1'000'000u);
   EXPECT_GT(r.lost, 5u);
   EXPECT_GT(r.reordered, 5u);
-  EXPECT_EQ(r.allocations, r.signals) << "allocations beyond the Signals' vectors: " << r.allocations - r.signals
-                                      << " in " << r.data_segments << " data segments";
+  EXPECT_EQ(r.allocations, r.signals)
+      << "allocations beyond the Signals' vectors: " << r.allocations - r.signals << " in " << r.data_segments
+      << " data segments";
   EXPECT_LT(r.signals, 700u);
 }
 

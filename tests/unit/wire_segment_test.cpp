@@ -39,8 +39,7 @@ TEST(WireSegment, DecodesALinuxSyn) {
   EXPECT_EQ(s.flag, Segment::Flag::syn);
   EXPECT_FALSE(s.push);
   EXPECT_EQ(s.window, 64240);
-  EXPECT_EQ(s.options,
-            (TcpOptions{Mss{1460}, SackPermitted{}, Timestamps{1000, 0}, WindowScale{7}}));
+  EXPECT_EQ(s.options, (TcpOptions{Mss{1460}, SackPermitted{}, Timestamps{1000, 0}, WindowScale{7}}));
   EXPECT_TRUE(s.payload.empty());
   EXPECT_EQ(s.length(), 1u);
   // The receiver's view: local is the destination.
@@ -53,8 +52,7 @@ TEST(WireSegment, DecodesALinuxSynAck) {
   EXPECT_EQ(s.ack, Seq(0x12345679));
   EXPECT_EQ(s.seq, Seq(0xabcdef00));
   EXPECT_EQ(s.window, 65160);
-  EXPECT_EQ(s.options,
-            (TcpOptions{Mss{1460}, SackPermitted{}, Timestamps{2000, 1000}, WindowScale{7}}));
+  EXPECT_EQ(s.options, (TcpOptions{Mss{1460}, SackPermitted{}, Timestamps{2000, 1000}, WindowScale{7}}));
   EXPECT_EQ(
       str(s),
       "S. 2882400000:2882400000(0) ack 305419897 win 65160 <mss 1460,sackOK,TS val 2000 ecr 1000,wscale 7>");
@@ -106,8 +104,7 @@ TEST(WireSegment, DecodesIpv6) {
   Flow flow;
   const Segment syn = must_decode(kClient6, kServer6, kSyn6, &flow);
   EXPECT_EQ(syn.flag, Segment::Flag::syn);
-  EXPECT_EQ(syn.options,
-            (TcpOptions{Mss{1440}, SackPermitted{}, Timestamps{3000, 0}, WindowScale{7}}));
+  EXPECT_EQ(syn.options, (TcpOptions{Mss{1440}, SackPermitted{}, Timestamps{3000, 0}, WindowScale{7}}));
   EXPECT_EQ(to_string(flow), "[2001:db8::2]:443 -> [2001:db8::1]:50000");
   const Segment data = must_decode(kServer6, kClient6, kData6);
   EXPECT_EQ(data.payload.to_string(), "hello, world\n");
@@ -149,8 +146,9 @@ TEST(WireSegment, TimestampsAloneReadTheSameInEveryLayout) {
   EXPECT_EQ(s.options_size(), 12u);
   const auto out = s.encode(kClient4, kServer4);
   EXPECT_EQ(std::vector(out.begin() + 20, out.end()), bytes({1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8}));
-  for (const auto& area : {bytes({1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8}), bytes({8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1}),
-                           bytes({8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0}), bytes({1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1})}) {
+  for (const auto& area :
+       {bytes({1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8}), bytes({8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1}),
+        bytes({8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0}), bytes({1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1})}) {
     TcpOptions got;
     EXPECT_EQ(wire::parse_options(area, got), DecodeError::none);
     EXPECT_EQ(got, s.options);
