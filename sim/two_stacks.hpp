@@ -180,9 +180,17 @@ class TwoStacks {
 
   // ---- timers ----
 
-  // Runs both stacks' timers at `now`, due or not, queueing what they send.
+  // Runs both stacks' timers at `now`, due or not, queueing what they send (through `out`
+  // with the sink variant).
   void run_timers() {
     for (Side* sd : {&a, &b}) {
+      if (sink) {
+        auto r = timer(std::move(sd->s), now, out);
+        sd->s = std::move(r.state);
+        queue(out, sd == &a);
+        out.clear();
+        continue;
+      }
       auto r = timer(std::move(sd->s), now);
       sd->s = std::move(r.state);
       queue(r.out, sd == &a);

@@ -158,94 +158,70 @@ TEST(ZeroCopy, RecvIntoTakesAtMostTheBufferAndPeekTakesNothing) {
 }
 
 // Issue 15: a steady stream through the sink variants allocates nothing beyond the
-// containers the calls return. Two stacks joined in memory; each round the client sends 8 KiB
-// (copied into the send queue's blocks), every segment is encoded and handed to the other
-// side, the server's recv appends the queue's blocks to a reused vector and drops them. The
-// only allocations left are the Signal events' notify vectors (one per Signal, on edges).
-// `lose(i)` says whether the i-th data segment from the client is lost on the way (until the
-// counted rounds end; the warm-up sees losses too, so the stacks' containers reach their
-// size), `reorder(i)` whether it is held back behind the next one.
+// containers the calls return. Two stacks joined in memory (sim::TwoStacks as a pump, sink
+// variants throughout); each round the client sends 8 KiB (copied into the send queue's
+// blocks), every segment is encoded and handed to the other side, the server's recv appends
+// the queue's blocks to a reused vector and drops them. The only allocations left are the
+// Signal events' notify vectors (one per Signal, on edges). `lose(i)` says whether the i-th
+// data segment from the client is lost on the way (until the counted rounds end; the warm-up
+// sees losses too, so the stacks' containers reach their size), `reorder(i)` whether it is
+// held back behind the others of its round.
 struct SteadyStream {
   std::uint64_t allocations = 0, signals = 0, bytes = 0, data_segments = 0, lost = 0, reordered = 0;
 };
 template <class Lose, class Reorder>
 SteadyStream steady_stream(Config config, Lose lose, Reorder reorder) {
-  int next_notify = 0;
-  const IpAddr ia = IpAddr::v4(10, 0, 0, 1), ib = IpAddr::v4(10, 0, 0, 2);
-  State<int> a = empty<int>([&] { return next_notify++; }, "a", config);
-  State<int> b = start_listen(empty<int>([&] { return next_notify++; }, "b", config), 80);
-  Instant now{};
-  auto c = connect(std::move(a), now, ia, ib, 80);
-  EXPECT_TRUE(c);
-  a = std::move(c->state);
-  const Flow fa = c->flow;
+  sim::TwoStacks net(config, config);
+  net.sink = true;
+  net.connect(80);
+  const Flow fa = *net.a.flow;
   const Flow fb(fa.remote(), fa.local());
-  std::vector<Output> to_a, to_b{c->syn}, drained;
   std::vector<Payload> data;
-  std::array<std::byte, 2048> wire{}, held{};
-  std::size_t held_size = 0;
   std::uint64_t signals = 0, segments = 0, lost = 0, reordered = 0;
   bool lossy = true;  // until the counted rounds are over
-  to_a.reserve(256);
-  to_b.reserve(256);
-  drained.reserve(256);
+  net.out.reserve(256);
+  net.to_a.reserve(256);
+  net.to_b.reserve(256);
   data.reserve(256);
-  auto hand = [&](State<int>& s, const Output& o, std::span<const std::byte> bytes,
-                  std::vector<Output>& replies) {
-    auto h = handle_buf(std::move(s), now, o.src, o.dst, bytes, replies);
-    s = std::move(h.state);
-    if (h.event && std::holds_alternative<Signal<int>>(*h.event)) ++signals;
-  };
-  // Hands every segment of `in` to `s`, its replies to the end of `replies`; the client's data
-  // segments may be lost or held back one segment.
-  auto deliver = [&](State<int>& s, std::vector<Output>& in, std::vector<Output>& replies, bool from_a) {
-    drained.swap(in);
-    for (const Output& o : drained) {
-      const std::size_t n = o.segment.encode_into(wire, o.src, o.dst);
-      EXPECT_GT(n, 0u);
-      const std::span<const std::byte> bytes(wire.data(), n);
-      if (from_a && lossy && !o.segment.payload.empty()) {
-        const std::uint64_t i = segments++;
-        if (lose(i)) {
-          ++lost;
-          continue;
-        }
-        if (held_size == 0 && reorder(i)) {
-          std::copy(bytes.begin(), bytes.end(), held.begin());
-          held_size = n;
-          ++reordered;
-          continue;
-        }
-        hand(s, o, bytes, replies);
-        if (held_size) {
-          hand(s, o, std::span<const std::byte>(held.data(), held_size), replies);
-          held_size = 0;
-        }
-        continue;
-      }
-      hand(s, o, bytes, replies);
+  net.fate = [&](const Output& o, sim::TwoStacks::Packet&) {
+    sim::TwoStacks::Fate f;
+    if (!lossy || o.src != net.a.ip || o.segment.payload.empty()) return f;
+    const std::uint64_t i = segments++;
+    if (lose(i)) {
+      ++lost;
+      f.drop = true;
+    } else if (reorder(i)) {
+      ++reordered;
+      f.at = net.now + 50us;  // after the rest of the round's segments
     }
-    drained.clear();
+    return f;
   };
-  const std::string chunk(8192, 'z');
+  auto count = [&](const Event<int>& e) {
+    if (std::holds_alternative<Signal<int>>(e)) ++signals;
+  };
   std::uint64_t received = 0, enqueued = 0;
-  auto round = [&] {
-    auto sent = send(std::move(a), now, fa, std::string_view(chunk), to_b);
-    EXPECT_TRUE(sent);
-    a = std::move(sent->state);
-    enqueued += sent->enqueued;
-    deliver(b, to_b, to_a, true);
-    auto got = recv(std::move(b), now, fb, data, to_a);
+  auto read = [&] {
+    auto got = recv(std::move(net.b.s), net.now, fb, data, net.out);
     EXPECT_TRUE(got);
-    b = std::move(got->state);
+    net.b.s = std::move(got->state);
     received += got->bytes;
     data.clear();
-    deliver(a, to_a, to_b, false);
-    auto ta = timer(std::move(a), now, to_b);
-    a = std::move(ta.state);
-    auto tb = timer(std::move(b), now, to_a);
-    b = std::move(tb.state);
-    now += 100us;
+    net.queue(net.out, false);
+    net.out.clear();
+  };
+  const std::string chunk(8192, 'z');
+  auto round = [&] {
+    auto sent = send(std::move(net.a.s), net.now, fa, std::string_view(chunk), net.out);
+    EXPECT_TRUE(sent);
+    net.a.s = std::move(sent->state);
+    enqueued += sent->enqueued;
+    net.queue(net.out, true);
+    net.out.clear();
+    net.deliver(true, count);
+    read();
+    net.deliver(false, count);
+    net.run_timers();
+    net.now += 100us;
   };
   // The handshake and slow start first, then enough of the stream (losses included) that the
   // caller's vectors and the stacks' recycled storage (payload blocks, loss states, map nodes)
@@ -253,8 +229,8 @@ SteadyStream steady_stream(Config config, Lose lose, Reorder reorder) {
   // more of the send queue at once than any before it, and its new blocks are growth, not a
   // cost per segment.
   for (int i = 0; i < 1000; ++i) round();
-  EXPECT_TRUE(info(b, fb));
-  EXPECT_EQ(info(b, fb)->state, TcpState::established);
+  EXPECT_TRUE(info(net.b.s, fb));
+  EXPECT_EQ(info(net.b.s, fb)->state, TcpState::established);
   const std::uint64_t bytes0 = received, news0 = utcp::bench::allocations(), signals0 = signals;
   const std::uint64_t segments0 = segments, lost0 = lost, reordered0 = reordered;
   for (int i = 0; i < 300; ++i) round();
@@ -267,21 +243,14 @@ SteadyStream steady_stream(Config config, Lose lose, Reorder reorder) {
   r.reordered = reordered - reordered0;
   lossy = false;
   // Drain: everything sent arrives (the losses were repaired).
-  for (int i = 0; i < 3000 && info(a, fa)->send_queued; ++i) {
-    auto got = recv(std::move(b), now, fb, data, to_a);
-    EXPECT_TRUE(got);
-    b = std::move(got->state);
-    received += got->bytes;
-    data.clear();
-    deliver(b, to_b, to_a, false);
-    deliver(a, to_a, to_b, false);
-    auto ta = timer(std::move(a), now, to_b);
-    a = std::move(ta.state);
-    auto tb = timer(std::move(b), now, to_a);
-    b = std::move(tb.state);
-    now += 1ms;
+  for (int i = 0; i < 3000 && info(net.a.s, fa)->send_queued; ++i) {
+    read();
+    net.deliver(true, count);
+    net.deliver(false, count);
+    net.run_timers();
+    net.now += 1ms;
   }
-  EXPECT_EQ(info(a, fa)->send_queued, 0u);
+  EXPECT_EQ(info(net.a.s, fa)->send_queued, 0u);
   EXPECT_EQ(received, enqueued);
   return r;
 }
