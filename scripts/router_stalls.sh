@@ -4,13 +4,16 @@
 #   scripts/router_stalls.sh capture UTCP CC OUTDIR   three 32 MiB downloads from `utcp serve --cc CC`
 #       with its --pcap and --trace, and tcpdump (headers) on the client's veth; then every gap of
 #       more than 100 ms in what utcp's device carried, with the packets around it
+#   scripts/router_stalls.sh linux                  three downloads from a Linux server (python3
+#       http.server) with reno, then bbr, and the kernel's counters of timeouts, loss probes and
+#       recoveries over them (nstat in the server's namespace)
 #   scripts/router_stalls.sh ab UTCP_A UTCP_B ROUNDS  interleaved A/B of two builds: each round one
 #       download from A and one from B, with --cc cubic and with --cc bbr (the machine's load
 #       moves between rounds, not between A and B)
 #
 # Environment: STALLS_LOSS (per mille, default 30). Needs root, nftables, curl, tcpdump, tshark.
 set -euo pipefail
-mode=${1:?usage: router_stalls.sh capture UTCP CC OUTDIR | ab UTCP_A UTCP_B ROUNDS}
+mode=${1:?usage: router_stalls.sh capture UTCP CC OUTDIR | linux | ab UTCP_A UTCP_B ROUNDS}
 l=${STALLS_LOSS:-30}
 
 . "$(dirname "$0")/bench_path.sh"
@@ -60,6 +63,26 @@ capture)
     echo "== line $line"
     sed -n "$((line - 6)),$((line + 1))p" "$out/serve.tsv"
   done < <(tail -n +2 "$out/gaps.txt")
+  ;;
+linux)
+  command -v nstat >/dev/null || skip "nstat is missing"
+  for cc in reno bbr; do
+    ip netns exec "$S" sysctl -qw net.ipv4.tcp_congestion_control="$cc" || continue
+    lossy off
+    ip netns exec "$S" python3 -m http.server --bind 10.82.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
+    server=$!
+    pids+=("$server")
+    bench_wait_up http://10.82.0.1:8080/file
+    lossy on
+    ip netns exec "$S" nstat -n
+    for _ in 1 2 3; do
+      ip netns exec "$C" curl -sS -f -m 120 -o /dev/null -w '%{speed_download}' http://10.82.0.1:8080/file |
+        awk -v cc="$cc" '{ printf "linux %s: %.2f MiB/s\n", cc, $1 / 1048576 }'
+    done
+    ip netns exec "$S" nstat | grep -E 'TcpRetransSegs|TCPTimeouts|TCPLossProbes|TCPSackRecovery |TCPDSACKRecv ' || true
+    kill -TERM "$server"
+    wait "$server" 2>/dev/null || true
+  done
   ;;
 ab)
   A=${2:?UTCP_A}
