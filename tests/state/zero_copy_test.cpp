@@ -12,7 +12,7 @@
 #include "harness.hpp"
 
 // Every operator new of this test program is counted (bench's replaced global operator new; the
-// count is exact, unlike timing). Only SteadyStreamAllocatesOnlyTheSignalsVectors reads it.
+// count is exact, unlike timing). Only the SteadyStream* tests read it.
 #include "../../bench/counting_new.hpp"
 
 namespace utcp::test {
