@@ -6,7 +6,8 @@
 #
 # Environment: SIM_FAST_BYTES (default 33554432, the router bench's 32 MiB), SIM_FAST_SEEDS
 # (default "1 2 3 4 5"), SIM_FAST_LOSS (default "0 1 3 5"), SIM_FAST_BUFFERS (default
-# "262144 1048576"), SIM_FAST_PATH (default "--delay 0.5 --rate 1000 --queue 100").
+# "262144 1048576"), SIM_FAST_PATH (default "--delay 0.5 --rate 1000 --queue 100"), SIM_FAST_BBR
+# (1: a fourth variant, BBR with SACK and timestamps, issue 17).
 # Usage: scripts/sim_fast_path.sh UTCP_BINARY
 set -euo pipefail
 UTCP=${1:?usage: sim_fast_path.sh UTCP_BINARY}
@@ -17,6 +18,7 @@ buffers=${SIM_FAST_BUFFERS:-262144 1048576}
 read -r -a path <<<"${SIM_FAST_PATH:---delay 0.5 --rate 1000 --queue 100}"
 
 variants=("reno|--cc reno" "reno+sack|--cc reno --sack --timestamps" "cubic+sack|--cc cubic --sack --timestamps")
+[ "${SIM_FAST_BBR:-0}" = 1 ] && variants+=("bbr+sack|--cc bbr --sack --timestamps")
 echo "# utcp sim --bytes $bytes ${path[*]} --loss L --buffer B --seed S (+ variant options); goodput Mbit/s"
 summary=()
 for buf in $buffers; do
