@@ -64,6 +64,21 @@ std::optional<std::string> final_checks(const Network& net, const BulkEndpoint& 
   return std::nullopt;
 }
 
+// The client and the server node of a run, each stack seeded from the run's seed, joined by the
+// spec's two links (TransferSpec and SharedSpec name them alike).
+template <class Spec>
+std::pair<NodeId, NodeId> add_client_server(Network& net, const Spec& spec, const IpAddr& client_ip,
+                                            const IpAddr& server_ip) {
+  Config cc = spec.client_config, sc = spec.server_config;
+  cc.rng_seed = mix(spec.seed, 0xc11e47);
+  sc.rng_seed = mix(spec.seed, 0x5e7e7);
+  const NodeId c = net.add_node("client", {client_ip}, cc);
+  const NodeId s = net.add_node("server", {server_ip}, sc);
+  net.add_link(c, s, spec.forward);
+  net.add_link(s, c, spec.backward);
+  return {c, s};
+}
+
 }  // namespace
 
 std::string_view to_string(Network::End end) {
@@ -109,13 +124,7 @@ TransferReport run_transfer(const TransferSpec& spec) {
       Network::Options{.seed = spec.seed, .start = Instant{}, .check_invariants = spec.check_invariants});
   const IpAddr client_ip = spec.ipv6 ? *IpAddr::parse("fd00::1") : IpAddr::v4(10, 0, 0, 1);
   const IpAddr server_ip = spec.ipv6 ? *IpAddr::parse("fd00::2") : IpAddr::v4(10, 0, 0, 2);
-  Config cc = spec.client_config, sc = spec.server_config;
-  cc.rng_seed = mix(spec.seed, 0xc11e47);
-  sc.rng_seed = mix(spec.seed, 0x5e7e7);
-  const NodeId c = net.add_node("client", {client_ip}, cc);
-  const NodeId s = net.add_node("server", {server_ip}, sc);
-  net.add_link(c, s, spec.forward);
-  net.add_link(s, c, spec.backward);
+  const auto [c, s] = add_client_server(net, spec, client_ip, server_ip);
 
   const std::uint64_t c2s = mix(spec.seed, 1), s2c = mix(spec.seed, 2);
   BulkEndpoint client(c, "client", c2s, spec.client_bytes, s2c, spec.server_bytes);
@@ -274,13 +283,7 @@ SharedReport run_shared(const SharedSpec& spec) {
   Network net(
       Network::Options{.seed = spec.seed, .start = Instant{}, .check_invariants = spec.check_invariants});
   const IpAddr client_ip = IpAddr::v4(10, 0, 0, 1), server_ip = IpAddr::v4(10, 0, 0, 2);
-  Config cc = spec.client_config, sc = spec.server_config;
-  cc.rng_seed = mix(spec.seed, 0xc11e47);
-  sc.rng_seed = mix(spec.seed, 0x5e7e7);
-  const NodeId c = net.add_node("client", {client_ip}, cc);
-  const NodeId s = net.add_node("server", {server_ip}, sc);
-  net.add_link(c, s, spec.forward);
-  net.add_link(s, c, spec.backward);
+  const auto [c, s] = add_client_server(net, spec, client_ip, server_ip);
   constexpr std::uint16_t port = 5001, first_src_port = 40000;
 
   const std::size_t n = spec.flows.size();
