@@ -213,20 +213,6 @@ Reassembly::Ready Reassembly::take(std::uint64_t rcv_off, ByteQueue& to) {
   return r;
 }
 
-std::vector<std::pair<std::uint64_t, std::uint64_t>> Reassembly::held(std::size_t n) const {
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
-  if (!map_) return out;
-  for (auto it = map_->begin(); it != map_->end(); ++it) {
-    if (!out.empty() && out.back().second == it->first) {
-      out.back().second = end_of(it);
-    } else {
-      if (out.size() == n) break;
-      out.emplace_back(it->first, end_of(it));
-    }
-  }
-  return out;
-}
-
 std::optional<std::pair<std::uint64_t, std::uint64_t>> Reassembly::range_at(std::uint64_t off) const {
   if (!map_) return std::nullopt;
   auto it = map_->upper_bound(off);

@@ -66,8 +66,6 @@ class Reassembly {
   bool empty() const { return !map_ || map_->empty(); }
   std::optional<std::uint64_t> fin_offset() const { return fin_; }
 
-  // Up to n held ranges [begin, end) in offset order (for SACK, RFC 2018).
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> held(std::size_t n) const;
   // The held range [begin, end) holding offset `off`, if any; no allocation (per segment).
   std::optional<std::pair<std::uint64_t, std::uint64_t>> range_at(std::uint64_t off) const;
   // Calls f(begin, end) for each held range from the highest down while it returns true; no
