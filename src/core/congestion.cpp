@@ -65,9 +65,47 @@ void NewReno::on_rto(const LossEvent& e) {
 
 // ---- Congestion ----
 
+Congestion::Algorithm Congestion::fresh_algorithm() const {
+  Algorithm a;
+  switch (kind_) {
+    case CongestionControl::newreno:
+      a.emplace<NewReno>();
+      break;
+    case CongestionControl::cubic:
+      a.emplace<Cubic>();
+      break;
+    case CongestionControl::bbr:
+      a.emplace<BbrFlow>();
+      break;
+  }
+  std::visit(
+      [&](auto& x) {
+        x.cwnd = cwnd_;
+        x.ssthresh = ssthresh_;
+      },
+      a);
+  return a;
+}
+
+void Congestion::make_ext() {
+  Ext& x = ext_.make();
+  x.algo = fresh_algorithm();
+  x.recovery_credit = 0;
+}
+
 void Congestion::select(CongestionControl kind) {
   const bool started = cwnd() != 0;
   const std::uint32_t w = cwnd(), th = ssthresh();
+  kind_ = kind;
+  if (!ext_) {
+    // A fresh state of the new kind: the window carries over (or stays unset). BBR's model
+    // is made at once.
+    cwnd_ = w;
+    ssthresh_ = th;
+    if (kind == CongestionControl::bbr) make_ext();
+    return;
+  }
+  Algorithm& algo_ = ext_->algo;
   switch (kind) {
     case CongestionControl::newreno:
       algo_.emplace<NewReno>();
@@ -121,11 +159,12 @@ Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
     if (in_recovery_ && !(e.ack < recover_)) {
       in_recovery_ = false;
       dupacks_ = 0;
-      recovery_credit_ = 0;
+      ext_->recovery_credit = 0;
       b->on_recovery_exit(LossEvent{e.now, e.pipe ? *e.pipe : (e.flight > e.acked ? e.flight - e.acked : 0), e.smss});
     } else if (in_recovery_ && !e.sack) {
       // A partial ACK covers segments the duplicate ACKs had already counted.
-      recovery_credit_ = recovery_credit_ > e.acked ? recovery_credit_ - e.acked : 0;
+      std::uint32_t& credit = ext_->recovery_credit;
+      credit = credit > e.acked ? credit - e.acked : 0;
       act = Action::retransmit_first;
     } else if (!in_recovery_) {
       dupacks_ = 0;
@@ -165,7 +204,7 @@ Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t fl
     // RFC 6582 §3.2 step 5 (RFC 5681 §3.2 step 4): inflate by one SMSS per further dup ACK
     // (not BBR: its window follows its model).
     if (bbr())
-      recovery_credit_ += smss;
+      ext_->recovery_credit += smss;
     else
       visit([&](auto& a) { a.cwnd += smss; });
     return Action::none;
@@ -179,7 +218,8 @@ Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t fl
   if (ack < recover_) return Action::none;
   recover_ = snd_max;
   in_recovery_ = true;
-  recovery_credit_ = bbr() ? 3 * smss : 0;
+  algo();
+  ext_->recovery_credit = bbr() ? 3 * smss : 0;
   visit([&](auto& a) {
     a.on_congestion(LossEvent{now, flight, smss});
     // RFC 6582 §3.2 step 2 (RFC 5681 §3.2 step 3): cwnd = ssthresh + 3*SMSS (BBR: packet
@@ -202,9 +242,9 @@ bool Congestion::enter_recovery(Instant now, Seq ack, std::uint32_t flight, std:
 }
 
 void Congestion::undo(const Algorithm& prior) {
-  if (prior.index() != algo_.index() || bbr()) return;
+  if (prior.index() != static_cast<std::size_t>(kind_) || bbr()) return;
   const std::uint32_t w = cwnd();
-  algo_ = prior;
+  algo() = prior;
   visit([&](auto& a) { a.cwnd = std::max(a.cwnd, w); });
 }
 
@@ -212,7 +252,7 @@ void Congestion::on_rto(Instant now, std::uint32_t flight, std::uint32_t smss, S
   visit([&](auto& a) { a.on_rto(LossEvent{now, flight, smss}); });
   dupacks_ = 0;
   in_recovery_ = false;
-  recovery_credit_ = 0;
+  ext_->recovery_credit = 0;
   recover_ = snd_max;  // RFC 6582 §4
 }
 

@@ -25,6 +25,7 @@
 #include <variant>
 
 #include "core/bbr.hpp"
+#include "core/boxed.hpp"
 #include "core/congestion_events.hpp"
 #include "core/cubic.hpp"
 #include "utcp/config.hpp"
@@ -59,32 +60,39 @@ class Congestion {
 
   explicit Congestion(CongestionControl kind = CongestionControl::cubic) { select(kind); }
 
-  // Each algorithm's own state, for tests and tools.
+  // Each algorithm's own state, for tests and tools. The non-const visit makes it (see
+  // Ext below); the const one sees a fresh algorithm with the window when none is made yet.
   template <class F>
   decltype(auto) visit(F&& f) {
-    return std::visit(std::forward<F>(f), algo_);
+    return std::visit(std::forward<F>(f), algo());
   }
   template <class F>
   decltype(auto) visit(F&& f) const {
-    return std::visit(std::forward<F>(f), algo_);
+    if (ext_) return std::visit(std::forward<F>(f), ext_->algo);
+    const Algorithm fresh = fresh_algorithm();
+    return std::visit(std::forward<F>(f), fresh);
   }
 
   // Another algorithm (TCP_CONGESTION): cwnd and ssthresh carry over, its own state starts
   // afresh.
   void select(CongestionControl kind);
-  CongestionControl kind() const { return static_cast<CongestionControl>(algo_.index()); }
+  CongestionControl kind() const { return kind_; }
 
   // The connection is established: `srtt` the handshake's, if any; `seed` for the
   // algorithm's random choices (BBR's ProbeBW wait).
   void init(std::uint32_t iw, Seq snd_max, std::uint32_t smss = 536, Instant now = {},
             std::optional<Duration> srtt = std::nullopt, std::uint64_t seed = 0) {
-    visit([&](auto& a) { a.init(iw); });
+    if (ext_) {
+      visit([&](auto& a) { a.init(iw); });  // every algorithm's init sets cwnd alone
+    } else {
+      cwnd_ = iw;
+    }
     if (auto* b = bbr()) b->start(smss, now, srtt, seed);
     recover_ = snd_max;
     round_end_ = snd_max;
   }
-  BbrFlow* bbr() { return std::get_if<BbrFlow>(&algo_); }
-  const BbrFlow* bbr() const { return std::get_if<BbrFlow>(&algo_); }
+  BbrFlow* bbr() { return ext_ ? std::get_if<BbrFlow>(&ext_->algo) : nullptr; }
+  const BbrFlow* bbr() const { return ext_ ? std::get_if<BbrFlow>(&ext_->algo) : nullptr; }
   // Model-based algorithms pace always (whatever FlowOptions::pacing says).
   bool always_paces() const { return bbr() != nullptr; }
   // A segment [begin, begin + len) (a FIN counts one) sent at `now`, `flight` bytes out before
@@ -104,8 +112,12 @@ class Congestion {
     const std::uint64_t q = rate / 1000;
     return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(q, 2ull * smss, 64ull * 1024));
   }
-  std::uint32_t cwnd() const { return visit([](const auto& a) { return a.cwnd; }); }
-  std::uint32_t ssthresh() const { return visit([](const auto& a) { return a.ssthresh; }); }
+  std::uint32_t cwnd() const {
+    return ext_ ? std::visit([](const auto& a) { return a.cwnd; }, ext_->algo) : cwnd_;
+  }
+  std::uint32_t ssthresh() const {
+    return ext_ ? std::visit([](const auto& a) { return a.ssthresh; }, ext_->algo) : ssthresh_;
+  }
   bool in_recovery() const { return in_recovery_; }
   std::uint32_t dupacks() const { return dupacks_; }
   void reset_dupacks() { dupacks_ = 0; }
@@ -144,7 +156,7 @@ class Congestion {
   }
   // The algorithm's whole state, kept before a congestion response so that the response can
   // be undone (undo).
-  const Algorithm& algorithm() const { return algo_; }
+  Algorithm algorithm() const { return ext_ ? ext_->algo : fresh_algorithm(); }
   // RFC 4015 §3 / RFC 9438 §4.9: the congestion response that followed `prior` was spurious:
   // the algorithm's state goes back to it (K, W_max, epoch ... for CUBIC), cwnd to the larger
   // of the two. Nothing for BBR (its model, not a loss response, sets the window) or when the
@@ -154,22 +166,32 @@ class Congestion {
   void on_rto(Instant now, std::uint32_t flight, std::uint32_t smss, Seq snd_max);
   // RFC 5681 §4.1: restart window after an idle period longer than the RTO.
   void on_idle_restart(std::uint32_t iw, Instant now) {
+    if (!ext_) {
+      // What NewReno's and CUBIC's restarts do to a fresh state (CUBIC's epoch is not begun).
+      if (cwnd_ > iw) cwnd_ = iw;
+      return;
+    }
     visit([&](auto& a) { a.on_idle_restart(iw, now); });
   }
   // RFC 3042: segments beyond cwnd that the first two duplicate ACKs allow. BBR in recovery:
   // the segments the duplicate ACKs say have left the network (without SACK the flight
   // SND.MAX - SND.UNA still counts them; NewReno's inflation does the same for its window).
   std::uint32_t limited_transmit_allowance(std::uint32_t smss) const {
-    if (in_recovery_) return recovery_credit_;
+    if (in_recovery_) return ext_ ? ext_->recovery_credit : 0;
     return dupacks_ > 0 && dupacks_ < 3 ? dupacks_ * smss : 0;
   }
   // After a path MTU change: keep the window in whole segments of the new size.
   void clamp_to(std::uint32_t smss) {
+    if (!ext_) {
+      cwnd_ = cwnd_ < smss ? smss : cwnd_;
+      return;
+    }
     visit([&](auto& a) { a.cwnd = a.cwnd < smss ? smss : a.cwnd; });
   }
   // Bytes per second to pace at with this smoothed RTT; 0 for none.
   std::uint64_t pacing_rate(Duration srtt) const {
-    return visit([&](const auto& a) { return a.pacing_rate(srtt); });
+    if (!ext_) return paced_rate(cwnd_, ssthresh_, srtt);  // NewReno's and CUBIC's
+    return std::visit([&](const auto& a) { return a.pacing_rate(srtt); }, ext_->algo);
   }
 
  private:
@@ -177,14 +199,32 @@ class Congestion {
   // e.round_start and e.cwnd_limited.
   void mark_round(AckEvent& e);
 
-  Algorithm algo_;
+  // The algorithm's own state beyond cwnd and ssthresh, and BBR's recovery credit: made by the
+  // first event that changes it (new data acknowledged, a loss, a timeout; at once for BBR), so
+  // a connection that has moved no data yet pays one null pointer (core/tcb.hpp's layout
+  // rule). Until then cwnd_ and ssthresh_ hold the window; after, the algorithm's fields do.
+  struct Ext {
+    Algorithm algo;
+    std::uint32_t recovery_credit = 0;  // BBR in recovery: bytes the duplicate ACKs reported delivered
+  };
+  // A fresh algorithm of kind_ with the window so far.
+  Algorithm fresh_algorithm() const;
+  Algorithm& algo() {
+    if (!ext_) make_ext();
+    return ext_->algo;
+  }
+  void make_ext();
+
+  Boxed<Ext> ext_;
+  std::uint32_t cwnd_ = 0;               // while ext_ is null
+  std::uint32_t ssthresh_ = 0x7fff'ffff;  // while ext_ is null (RFC 5681 §3.1: arbitrarily high)
   std::uint32_t dupacks_ = 0;
-  bool in_recovery_ = false;
-  std::uint32_t recovery_credit_ = 0;  // BBR in recovery: bytes the duplicate ACKs reported delivered
   Seq recover_;    // RFC 6582 §3.2 step 1
   Seq round_end_;  // the current round ends when this is acknowledged
   // RFC 7661 §4.1 pipeACK: the largest flight seen at an ACK in this round and the last.
   std::uint32_t pipe_ack_ = 0, pipe_ack_last_ = 0;
+  CongestionControl kind_ = CongestionControl::cubic;
+  bool in_recovery_ = false;
 };
 
 }  // namespace utcp::detail

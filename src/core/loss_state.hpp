@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/boxed.hpp"
 #include "core/congestion.hpp"
 #include "core/prr.hpp"
 #include "core/rack.hpp"
@@ -15,59 +16,6 @@
 #include "utcp/seq.hpp"
 
 namespace utcp::detail {
-
-// Where Boxed<T> gets a fresh T and leaves one it is done with: operator new and delete,
-// unless specialised (LossState below recycles them).
-template <class T>
-struct BoxPool {
-  static std::unique_ptr<T> take() { return std::make_unique<T>(); }
-  static void give(std::unique_ptr<T>) {}
-};
-
-// A heap value behind one pointer that copies deeply (the Tcb is a value: persistent-map path
-// copies copy it). Null until made.
-template <class T>
-class Boxed {
- public:
-  Boxed() = default;
-  Boxed(const Boxed& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
-  Boxed& operator=(const Boxed& o) {
-    if (this != &o) {
-      if (!o.p_) {
-        reset();
-      } else if (p_) {
-        *p_ = *o.p_;
-      } else {
-        p_ = std::make_unique<T>(*o.p_);
-      }
-    }
-    return *this;
-  }
-  Boxed(Boxed&&) noexcept = default;
-  Boxed& operator=(Boxed&& o) noexcept {
-    if (this != &o) {
-      reset();
-      p_ = std::move(o.p_);
-    }
-    return *this;
-  }
-  ~Boxed() { reset(); }
-
-  explicit operator bool() const { return p_ != nullptr; }
-  T* get() const { return p_.get(); }
-  T* operator->() const { return p_.get(); }
-  T& operator*() const { return *p_; }
-  T& make() {
-    if (!p_) p_ = BoxPool<T>::take();
-    return *p_;
-  }
-  void reset() {
-    if (p_) BoxPool<T>::give(std::move(p_));
-  }
-
- private:
-  std::unique_ptr<T> p_;
-};
 
 // A recovery episode that may yet prove spurious: RFC 3708's DSACK detection (every octet the
 // episode retransmitted is reported duplicate) or RFC 3522's timestamps (the ACK that ends the

@@ -43,29 +43,23 @@ Payload held_copy(const Payload& p) {
 
 }  // namespace
 
-void Reassembly::MapDelete::operator()(Map* m) const noexcept {
-  m->~Map();
-  Recycler<sizeof(Map), kRecycled>::give(m);
+void Reassembly::RepDelete::operator()(Rep* r) const noexcept {
+  r->~Rep();
+  Recycler<sizeof(Rep), kRecycled>::give(r);
 }
 
-Reassembly::MapPtr Reassembly::make_map() {
-  return MapPtr(::new (Recycler<sizeof(Map), kRecycled>::take()) Map());
+Reassembly::RepPtr Reassembly::make_rep() {
+  return RepPtr(::new (Recycler<sizeof(Rep), kRecycled>::take()) Rep());
 }
 
-Reassembly::MapPtr Reassembly::make_map(const Map& from) {
-  return MapPtr(::new (Recycler<sizeof(Map), kRecycled>::take()) Map(from));
+Reassembly::RepPtr Reassembly::make_rep(const Rep& from) {
+  return RepPtr(::new (Recycler<sizeof(Rep), kRecycled>::take()) Rep(from));
 }
 
-Reassembly::Reassembly(const Reassembly& o)
-    : map_(o.map_ ? make_map(*o.map_) : nullptr), bytes_(o.bytes_), ranges_(o.ranges_), fin_(o.fin_) {}
+Reassembly::Reassembly(const Reassembly& o) : rep_(o.rep_ ? make_rep(*o.rep_) : nullptr) {}
 
 Reassembly& Reassembly::operator=(const Reassembly& o) {
-  if (this != &o) {
-    map_ = o.map_ ? make_map(*o.map_) : nullptr;
-    bytes_ = o.bytes_;
-    ranges_ = o.ranges_;
-    fin_ = o.fin_;
-  }
+  if (this != &o) rep_ = o.rep_ ? make_rep(*o.rep_) : nullptr;
   return *this;
 }
 
@@ -74,6 +68,7 @@ bool Reassembly::cheap_concat(const Payload& a, const Payload& b) {
 }
 
 Reassembly::Map::iterator Reassembly::place(std::uint64_t start, Payload p) {
+  Map* const map_ = &rep_->map;
   auto next = map_->lower_bound(start);
   auto r = map_->end();
   if (next != map_->begin()) {
@@ -93,14 +88,18 @@ Reassembly::Map::iterator Reassembly::place(std::uint64_t start, Payload p) {
 
 Reassembly::Insert Reassembly::insert(std::uint64_t rcv_off, std::uint32_t window, std::uint64_t off,
                                       const Payload& data, bool fin, std::uint32_t max_ranges) {
-  if (!map_) map_ = make_map();
+  if (!rep_) rep_ = make_rep();
   const Insert result = insert_into(rcv_off, window, off, data, fin, max_ranges);
-  if (map_->empty()) map_.reset();  // an idle connection holds no map
+  trim();  // an idle connection holds nothing
   return result;
 }
 
 Reassembly::Insert Reassembly::insert_into(std::uint64_t rcv_off, std::uint32_t window, std::uint64_t off,
                                            const Payload& data, bool fin, std::uint32_t max_ranges) {
+  Map* const map_ = &rep_->map;
+  std::uint32_t& bytes_ = rep_->bytes;
+  std::uint32_t& ranges_ = rep_->ranges;
+  std::optional<std::uint64_t>& fin_ = rep_->fin;
   const std::uint64_t wend = rcv_off + window;
   const std::uint64_t end = off + data.size();
   const std::uint64_t lo = std::max(off, rcv_off);
@@ -173,7 +172,11 @@ Reassembly::Insert Reassembly::insert_into(std::uint64_t rcv_off, std::uint32_t 
 }
 
 Reassembly::Ready Reassembly::take(std::uint64_t rcv_off, ByteQueue& to) {
-  if (!map_) return {0, fin_ && *fin_ == rcv_off};
+  if (!rep_) return {0, false};
+  Map* const map_ = &rep_->map;
+  std::uint32_t& bytes_ = rep_->bytes;
+  std::uint32_t& ranges_ = rep_->ranges;
+  const std::optional<std::uint64_t>& fin_ = rep_->fin;
   // Removes the first piece, keeping the range count: a range ends with it unless the next
   // piece continues it.
   auto pop_front = [&] {
@@ -209,12 +212,13 @@ Reassembly::Ready Reassembly::take(std::uint64_t rcv_off, ByteQueue& to) {
     pop_front();
   }
   r.fin = fin_ && *fin_ == pos;
-  if (map_->empty()) map_.reset();
+  trim();
   return r;
 }
 
 std::optional<std::pair<std::uint64_t, std::uint64_t>> Reassembly::range_at(std::uint64_t off) const {
-  if (!map_) return std::nullopt;
+  if (!rep_) return std::nullopt;
+  const Map* const map_ = &rep_->map;
   auto it = map_->upper_bound(off);
   if (it == map_->begin()) return std::nullopt;
   --it;
@@ -229,11 +233,6 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> Reassembly::range_at(std:
   return r;
 }
 
-void Reassembly::clear() {
-  map_.reset();
-  bytes_ = 0;
-  ranges_ = 0;
-  fin_.reset();
-}
+void Reassembly::clear() { rep_.reset(); }
 
 }  // namespace utcp::detail

@@ -36,8 +36,8 @@ class Reassembly {
 
   enum class Insert : std::uint8_t { stored, duplicate, over_limit };
 
-  // Copying copies the piece list (the bytes stay shared). An empty Reassembly owns no map:
-  // an idle connection's costs sizeof(Reassembly) bytes.
+  // Copying copies the piece list (the bytes stay shared). An empty Reassembly owns nothing:
+  // an idle connection's costs one null pointer.
   Reassembly() = default;
   Reassembly(const Reassembly& o);
   Reassembly& operator=(const Reassembly& o);
@@ -61,10 +61,10 @@ class Reassembly {
   // (fin_offset() == rcv_off + bytes).
   Ready take(std::uint64_t rcv_off, ByteQueue& to);
 
-  std::size_t bytes() const { return bytes_; }
-  std::size_t ranges() const { return ranges_; }
-  bool empty() const { return !map_ || map_->empty(); }
-  std::optional<std::uint64_t> fin_offset() const { return fin_; }
+  std::size_t bytes() const { return rep_ ? rep_->bytes : 0; }
+  std::size_t ranges() const { return rep_ ? rep_->ranges : 0; }
+  bool empty() const { return !rep_ || rep_->map.empty(); }
+  std::optional<std::uint64_t> fin_offset() const { return rep_ ? rep_->fin : std::nullopt; }
 
   // The held range [begin, end) holding offset `off`, if any; no allocation (per segment).
   std::optional<std::pair<std::uint64_t, std::uint64_t>> range_at(std::uint64_t off) const;
@@ -72,11 +72,12 @@ class Reassembly {
   // allocation (per segment).
   template <class F>
   void for_each_range_down(F&& f) const {
-    if (!map_ || map_->empty()) return;
-    auto it = map_->end();
+    if (!rep_ || rep_->map.empty()) return;
+    const Map& m = rep_->map;
+    auto it = m.end();
     --it;
     std::uint64_t begin = it->first, end = end_of(it);
-    while (it != map_->begin()) {
+    while (it != m.begin()) {
       --it;
       if (end_of(it) == begin) {
         begin = it->first;
@@ -93,17 +94,11 @@ class Reassembly {
   void clear();
 
  private:
-  // The map and its nodes come from per-thread free lists (core/recycler.hpp), so a flow that
+  // The rep (map included) and the map's nodes come from per-thread free lists (core/recycler.hpp), so a flow that
   // holds and releases out-of-order data over and over allocates nothing for them.
   static constexpr std::size_t kRecycled = 64;
   using Map = std::map<std::uint64_t, Payload, std::less<>,
                        RecyclingAllocator<std::pair<const std::uint64_t, Payload>, kRecycled>>;
-  struct MapDelete {
-    void operator()(Map* m) const noexcept;
-  };
-  using MapPtr = std::unique_ptr<Map, MapDelete>;
-  static MapPtr make_map();
-  static MapPtr make_map(const Map& from);
   static std::uint64_t end_of(Map::const_iterator it) { return it->first + it->second.size(); }
   static bool cheap_concat(const Payload& a, const Payload& b);
   // Puts `p` at `start` (a gap, not overlapping any piece), merging with touching neighbours
@@ -113,10 +108,26 @@ class Reassembly {
   Insert insert_into(std::uint64_t rcv_off, std::uint32_t window, std::uint64_t off, const Payload& data,
                      bool fin, std::uint32_t max_ranges);
 
-  MapPtr map_;                // null when nothing is held
-  std::uint32_t bytes_ = 0;   // held bytes all lie in a 32-bit window
-  std::uint32_t ranges_ = 0;
-  std::optional<std::uint64_t> fin_;
+  // Everything held, in one recycled allocation: null when no byte and no FIN is held, so an
+  // idle connection pays one pointer (core/tcb.hpp's layout rule).
+  struct Rep {
+    Map map;
+    std::uint32_t bytes = 0;  // held bytes all lie in a 32-bit window
+    std::uint32_t ranges = 0;
+    std::optional<std::uint64_t> fin;
+  };
+  struct RepDelete {
+    void operator()(Rep* r) const noexcept;
+  };
+  using RepPtr = std::unique_ptr<Rep, RepDelete>;
+  static RepPtr make_rep();
+  static RepPtr make_rep(const Rep& from);
+  // Frees the rep when it holds nothing (no piece, no FIN).
+  void trim() {
+    if (rep_ && rep_->map.empty() && !rep_->fin) rep_.reset();
+  }
+
+  RepPtr rep_;
 };
 
 }  // namespace utcp::detail
