@@ -100,21 +100,22 @@ std::uint64_t adc_sum_blocks(const std::byte* p, std::size_t n) {
 }
 #endif
 
-// The native-order sum of the even-length prefix of [p, p + n), folded to 16 bits.
+// The native-order sum of the even-length prefix of [p, p + n), continuing the partial sum
+// `start`, as a 64-bit partial sum (modulo 2^64 - 1, to be folded by the caller).
 // Each 64-bit accumulator takes at most kBlock / 16 32-bit adds between folds, far from
 // overflowing.
-std::uint16_t native_sum_even(const std::byte* p, std::size_t n) {
+std::uint64_t native_sum_even(const std::byte* p, std::size_t n, std::uint64_t start) {
   constexpr std::size_t kBlock = std::size_t{1} << 20;
   // The rest (all of a header-sized buffer): 64-bit words with end-around carry, then one
   // fold, instead of four accumulators each folded on their own.
-  std::uint64_t tail = 0;
+  std::uint64_t tail = start;
   const auto add = [&tail](std::uint64_t x) {
     tail += x;
     tail += tail < x ? 1 : 0;
   };
 #if defined(__x86_64__) && defined(__GNUC__)
   if (n >= 64) {
-    tail = adc_sum_blocks(p, n);  // modulo 2^64 - 1: the end-around adds below continue it
+    add(adc_sum_blocks(p, n));  // modulo 2^64 - 1: the end-around adds continue it
     p += n & ~std::size_t{63};
     n %= 64;
   }
@@ -140,7 +141,17 @@ std::uint16_t native_sum_even(const std::byte* p, std::size_t n) {
     n -= 4;
   }
   if (n >= 2) add(load16(p));
-  return fold(tail);
+  return tail;
+}
+
+// The native-order value of the 16-bit big-endian word `w` (network order is big-endian).
+constexpr std::uint32_t native16(std::uint32_t w) {
+  return kLittle ? ((w & 0xffu) << 8) | (w >> 8) : w;
+}
+
+// The odd last byte as the native value of the word it starts (padded with a zero byte).
+std::uint32_t native_odd_byte(std::span<const std::byte> bytes) {
+  return bytes.size() % 2 ? native16(std::to_integer<std::uint32_t>(bytes.back()) << 8) : 0;
 }
 
 // Byte by byte, as RFC 1071 states it: for a machine that is neither big- nor little-endian.
@@ -159,9 +170,8 @@ std::uint16_t native_sum_even(const std::byte* p, std::size_t n) {
 std::uint16_t ones_sum(std::span<const std::byte> bytes, std::uint32_t initial) {
   std::uint64_t s = initial;
   if constexpr (kLittle || kBig) {
-    std::uint16_t native = native_sum_even(bytes.data(), bytes.size());
+    const std::uint16_t native = fold(native_sum_even(bytes.data(), bytes.size(), native_odd_byte(bytes)));
     s += kLittle ? std::byteswap(native) : native;
-    if (bytes.size() % 2) s += std::to_integer<std::uint32_t>(bytes.back()) << 8;
   } else {
     s += portable_sum(bytes);
   }
@@ -193,8 +203,27 @@ std::uint16_t pseudo_header_sum(const IpAddr& src, const IpAddr& dst, std::uint3
 }
 
 std::uint16_t tcp_checksum(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes) {
-  const std::uint16_t ph = pseudo_header_sum(src, dst, static_cast<std::uint32_t>(tcp_bytes.size()));
-  return static_cast<std::uint16_t>(~ones_sum(tcp_bytes, ph));
+  if constexpr (kLittle || kBig) {
+    // One sum in the machine's byte order, folded and swapped once (RFC 1071 §2(B)): the
+    // pseudo-header's addresses as native 32-bit words (byte strings, like the segment), its
+    // length and protocol words converted to native order, then the segment's bytes. One
+    // fold instead of three (pseudo_header_sum's, the segment's, and their sum's).
+    const auto len = static_cast<std::uint32_t>(tcp_bytes.size());
+    std::uint64_t s = std::uint64_t{native16(6)} + native16(len >> 16) + native16(len & 0xffffu);
+    for (const IpAddr* ip : {&src, &dst}) {
+      s += load32(reinterpret_cast<const std::byte*>(ip->data()));
+      if (ip->is_v6()) {
+        const auto* a = reinterpret_cast<const std::byte*>(ip->data());
+        s += std::uint64_t{load32(a + 4)} + load32(a + 8) + load32(a + 12);
+      }
+    }
+    s += native_odd_byte(tcp_bytes);  // s stays far below 2^64: no carry to fold back
+    const std::uint16_t native = fold(native_sum_even(tcp_bytes.data(), tcp_bytes.size(), s));
+    return static_cast<std::uint16_t>(~(kLittle ? std::byteswap(native) : native));
+  } else {
+    const std::uint16_t ph = pseudo_header_sum(src, dst, static_cast<std::uint32_t>(tcp_bytes.size()));
+    return static_cast<std::uint16_t>(~ones_sum(tcp_bytes, ph));
+  }
 }
 
 std::uint16_t internet_checksum(std::span<const std::byte> bytes) {
