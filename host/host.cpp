@@ -119,6 +119,7 @@ SysResult<Host::SocketPtr> Host::lookup(int fd) const {
 
 bool Host::wait(Lock& lk, std::optional<std::uint64_t> deadline) {
   if (deadline && now_ns_ >= *deadline) return false;
+  if (deadline) wait_deadline_ = std::min(wait_deadline_, *deadline);
   cv_.wait(lk);
   return true;
 }
@@ -134,7 +135,11 @@ void Host::set_time(std::uint64_t now_ns) {
   Lock lk(mu_);
   if (now_ns > now_ns_) now_ns_ = now_ns;
   run_timers();
-  wake();
+  if (now_ns_ >= wait_deadline_) {
+    wait_deadline_ = UINT64_MAX;  // the waiters that still wait register theirs again
+    wake_due_ = true;
+  }
+  wake_if_due();
 }
 
 void Host::run_timers() {
@@ -143,6 +148,7 @@ void Host::run_timers() {
   auto r = utcp::timer(std::move(stack_), instant());
   stack_ = std::move(r.state);
   for (const auto& d : r.drops) on_timer_drop(d);
+  if (!r.drops.empty()) wake_due_ = true;
   emit(std::move(r.out));
 }
 
@@ -215,7 +221,7 @@ SysResult<std::size_t> Host::output_vnet(std::span<std::byte> buf) {
 SysResult<void> Host::input(std::span<const std::byte> datagram) {
   Lock lk(mu_);
   const bool ok = input_locked(datagram);
-  wake();
+  wake_if_due();
   if (!ok) return std::unexpected(EINVAL);
   return {};
 }
@@ -232,7 +238,7 @@ SysResult<std::size_t> Host::input_vnet(std::span<const std::byte> frame) {
     ++counters_.gso_in;
     counters_.gso_segments_in += *n;
   }
-  wake();
+  wake_if_due();
   if (ok == 0) return std::unexpected(EINVAL);
   return ok;
 }
@@ -257,6 +263,7 @@ bool Host::input_locked(std::span<const std::byte> datagram) {
     return true;
   }
   const std::size_t before = ip_drops_[static_cast<std::size_t>(IpError::bad_icmp)];
+  wake_due_ = true;  // a smaller MSS, or an error for a socket
   input_icmp(*p);
   return ip_drops_[static_cast<std::size_t>(IpError::bad_icmp)] == before;
 }
@@ -278,10 +285,29 @@ void Host::input_tcp(const IpPacket& p) {
       if (inf && (inf->state == TcpState::closing || inf->state == TcpState::last_ack)) closing = it->second;
     }
   }
+  // A pure ACK (a header without SYN, FIN or RST) without an event changes only its
+  // connection's send space for a waiter; it wakes them when it makes the socket writable
+  // (revents), not for each ACK of a stream.
+  const bool pure_ack = p.payload.size() >= 20 && (std::to_integer<unsigned>(p.payload[13]) & 0x07) == 0 &&
+                        std::size_t{std::to_integer<unsigned>(p.payload[12]) >> 4} * 4 == p.payload.size();
+  bool watched = false, was_writable = false;
+  if (pure_ack) {
+    if (const auto it = by_flow_.find(flow); it != by_flow_.end() && it->second->phase == Socket::Phase::connected) {
+      const auto inf = utcp::info(stack_, flow);
+      watched = true;
+      was_writable = !inf || writable(*inf);
+    }
+  }
   const Stats& before = utcp::stats(stack_);
   const std::uint64_t dropped_before = before.connections_dropped, resets_before = before.resets_received;
   auto r = utcp::handle_buf(std::move(stack_), instant(), p.src, p.dst, p.payload);
   stack_ = std::move(r.state);
+  if (!pure_ack || r.event) {
+    wake_due_ = true;
+  } else if (watched) {
+    const auto inf = utcp::info(stack_, flow);
+    if (!inf || writable(*inf) != was_writable) wake_due_ = true;
+  }
   const Stats& after = utcp::stats(stack_);
   const bool closing_reset = closing && after.resets_received != resets_before;
   const bool reset_seen = after.connections_dropped != dropped_before || closing_reset;

@@ -1,7 +1,8 @@
 // The host layer: a mutable, thread-safe, socket-shaped façade over one core State.
 //
 // One Host owns one stack and one IP address. Every public call takes the host's mutex;
-// blocking calls wait on its condition variable, which every state change broadcasts.
+// blocking calls wait on its condition variable, which a change that may end a wait
+// broadcasts (not every segment: see wake_due_).
 // Results follow POSIX: a value, or an errno (std::unexpected(E...)); the C ABI in
 // utcp/posix.h turns the errno into `return -1` with errno set. docs/HOST.md describes it.
 #pragma once
@@ -36,6 +37,13 @@ namespace utcp::host {
 // change (one condition variable), so it only needs the events, not the notifies.
 using Notify = std::uint32_t;
 using Stack = State<Notify>;
+
+// Whether poll reports a connection writable, as Linux's tcp_poll (sk_stream_is_writeable):
+// when the free space is at least half of what is queued, so a writer that filled its buffer
+// wakes once about a third of it is free again, not for every ACK.
+inline bool writable(const ConnInfo& i) {
+  return i.send_space > 0 && 2 * i.send_space >= i.send_queued;
+}
 
 // A value or an errno.
 template <class T>
@@ -122,6 +130,10 @@ class Host {
   void emit(std::vector<Output>&& out);
   void emit_one(Output&& o);
   void wake() { cv_.notify_all(); }
+  void wake_if_due() {
+    if (wake_due_) wake();
+    wake_due_ = false;
+  }
   // Waits for a change; false once host time reached `deadline` (then it does not wait).
   bool wait(Lock& lk, std::optional<std::uint64_t> deadline);
   std::optional<std::uint64_t> deadline_after(std::chrono::nanoseconds timeout) const;
@@ -162,6 +174,13 @@ class Host {
   std::condition_variable cv_;
   Stack stack_;
   std::uint64_t now_ns_ = 0;
+  // Set by what may end a wait (input other than an ACK that leaves every socket's readiness
+  // as it was, a connection dropped by a timer); input and set_time broadcast only then, so a
+  // stream of ACKs does not wake a writer per ACK (it waits for the writable mark, revents).
+  bool wake_due_ = false;
+  // The earliest deadline of a wait (poll's timeout, SO_RCVTIMEO ...): set_time wakes the
+  // waiters once host time reaches it. UINT64_MAX: none.
+  std::uint64_t wait_deadline_ = UINT64_MAX;
   std::uint64_t port_rng_;
   std::vector<SocketPtr> fds_;  // index = fd; 0..2 never used
   std::unordered_map<Flow, SocketPtr> by_flow_;

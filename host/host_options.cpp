@@ -290,7 +290,7 @@ short Host::revents(Socket& s) {
       const bool peer_done = s.eof || inf->fin_received;
       if (s.buffered() > 0 || inf->recv_queued > 0 || peer_done || s.read_shut) ev |= POLLIN;
       if (peer_done || s.read_shut) ev |= POLLRDHUP;  // as Linux: the read side is done
-      if (s.write_shut || inf->send_space > 0) ev |= POLLOUT;
+      if (s.write_shut || writable(*inf)) ev |= POLLOUT;
       if (s.write_shut && peer_done) ev |= POLLHUP;
       break;
     }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 
+#include "host.hpp"
 #include "net.hpp"
 
 namespace utcp::host::test {
@@ -554,6 +555,39 @@ TEST_F(Calls, NonBlockingWriteFillsBuffer) {
   }
   EXPECT_EQ(got, total);
   net.pump();
+  EXPECT_EQ(poll_one(net.a, c, POLLOUT), POLLOUT);
+}
+
+// POLLOUT as Linux's tcp_poll: free space at least half of what is queued. An ACK that frees
+// a little of a full buffer leaves the socket unwritable (a writer waiting for POLLOUT is not
+// woken for it); once everything is acknowledged it is writable.
+TEST_F(Calls, PollOutWaitsForAThirdOfTheBufferFree) {
+  auto [c, s] = establish();
+  const int size = 20 * 1460;
+  ASSERT_EQ(utcp_setsockopt(net.a, c, SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
+  set_nonblocking(net.a, c);
+  std::vector<char> big(1 << 16, 'x');
+  while (utcp_write(net.a, c, big.data(), big.size()) > 0) {
+  }
+  ASSERT_EQ(errno, EAGAIN);
+  EXPECT_EQ(poll_one(net.a, c, POLLOUT), 0);
+  // Only B's first ACK arrives: it covers the first segments of the initial window.
+  int acks = 0;
+  net.filter = [&](const Packet& p) { return p.from_a || acks++ == 0; };
+  net.pump();
+  const auto inf = utcp::host::unwrap(net.a).conn_info(c);
+  ASSERT_TRUE(inf);
+  ASSERT_GT(inf->send_space, 0u);
+  ASSERT_LT(2 * inf->send_space, inf->send_queued);
+  EXPECT_EQ(poll_one(net.a, c, POLLOUT), 0);
+  net.filter = nullptr;
+  std::vector<char> buf(1 << 16);
+  for (int i = 0; i < 100 && utcp::host::unwrap(net.a).conn_info(c)->send_queued > 0; ++i) {
+    net.run_for(50 * ms);
+    while (utcp_recv(net.b, s, buf.data(), buf.size(), MSG_DONTWAIT) > 0) {
+    }
+  }
+  EXPECT_EQ(utcp::host::unwrap(net.a).conn_info(c)->send_queued, 0u);
   EXPECT_EQ(poll_one(net.a, c, POLLOUT), POLLOUT);
 }
 
