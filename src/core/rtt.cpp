@@ -10,9 +10,6 @@ constexpr Duration kGranularity = std::chrono::milliseconds(1);  // G, §2
 constexpr int kK = 4;                                            // K, §2
 }  // namespace
 
-RttEstimator::RttEstimator(Duration initial, Duration min, Duration max)
-    : min_(min), max_(std::max(min, max)), base_(initial) {}
-
 void RttEstimator::sample(Duration r, std::uint32_t expected_samples) {
   if (r < Duration::zero()) r = Duration::zero();
   if (!has_sample_) {
@@ -41,9 +38,10 @@ void RttEstimator::backoff() {
   if (backoffs_ < 64) ++backoffs_;
 }
 
-Duration RttEstimator::rto() const {
-  Duration d = std::clamp(base_, min_, max_);
-  for (unsigned i = 0; i < backoffs_ && d < max_; ++i) d = std::min(d * 2, max_);
+Duration RttEstimator::rto(Duration min, Duration max) const {
+  max = std::max(min, max);
+  Duration d = std::clamp(base_, min, max);
+  for (unsigned i = 0; i < backoffs_ && d < max; ++i) d = std::min(d * 2, max);
   return d;
 }
 

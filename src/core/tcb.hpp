@@ -6,11 +6,14 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/boxed.hpp"
 #include "core/byte_queue.hpp"
 #include "core/congestion.hpp"
 #include "core/loss_state.hpp"
 #include "core/reassembly.hpp"
+#include "core/recycler.hpp"
 #include "core/rtt.hpp"
+#include "utcp/config.hpp"
 #include "utcp/detail/engine_api.hpp"
 #include "utcp/seq.hpp"
 #include "utcp/stats.hpp"
@@ -30,7 +33,8 @@ namespace utcp::detail {
 // (uint32 sequence and window values, uint8 shifts and counts) and keep flags together.
 // New fields: say in their comment which phase needs them.
 
-// Each timer is a deadline; an unarmed one is `never`.
+// Each timer is a deadline; an unarmed one is `never`. The deadlines live in a TimerSet
+// behind one pointer while any is armed (an idle connection without keepalive arms none).
 enum class Timer : std::uint8_t {
   retransmit,   // RFC 6298 retransmission, also SYN and SYN-ACK retransmission
   persist,      // zero-window probe (§3.8.6.1), or the sender SWS override timer (§3.8.6.2.1)
@@ -47,39 +51,63 @@ inline std::array<Instant, static_cast<std::size_t>(Timer::count_)> all_never() 
   a.fill(never);
   return a;
 }
+struct TimerSet {
+  std::array<Instant, static_cast<std::size_t>(Timer::count_)> at = all_never();
+};
+// A flow arms and disarms its timers around every flight, so the sets are recycled through a
+// small per-thread cache (core/recycler.hpp) rather than allocated each time.
+template <>
+struct BoxPool<TimerSet> {
+  using Cache = Recycler<sizeof(TimerSet), 64>;
+  static std::unique_ptr<TimerSet> take() { return std::unique_ptr<TimerSet>(::new (Cache::take()) TimerSet()); }
+  static void give(std::unique_ptr<TimerSet> p) {
+    static_assert(std::is_trivially_destructible_v<TimerSet>);
+    Cache::give(p.release());
+  }
+};
+
+// What few flows have, behind one pointer made when the first of it is set: keepalive
+// parameters that FlowOptions gave (the others follow the stack's Config, which never
+// changes), and the RFC 5961 §7 challenge ACK budget once a challenge ACK was considered.
+struct TcbRare {
+  std::optional<Duration> keepalive_idle, keepalive_interval;
+  std::optional<std::uint32_t> keepalive_count;
+  Instant challenge_window{};
+  std::uint32_t challenge_count = 0;
+};
 
 // Flags, grouped by who sets them. Two are not stored: whether our FIN was sent and whether
 // the peer's was received follow from the sequence numbers (fin_sent(), fin_received()).
 
 // How the connection came to be, while it opens.
 struct OpenFlags {
-  bool active = false;             // we sent the first SYN
-  bool user_knows = false;         // connect() returned it, or Established was reported
-  bool embryonic = false;          // counted against its listener's backlog
-  bool syn_retransmitted = false;  // RFC 5681 §3.1, RFC 6298 §5.7: smaller start once open
+  bool active : 1 = false;             // we sent the first SYN
+  bool user_knows : 1 = false;         // connect() returned it, or Established was reported
+  bool embryonic : 1 = false;          // counted against its listener's backlog
+  bool syn_retransmitted : 1 = false;  // RFC 5681 §3.1, RFC 6298 §5.7: smaller start once open
 };
 
 // What the user asked for (calls and FlowOptions).
 struct UserFlags {
-  bool close_called = false;  // close(): no more reads either; FIN-WAIT-2 timeout applies
-  bool read_shut = false;     // shutdown(read) or close()
-  bool write_shut = false;    // shutdown(write) or close(): a FIN is (to be) queued at fin_seq
-  bool nodelay = false;       // FlowOptions::nodelay: no Nagle
-  bool keepalive = false;     // FlowOptions::keepalive (§3.8.4)
-  bool pacing = false;        // FlowOptions::pacing: sends wait for Timer::pacing
+  bool close_called : 1 = false;  // close(): no more reads either; FIN-WAIT-2 timeout applies
+  bool read_shut : 1 = false;     // shutdown(read) or close()
+  bool write_shut : 1 = false;    // shutdown(write) or close(): a FIN is (to be) queued at fin_seq
+  bool nodelay : 1 = false;       // FlowOptions::nodelay: no Nagle
+  bool keepalive : 1 = false;     // FlowOptions::keepalive (§3.8.4)
+  bool pacing : 1 = false;        // FlowOptions::pacing: sends wait for Timer::pacing
 };
 
 // An ACK we owe the peer; output() pays it.
 struct AckOwed {
-  bool now = false;      // immediately
-  bool delayed = false;  // within the delayed-ACK time
+  bool now : 1 = false;      // immediately
+  bool delayed : 1 = false;  // within the delayed-ACK time
 };
 
 // Options both sides offered in the handshake.
 struct Negotiated {
-  bool wscale = false;  // window scaling (RFC 7323 §2.2)
-  bool ts = false;      // timestamps (RFC 7323 §3.2)
-  bool sack = false;    // SACK-permitted (RFC 2018 §2)
+  bool wscale : 1 = false;  // window scaling (RFC 7323 §2.2)
+  bool ts : 1 = false;      // timestamps (RFC 7323 §3.2)
+  bool sack : 1 = false;    // SACK-permitted (RFC 2018 §2)
 };
 
 struct Tcb {
@@ -88,22 +116,27 @@ struct Tcb {
   UserFlags user;
   AckOwed ack_owed;
   Negotiated negotiated;
+  // Narrow fields kept together (the layout rule), whatever their topic.
+  std::uint8_t snd_wscale = 0;    // the peer's shift
+  std::uint8_t rcv_wscale = 0;    // ours
+  ReoWnd reo;                     // RFC 8985 §6.2 step 4: the reordering window's state, across flights
+  bool rtt_timing = false;        // timing the segment that ends at rtt_seq
+  std::uint8_t armed_timers = 0;  // bit i: Timer i is armed (its deadline in `timers`)
+  std::uint16_t rcv_mss = 536;    // the MSS we announced
+  std::uint16_t max_segment = 0;  // FlowOptions::max_segment, 0 = none
 
   // Send sequence space (§3.3.1). snd_max: highest sequence sent (snd_nxt rewinds on RTO).
   Seq iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
   Seq fin_seq;                    // where our FIN goes: fixed by shutdown(write) or close()
   std::uint32_t snd_wnd = 0;      // scaled, in bytes
   std::uint32_t max_snd_wnd = 0;  // largest window the peer offered (RFC 5961 §5.2, SWS)
-  std::uint8_t snd_wscale = 0;    // the peer's shift
-  std::uint8_t rcv_wscale = 0;    // ours
   std::uint32_t smss = 536;       // effective send MSS
-  std::uint16_t rcv_mss = 536;    // the MSS we announced
 
   // Receive sequence space.
   Seq irs, rcv_nxt;
   Seq rcv_adv;                     // right edge advertised: never moves left
-  std::uint64_t rcv_off = 0;       // stream offset of rcv_nxt (data bytes since IRS + 1)
   std::uint32_t segs_unacked = 0;  // full-sized segments received since our last ACK
+  std::uint64_t rcv_off = 0;       // stream offset of rcv_nxt (data bytes since IRS + 1)
   Seq last_ack_sent;               // RFC 7323 §4.3 Last.ACK.sent: the ACK field we last sent
   Seq sack_latest;                 // RFC 2018 §4: the latest out-of-order segment (its first byte)
   // RFC 2883: a duplicate segment received, [dsack_left, dsack_right), reported as the first
@@ -118,7 +151,6 @@ struct Tcb {
 
   // Buffers.
   std::uint32_t send_buffer = 0, recv_buffer = 0;
-  std::uint16_t max_segment = 0;  // FlowOptions::max_segment, 0 = none
   ByteQueue sndq;                 // from the first unacknowledged data byte on
   ByteQueue rcvq;                 // in order, not yet read
   Reassembly ooo;
@@ -131,39 +163,55 @@ struct Tcb {
   std::uint32_t probes = 0;          // unanswered zero-window probes
   std::uint32_t keepalive_sent = 0;  // unanswered keepalive probes
   std::uint32_t persist_backoff = 0;
-  bool rtt_timing = false;
-  Seq rtt_seq;  // timing the segment that ends here
+  Seq rtt_seq;  // timing the segment that ends here (rtt_timing), sent at rtt_start
   Instant rtt_start{};
   Instant last_send{};  // for RFC 5681 §4.1 restart after idle
   Instant pace_next{};  // paced flows: when the next segment is due (output.cpp, Pacer)
   // SACK loss recovery while data is in flight (negotiated.sack only): scoreboard, RACK-TLP, PRR.
   Boxed<LossState> loss;
-  ReoWnd reo;  // RFC 8985 §6.2 step 4: the reordering window's state, across flights
   Instant last_recv{};  // for keepalive
 
-  // Keepalive parameters.
-  Duration keepalive_idle{}, keepalive_interval{};
-  std::uint32_t keepalive_count = 0;
-
-  // RFC 5961 §7 challenge ACK rate limit, per flow.
-  Instant challenge_window{};
-  std::uint32_t challenge_count = 0;
-
-  std::array<Instant, static_cast<std::size_t>(Timer::count_)> timers = all_never();
+  Boxed<TcbRare> rare;  // keepalive parameters from FlowOptions, the challenge ACK budget
+  Boxed<TimerSet> timers;  // while a timer is armed
   NotifyPair notifies;
 
-  Tcb(Duration rto_initial, Duration rto_min, Duration rto_max) : rtt(rto_initial, rto_min, rto_max) {}
+  explicit Tcb(Duration rto_initial) : rtt(rto_initial) {}
 
-  Instant& timer(Timer t) { return timers[static_cast<std::size_t>(t)]; }
-  Instant timer(Timer t) const { return timers[static_cast<std::size_t>(t)]; }
-  void arm(Timer t, Instant at) { timer(t) = at; }
-  void disarm(Timer t) { timer(t) = never; }
-  bool armed(Timer t) const { return timer(t) != never; }
-  std::optional<Instant> deadline() const {
-    const Instant m = *std::min_element(timers.begin(), timers.end());
-    if (m == never) return std::nullopt;
-    return m;
+  Instant timer(Timer t) const { return armed(t) ? timers->at[static_cast<std::size_t>(t)] : never; }
+  void arm(Timer t, Instant at) {
+    if (at == never) {
+      disarm(t);
+      return;
+    }
+    timers.make().at[static_cast<std::size_t>(t)] = at;
+    armed_timers |= bit(t);
   }
+  void disarm(Timer t) {
+    if (!armed(t)) return;
+    timers->at[static_cast<std::size_t>(t)] = never;
+    armed_timers &= static_cast<std::uint8_t>(~bit(t));
+    if (armed_timers == 0) timers.reset();
+  }
+  bool armed(Timer t) const { return (armed_timers & bit(t)) != 0; }
+  std::optional<Instant> deadline() const {
+    if (armed_timers == 0) return std::nullopt;
+    return *std::min_element(timers->at.begin(), timers->at.end());
+  }
+  static_assert(static_cast<unsigned>(Timer::count_) <= 8, "armed_timers is 8 bits");
+  static std::uint8_t bit(Timer t) { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(t)); }
+  // Keepalive parameters: the flow's own (FlowOptions), else the stack's.
+  Duration keepalive_idle(const Config& c) const {
+    return rare && rare->keepalive_idle ? *rare->keepalive_idle : c.keepalive_idle;
+  }
+  Duration keepalive_interval(const Config& c) const {
+    return rare && rare->keepalive_interval ? *rare->keepalive_interval : c.keepalive_interval;
+  }
+  std::uint32_t keepalive_count(const Config& c) const {
+    return rare && rare->keepalive_count ? *rare->keepalive_count : c.keepalive_count;
+  }
+
+  // The retransmission timeout within the stack's bounds (Config::rto_min, rto_max).
+  Duration rto(const Config& c) const { return rtt.rto(c.rto_min, c.rto_max); }
 
   bool synchronized() const { return state >= TcpState::established; }
   bool syn_acked() const { return snd_una != iss; }

@@ -90,7 +90,7 @@ void become_established(Ctx& c, Tcb& t) {
   t.cc.init(iw, t.iss, t.smss, c.now, hs_rtt, std::uint64_t{t.iss.value()} ^ c.cfg.rng_seed);
   t.retransmits = 0;
   t.last_recv = c.now;
-  if (t.user.keepalive) t.arm(Timer::keepalive, c.now + t.keepalive_idle);
+  if (t.user.keepalive) t.arm(Timer::keepalive, c.now + t.keepalive_idle(c.cfg));
   deliver_held_text(c, t);
   // A close or shutdown(write) issued before the handshake completed: send the FIN now.
   if (t.user.write_shut) c.e.enter(t, TcpState::fin_wait_1);

@@ -108,7 +108,7 @@ void open_from_cookie(Engine& e, Instant now, const Flow& flow, std::uint64_t fl
   ++e.stats.connections_opened_passive;
   ++e.stats.syn_cookies_accepted;
   // SYN-RECEIVED keeps its timers; the ACK that follows stops them.
-  t.arm(Timer::retransmit, now + t.rtt.rto());
+  t.arm(Timer::retransmit, now + t.rto(cfg));
   t.arm(Timer::lifetime, now + cfg.connection_establish_timeout);
   e.tcbs.insert(flow_hash, flow, std::move(t));
 }

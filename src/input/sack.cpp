@@ -209,7 +209,7 @@ void loss_on_timeout(Ctx& c, Tcb& t) {
   // RFC 2018 §8: the receiver may have discarded what it SACKed (reneging): a timeout forgets
   // the blocks. RFC 8985 §6.3: the first segment, and every one whose time is up, are lost.
   l.board.clear_sacks();
-  l.rack.mark_losses_on_rto(l.board, c.now, reo_wnd(t), t.rtt.srtt().value_or(t.rtt.rto()));
+  l.rack.mark_losses_on_rto(l.board, c.now, reo_wnd(t), t.rtt.srtt().value_or(t.rto(c.cfg)));
   l.tlp.end_seq.reset();
   l.sndcnt = 0;
   l.reo_timer = false;

@@ -157,7 +157,7 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
   if (t.user.keepalive && t.armed(Timer::keepalive)) {
     // §3.8.4: the idle period starts again; keep the deadline exact (no empty expiry).
     t.keepalive_sent = 0;
-    t.arm(Timer::keepalive, c.now + t.keepalive_idle);
+    t.arm(Timer::keepalive, c.now + t.keepalive_idle(c.cfg));
   }
   trim_to_window(t, seg);
 

@@ -124,7 +124,7 @@ void emit(Ctx& c, Tcb& t, Segment& seg) {
 }
 
 void arm_retransmit(Ctx& c, Tcb& t) {
-  t.arm(Timer::retransmit, c.now + t.rtt.rto());
+  t.arm(Timer::retransmit, c.now + t.rto(c.cfg));
 }
 
 void send_ack(Ctx& c, Tcb& t) {
@@ -202,7 +202,7 @@ bool can_send_data(TcpState s) {
 }
 
 Duration persist_interval(const Ctx& c, const Tcb& t) {
-  Duration d = t.rtt.rto();
+  Duration d = t.rto(c.cfg);
   for (std::uint32_t i = 0; i < t.persist_backoff && d < c.cfg.zero_window_probe_max; ++i) d *= 2;
   return std::min(d, c.cfg.zero_window_probe_max);
 }
@@ -245,7 +245,7 @@ namespace {
 void output_impl(Ctx& c, Tcb& t, bool force) {
   if (can_send_data(t.state)) {
     // RFC 5681 §4.1: restart from at most the initial window after an idle period.
-    if (t.flight() == 0 && c.now - t.last_send > t.rtt.rto()) {
+    if (t.flight() == 0 && c.now - t.last_send > t.rto(c.cfg)) {
       t.cc.on_idle_restart(std::max(c.cfg.initial_window_segments, 1u) * t.smss, c.now);
     }
     bool sent_any = false;

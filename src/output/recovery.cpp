@@ -35,7 +35,7 @@ void loss_record_sent(Ctx& c, Tcb& t, Seq begin, std::uint32_t len) {
   // RFC 8985 §7.2: new data (re)arms the probe timeout, unless RACK's reordering timer runs.
   if (!(t.armed(Timer::loss_probe) && l.reo_timer) && end > t.snd_max && !t.cc.in_recovery() && !l.tlp.end_seq && t.snd_wnd > 0) {
     const std::uint32_t segs = (t.flight() + len + t.smss - 1) / t.smss;
-    const Duration rto_left = t.armed(Timer::retransmit) ? t.timer(Timer::retransmit) - c.now : t.rtt.rto();
+    const Duration rto_left = t.armed(Timer::retransmit) ? t.timer(Timer::retransmit) - c.now : t.rto(c.cfg);
     t.arm(Timer::loss_probe, c.now + Tlp::pto(t.rtt.srtt(), segs, rto_left));
     l.reo_timer = false;
   }

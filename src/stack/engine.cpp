@@ -60,14 +60,14 @@ std::uint16_t mss_for_mtu(const Config& cfg, const Flow& flow, std::uint16_t max
 
 Tcb new_tcb(Engine& e, const Flow& flow, const FlowOptions& o, Instant now) {
   const Config& c = e.cfg();
-  Tcb t(c.rto_initial, c.rto_min, c.rto_max);
+  Tcb t(c.rto_initial);
   t.send_buffer = std::max<std::uint32_t>(o.send_buffer.value_or(c.send_buffer), 1);
   t.recv_buffer = std::clamp<std::uint32_t>(o.recv_buffer.value_or(c.recv_buffer), 1, 0x3fff'ffff);
   t.user.nodelay = o.nodelay.value_or(c.nodelay);
   t.user.keepalive = o.keepalive.value_or(c.keepalive);
-  t.keepalive_idle = o.keepalive_idle.value_or(c.keepalive_idle);
-  t.keepalive_interval = o.keepalive_interval.value_or(c.keepalive_interval);
-  t.keepalive_count = o.keepalive_count.value_or(c.keepalive_count);
+  if (o.keepalive_idle) t.rare.make().keepalive_idle = *o.keepalive_idle;
+  if (o.keepalive_interval) t.rare.make().keepalive_interval = *o.keepalive_interval;
+  if (o.keepalive_count) t.rare.make().keepalive_count = *o.keepalive_count;
   t.max_segment = o.max_segment.value_or(0);
   t.cc.select(o.congestion_control.value_or(c.congestion_control));
   t.user.pacing = o.pacing.value_or(c.pacing);
@@ -84,20 +84,21 @@ Tcb new_tcb(Engine& e, const Flow& flow, const FlowOptions& o, Instant now) {
 bool challenge_ack_allowed(Ctx& c, Tcb& t) {
   // RFC 5961 §7: a per-flow and a per-stack budget of challenge ACKs per second.
   const auto second = std::chrono::seconds(1);
-  if (c.now - t.challenge_window >= second || c.now < t.challenge_window) {
-    t.challenge_window = c.now;
-    t.challenge_count = 0;
+  TcbRare& r = t.rare.make();
+  if (c.now - r.challenge_window >= second || c.now < r.challenge_window) {
+    r.challenge_window = c.now;
+    r.challenge_count = 0;
   }
   if (c.now - c.e.challenge_window >= second || c.now < c.e.challenge_window) {
     c.e.challenge_window = c.now;
     c.e.challenge_count = 0;
   }
-  if (t.challenge_count >= c.cfg.challenge_acks_per_second_per_flow ||
+  if (r.challenge_count >= c.cfg.challenge_acks_per_second_per_flow ||
       c.e.challenge_count >= c.cfg.challenge_acks_per_second) {
     ++c.e.stats.challenge_acks_suppressed;
     return false;
   }
-  ++t.challenge_count;
+  ++r.challenge_count;
   ++c.e.challenge_count;
   ++c.e.stats.challenge_acks;
   return true;
@@ -151,7 +152,7 @@ std::optional<ConnInfo> engine_info(const Engine& e, const Flow& flow) {
   }
   i.srtt = t->rtt.srtt().value_or(Duration{});
   i.rttvar = t->rtt.rttvar();
-  i.rto = t->rtt.rto();
+  i.rto = t->rto(e.cfg());
   i.retransmits = t->retransmits;
   i.send_queued = t->sndq.size();
   i.send_space = t->user.write_shut ? 0 : t->send_space();

@@ -117,15 +117,15 @@ struct Due {
   void keepalive() {
     t.disarm(Timer::keepalive);
     if (!t.user.keepalive || t.state != TcpState::established) return;
-    if (c.now - t.last_recv < t.keepalive_idle) {
+    if (c.now - t.last_recv < t.keepalive_idle(c.cfg)) {
       t.keepalive_sent = 0;
-      t.arm(Timer::keepalive, t.last_recv + t.keepalive_idle);
+      t.arm(Timer::keepalive, t.last_recv + t.keepalive_idle(c.cfg));
       return;
     }
-    if (t.keepalive_sent >= t.keepalive_count) return end(TimerError::retransmission_exceeded, true);
+    if (t.keepalive_sent >= t.keepalive_count(c.cfg)) return end(TimerError::retransmission_exceeded, true);
     ++t.keepalive_sent;
     send_keepalive_probe(c, t);
-    t.arm(Timer::keepalive, c.now + t.keepalive_interval);
+    t.arm(Timer::keepalive, c.now + t.keepalive_interval(c.cfg));
   }
 
   void run() {

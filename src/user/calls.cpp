@@ -234,15 +234,15 @@ std::optional<Error> engine_set_options(Engine& e, const Flow& flow, const FlowO
     if (o.nodelay) t.user.nodelay = *o.nodelay;
     if (o.congestion_control && *o.congestion_control != t.cc.kind()) t.cc.select(*o.congestion_control);
     if (o.pacing) t.user.pacing = *o.pacing;
-    if (o.keepalive_idle) t.keepalive_idle = *o.keepalive_idle;
-    if (o.keepalive_interval) t.keepalive_interval = *o.keepalive_interval;
-    if (o.keepalive_count) t.keepalive_count = *o.keepalive_count;
+    if (o.keepalive_idle) t.rare.make().keepalive_idle = *o.keepalive_idle;
+    if (o.keepalive_interval) t.rare.make().keepalive_interval = *o.keepalive_interval;
+    if (o.keepalive_count) t.rare.make().keepalive_count = *o.keepalive_count;
     if (o.keepalive) {
       t.user.keepalive = *o.keepalive;
       if (!t.user.keepalive)
         t.disarm(Timer::keepalive);
       else if (t.state == TcpState::established && !t.armed(Timer::keepalive))
-        t.arm(Timer::keepalive, t.last_recv + t.keepalive_idle);
+        t.arm(Timer::keepalive, t.last_recv + t.keepalive_idle(e.cfg()));
     }
     if (o.max_segment) {
       t.max_segment = *o.max_segment;
