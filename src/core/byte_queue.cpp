@@ -196,6 +196,15 @@ void ByteQueue::append(const Payload& p) {
 std::uint32_t ByteQueue::piece_at(std::size_t off) const {
   // The last piece whose start is <= the byte's stream position.
   const std::uint64_t pos = rep_->at(0).start + off;
+  const auto holds = [&](std::uint32_t i) {
+    return i < rep_->count && rep_->at(i).start <= pos && (i + 1 == rep_->count || rep_->at(i + 1).start > pos);
+  };
+  const std::uint32_t last = rep_->hint >= rep_->head ? rep_->hint - rep_->head : rep_->hint + rep_->cap - rep_->head;
+  if (holds(last)) return last;
+  if (holds(last + 1)) {
+    rep_->hint = rep_->wrap(last + 1);
+    return last + 1;
+  }
   std::uint32_t lo = 0, hi = rep_->count;  // answer in [lo, hi)
   while (hi - lo > 1) {
     const std::uint32_t mid = lo + (hi - lo) / 2;
@@ -205,6 +214,7 @@ std::uint32_t ByteQueue::piece_at(std::size_t off) const {
       hi = mid;
     }
   }
+  rep_->hint = rep_->wrap(lo);
   return lo;
 }
 

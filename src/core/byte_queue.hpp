@@ -91,6 +91,9 @@ class ByteQueue {
     std::shared_ptr<PayloadBlock> tail;  // the block the last piece ends in, when we filled it
     std::size_t tail_end = 0;            // our view's end in `tail`
     std::uint32_t cap = 0, head = 0, count = 0;
+    // The ring slot piece_at found last (a hint, checked before use): segments go out in
+    // stream order, so the next lookup is mostly in that piece or the one after it.
+    mutable std::uint32_t hint = 0;
     std::uint64_t next_start = 0;  // stream position after the last byte
     Piece* pieces() { return reinterpret_cast<Piece*>(reinterpret_cast<std::byte*>(this) + sizeof(Rep)); }
     const Piece* pieces() const {

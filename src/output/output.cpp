@@ -12,7 +12,7 @@ namespace utcp::detail {
 
 Segment& base_segment(Ctx& c, const Tcb& t) {
   // Built in place at the end of the output vector, where it goes out: nothing to move.
-  Segment& s = c.out.emplace_back(c.flow.local().ip, c.flow.remote().ip, Segment{}).segment;
+  Segment& s = c.out.emplace_back(c.flow.local().ip, c.flow.remote().ip).segment;
   s.src_port = c.flow.local().port;
   s.dst_port = c.flow.remote().port;
   s.seq = t.snd_nxt;

@@ -199,6 +199,38 @@ TEST(CoreByteQueue, SteadyStateAppendDropKeepsOnePieceListAndReusesBlocks) {
   EXPECT_EQ(str(q), seg);
 }
 
+// The sender's pattern: segments sliced in stream order (piece_at starts from the piece it
+// found last, then the one after it), pieces of many sizes shared from the caller, ACKs
+// dropping the front so the piece ring wraps, a retransmission going back to the front.
+TEST(CoreByteQueue, InOrderSlicesAcrossSharedPiecesAndDrops) {
+  ByteQueue q;
+  std::string model;
+  std::size_t sent = 0;  // offset of the next slice, from the front
+  std::size_t most_pieces = 0;
+  for (int round = 0; round < 400; ++round) {
+    const std::string s = pattern(1000 + (round * 733) % 5000, round);
+    q.append(Payload(std::string_view(s)));  // at least 1,000 bytes: a piece of its own
+    model += s;
+    for (std::size_t len : {1460u, 536u, 1460u, 7u}) {
+      if (sent >= model.size()) break;
+      ASSERT_EQ(q.slice(sent, len).to_string(), model.substr(sent, len)) << "round " << round;
+      sent = std::min(model.size(), sent + len);
+    }
+    if (round % 5 == 0) {  // a retransmission of the first segment
+      ASSERT_EQ(q.slice(0, 1460).to_string(), model.substr(0, 1460)) << "round " << round;
+    }
+    if (round % 3 == 2) {  // an ACK of part of what was sent
+      const std::size_t n = sent / 2 + round % 17;
+      q.drop_front(std::min(n, model.size()));
+      model.erase(0, std::min(n, model.size()));
+      sent -= std::min(sent, n);
+    }
+    most_pieces = std::max(most_pieces, q.pieces());
+  }
+  EXPECT_GE(most_pieces, 8u);
+  ASSERT_EQ(str(q), model);
+}
+
 TEST(CoreByteQueue, RandomOpsAgainstStringModel) {
   std::mt19937_64 rng(42);
   auto rnd = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
