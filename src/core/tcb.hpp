@@ -51,8 +51,21 @@ inline std::array<Instant, static_cast<std::size_t>(Timer::count_)> all_never() 
   a.fill(never);
   return a;
 }
+// The deadlines, and the state of what the timers guard (the flight, probes, keepalives):
+// made when a timer is armed or a count starts, freed when no timer is armed, nothing is
+// timed and every count is back to 0 (Tcb::trim).
 struct TimerSet {
   std::array<Instant, static_cast<std::size_t>(Timer::count_)> at = all_never();
+  Instant rtt_start{};               // RFC 6298: the timed segment (Tcb::rtt_timing) was sent then,
+  Seq rtt_seq;                       // ... and ends here
+  std::uint32_t limited_sent = 0;    // RFC 3042 bytes, not part of FlightSize (RFC 5681 §3.2)
+  std::uint32_t retransmits = 0;     // consecutive timeouts of the current segment
+  std::uint32_t probes = 0;          // unanswered zero-window probes
+  std::uint32_t keepalive_sent = 0;  // unanswered keepalive probes
+  std::uint32_t persist_backoff = 0;
+  bool counts_zero() const {
+    return (limited_sent | retransmits | probes | keepalive_sent | persist_backoff) == 0;
+  }
 };
 // A flow arms and disarms its timers around every flight, so the sets are recycled through a
 // small per-thread cache (core/recycler.hpp) rather than allocated each time.
@@ -120,7 +133,7 @@ struct Tcb {
   std::uint8_t snd_wscale = 0;    // the peer's shift
   std::uint8_t rcv_wscale = 0;    // ours
   ReoWnd reo;                     // RFC 8985 §6.2 step 4: the reordering window's state, across flights
-  bool rtt_timing = false;        // timing the segment that ends at rtt_seq
+  bool rtt_timing = false;        // timing a segment (rtt_seq(), rtt_start())
   std::uint8_t armed_timers = 0;  // bit i: Timer i is armed (its deadline in `timers`)
   std::uint16_t rcv_mss = 536;    // the MSS we announced
   std::uint16_t max_segment = 0;  // FlowOptions::max_segment, 0 = none
@@ -158,13 +171,6 @@ struct Tcb {
   // Retransmission and congestion control.
   RttEstimator rtt;
   Congestion cc;  // the algorithm is chosen by new_tcb (Config / FlowOptions)
-  std::uint32_t limited_sent = 0;    // RFC 3042 bytes, not part of FlightSize (RFC 5681 §3.2)
-  std::uint32_t retransmits = 0;     // consecutive timeouts of the current segment
-  std::uint32_t probes = 0;          // unanswered zero-window probes
-  std::uint32_t keepalive_sent = 0;  // unanswered keepalive probes
-  std::uint32_t persist_backoff = 0;
-  Seq rtt_seq;  // timing the segment that ends here (rtt_timing), sent at rtt_start
-  Instant rtt_start{};
   Instant last_send{};  // for RFC 5681 §4.1 restart after idle
   Instant pace_next{};  // paced flows: when the next segment is due (output.cpp, Pacer)
   // SACK loss recovery while data is in flight (negotiated.sack only): scoreboard, RACK-TLP, PRR.
@@ -172,7 +178,7 @@ struct Tcb {
   Instant last_recv{};  // for keepalive
 
   Boxed<TcbRare> rare;  // keepalive parameters from FlowOptions, the challenge ACK budget
-  Boxed<TimerSet> timers;  // while a timer is armed
+  Boxed<TimerSet> timers;  // while a timer is armed, a segment timed or a count not 0
   NotifyPair notifies;
 
   explicit Tcb(Duration rto_initial) : rtt(rto_initial) {}
@@ -190,12 +196,41 @@ struct Tcb {
     if (!armed(t)) return;
     timers->at[static_cast<std::size_t>(t)] = never;
     armed_timers &= static_cast<std::uint8_t>(~bit(t));
-    if (armed_timers == 0) timers.reset();
+    if (armed_timers == 0) trim();
   }
   bool armed(Timer t) const { return (armed_timers & bit(t)) != 0; }
   std::optional<Instant> deadline() const {
     if (armed_timers == 0) return std::nullopt;
     return *std::min_element(timers->at.begin(), timers->at.end());
+  }
+  // The flight's counts and RTT timing (TimerSet): 0 and unset while there is none.
+  std::uint32_t limited_sent() const { return timers ? timers->limited_sent : 0; }
+  std::uint32_t retransmits() const { return timers ? timers->retransmits : 0; }
+  std::uint32_t probes() const { return timers ? timers->probes : 0; }
+  std::uint32_t keepalive_sent() const { return timers ? timers->keepalive_sent : 0; }
+  std::uint32_t persist_backoff() const { return timers ? timers->persist_backoff : 0; }
+  Seq rtt_seq() const { return timers ? timers->rtt_seq : Seq{}; }
+  Instant rtt_start() const { return timers ? timers->rtt_start : Instant{}; }
+  // To change a count (made if need be); clear() sets one to 0 without making anything.
+  TimerSet& counts() { return timers.make(); }
+  void clear(std::uint32_t TimerSet::*count) {
+    if (!timers) return;
+    timers.get()->*count = 0;
+    trim();
+  }
+  void start_rtt_timing(Seq end, Instant sent) {
+    TimerSet& s = timers.make();
+    s.rtt_seq = end;
+    s.rtt_start = sent;
+    rtt_timing = true;
+  }
+  void stop_rtt_timing() {
+    rtt_timing = false;
+    trim();
+  }
+  // Frees the TimerSet once it holds nothing (rtt_seq and rtt_start mean nothing untimed).
+  void trim() {
+    if (timers && armed_timers == 0 && !rtt_timing && timers->counts_zero()) timers.reset();
   }
   static_assert(static_cast<unsigned>(Timer::count_) <= 8, "armed_timers is 8 bits");
   static std::uint8_t bit(Timer t) { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(t)); }

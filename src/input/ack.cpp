@@ -26,8 +26,8 @@ void new_ack(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
   t.snd_una = ack;
   if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
   const std::optional<Duration> rtt = sample_rtt(c, t, seg, ack, flight_before);
-  t.retransmits = 0;
-  t.limited_sent = 0;
+  t.clear(&TimerSet::retransmits);
+  t.clear(&TimerSet::limited_sent);
   if (data_acked > 0 || t.cc.in_recovery()) {
     AckEvent e;
     e.now = c.now;
@@ -58,7 +58,7 @@ void dup_ack(Ctx& c, Tcb& t, const Segment& seg, std::uint32_t wnd) {
   if (wnd == 0) return;  // answers to zero-window probes are not loss signals
   ++c.e.stats.dup_acks;
   // RFC 5681 §3.2 step 2: FlightSize without what limited transmit added.
-  const std::uint32_t flight = t.flight() - std::min(t.flight(), t.limited_sent);
+  const std::uint32_t flight = t.flight() - std::min(t.flight(), t.limited_sent());
   if (t.cc.on_dup_ack(c.now, *seg.ack, flight, t.smss, t.snd_max, t.negotiated.sack) == Congestion::Action::retransmit_first) {
     retransmit_first(c, t);
   }
@@ -89,7 +89,7 @@ void update_send_window(Tcb& t, const Segment& seg, std::uint32_t wnd) {
     t.snd_wl2 = *seg.ack;
     t.max_snd_wnd = std::max(t.max_snd_wnd, wnd);
     if (reopened) {
-      t.persist_backoff = 0;
+      t.clear(&TimerSet::persist_backoff);
       t.disarm(Timer::persist);
       // A probe octet still unacknowledged goes again with what follows it (else Nagle would
       // hold the rest behind it).
@@ -132,10 +132,10 @@ std::optional<Duration> sample_rtt(Ctx& c, Tcb& t, const Segment& seg, Seq ack, 
       t.negotiated.ts ? std::max<std::uint32_t>(1, (flight + 2 * t.smss - 1) / (2 * t.smss)) : 1;
   // RFC 6298 §2, with Karn's algorithm: a segment timed and never retransmitted, measured in
   // the caller's time (finer than the timestamp's 1 ms tick).
-  if (t.rtt_timing && ack >= t.rtt_seq) {
-    const Duration r = c.now - t.rtt_start;
+  if (t.rtt_timing && ack >= t.rtt_seq()) {
+    const Duration r = c.now - t.rtt_start();
     t.rtt.sample(r, per_rtt);
-    t.rtt_timing = false;
+    t.stop_rtt_timing();
     return r;
   }
   // RFC 7323 §4.1-4.2 RTTM: any ACK of new data echoes the TSval of the segment that caused

@@ -86,9 +86,9 @@ void become_established(Ctx& c, Tcb& t) {
   // The handshake's RTT (the SYN-ACK's ACK is sampled after this): BBR's initial pacing rate.
   // The ISS (secret-keyed, RFC 6528) seeds the algorithm's random choices.
   std::optional<Duration> hs_rtt = t.rtt.srtt();
-  if (!hs_rtt && t.rtt_timing && !t.open.syn_retransmitted) hs_rtt = c.now - t.rtt_start;
+  if (!hs_rtt && t.rtt_timing && !t.open.syn_retransmitted) hs_rtt = c.now - t.rtt_start();
   t.cc.init(iw, t.iss, t.smss, c.now, hs_rtt, std::uint64_t{t.iss.value()} ^ c.cfg.rng_seed);
-  t.retransmits = 0;
+  t.clear(&TimerSet::retransmits);
   t.last_recv = c.now;
   if (t.user.keepalive) t.arm(Timer::keepalive, c.now + t.keepalive_idle(c.cfg));
   deliver_held_text(c, t);

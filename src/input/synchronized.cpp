@@ -153,10 +153,10 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
   }
   update_ts_recent(c, t, seg);  // RFC 7323 §5.3 R3, on the segment before trimming
   t.last_recv = c.now;
-  t.probes = 0;  // the peer is alive
+  t.clear(&TimerSet::probes);  // the peer is alive
   if (t.user.keepalive && t.armed(Timer::keepalive)) {
     // §3.8.4: the idle period starts again; keep the deadline exact (no empty expiry).
-    t.keepalive_sent = 0;
+    t.clear(&TimerSet::keepalive_sent);
     t.arm(Timer::keepalive, c.now + t.keepalive_idle(c.cfg));
   }
   trim_to_window(t, seg);

@@ -158,9 +158,7 @@ void send_syn(Ctx& c, Tcb& t) {
     t.snd_nxt = t.iss + 1;
     t.snd_max = t.snd_nxt;
     // RFC 6298 §2: the SYN is timed like data (Karn: not once retransmitted).
-    t.rtt_timing = true;
-    t.rtt_seq = t.snd_nxt;
-    t.rtt_start = c.now;
+    t.start_rtt_timing(t.snd_nxt, c.now);
   }
   emit(c, t, s);
   if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
@@ -203,7 +201,7 @@ bool can_send_data(TcpState s) {
 
 Duration persist_interval(const Ctx& c, const Tcb& t) {
   Duration d = t.rto(c.cfg);
-  for (std::uint32_t i = 0; i < t.persist_backoff && d < c.cfg.zero_window_probe_max; ++i) d *= 2;
+  for (std::uint32_t i = 0; i < t.persist_backoff() && d < c.cfg.zero_window_probe_max; ++i) d *= 2;
   return std::min(d, c.cfg.zero_window_probe_max);
 }
 
@@ -217,7 +215,7 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
   s.push = len > 0 && off + len == t.sndq.size();
   const std::uint32_t seg_len = len + (fin ? 1u : 0u);
   const bool is_new = t.snd_nxt == t.snd_max;
-  if (is_new && t.cc.limited_transmit_allowance(t.smss) > 0) t.limited_sent += len;
+  if (is_new && t.cc.limited_transmit_allowance(t.smss) > 0) t.counts().limited_sent += len;
   if (!is_new) {
     // By cause: fast retransmit and NewReno recovery (RFC 6582) run in recovery; anything
     // else resent is the go-back after a timeout (RFC 5681 §3.1), also once an ACK of the
@@ -228,9 +226,7 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
       ++c.e.stats.retransmits_rto;
   }
   if (is_new && !t.rtt_timing) {
-    t.rtt_timing = true;
-    t.rtt_seq = t.snd_nxt + seg_len;
-    t.rtt_start = c.now;
+    t.start_rtt_timing(t.snd_nxt + seg_len, c.now);
   }
   emit(c, t, s);
   t.cc.on_send(c.now, t.snd_nxt, seg_len, t.pipe(), t.smss, t.rtt.srtt());  // delivery-rate record (BBR)
@@ -331,7 +327,7 @@ void send_window_probe(Ctx& c, Tcb& t) {
     if (t.negotiated.sack && t.snd_max == t.snd_una) loss_record_sent(c, t, t.snd_una, 1);
     if (t.snd_max == t.snd_una) t.snd_max = t.snd_una + 1;
     t.snd_nxt = seq_max(t.snd_nxt, t.snd_una + 1);
-    t.rtt_timing = false;
+    t.stop_rtt_timing();
   } else {
     // Only a FIN waits: <SEQ=SND.UNA-1><ACK=RCV.NXT> draws an ACK with the current window.
     s.seq = t.snd_una - 1;
@@ -362,7 +358,7 @@ void retransmit_first(Ctx& c, Tcb& t) {
   if (len == 0 && !fin) return;
   const Seq saved = t.snd_nxt;
   t.snd_nxt = t.snd_una;
-  t.rtt_timing = false;  // Karn's algorithm (RFC 6298 §3)
+  t.stop_rtt_timing();  // Karn's algorithm (RFC 6298 §3)
   send_data(c, t, 0, len, fin);
   t.snd_nxt = seq_max(saved, t.snd_nxt);
 }

@@ -57,7 +57,7 @@ void resend(Ctx& c, Tcb& t, Seq begin, std::uint32_t len) {
   const std::uint32_t data = len - (fin ? 1u : 0u);
   const Seq saved = t.snd_nxt;
   t.snd_nxt = begin;
-  t.rtt_timing = false;  // Karn's algorithm (RFC 6298 §3)
+  t.stop_rtt_timing();  // Karn's algorithm (RFC 6298 §3)
   send_data(c, t, begin - t.data_start(), data, fin);
   t.snd_nxt = seq_max(saved, t.snd_nxt);
 }

@@ -73,7 +73,7 @@ Tcb new_tcb(Engine& e, const Flow& flow, const FlowOptions& o, Instant now) {
   t.user.pacing = o.pacing.value_or(c.pacing);
   t.rcv_wscale = c.window_scaling ? window_shift_for(t.recv_buffer) : 0;
   t.rcv_mss = mss_for_mtu(c, flow, t.max_segment);
-  t.ts_offset = ts_offset(c.isn_secret, flow);
+  if (c.timestamps) t.ts_offset = ts_offset(c.isn_secret, flow);  // RFC 7323 §5.4; unused without
   t.smss = t.rcv_mss;
   t.last_recv = now;
   t.last_send = now;
@@ -153,7 +153,7 @@ std::optional<ConnInfo> engine_info(const Engine& e, const Flow& flow) {
   i.srtt = t->rtt.srtt().value_or(Duration{});
   i.rttvar = t->rtt.rttvar();
   i.rto = t->rto(e.cfg());
-  i.retransmits = t->retransmits;
+  i.retransmits = t->retransmits();
   i.send_queued = t->sndq.size();
   i.send_space = t->user.write_shut ? 0 : t->send_space();
   i.recv_queued = t->rcvq.size();

@@ -66,22 +66,22 @@ struct Due {
     if (!handshake && t.snd_wnd == 0) {
       // The peer closed its window with data outstanding: the retransmission is a window
       // probe (§3.8.6.1), given up only when unanswered (like the persist timer).
-      if (t.probes >= c.cfg.max_retransmits) return end(TimerError::retransmission_exceeded, true);
-      ++t.probes;
+      if (t.probes() >= c.cfg.max_retransmits) return end(TimerError::retransmission_exceeded, true);
+      ++t.counts().probes;
       ++c.e.stats.rto_events;
       t.rtt.backoff();
-      t.rtt_timing = false;
+      t.stop_rtt_timing();
       retransmit_first(c, t);
       arm_retransmit(c, t);
       return;
     }
-    if (t.retransmits >= c.cfg.max_retransmits) {
+    if (t.retransmits() >= c.cfg.max_retransmits) {
       return end(TimerError::retransmission_exceeded, t.state != TcpState::syn_sent);
     }
-    ++t.retransmits;
+    ++t.counts().retransmits;
     ++c.e.stats.rto_events;
     t.rtt.backoff();
-    t.rtt_timing = false;  // Karn
+    t.stop_rtt_timing();  // Karn
     if (handshake) {
       t.open.syn_retransmitted = true;
       ++c.e.stats.retransmits_rto;
@@ -107,10 +107,10 @@ struct Due {
     }
     // §3.8.6.1: probe the zero window for as long as the peer answers; `probes` counts the
     // unanswered ones (any acceptable segment from the peer resets it).
-    if (t.probes >= c.cfg.max_retransmits) return end(TimerError::retransmission_exceeded, true);
-    ++t.probes;
+    if (t.probes() >= c.cfg.max_retransmits) return end(TimerError::retransmission_exceeded, true);
+    ++t.counts().probes;
     send_window_probe(c, t);
-    ++t.persist_backoff;
+    ++t.counts().persist_backoff;
     t.arm(Timer::persist, c.now + next_persist_interval(c, t));
   }
 
@@ -118,12 +118,12 @@ struct Due {
     t.disarm(Timer::keepalive);
     if (!t.user.keepalive || t.state != TcpState::established) return;
     if (c.now - t.last_recv < t.keepalive_idle(c.cfg)) {
-      t.keepalive_sent = 0;
+      t.clear(&TimerSet::keepalive_sent);
       t.arm(Timer::keepalive, t.last_recv + t.keepalive_idle(c.cfg));
       return;
     }
-    if (t.keepalive_sent >= t.keepalive_count(c.cfg)) return end(TimerError::retransmission_exceeded, true);
-    ++t.keepalive_sent;
+    if (t.keepalive_sent() >= t.keepalive_count(c.cfg)) return end(TimerError::retransmission_exceeded, true);
+    ++t.counts().keepalive_sent;
     send_keepalive_probe(c, t);
     t.arm(Timer::keepalive, c.now + t.keepalive_interval(c.cfg));
   }

@@ -270,7 +270,7 @@ std::optional<Error> engine_path_mtu(Engine& e, Instant now, const Flow& flow, s
     t.smss = mss;
     t.cc.clamp_to(mss);
     t.snd_nxt = t.snd_una;  // resend what was in flight at the new size
-    t.rtt_timing = false;
+    t.stop_rtt_timing();
     output(c, t);
   });
   return std::nullopt;
