@@ -120,12 +120,6 @@ std::optional<Verdict> ack_of_fin(Ctx& c, Tcb& t) {
 
 }  // namespace
 
-const Timestamps* find_timestamps(const Segment& seg) {
-  for (const auto& o : seg.options)
-    if (const auto* ts = std::get_if<Timestamps>(&o)) return ts;
-  return nullptr;
-}
-
 std::optional<Duration> sample_rtt(Ctx& c, Tcb& t, const Segment& seg, Seq ack, std::uint32_t flight) {
   // RFC 7323 App. G: with a sample on every ACK, each weighs 1 / ceil(FlightSize / (2 SMSS)).
   const std::uint32_t per_rtt =

@@ -185,7 +185,13 @@ std::optional<Verdict> process_text_and_fin(Ctx&, Tcb&, const Segment&);
 // `flight` is FlightSize before the ACK (RFC 7323 App. G weights samples by it). Returns the
 // sample taken, if any (congestion control's AckEvent::rtt).
 std::optional<Duration> sample_rtt(Ctx&, Tcb&, const Segment&, Seq ack, std::uint32_t flight);
-const Timestamps* find_timestamps(const Segment&);
+// The segment's timestamps option, if any. Inline: four input steps ask for it per segment,
+// and a segment with timestamps nearly always carries them as its first option.
+inline const Timestamps* find_timestamps(const Segment& seg) {
+  for (const auto& o : seg.options)
+    if (const auto* ts = std::get_if<Timestamps>(&o)) return ts;
+  return nullptr;
+}
 // RFC 7323 §5.3 R1 (PAWS) and §4.3 (TS.Recent): a drop when the segment fails PAWS.
 std::optional<Verdict> check_timestamps(Ctx&, Tcb&, const Segment&);
 void update_ts_recent(Ctx&, Tcb&, const Segment&);
