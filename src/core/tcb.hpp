@@ -81,8 +81,10 @@ struct BoxPool<TimerSet> {
 
 // What few flows have, behind one pointer made when the first of it is set: keepalive
 // parameters that FlowOptions gave (the others follow the stack's Config, which never
-// changes), and the RFC 5961 §7 challenge ACK budget once a challenge ACK was considered.
+// changes), the RFC 5961 §7 challenge ACK budget once a challenge ACK was considered, and a
+// paced flow's schedule.
 struct TcbRare {
+  Instant pace_next{};  // paced flows: when the next segment is due (output/pacer.hpp)
   std::optional<Duration> keepalive_idle, keepalive_interval;
   std::optional<std::uint32_t> keepalive_count;
   Instant challenge_window{};
@@ -172,12 +174,11 @@ struct Tcb {
   RttEstimator rtt;
   Congestion cc;  // the algorithm is chosen by new_tcb (Config / FlowOptions)
   Instant last_send{};  // for RFC 5681 §4.1 restart after idle
-  Instant pace_next{};  // paced flows: when the next segment is due (output.cpp, Pacer)
   // SACK loss recovery while data is in flight (negotiated.sack only): scoreboard, RACK-TLP, PRR.
   Boxed<LossState> loss;
   Instant last_recv{};  // for keepalive
 
-  Boxed<TcbRare> rare;  // keepalive parameters from FlowOptions, the challenge ACK budget
+  Boxed<TcbRare> rare;  // keepalive parameters from FlowOptions, the challenge ACK budget, pacing
   Boxed<TimerSet> timers;  // while a timer is armed, a segment timed or a count not 0
   NotifyPair notifies;
 
@@ -234,6 +235,7 @@ struct Tcb {
   }
   static_assert(static_cast<unsigned>(Timer::count_) <= 8, "armed_timers is 8 bits");
   static std::uint8_t bit(Timer t) { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(t)); }
+  Instant pace_next() const { return rare ? rare->pace_next : Instant{}; }
   // Keepalive parameters: the flow's own (FlowOptions), else the stack's.
   Duration keepalive_idle(const Config& c) const {
     return rare && rare->keepalive_idle ? *rare->keepalive_idle : c.keepalive_idle;

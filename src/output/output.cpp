@@ -144,15 +144,17 @@ void send_syn(Ctx& c, Tcb& t) {
   s.flag = Segment::Flag::syn;
   // RFC 7323 §3.2: timestamps in SYN-SENT when configured (TSecr 0), in the SYN-ACK when the
   // peer's SYN had them.
-  s.options.reserve(4);  // one allocation for all options
-  s.options.push_back(Mss{t.rcv_mss});
   const bool syn_sent = t.state == TcpState::syn_sent;
   // RFC 2018 §2: SACK-permitted in SYN-SENT when configured, in the SYN-ACK when the peer's
   // SYN had it.
-  if (syn_sent ? c.cfg.sack : t.negotiated.sack) s.options.push_back(SackPermitted{});
-  if (syn_sent ? c.cfg.timestamps : t.negotiated.ts)
-    s.options.push_back(Timestamps{tsval(c.now, t.ts_offset), syn_sent ? 0u : t.ts_recent});
+  const bool offer_sack = syn_sent ? c.cfg.sack : t.negotiated.sack;
+  const bool offer_ts = syn_sent ? c.cfg.timestamps : t.negotiated.ts;
   const bool offer_ws = syn_sent ? c.cfg.window_scaling : t.negotiated.wscale;
+  // Room for all of them at once: none allocated while they fit the Segment's own.
+  s.options.reserve(1u + offer_sack + offer_ts + offer_ws);
+  s.options.push_back(Mss{t.rcv_mss});
+  if (offer_sack) s.options.push_back(SackPermitted{});
+  if (offer_ts) s.options.push_back(Timestamps{tsval(c.now, t.ts_offset), syn_sent ? 0u : t.ts_recent});
   if (offer_ws) s.options.push_back(WindowScale{t.rcv_wscale});
   if (t.snd_max == t.iss) {
     t.snd_nxt = t.iss + 1;

@@ -10,7 +10,7 @@
 namespace utcp::detail {
 
 // Pacing (draft-ietf-ccwg-bbr-03 "Pacing Rate: BBR.pacing_rate" and "Send Quantum"): a paced
-// flow sends a segment only when it is due. `next` (Tcb::pace_next) is when the next one is;
+// flow sends a segment only when it is due. `next` (TcbRare::pace_next) is when the next one is;
 // Timer::pacing holds it while a segment waits for it (only then: a deadline always has work
 // to do; a window-limited flow keeps its schedule in pace_next). A flow behind
 // its schedule, or starting to send again, may catch up by one send quantum (a burst the
@@ -24,7 +24,7 @@ struct Pacer {
   Pacer(const Tcb& t, Instant now) : rate(t.pacing_rate()) {
     if (rate == 0) return;
     credit = gap(t.cc.send_quantum(rate, t.smss));
-    next = std::max(t.pace_next, now - credit);
+    next = std::max(t.pace_next(), now - credit);
   }
   Duration gap(std::uint64_t bytes) const {
     return std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(bytes * 1'000'000'000u / rate));
@@ -37,7 +37,7 @@ struct Pacer {
     if (rate > 0) next = std::max(next, now - credit) + gap(bytes);
   }
   void finish(Tcb& t) const {
-    if (rate > 0) t.pace_next = next;
+    if (rate > 0) t.rare.make().pace_next = next;
     if (held)
       t.arm(Timer::pacing, next);
     else
