@@ -1,6 +1,7 @@
 // `utcp serve`: a server on a TUN device (echo, discard or http), one thread per
 // connection over the host's socket calls while the I/O loop thread drives the host.
 #include <poll.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,7 @@ int run_serve(const ServeOptions& o) {
       }
       active.enter();
       std::thread([&s, &active, &o, &http, &iperf3, fd, k] {
+        pthread_setname_np(pthread_self(), "utcp-conn");
         {
           Conn c(s, fd, k);
           if (o.app == "echo") {

@@ -117,11 +117,33 @@ SysResult<Host::SocketPtr> Host::lookup(int fd) const {
   return fds_[static_cast<std::size_t>(fd)];
 }
 
-bool Host::wait(Lock& lk, std::optional<std::uint64_t> deadline) {
+bool Host::wait(Lock& lk, std::optional<std::uint64_t> deadline, Socket* on) {
   if (deadline && now_ns_ >= *deadline) return false;
   if (deadline) wait_deadline_ = std::min(wait_deadline_, *deadline);
-  cv_.wait(lk);
+  if (on == nullptr) {
+    ++cv_waiters_;
+    cv_.wait(lk);
+    --cv_waiters_;
+    return true;
+  }
+  if (on->waiters++ == 0) waiting_.push_back(on);
+  on->cv.wait(lk);
+  if (--on->waiters == 0) {
+    const auto it = std::find(waiting_.begin(), waiting_.end(), on);
+    *it = waiting_.back();
+    waiting_.pop_back();
+  }
   return true;
+}
+
+void Host::wake() {
+  if (cv_waiters_ > 0) cv_.notify_all();
+  for (Socket* s : waiting_) s->cv.notify_all();
+}
+
+void Host::wake_socket(Socket& s) {
+  if (s.waiters > 0) s.cv.notify_all();
+  if (cv_waiters_ > 0) cv_.notify_all();
 }
 
 std::optional<std::uint64_t> Host::deadline_after(std::chrono::nanoseconds timeout) const {
@@ -290,23 +312,25 @@ void Host::input_tcp(const IpPacket& p) {
   // (revents), not for each ACK of a stream.
   const bool pure_ack = p.payload.size() >= 20 && (std::to_integer<unsigned>(p.payload[13]) & 0x07) == 0 &&
                         std::size_t{std::to_integer<unsigned>(p.payload[12]) >> 4} * 4 == p.payload.size();
-  bool watched = false, was_writable = false;
-  if (pure_ack) {
-    if (const auto it = by_flow_.find(flow); it != by_flow_.end() && it->second->phase == Socket::Phase::connected) {
-      const auto inf = utcp::info(stack_, flow);
-      watched = true;
-      was_writable = !inf || writable(*inf);
-    }
+  SocketPtr sock;  // kept: on_event may take it out of by_flow_
+  if (const auto it = by_flow_.find(flow); it != by_flow_.end()) sock = it->second;
+  const bool watched = pure_ack && sock && sock->phase == Socket::Phase::connected;
+  bool was_writable = false;
+  if (watched) {
+    const auto inf = utcp::info(stack_, flow);
+    was_writable = !inf || writable(*inf);
   }
   const Stats& before = utcp::stats(stack_);
   const std::uint64_t dropped_before = before.connections_dropped, resets_before = before.resets_received;
   auto r = utcp::handle_buf(std::move(stack_), instant(), p.src, p.dst, p.payload);
   stack_ = std::move(r.state);
-  if (!pure_ack || r.event) {
+  if (r.event) {
     wake_due_ = true;
+  } else if (sock && !watched) {
+    wake_socket(*sock);
   } else if (watched) {
     const auto inf = utcp::info(stack_, flow);
-    if (!inf || writable(*inf) != was_writable) wake_due_ = true;
+    if (!inf || writable(*inf) != was_writable) wake_socket(*sock);
   }
   const Stats& after = utcp::stats(stack_);
   const bool closing_reset = closing && after.resets_received != resets_before;

@@ -129,13 +129,17 @@ class Host {
   // into the caller's buffer.
   void emit(std::vector<Output>&& out);
   void emit_one(Output&& o);
-  void wake() { cv_.notify_all(); }
+  // Every waiting call.
+  void wake();
+  // The calls waiting on `s` alone, and those waiting on several sockets (polls).
+  void wake_socket(Socket& s);
   void wake_if_due() {
     if (wake_due_) wake();
     wake_due_ = false;
   }
-  // Waits for a change; false once host time reached `deadline` (then it does not wait).
-  bool wait(Lock& lk, std::optional<std::uint64_t> deadline);
+  // Waits for a change (on `on`, when the call waits on that one socket); false once host time
+  // reached `deadline` (then it does not wait).
+  bool wait(Lock& lk, std::optional<std::uint64_t> deadline, Socket* on = nullptr);
   std::optional<std::uint64_t> deadline_after(std::chrono::nanoseconds timeout) const;
 
   // Core results.
@@ -171,12 +175,15 @@ class Host {
   IpAddr addr_;
   std::uint32_t mtu_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;  // the waits on several sockets (or none)
+  int cv_waiters_ = 0;
+  std::vector<Socket*> waiting_;  // the sockets with waiters (Socket::cv)
   Stack stack_;
   std::uint64_t now_ns_ = 0;
-  // Set by what may end a wait (input other than an ACK that leaves every socket's readiness
-  // as it was, a connection dropped by a timer); input and set_time broadcast only then, so a
-  // stream of ACKs does not wake a writer per ACK (it waits for the writable mark, revents).
+  // Set by what may end waits on any socket (a core event, ICMP, a connection dropped by a
+  // timer); input and set_time broadcast only then. A segment without an event wakes only its
+  // own socket's waiters, and a pure ACK only when it made the socket writable (revents), so
+  // a stream of ACKs does not wake a writer per ACK, nor every connection's thread.
   bool wake_due_ = false;
   // The earliest deadline of a wait (poll's timeout, SO_RCVTIMEO ...): set_time wakes the
   // waiters once host time reaches it. UINT64_MAX: none.

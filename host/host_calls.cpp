@@ -145,7 +145,7 @@ SysResult<int> Host::accept(int fd, sockaddr* addr, socklen_t* len) {
   if (addr != nullptr && len == nullptr) return std::unexpected(EFAULT);
   const auto deadline = deadline_after(listener->rcvtimeo);
   while (listener->accept_queue.empty()) {
-    if (listener->nonblocking || !wait(lk, deadline)) return std::unexpected(EAGAIN);
+    if (listener->nonblocking || !wait(lk, deadline, listener.get())) return std::unexpected(EAGAIN);
     if (listener->closed) return std::unexpected(EBADF);
   }
   const Flow flow = listener->accept_queue.front();
@@ -232,7 +232,7 @@ SysResult<void> Host::connect(int fd, const sockaddr* addr, socklen_t len) {
   }
   const auto deadline = deadline_after(s->sndtimeo);
   while (s->phase == Socket::Phase::connecting) {
-    if (!wait(lk, deadline)) return std::unexpected(EINPROGRESS);
+    if (!wait(lk, deadline, s.get())) return std::unexpected(EINPROGRESS);
     if (s->closed) return std::unexpected(EBADF);
   }
   if (s->phase == Socket::Phase::connected) {
@@ -326,7 +326,7 @@ SysResult<std::size_t> Host::recv(int fd, std::span<const iovec> iov, int flags)
       }
       if (ended) return done;
     }
-    if (s->nonblocking || (flags & MSG_DONTWAIT) != 0 || !wait(lk, deadline)) {
+    if (s->nonblocking || (flags & MSG_DONTWAIT) != 0 || !wait(lk, deadline, s.get())) {
       if (done > 0) return done;
       if (peek && s->buffered() > 0) {  // MSG_WAITALL|MSG_PEEK timed out: what there is
         const std::size_t k = std::min(n, s->buffered());
@@ -379,7 +379,7 @@ SysResult<std::size_t> Host::send(int fd, const void* buf, std::size_t n, int fl
       emit(std::move(r->out));
       if (done == n) return done;
     }
-    if (s->nonblocking || (flags & MSG_DONTWAIT) != 0 || !wait(lk, deadline)) {
+    if (s->nonblocking || (flags & MSG_DONTWAIT) != 0 || !wait(lk, deadline, s.get())) {
       if (done > 0) return done;
       return std::unexpected(EAGAIN);
     }

@@ -320,7 +320,12 @@ SysResult<int> Host::poll(pollfd* fds, nfds_t n, int timeout_ms) {
       ready += fds[i].revents != 0 ? 1 : 0;
     }
     if (ready > 0 || timeout_ms == 0) return ready;
-    if (!wait(lk, deadline)) return 0;
+    // One socket: wait on it alone (what concerns other sockets does not wake this call).
+    SocketPtr one;
+    if (n == 1 && fds[0].fd >= 0) {
+      if (auto sp = lookup(fds[0].fd)) one = *sp;
+    }
+    if (!wait(lk, deadline, one.get())) return 0;
   }
 }
 

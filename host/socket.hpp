@@ -1,6 +1,7 @@
 // A host-layer socket: what a file descriptor stands for. Internal to host/.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -35,6 +36,10 @@ struct Host::Socket {
   int linger_seconds = 0;
   std::chrono::nanoseconds rcvtimeo{0}, sndtimeo{0};  // 0: forever
   int error = 0;                                      // pending SO_ERROR
+  // The calls waiting on this socket alone (recv, send, connect, accept, a poll of this one
+  // fd): Host::wake_socket wakes them for what concerns this socket, Host::wake with all.
+  std::condition_variable cv;
+  int waiters = 0;
 
   // Connection.
   Flow flow;

@@ -1,5 +1,6 @@
 #include "driver.hpp"
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -51,7 +52,10 @@ IoResult<void> Driver::start() {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) < 0)
     return std::unexpected(errno_error("epoll_ctl"));
   utcp_host_set_time(host_, monotonic_ns());
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "utcp-io");  // for top -H, perf and scripts/device_cpu.sh
+    run();
+  });
   return {};
 }
 

@@ -5,9 +5,12 @@
 #   - utcp serve: each thread's user + system time (/proc/PID/task/TID/stat), the I/O threads
 #     (one per shard) apart from the connection threads;
 #   - the curls: their user + system time (the shell's `times` for its waited children);
-#   - ksoftirqd/0 and /1 (softirq work deferred to them);
-#   - the whole machine (/proc/stat: user, system, softirq, idle), from which "other" is what
-#     none of the above ran (other processes on the machine, softirq charged to them).
+#   - ksoftirqd/0 and /1, and softirq time (/proc/stat: the forwarding in S and R and the
+#     client's TCP receive run there, charged to no task);
+#   - the whole machine (/proc/stat: user, system, softirq, idle), from which "everything
+#     else" is what none of the above ran (other processes on the machine).
+# From the download's own CPU per MiB (server + curls + softirq) it prints the most the
+# machine's cores could carry, whatever the server's threads.
 # Prints the aggregate rate and a table in cores (CPU seconds per wall second); with PERF=1
 # also `perf record` on the server during the downloads (report in $PERF_OUT, default
 # /tmp/device_cpu.perf.txt, and the data beside it); with PERF=stat the server's task clock
@@ -30,14 +33,15 @@ bench_path_setup utcp-dc
 mkdir "$tmp/www"
 head -c "$bytes" /dev/urandom >"$tmp/www/file"
 # shellcheck disable=SC2086
-bench_serve --threads "$threads" ${SERVE_OPTS:-}
+bench_serve --threads "$threads" -v ${SERVE_OPTS:-}
 hz=$(getconf CLK_TCK)
 
 # Ticks of each thread of the server: "TID NAME TICKS" lines.
 thread_ticks() {
   local t
   for t in /proc/"$utcp_pid"/task/*; do
-    awk -v tid="${t##*/}" '{ sub(/^[^)]*\) /, ""); print tid, $12 + $13 }' "$t/stat" 2>/dev/null || true
+    awk -v tid="${t##*/}" '{ match($0, /\(.*\)/); name = substr($0, RSTART + 1, RLENGTH - 2)
+      sub(/^[^)]*\) /, ""); print tid, name, $12 + $13 }' "$t/stat" 2>/dev/null || true
   done
 }
 # The machine: user nice system idle iowait irq softirq steal, in ticks.
@@ -49,8 +53,8 @@ softirqd() {
   done
   echo "$s"
 }
-# The I/O threads: the server's threads that exist before any connection.
-io_tids=$(ls /proc/"$utcp_pid"/task)
+# The I/O threads (one per shard, named utcp-io by io/driver.cpp).
+io_tids=$(thread_ticks | awk '$2 == "utcp-io" { print $1 }')
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$utcp_pid/stat"; }
@@ -101,11 +105,11 @@ elif [ "${PERF:-0}" = stat ]; then
   grep -E 'task-clock|context-switches|migrations' "$tmp/perf.stat" | sed 's/^/server: /'
 fi
 
-# The process's figure includes its threads that ended (the connection threads): those are
-# the process's time less the I/O threads', which run throughout.
+# The process's figure includes its threads that ended (the connection threads): those, the
+# accept loops and the monitor are the process's time less the I/O threads', which run throughout.
 io=0
-while read -r tid ticks; do
-  before=$(awk -v t="$tid" '$1 == t { print $2 }' "$tmp/t0")
+while read -r tid _ ticks; do
+  before=$(awk -v t="$tid" '$1 == t { print $3 }' "$tmp/t0")
   d=$((ticks - ${before:-0}))
   if grep -qx "$tid" <<<"$io_tids"; then
     io=$((io + d))
@@ -120,18 +124,29 @@ read -r u1 n1 s1 i1 w1 q1 sq1 st1 <<<"$m1"
 cores() { awk -v t="$1" -v hz="$hz" -v w="$wall" 'BEGIN { printf "%.2f", t / hz / w }'; }
 busy=$(((u1 + n1 + s1 + q1 + sq1 + st1) - (u0 + n0 + s0 + q0 + sq0 + st0)))
 curl_ticks=$(awk -v s="$curl_s" -v hz="$hz" 'BEGIN { printf "%d", s * hz }')
-other=$((busy - io - conn - curl_ticks - (k1 - k0)))
+other=$((busy - io - conn - curl_ticks - (k1 - k0) - (sq1 - sq0)))
 echo "== $flows x $mb MiB from serve --threads $threads${SERVE_OPTS:+ $SERVE_OPTS}: $(awk -v n="$flows" -v b="$bytes" -v w="$wall" 'BEGIN { printf "%.1f", n * b / w / 1048576 }') MiB/s aggregate, ${wall%.*}.$(cut -d. -f2 <<<"$wall" | cut -c1-2) s"
 echo "cores used (CPU s per wall s, of $(nproc)):"
 echo "  utcp I/O threads        $(cores "$io")"
-echo "  utcp connection threads $(cores "$conn")"
+echo "  utcp connection threads $(cores "$conn")   (and the accept loops)"
 echo "  curl x $flows              $(cores "$curl_ticks")"
 echo "  ksoftirqd               $(cores $((k1 - k0)))"
-echo "  everything else         $(cores "$other")   (router forwarding in softirq of other tasks, other processes)"
+echo "  softirq                 $(cores $((sq1 - sq0)))   (forwarding in S and R, the client's TCP receive)"
+echo "  everything else         $(cores "$other")   (other processes on the machine)"
 echo "  idle                    $(cores $((i1 + w1 - i0 - w0)))"
 echo "  machine: user $(cores $((u1 + n1 - u0 - n0))) system $(cores $((s1 - s0))) softirq $(cores $((sq1 - sq0))) irq $(cores $((q1 - q0)))"
+# The download's own work: the server, the curls, and softirq (the router's and S's forwarding
+# and the client's TCP receive run there, charged to no task) with ksoftirqd. Other
+# processes on the machine are left out, so this is the machine's ceiling for this download:
+# its cores divided by the CPU it takes per MiB.
+part=$((p1 - p0 + curl_ticks + (k1 - k0) + sq1 - sq0))
+rate=$(awk -v n="$flows" -v b="$bytes" -v w="$wall" 'BEGIN { printf "%.1f", n * b / w / 1048576 }')
+echo "  the download's own work  $(cores "$part") cores: $(awk -v t="$part" -v hz="$hz" -v r="$rate" -v w="$wall" 'BEGIN { printf "%.2f", t / hz / (r * w) * 1000 }') CPU ms per MiB, so at most $(awk -v t="$part" -v hz="$hz" -v r="$rate" -v w="$wall" -v c="$(nproc)" 'BEGIN { printf "%.0f", c / (t / hz / (r * w)) }') MiB/s on $(nproc) cores"
+echo "  connections per shard: $(awk '/^accepted / { k = "0"; if (match($0, /shard [0-9]+/)) k = substr($0, RSTART + 6, RLENGTH - 6); n[k]++ }
+  END { for (k in n) printf "shard %s: %d  ", k, n[k] }' "$tmp/serve.log")"
 echo "RESULT device_cpu_threads${threads}_${flows}flows_mibps $(awk -v n="$flows" -v b="$bytes" -v w="$wall" 'BEGIN { printf "%.1f", n * b / w / 1048576 }')"
 echo "RESULT device_cpu_threads${threads}_${flows}flows_io_cores $(cores "$io")"
+echo "RESULT device_cpu_threads${threads}_${flows}flows_own_cpu_ms_per_mib $(awk -v t="$part" -v hz="$hz" -v r="$rate" -v w="$wall" 'BEGIN { printf "%.2f", t / hz / (r * w) * 1000 }')"
 mhz=$(awk -F: '/^cpu MHz/ { print $2 + 0; exit }' /proc/cpuinfo)
 echo "RESULT device_cpu_threads${threads}_${flows}flows_server_cycles_per_byte $(awk -v t=$((p1 - p0)) -v hz="$hz" -v mhz="$mhz" -v b=$((bytes * flows)) 'BEGIN { printf "%.2f", t / hz * mhz * 1e6 / b }')"
 echo "(load average before: $load; cycles at ${mhz} MHz)"
