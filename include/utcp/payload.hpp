@@ -21,6 +21,10 @@
 
 namespace utcp {
 
+namespace detail {
+class ByteQueue;
+}
+
 // Refcounted storage that only ever grows at its end. The bytes below fill() never change
 // once written, so any number of Payloads may share them. The single writer appends with
 // try_append(end, bytes): it succeeds only when `end` is the current fill (the writer's view
@@ -99,6 +103,7 @@ class Payload {
   friend std::ostream& operator<<(std::ostream&, const Payload&);  // size and a short hex prefix
 
  private:
+  friend class detail::ByteQueue;  // grows its last piece in place (ByteQueue::append)
   struct Slice {
     std::shared_ptr<const std::byte> bytes;  // the first byte, sharing its owner (none: a view)
     std::uint32_t len = 0;

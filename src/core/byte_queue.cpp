@@ -142,9 +142,10 @@ void ByteQueue::append(std::span<const std::byte> bytes) {
       PayloadBlock& block = *rep_->tail;
       const std::size_t n = std::min(block.capacity() - rep_->tail_end, bytes.size());
       if (n > 0 && block.try_append(rep_->tail_end, bytes.first(n))) {
-        Piece& last = rep_->at(rep_->count - 1);
-        const std::size_t len = last.bytes.size();
-        last.bytes = Payload(rep_->tail, rep_->tail_end - len, len + n);
+        // The last piece is one slice of the tail block ending at tail_end: it grows in
+        // place, sharing the block as before (no new reference to take and drop).
+        Payload& last = rep_->at(rep_->count - 1).bytes;
+        last.first_.len += static_cast<std::uint32_t>(n);
         rep_->tail_end += n;
         rep_->next_start += n;
         size_ += static_cast<std::uint32_t>(n);
