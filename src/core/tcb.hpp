@@ -81,9 +81,14 @@ struct BoxPool<TimerSet> {
 
 // What few flows have, behind one pointer made when the first of it is set: keepalive
 // parameters that FlowOptions gave (the others follow the stack's Config, which never
-// changes), the RFC 5961 §7 challenge ACK budget once a challenge ACK was considered, and a
-// paced flow's schedule.
+// changes), the RFC 5961 §7 challenge ACK budget once a challenge ACK was considered, a
+// paced flow's schedule, and what a SACK receiver reports first once data arrived out of order
+// or twice.
 struct TcbRare {
+  Seq sack_latest;  // RFC 2018 §4: the latest out-of-order segment (its first byte)
+  // RFC 2883: a duplicate segment received, [dsack_left, dsack_right), reported as the first
+  // SACK block of the next ACK (dsack_left == dsack_right: none).
+  Seq dsack_left, dsack_right;
   Instant pace_next{};  // paced flows: when the next segment is due (output/pacer.hpp)
   std::optional<Duration> keepalive_idle, keepalive_interval;
   std::optional<std::uint32_t> keepalive_count;
@@ -153,10 +158,6 @@ struct Tcb {
   std::uint32_t segs_unacked = 0;  // full-sized segments received since our last ACK
   std::uint64_t rcv_off = 0;       // stream offset of rcv_nxt (data bytes since IRS + 1)
   Seq last_ack_sent;               // RFC 7323 §4.3 Last.ACK.sent: the ACK field we last sent
-  Seq sack_latest;                 // RFC 2018 §4: the latest out-of-order segment (its first byte)
-  // RFC 2883: a duplicate segment received, [dsack_left, dsack_right), reported as the first
-  // SACK block of the next ACK (dsack_left == dsack_right: none). Any phase with SACK.
-  Seq dsack_left, dsack_right;
 
   // Timestamps (RFC 7323), every phase once negotiated: our clock's per-flow offset (§5.4),
   // TS.Recent and when it was last updated (§5.5, the 24-day rule).
@@ -178,7 +179,7 @@ struct Tcb {
   Boxed<LossState> loss;
   Instant last_recv{};  // for keepalive
 
-  Boxed<TcbRare> rare;  // keepalive parameters from FlowOptions, the challenge ACK budget, pacing
+  Boxed<TcbRare> rare;  // keepalive parameters from FlowOptions, the challenge ACK budget, pacing, SACK reports
   Boxed<TimerSet> timers;  // while a timer is armed, a segment timed or a count not 0
   NotifyPair notifies;
 
@@ -236,6 +237,8 @@ struct Tcb {
   static_assert(static_cast<unsigned>(Timer::count_) <= 8, "armed_timers is 8 bits");
   static std::uint8_t bit(Timer t) { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(t)); }
   Instant pace_next() const { return rare ? rare->pace_next : Instant{}; }
+  Seq sack_latest() const { return rare ? rare->sack_latest : Seq{}; }
+  bool dsack_pending() const { return rare && rare->dsack_left < rare->dsack_right; }
   // Keepalive parameters: the flow's own (FlowOptions), else the stack's.
   Duration keepalive_idle(const Config& c) const {
     return rare && rare->keepalive_idle ? *rare->keepalive_idle : c.keepalive_idle;

@@ -82,7 +82,8 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
     // Out of order: keep it within the window and the range limit; ACK at once (RFC 5681 §4.2).
     const std::uint64_t off = t.rcv_off + (seg.seq - t.rcv_nxt);
     const auto r = t.ooo.insert(t.rcv_off, t.rcv_wnd(), off, seg.payload, fin, c.cfg.max_ooo_ranges);
-    if (r != Reassembly::Insert::over_limit) t.sack_latest = seg.seq;  // RFC 2018 §4: reported first
+    // RFC 2018 §4: reported first (read only by SACK connections).
+    if (r != Reassembly::Insert::over_limit && t.negotiated.sack) t.rare.make().sack_latest = seg.seq;
     if (r == Reassembly::Insert::duplicate) note_dsack(t, seg.seq, seg.seq + n);  // RFC 2883 §4 (3)
     if (r == Reassembly::Insert::over_limit) c.discarded = DropReason::ooo_limit;
     t.ack_owed.now = true;

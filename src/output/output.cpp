@@ -82,17 +82,18 @@ void add_sack_blocks(Tcb& t, Segment& seg) {
   const std::size_t max_blocks = std::min<std::size_t>(4, (room - 4) / 8);  // NOP, NOP, kind, length
   Sack sack;
   // RFC 2883 §4: a duplicate segment received is reported first (a DSACK block), once.
-  if (t.dsack_left < t.dsack_right) {
-    sack.blocks.emplace_back(t.dsack_left, t.dsack_right);
-    t.dsack_right = t.dsack_left;
+  if (t.dsack_pending()) {
+    TcbRare& r = *t.rare;
+    sack.blocks.emplace_back(r.dsack_left, r.dsack_right);
+    r.dsack_right = r.dsack_left;
   }
   const auto to_seq = [&](std::uint64_t off) {
     return t.rcv_nxt + static_cast<std::uint32_t>(off - t.rcv_off);
   };
   // Walked in place, not gathered: this runs for every ACK while data is held.
   std::optional<std::pair<std::uint64_t, std::uint64_t>> first;
-  if (t.sack_latest >= t.rcv_nxt && sack.blocks.size() < max_blocks) {
-    first = t.ooo.range_at(t.rcv_off + (t.sack_latest - t.rcv_nxt));
+  if (const Seq latest = t.sack_latest(); latest >= t.rcv_nxt && sack.blocks.size() < max_blocks) {
+    first = t.ooo.range_at(t.rcv_off + (latest - t.rcv_nxt));
     if (first) sack.blocks.emplace_back(to_seq(first->first), to_seq(first->second));
   }
   t.ooo.for_each_range_down([&](std::uint64_t begin, std::uint64_t end) {
@@ -108,10 +109,10 @@ void add_sack_blocks(Tcb& t, Segment& seg) {
 void emit(Ctx& c, Tcb& t, Segment& seg) {
   if (t.state != TcpState::syn_sent) seg.ack = t.rcv_nxt;
   if (t.negotiated.ts && seg.flag != Segment::Flag::syn) seg.options.emplace_back(our_timestamps(c, t));
-  if (t.negotiated.sack && seg.flag != Segment::Flag::syn && (!t.ooo.empty() || t.dsack_left < t.dsack_right)) {
-    const bool dsack = t.dsack_left < t.dsack_right;
+  if (t.negotiated.sack && seg.flag != Segment::Flag::syn && (!t.ooo.empty() || t.dsack_pending())) {
+    const bool dsack = t.dsack_pending();
     add_sack_blocks(t, seg);
-    if (dsack && t.dsack_left == t.dsack_right) ++c.e.stats.dsacks_sent;
+    if (dsack && !t.dsack_pending()) ++c.e.stats.dsacks_sent;
   }
   t.last_ack_sent = t.rcv_nxt;
   seg.window = advertise_window(t);

@@ -162,8 +162,9 @@ LossState& loss_state(Tcb&);  // made on first use
 // RFC 2883 §4: [left, right) arrived twice; the next ACK reports it first (SACK connections).
 inline void note_dsack(Tcb& t, Seq left, Seq right) {
   if (!t.negotiated.sack || !(left < right)) return;
-  t.dsack_left = left;
-  t.dsack_right = right;
+  TcbRare& r = t.rare.make();
+  r.dsack_left = left;
+  r.dsack_right = right;
 }
 LossAck loss_ack_before(Ctx&, Tcb&, const Segment&, Seq ack);
 void loss_ack_after(Ctx&, Tcb&, const LossAck&, Seq ack, bool was_recovery);

@@ -7,6 +7,7 @@
 // in place.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "utcp/config.hpp"
@@ -36,7 +38,35 @@ namespace detail {
 
 class Engine;  // src/stack/engine.hpp
 
-using NotifyPair = std::shared_ptr<const void>;  // points at a std::pair<N, N>
+// A connection's notifications, refcounted and immutable behind one pointer (a connection
+// holds one: src/core/tcb.hpp's layout rule). The template layer allocates a NotifyHolder<N>
+// (state_impl.hpp) that starts with this header and holds the std::pair<N, N>.
+struct NotifyBlock {
+  mutable std::atomic<std::uint32_t> refs{1};
+  void (*destroy)(const NotifyBlock*) = nullptr;  // deletes the holder
+};
+class NotifyPair {
+ public:
+  NotifyPair() = default;
+  explicit NotifyPair(const NotifyBlock* b) noexcept : b_(b) {}  // takes the block's first reference
+  NotifyPair(const NotifyPair& o) noexcept : b_(o.b_) {
+    if (b_) b_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  NotifyPair(NotifyPair&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+  NotifyPair& operator=(NotifyPair o) noexcept {
+    std::swap(b_, o.b_);
+    return *this;
+  }
+  ~NotifyPair() {
+    // As shared_ptr: the last owner must see every write before it frees.
+    if (b_ && b_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) b_->destroy(b_);
+  }
+  const NotifyBlock* get() const noexcept { return b_; }
+  explicit operator bool() const noexcept { return b_ != nullptr; }
+
+ private:
+  const NotifyBlock* b_ = nullptr;
+};
 using NotifyFactory = std::function<NotifyPair()>;
 
 struct EngineEvent {

@@ -51,8 +51,16 @@ struct StateAccess {
 };
 
 template <class N>
+struct NotifyHolder : NotifyBlock {
+  std::pair<N, N> pair;
+  NotifyHolder(N rcv, N snd) : pair(std::move(rcv), std::move(snd)) {
+    destroy = [](const NotifyBlock* b) { delete static_cast<const NotifyHolder*>(b); };
+  }
+};
+
+template <class N>
 const std::pair<N, N>& notifies_of(const NotifyPair& p) {
-  return *static_cast<const std::pair<N, N>*>(p.get());
+  return static_cast<const NotifyHolder<N>*>(p.get())->pair;
 }
 
 template <class N>
@@ -82,7 +90,7 @@ State<N> empty(std::function<N()> make_notify, std::string id, Config config) {
   detail::NotifyFactory factory = [mk = std::move(make_notify)]() -> detail::NotifyPair {
     N rcv = mk();
     N snd = mk();
-    return std::make_shared<const std::pair<N, N>>(std::move(rcv), std::move(snd));
+    return detail::NotifyPair(new detail::NotifyHolder<N>(std::move(rcv), std::move(snd)));
   };
   return detail::StateAccess::make<N>(detail::engine_new(std::move(factory), std::move(id), config));
 }
