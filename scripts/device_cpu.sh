@@ -5,11 +5,13 @@
 #   - utcp serve: each thread's user + system time (/proc/PID/task/TID/stat), the I/O threads
 #     (one per shard) apart from the connection threads;
 #   - the curls: their user + system time (the shell's `times` for its waited children);
-#   - ksoftirqd/0 and /1, and softirq time (/proc/stat: the forwarding in S and R and the
-#     client's TCP receive run there, charged to no task);
+#   - ksoftirqd/0 and /1; softirq time (the forwarding in S and R, the client's TCP receive)
+#     is shown apart but is inside the times above: this kernel accounts CPU time by ticks
+#     (no CONFIG_IRQ_TIME_ACCOUNTING), so a tick in softirq counts for the task it interrupted,
+#     mostly the utcp I/O thread or curl whose system call raised it;
 #   - the whole machine (/proc/stat: user, system, softirq, idle), from which "everything
 #     else" is what none of the above ran (other processes on the machine).
-# From the download's own CPU per MiB (server + curls + softirq) it prints the most the
+# From the download's own CPU per MiB (server + curls + ksoftirqd) it prints the most the
 # machine's cores could carry, whatever the server's threads.
 # Prints the aggregate rate and a table in cores (CPU seconds per wall second); with PERF=1
 # also `perf record` on the server during the downloads (report in $PERF_OUT, default
@@ -17,6 +19,8 @@
 # and context switches (`perf stat`); with PERF=sched how much of the wall time each I/O
 # thread spent on a CPU, waiting for one, and asleep (`perf sched`).
 # Usage: scripts/device_cpu.sh UTCP_BINARY [THREADS [FLOWS [MB]]]   (extra serve options: SERVE_OPTS)
+#   THREADS "linux": the same downloads from python3's http.server on S (Linux's TCP), for the
+#   same accounting of Linux's server.
 set -euo pipefail
 UTCP=${1:?usage: device_cpu.sh UTCP_BINARY [THREADS [FLOWS [MB]]]}
 threads=${2:-1}
@@ -32,8 +36,20 @@ for c in ip curl ethtool; do command -v $c >/dev/null || skip "$c is missing (sc
 bench_path_setup utcp-dc
 mkdir "$tmp/www"
 head -c "$bytes" /dev/urandom >"$tmp/www/file"
-# shellcheck disable=SC2086
-bench_serve --threads "$threads" -v ${SERVE_OPTS:-}
+if [ "$threads" = linux ]; then
+  # The same downloads from Linux's TCP: python3's http.server on S's own address.
+  ip netns exec "$S" python3 -m http.server --bind 10.82.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
+  utcp_pid=$!
+  pids+=("$utcp_pid")
+  url=http://10.82.0.1:8080/file
+  bench_wait_up "$url"
+  server="python3 http.server (Linux TCP)"
+else
+  # shellcheck disable=SC2086
+  bench_serve --threads "$threads" -v ${SERVE_OPTS:-}
+  url=http://10.81.0.2/file
+  server="serve --threads $threads${SERVE_OPTS:+ $SERVE_OPTS}"
+fi
 hz=$(getconf CLK_TCK)
 
 # Ticks of each thread of the server: "TID NAME TICKS" lines.
@@ -75,7 +91,7 @@ elif [ "${PERF:-0}" = stat ]; then
 fi
 # The curls in a shell of their own, which reports their CPU time with `times`.
 curl_times=$(ip netns exec "$C" bash -c '
-  for i in $(seq '"$flows"'); do curl -sS -f -o /dev/null http://10.81.0.2/file & done
+  for i in $(seq '"$flows"'); do curl -sS -f -o /dev/null '"$url"' & done
   wait
   times' | tail -1)
 t1=$(date +%s.%N)
@@ -124,25 +140,28 @@ read -r u1 n1 s1 i1 w1 q1 sq1 st1 <<<"$m1"
 cores() { awk -v t="$1" -v hz="$hz" -v w="$wall" 'BEGIN { printf "%.2f", t / hz / w }'; }
 busy=$(((u1 + n1 + s1 + q1 + sq1 + st1) - (u0 + n0 + s0 + q0 + sq0 + st0)))
 curl_ticks=$(awk -v s="$curl_s" -v hz="$hz" 'BEGIN { printf "%d", s * hz }')
-other=$((busy - io - conn - curl_ticks - (k1 - k0) - (sq1 - sq0)))
-echo "== $flows x $mb MiB from serve --threads $threads${SERVE_OPTS:+ $SERVE_OPTS}: $(awk -v n="$flows" -v b="$bytes" -v w="$wall" 'BEGIN { printf "%.1f", n * b / w / 1048576 }') MiB/s aggregate, ${wall%.*}.$(cut -d. -f2 <<<"$wall" | cut -c1-2) s"
+other=$((busy - io - conn - curl_ticks - (k1 - k0)))
+echo "== $flows x $mb MiB from $server: $(awk -v n="$flows" -v b="$bytes" -v w="$wall" 'BEGIN { printf "%.1f", n * b / w / 1048576 }') MiB/s aggregate, ${wall%.*}.$(cut -d. -f2 <<<"$wall" | cut -c1-2) s"
 echo "cores used (CPU s per wall s, of $(nproc)):"
-echo "  utcp I/O threads        $(cores "$io")"
-echo "  utcp connection threads $(cores "$conn")   (and the accept loops)"
+if [ "$threads" = linux ]; then
+  echo "  the server process      $(cores "$conn")"
+else
+  echo "  utcp I/O threads        $(cores "$io")"
+  echo "  utcp connection threads $(cores "$conn")   (and the accept loops)"
+fi
 echo "  curl x $flows              $(cores "$curl_ticks")"
 echo "  ksoftirqd               $(cores $((k1 - k0)))"
-echo "  softirq                 $(cores $((sq1 - sq0)))   (forwarding in S and R, the client's TCP receive)"
+echo "  (softirq, inside the above $(cores $((sq1 - sq0))): the forwarding in S and R and the client's TCP receive)"
 echo "  everything else         $(cores "$other")   (other processes on the machine)"
 echo "  idle                    $(cores $((i1 + w1 - i0 - w0)))"
 echo "  machine: user $(cores $((u1 + n1 - u0 - n0))) system $(cores $((s1 - s0))) softirq $(cores $((sq1 - sq0))) irq $(cores $((q1 - q0)))"
-# The download's own work: the server, the curls, and softirq (the router's and S's forwarding
-# and the client's TCP receive run there, charged to no task) with ksoftirqd. Other
-# processes on the machine are left out, so this is the machine's ceiling for this download:
-# its cores divided by the CPU it takes per MiB.
-part=$((p1 - p0 + curl_ticks + (k1 - k0) + sq1 - sq0))
+# The download's own work: the server, the curls and ksoftirqd (the softirq work done on top
+# of them is in their times). Other processes on the machine are left out, so this gives the
+# machine's ceiling for this download: its cores divided by the CPU it takes per MiB.
+part=$((p1 - p0 + curl_ticks + (k1 - k0)))
 rate=$(awk -v n="$flows" -v b="$bytes" -v w="$wall" 'BEGIN { printf "%.1f", n * b / w / 1048576 }')
 echo "  the download's own work  $(cores "$part") cores: $(awk -v t="$part" -v hz="$hz" -v r="$rate" -v w="$wall" 'BEGIN { printf "%.2f", t / hz / (r * w) * 1000 }') CPU ms per MiB, so at most $(awk -v t="$part" -v hz="$hz" -v r="$rate" -v w="$wall" -v c="$(nproc)" 'BEGIN { printf "%.0f", c / (t / hz / (r * w)) }') MiB/s on $(nproc) cores"
-echo "  connections per shard: $(awk '/^accepted / { k = "0"; if (match($0, /shard [0-9]+/)) k = substr($0, RSTART + 6, RLENGTH - 6); n[k]++ }
+[ "$threads" = linux ] || echo "  connections per shard: $(awk '/^accepted / { k = "0"; if (match($0, /shard [0-9]+/)) k = substr($0, RSTART + 6, RLENGTH - 6); n[k]++ }
   END { for (k in n) printf "shard %s: %d  ", k, n[k] }' "$tmp/serve.log")"
 echo "RESULT device_cpu_threads${threads}_${flows}flows_mibps $(awk -v n="$flows" -v b="$bytes" -v w="$wall" 'BEGIN { printf "%.1f", n * b / w / 1048576 }')"
 echo "RESULT device_cpu_threads${threads}_${flows}flows_io_cores $(cores "$io")"
