@@ -7,6 +7,7 @@
 //
 // --tcp-options on: both stacks offer timestamps and SACK (RFC 7323, RFC 2018), as the host
 // layer does; every segment then carries the timestamp option (off: Config{}, bare segments).
+// Every mode takes it, connect and memory included.
 //
 // user     the user's pattern through the public API, glibc's malloc as it comes: each round
 //          send() offers the next 1 MiB (the stack takes what its buffer has room for), every
@@ -285,7 +286,7 @@ void report_bulk(const char* key, std::size_t n, std::uint64_t bytes) {
 }
 
 void report_connect(std::uint64_t count) {
-  Pair p;
+  Pair p(g_config, g_config);
   const std::uint64_t allocs0 = allocations();
   const double w0 = wall_seconds(), c0 = cpu_seconds();
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -307,7 +308,7 @@ void report_memory(std::uint64_t count) {
   malloc_trim(0);
   const std::uint64_t rss0 = resident_bytes();
   const std::size_t heap0 = mallinfo2().uordblks;
-  Pair p;
+  Pair p(g_config, g_config);
   const double c0 = cpu_seconds();
   for (std::uint64_t i = 0; i < count; ++i) p.open(i);
   const double cpu = cpu_seconds() - c0;
