@@ -259,7 +259,15 @@ void ByteQueue::drop_front(std::size_t n) {
       --rep_->count;
       n -= len;
     } else {
-      p.bytes = p.bytes.sub(n, len - n);
+      if (p.bytes.second_.len == 0) {
+        // One slice: its start moves on in place, the reference to its block moved along.
+        auto& f = p.bytes.first_;
+        const std::byte* at = f.bytes.get() + n;
+        f.bytes = std::shared_ptr<const std::byte>(std::move(f.bytes), at);
+        f.len -= static_cast<std::uint32_t>(n);
+      } else {
+        p.bytes = p.bytes.sub(n, len - n);
+      }
       p.start += n;
       n = 0;
     }

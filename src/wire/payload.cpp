@@ -198,6 +198,16 @@ std::byte Payload::at(std::size_t i) const {
 }
 
 Payload Payload::sub(std::size_t off, std::size_t len) const {
+  if (second_.len == 0) {
+    // One slice (every segment the send queue cuts from within one piece): its view, aliasing
+    // the same owner.
+    off = std::min<std::size_t>(off, first_.len);
+    len = std::min<std::size_t>(len, first_.len - off);
+    Payload p;
+    if (len == 0) return p;
+    p.first_ = {std::shared_ptr<const std::byte>(first_.bytes, first_.bytes.get() + off), static_cast<std::uint32_t>(len)};
+    return p;
+  }
   const std::size_t total = size();
   off = std::min(off, total);
   len = std::min(len, total - off);
