@@ -115,6 +115,10 @@ void utcp_host_set_time(utcp_host* h, uint64_t now_ns) {
   h->host->set_time(now_ns);
 }
 
+void utcp_host_set_clock(utcp_host* h, uint64_t now_ns) {
+  h->host->set_clock(now_ns);
+}
+
 int64_t utcp_host_next_deadline(utcp_host* h) {
   const auto d = h->host->next_deadline();
   return d ? static_cast<int64_t>(*d) : -1;

@@ -164,6 +164,11 @@ void Host::set_time(std::uint64_t now_ns) {
   wake_if_due();
 }
 
+void Host::set_clock(std::uint64_t now_ns) {
+  Lock lk(mu_);
+  if (now_ns > now_ns_) now_ns_ = now_ns;
+}
+
 void Host::run_timers() {
   const auto due = utcp::next_deadline(stack_);
   if (!due || *due > instant()) return;

@@ -79,6 +79,7 @@ class Host {
 
   // ---- the network side ----
   void set_time(std::uint64_t now_ns);
+  void set_clock(std::uint64_t now_ns);  // set_time without running timers or waking waiters
   std::optional<std::uint64_t> next_deadline();
   std::uint64_t now();
   SysResult<void> input(std::span<const std::byte> datagram);  // EINVAL: dropped by the IP layer

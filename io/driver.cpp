@@ -136,25 +136,38 @@ void Driver::drain_output(std::uint64_t now) {
   }
 }
 
-bool Driver::step(std::uint64_t now) {
+// One pass. Packets first, timers after: what already waits in the device (ACKs among it)
+// reaches the stack before any timer runs, so a timer that fell due meanwhile does not fire on
+// a state those packets change (a retransmission timeout the ACK would have restarted, a paced
+// send before the ACK that frees its window). Each frame gets its own clock reading: a batch
+// can take hundreds of microseconds (every output it triggers is a write that runs the
+// kernel's forwarding path), and one reading for all of it made the RTT of data sent and
+// acknowledged within the batch zero, and made pacing see no time pass.
+bool Driver::step() {
   kicked_.store(false);
-  utcp_host_set_time(host_, now);
-  auto sink_in = [this, now](std::span<const std::byte> p) { to_host(p, now); };
-  in_.release(now, sink_in);
-  out_.release(now, [this](std::span<const std::byte> p) { to_tun(p); });
-  drain_output(now);
+  std::uint64_t now = monotonic_ns();
+  utcp_host_set_clock(host_, now);
+  in_.release(now, [this, now](std::span<const std::byte> p) { to_host(p, now); });
 
   alignas(8) static thread_local std::array<std::byte, max_frame> buf;
+  bool more = true;  // a full batch: more may be waiting
   for (int i = 0; i < batch; ++i) {
     auto n = tun_.read(buf);
     if (!n || *n == 0) {
-      publish_impairment();
-      return false;
+      more = false;
+      break;
     }
+    now = monotonic_ns();
+    utcp_host_set_clock(host_, now);
     from_tun(std::span<const std::byte>(buf.data(), *n), now);
   }
+
+  now = monotonic_ns();
+  utcp_host_set_time(host_, now);  // the timers now due
+  out_.release(now, [this](std::span<const std::byte> p) { to_tun(p); });
+  drain_output(now);
   publish_impairment();
-  return true;  // more may be waiting
+  return more;
 }
 
 void Driver::publish_impairment() {
@@ -186,10 +199,10 @@ void Driver::run() {
       }
     }
     counters_.wakeups.fetch_add(1, std::memory_order_relaxed);
-    more = step(monotonic_ns());
+    more = step();
   }
   // Whatever the last socket calls queued (a FIN, an RST) still goes out.
-  step(monotonic_ns());
+  step();
 }
 
 DriverCounters Driver::counters() const {

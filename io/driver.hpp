@@ -57,7 +57,7 @@ class Driver {
 
  private:
   void run();
-  bool step(std::uint64_t now);  // one pass: timers, impaired releases, input, output
+  bool step();  // one pass: impaired releases, input, timers, output; true: more input may wait
   void drain_output(std::uint64_t now);
   void from_tun(std::span<const std::byte> frame, std::uint64_t now);
   void to_host(std::span<const std::byte> packet, std::uint64_t now);

@@ -61,6 +61,10 @@ void utcp_host_free(utcp_host *h);
 /* Host time in nanoseconds; starts at 0, monotonic (an earlier time is ignored). Runs every
  * timer now due and wakes the waiters whose timeouts passed. */
 void utcp_host_set_time(utcp_host *h, uint64_t now_ns);
+/* Moves host time forward as utcp_host_set_time does, but runs no timer and wakes no waiter:
+ * for a driver that stamps each packet it hands in with the time it read it, and runs the
+ * timers (utcp_host_set_time) once the packets already waiting are in. */
+void utcp_host_set_clock(utcp_host *h, uint64_t now_ns);
 /* The earliest armed timer in ns, or -1 when nothing is armed. */
 int64_t utcp_host_next_deadline(utcp_host *h);
 

@@ -103,10 +103,7 @@ void Bbr::update_latest_delivery_signals(const Ctx& c) {
 void Bbr::update_congestion_signals(Ctx& c) {
   // BBRUpdateCongestionSignals.
   update_max_bw(c);
-  if (c.rs.rtt) {
-    last_rtt_ = *c.rs.rtt;
-    round_min_rtt_ = std::min(round_min_rtt_, *c.rs.rtt);
-  }
+  if (c.rs.rtt) round_min_rtt_ = std::min(round_min_rtt_, *c.rs.rtt);
   delivered_in_round_ += c.rs.newly_acked;
   lost_in_round_ += c.rs.newly_lost;
   if (c.rs.newly_lost > 0) {
@@ -115,7 +112,7 @@ void Bbr::update_congestion_signals(Ctx& c) {
   }
   if (!loss_round_start_) return;  // wait for the end of the round trip
   // Deviation (docs/deviations.md): the round's loss is congestion only if a queue stood all
-  // round long (its lowest RTT above min_rtt by an eighth); random loss on a path with an
+  // round long (its lowest RTT above min_rtt: standing_queue); random loss on a path with an
   // empty queue leaves the model alone.
   round_queued_ = queued(round_min_rtt_);
   check_startup_high_loss();
@@ -123,6 +120,7 @@ void Bbr::update_congestion_signals(Ctx& c) {
   loss_in_round_ = false;
   loss_events_in_round_ = 0;
   lost_in_round_ = delivered_in_round_ = 0;
+  prev_round_min_rtt_ = round_min_rtt_;
   round_min_rtt_ = Duration::max();
 }
 
@@ -274,8 +272,10 @@ bool Bbr::adapt_upper_bounds(Ctx& c) {
 }
 
 bool Bbr::check_inflight_too_high(Instant now, Rng& rng, const RateSample& rs) {
-  // CheckInflightTooHigh (with the queue condition of the deviation above, on this ACK's RTT).
-  if (!inflight_too_high(rs) || !queued(rs.rtt.value_or(last_rtt_))) return false;
+  // CheckInflightTooHigh, with the queue condition of the deviation above on the lowest RTT
+  // of this round and the last (a standing queue raises them all; a burst or a late wakeup of
+  // the host raises single samples).
+  if (!inflight_too_high(rs) || !queued(recent_min_rtt())) return false;
   if (bw_probe_samples_) handle_inflight_too_high(now, rng, rs);
   return true;
 }
@@ -298,7 +298,7 @@ void Bbr::on_lost(const RateStamp& p, std::uint32_t size, const DeliveryRate& dr
   rs.tx_in_flight = p.tx_in_flight;
   rs.lost = dr.total_lost() - p.lost;
   rs.is_app_limited = p.is_app_limited;
-  if (!inflight_too_high(rs) || !queued(last_rtt_)) return;
+  if (!inflight_too_high(rs) || !queued(recent_min_rtt())) return;
   // BBRInflightHiFromLostPacket: the inflight at which the loss rate crossed the threshold.
   const double inflight_prev = static_cast<double>(rs.tx_in_flight) - size;
   const double lost_prev = static_cast<double>(rs.lost) - size;
@@ -586,8 +586,19 @@ void Bbr::restore_cwnd() {
 
 // ---- helpers ----
 
+bool standing_queue(Duration min_rtt, Duration rtt, std::uint32_t quantum, std::uint64_t bw) {
+  if (min_rtt == Duration::max() || rtt == Duration::max()) return false;
+  Duration floor = min_rtt / 8;
+  if (bw > 0) {
+    const auto burst = std::chrono::duration_cast<Duration>(
+        std::chrono::nanoseconds(std::uint64_t{quantum} * 1'000'000'000u / bw));
+    floor = std::max(floor, burst);
+  }
+  return rtt > min_rtt + floor;
+}
+
 bool Bbr::queued(Duration rtt) const {
-  return min_rtt_ != Duration::max() && rtt != Duration::max() && rtt > min_rtt_ + min_rtt_ / 8;
+  return standing_queue(min_rtt_, rtt, send_quantum_, bw_);
 }
 
 bool Bbr::inflight_too_high(const RateSample& rs) {

@@ -44,6 +44,15 @@ class MaxBwFilter {
   std::uint64_t slot_[2] = {0, 0};  // [previous cycle, current cycle]
 };
 
+// Deviation (docs/deviations.md, "loss as a congestion signal"): whether an RTT shows a
+// standing queue, so that loss counts as congestion. It must exceed `min_rtt` by an eighth of
+// it, and by more than `quantum` bytes take at `bw` bytes per second: the model allows a
+// quantum's burst (BBRQuantizationBudget), and the delay that burst adds in front of the
+// bottleneck is not a standing queue. On a fast, short path (the TUN router: 20 us, 64 KiB at
+// 280 MB/s take 234 us) the eighth alone reads every burst, and every late wakeup of the host,
+// as one. No estimate yet (either Duration::max()): no queue.
+bool standing_queue(Duration min_rtt, Duration rtt, std::uint32_t quantum, std::uint64_t bw);
+
 // What one ACK tells BBR, besides the connection's DeliveryRate.
 struct BbrAck {
   Instant now{};
@@ -132,7 +141,8 @@ class Bbr {
   void update_probe_bw_cycle_phase(Ctx&);
   bool adapt_upper_bounds(Ctx&);  // false when it left ProbeBW
   static bool inflight_too_high(const RateSample&);
-  bool queued(Duration rtt) const;  // a standing queue: rtt above min_rtt by an eighth
+  bool queued(Duration rtt) const;  // standing_queue with the model's min_rtt, quantum and bw
+  Duration recent_min_rtt() const { return std::min(round_min_rtt_, prev_round_min_rtt_); }
   bool check_inflight_too_high(Instant now, Rng&, const RateSample&);
   void handle_inflight_too_high(Instant now, Rng&, const RateSample&);
   void probe_inflight_hi_upward(const Ctx&);
@@ -200,7 +210,8 @@ class Bbr {
   bool loss_round_start_ = false, loss_in_round_ = false;
   std::uint32_t loss_events_in_round_ = 0;
   std::uint64_t lost_in_round_ = 0, delivered_in_round_ = 0;
-  Duration round_min_rtt_ = Duration::max(), last_rtt_ = Duration::max();
+  // The lowest RTT samples of the round so far and of the last round (the queue condition).
+  Duration round_min_rtt_ = Duration::max(), prev_round_min_rtt_ = Duration::max();
   bool round_queued_ = false;
 
   // Startup's full-pipe estimate.

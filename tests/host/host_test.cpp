@@ -1,5 +1,7 @@
 // The host as a whole: configuration, time, output queue, determinism, entropy, IPv6, and
 // the receive buffer counted against the advertised window.
+#include "host.hpp"
+
 #include <fcntl.h>
 
 #include "net.hpp"
@@ -51,6 +53,44 @@ TEST(HostTime, DeadlinesAndMonotonicTime) {
   EXPECT_EQ(utcp_host_next_deadline(net.a), static_cast<std::int64_t>(3 * sec));
   EXPECT_EQ(utcp_host_output(net.a, buf.data(), buf.size()), -1);
   EXPECT_EQ(errno, EAGAIN);
+}
+
+TEST(HostTime, SetClockRunsNoTimer) {
+  // utcp_host_set_clock moves time past the SYN's retransmission deadline (1 s), but only
+  // utcp_host_set_time runs the timer: a driver hands in what already waits first.
+  Net net;
+  const int c = utcp_socket(net.a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  socklen_t len = 0;
+  sockaddr_storage dst = net.addr_b(80, &len);
+  ASSERT_EQ(utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&dst), len), -1);
+  std::vector<std::byte> buf(100);
+  EXPECT_GT(utcp_host_output(net.a, buf.data(), buf.size()), 0);  // the SYN
+  utcp_host_set_clock(net.a, 3 * sec / 2);
+  EXPECT_EQ(utcp_host_output(net.a, buf.data(), buf.size()), -1);  // no retransmission yet
+  EXPECT_EQ(utcp_host_next_deadline(net.a), static_cast<std::int64_t>(sec));
+  utcp_host_set_clock(net.a, sec);  // earlier: ignored, as by set_time
+  utcp_host_set_time(net.a, 3 * sec / 2);
+  EXPECT_GT(utcp_host_output(net.a, buf.data(), buf.size()), 0);  // now the SYN again
+  EXPECT_EQ(utcp_host_next_deadline(net.a), static_cast<std::int64_t>(3 * sec / 2 + 2 * sec));
+}
+
+TEST(HostTime, SetClockStampsTheInputThatFollows) {
+  // The SYN leaves at 0; the SYN-ACK is handed in after set_clock(7 ms): the handshake's RTT
+  // sample is 7 ms (a driver reading each packet's time as it reads the packet).
+  Net net;
+  const int l = utcp_socket(net.b, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  socklen_t len = 0;
+  sockaddr_storage own = net.addr_b(80, &len);
+  ASSERT_EQ(utcp_bind(net.b, l, reinterpret_cast<sockaddr*>(&own), len), 0);
+  ASSERT_EQ(utcp_listen(net.b, l, 4), 0);
+  const int c = utcp_socket(net.a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_EQ(utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&own), len), -1);
+  utcp_host_set_clock(net.a, 7'000'000);
+  net.pump();
+  const auto info = unwrap(net.a).conn_info(c);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->state, TcpState::established);
+  EXPECT_EQ(info->srtt, std::chrono::milliseconds(7));
 }
 
 TEST(HostOutput, TooSmallBufferKeepsThePacket) {

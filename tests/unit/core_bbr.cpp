@@ -97,6 +97,21 @@ TEST(CoreBbrFilter, MinRttTakesLowerSamplesAtOnceAndHigherOnesAfterTenSeconds) {
   EXPECT_EQ(b.min_rtt(), 60ms);  // 30 ms expired: the minimum of the last 5 s window
 }
 
+TEST(CoreBbrFilter, StandingQueueNeedsAnEighthOfMinRttAndMoreThanAQuantumsTime) {
+  // A slow, long path (10 Mbit/s, 40 ms, a quantum of 2 kB takes 1.6 ms): the eighth (5 ms)
+  // decides.
+  EXPECT_FALSE(standing_queue(40ms, 45ms, 2000, 1'250'000));
+  EXPECT_TRUE(standing_queue(40ms, 45ms + 1us, 2000, 1'250'000));
+  // A fast, short one (the TUN router: 20 us, 64 KiB at 280 MB/s take 234 us): the eighth is
+  // 2.5 us, the quantum's burst decides.
+  EXPECT_FALSE(standing_queue(20us, 200us, 65536, 280'000'000));
+  EXPECT_TRUE(standing_queue(20us, 260us, 65536, 280'000'000));
+  // No bandwidth estimate yet: the eighth alone. No RTT: no queue.
+  EXPECT_TRUE(standing_queue(20us, 23us, 65536, 0));
+  EXPECT_FALSE(standing_queue(Duration::max(), 1s, 65536, 280'000'000));
+  EXPECT_FALSE(standing_queue(20us, Duration::max(), 65536, 280'000'000));
+}
+
 TEST(CoreBbrFilter, InitialPacingRateIsTheStartupGainOverTheHandshakeRtt) {
   // BBRInitPacingRate: 2.77 x InitialCwnd / SRTT = 2.77 x 10,000 B / 10 ms = 2,770,000 B/s.
   Bbr b;
@@ -125,6 +140,9 @@ class Path {
   // Drops the segment of index i sent now when this says so.
   std::function<bool(std::uint32_t i, const Bbr&)> drop = [](std::uint32_t, const Bbr&) { return false; };
   std::uint32_t app_segments = 0xffff'ffff;  // what the application has to send
+  // Delay added to the ACK of segment i on its way back (a host that reads its input late):
+  // the ACKs behind it wait too, as in the host's queue.
+  std::function<Duration(std::uint32_t i)> ack_delay = [](std::uint32_t) { return Duration::zero(); };
 
   void run_for(Duration d) { run_until(now + d); }
   void run_until(Instant end) {
@@ -193,7 +211,9 @@ class Path {
       // one propagation delay later.
       const Duration serialization{static_cast<std::int64_t>(1e9 * S / static_cast<double>(rate_))};
       link_free_ = std::max(now, link_free_) + serialization;
-      acks_.emplace_back(link_free_ + base_rtt_, next_);
+      acks_.emplace_back(
+          std::max(link_free_ + base_rtt_ + ack_delay(next_), acks_.empty() ? t0 : acks_.back().first),
+          next_);
     }
     ++next_;
     if (next_ >= app_segments) dr.check_app_limited(true, board.pipe(), bbr.cwnd, false);
@@ -369,14 +389,21 @@ TEST(CoreBbrStates, ProbeRttEveryFiveSecondsAtHalfTheBdpForTwoHundredMs) {
 }
 
 TEST(CoreBbrStates, LossAboveTwoPercentInUpSetsInflightHiAndGoesDown) {
-  // Every 20th segment sent in ProbeBW_UP is dropped (5 %): the probe ends at once and
-  // inflight_hi bounds the window.
+  // Every 20th segment sent in ProbeBW_UP is dropped (5 %) at a queue the probe builds: the
+  // probe ends early and inflight_hi bounds the window.
+  Path lossless(kRate, kRtt);
+  lossless.run_for(6s);
+  const Instant lossless_up = *lossless.first(State::probe_bw_up);
+  const Duration lossless_probe = *lossless.first(State::probe_bw_down, lossless_up) - lossless_up;
   Path p(kRate, kRtt);
   p.drop = [](std::uint32_t i, const Bbr& b) { return b.state() == State::probe_bw_up && i % 20 == 0; };
   p.run_for(6s);
   const Instant up = *p.first(State::probe_bw_up);
   const Instant down = *p.first(State::probe_bw_down, up);
-  EXPECT_LT(down - up, 3 * kRtt);  // before the three rounds of a lossless probe
+  // Before a lossless probe would end (here 148 against 156 ms): the queue condition reads the
+  // lowest RTT of this round and the last, so the loss counts once the queue the probe builds
+  // has stood a round (it ended within 3 rounds while a single ACK's RTT was enough).
+  EXPECT_LT(down - up, lossless_probe);
   EXPECT_NE(p.bbr.inflight_hi(), Bbr::infinite);
   EXPECT_LE(p.bbr.inflight_hi(), 2 * p.bdp());
   EXPECT_GE(p.bbr.inflight_hi(), p.bdp() / 2);
