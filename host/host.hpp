@@ -1,8 +1,8 @@
 // The host layer: a mutable, thread-safe, socket-shaped façade over one core State.
 //
 // One Host owns one stack and one IP address. Every public call takes the host's mutex;
-// blocking calls wait on its condition variable, which a change that may end a wait
-// broadcasts (not every segment: see wake_due_).
+// blocking calls wait on a condition variable (their socket's, or the host's for a poll of
+// several fds) that a change which may end the wait notifies (not every segment: see wake_due_).
 // Results follow POSIX: a value, or an errno (std::unexpected(E...)); the C ABI in
 // utcp/posix.h turns the errno into `return -1` with errno set. docs/HOST.md describes it.
 #pragma once
@@ -33,8 +33,8 @@
 
 namespace utcp::host {
 
-// The core's notification type: an id per notify. The host wakes every waiter on any
-// change (one condition variable), so it only needs the events, not the notifies.
+// The core's notification type: an id per notify. The host wakes waiters from what it sees
+// change (events, segments of a socket's flow), so it only needs the events, not the notifies.
 using Notify = std::uint32_t;
 using Stack = State<Notify>;
 
