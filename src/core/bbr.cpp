@@ -751,6 +751,8 @@ void BbrFlow::on_ack(const AckEvent& e) {
   a.smss = e.smss;
   a.cwnd_limited = e.cwnd_limited;
   s->model.cwnd = cwnd;
+  s->ack_delivered = rs.newly_acked;
+  s->ack_at = e.now;
   s->model.on_ack(a, s->dr, s->rng);
   // "Modulating cwnd in loss recovery": packet conservation for the first round only.
   if (s->model.in_recovery() && s->model.round_count() > s->recovery_round) s->model.on_recovery_round();
@@ -772,7 +774,15 @@ void BbrFlow::on_sacked(Seq begin, Seq end, Instant now) {
 void BbrFlow::on_congestion(const LossEvent& e) {
   ensure_started(e.smss, e.now, std::nullopt);
   s->model.cwnd = cwnd;
-  s->model.on_recovery_start(e.flight, 0, e.smss);
+  // BBROnEnterFastRecovery: cwnd = C.inflight + max(rs.newly_acked, 1 SMSS), the newly_acked
+  // of the ACK that found the loss (its on_ack came just before, at the same time; a loss
+  // found without a delivering ACK, as by a duplicate ACK without SACK, adds nothing). With 0 here, an ACK that SACKed most of the flight left a
+  // window of one segment: only the retransmission went out, and if it or its ACK was lost
+  // (3 % each on the router path) nothing else came back before the RTO (issue 17).
+  const std::uint64_t newly_acked = s->ack_at == e.now ? s->ack_delivered : 0;
+  s->ack_delivered = 0;
+  s->model.on_recovery_start(
+      e.flight, static_cast<std::uint32_t>(std::min<std::uint64_t>(newly_acked, 0xffff'ffffu)), e.smss);
   s->recovery_round = s->model.round_count();
   cwnd = s->model.cwnd;
 }

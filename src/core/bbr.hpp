@@ -272,6 +272,10 @@ struct BbrFlow {
     std::vector<Sent> sent;
     std::size_t head = 0;
     std::uint64_t recovery_round = 0;  // the model's round count when recovery started
+    // The latest ACK's rs.newly_acked (cumulatively ACKed and SACKed) and its time: the ACK
+    // whose loss marks start recovery comes just before on_congestion.
+    std::uint64_t ack_delivered = 0;
+    Instant ack_at{};
     bool started = false;
   };
 

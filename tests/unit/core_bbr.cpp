@@ -481,6 +481,38 @@ TEST(CoreBbrRecovery, ConservationOnEntryAndTheWindowRestoredOnExit) {
   EXPECT_EQ(p.bbr.cwnd, before);
 }
 
+TEST(CoreBbrRecovery, EntryKeepsWhatTheLossFindingAckDelivered) {
+  // BbrFlow (the connection's side): 20 segments out, the first lost, the other 19 SACKed by
+  // one ACK whose loss marks then start recovery with nothing else in flight (pipe 0). The
+  // window is C.inflight + max(rs.newly_acked, 1 SMSS) = 19 segments (draft "Modulating cwnd
+  // in loss recovery"), room for the retransmission and new data, not one segment.
+  BbrFlow f;
+  f.init(10 * S);
+  f.start(S, t0, 10ms, 1);
+  for (std::uint32_t i = 0; i < 20; ++i) f.on_send(t0, at(i), S, i * S, S, 10ms);
+  const Instant now = t0 + 10ms;
+  f.on_sacked(at(1), at(20), now);
+  AckEvent e;
+  e.now = now;
+  e.ack = at(0);
+  e.snd_nxt = at(20);
+  e.flight = 20 * S;
+  e.smss = S;
+  e.srtt = 10ms;
+  e.sack = true;
+  e.pipe = S;
+  f.on_ack(e);
+  f.on_congestion(LossEvent{now, 0, S});
+  EXPECT_TRUE(f.model().in_recovery());
+  EXPECT_EQ(f.cwnd, 19 * S);
+  // A loss found later, with no ACK of its own at that time: one segment.
+  BbrFlow g;
+  g.init(10 * S);
+  g.start(S, t0, 10ms, 1);
+  g.on_congestion(LossEvent{now, 0, S});
+  EXPECT_EQ(g.cwnd, S);
+}
+
 TEST(CoreBbrRecovery, TimeoutLeavesOneSegmentUntilRecovered) {
   Path p(kRate, kRtt);
   p.run_for(2s);
