@@ -252,7 +252,7 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
     // RFC 6675 / RFC 6937: in SACK recovery NextSeg and PRR decide, not the loop below.
     if (t.loss && t.cc.in_recovery()) sent_any = send_recovery(c, t, pacer, force);
     else for (;;) {
-      loss_skip_sacked(t);
+      if (t.loss) loss_skip_sacked(t);
       const Seq start = t.data_start();
       const auto queued = static_cast<std::uint32_t>(t.sndq.size());
       const std::uint32_t off = t.snd_nxt - start;

@@ -44,7 +44,7 @@ void loss_record_sent(Ctx& c, Tcb& t, Seq begin, std::uint32_t len) {
 void loss_skip_sacked(Tcb& t) {
   // RFC 6675 §5.1: after a timeout the go-back resends only what the peer has not SACKed
   // since (the timeout itself forgot the older blocks, RFC 2018 §8).
-  if (!t.loss) return;
+  if (!t.loss || t.loss->board.sacked_bytes() == 0) return;  // nothing SACKed: nothing to skip
   const Scoreboard& b = t.loss->board;
   for (std::size_t i = b.find(t.snd_nxt); i < b.size() && b[i].is(SentSegment::sacked); ++i) t.snd_nxt = b[i].end;
 }
