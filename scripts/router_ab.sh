@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Interleaved A/B of utcp builds against Linux bbr on the lossy router path (bench_router.sh's
+# path; issue 17): one `utcp serve --cc bbr` per build, each on its own TUN device and subnet,
+# and python3's http.server with the kernel's bbr; each round downloads 32 MiB once from every
+# server in turn, with tcpdump (headers) on the client's veth. Then, per download: its rate, its
+# duration, the gaps of more than 100 ms in the client's packets (retransmission timeouts: 200
+# ms each) and the time outside them; per server: the median rate and the gaps per download.
+#
+#   scripts/router_ab.sh OUTDIR LOSS_PER_MILLE ROUNDS NAME=UTCP_BINARY [NAME=UTCP_BINARY ...]
+#
+# Needs root, nftables, curl, tcpdump, tshark. OUTDIR keeps runs.txt (round, server, MiB/s,
+# client port, load average), per.txt (the per-download lines) and the capture.
+set -euo pipefail
+out=${1:?usage: router_ab.sh OUTDIR LOSS_PER_MILLE ROUNDS NAME=UTCP ...}
+l=${2:?LOSS_PER_MILLE}
+rounds=${3:?ROUNDS}
+shift 3
+[ $# -ge 1 ] || { echo "router_ab.sh: no build given" >&2; exit 2; }
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+. "$(dirname "$0")/bench_path.sh"
+[ "$(id -u)" = 0 ] || skip "not root (namespaces, nftables and a TUN device)"
+for c in ip curl nft tcpdump tshark python3; do command -v $c >/dev/null || skip "$c is missing"; done
+
+bench_path_setup utcp-ab
+ip netns exec "$R" nft add table inet lossy
+ip netns exec "$R" nft add chain inet lossy forward '{ type filter hook forward priority 0; policy accept; }'
+[ "$l" = 0 ] || ip netns exec "$R" nft add rule inet lossy forward numgen random mod 1000 '<' "$l" drop
+mkdir "$tmp/www"
+head -c $((32 * 1048576)) /dev/urandom >"$tmp/www/file"
+ip netns exec "$S" sysctl -qw net.ipv4.tcp_congestion_control=bbr
+ip netns exec "$S" python3 -m http.server --bind 10.82.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
+pids+=("$!")
+bench_wait_up http://10.82.0.1:8080/file
+
+names=() urls=() k=0
+for spec in "$@"; do
+  name=${spec%%=*} bin=${spec#*=}
+  k=$((k + 1))
+  net=10.9$k.0
+  ip netns exec "$S" "$bin" serve --tun "ut$k" --ip $net.2 --kernel-ip $net.1/24 --port 80 --app http \
+    --root "$tmp/www" --cc bbr >"$tmp/serve.log" 2>&1 &
+  pids+=("$!")
+  ip -n "$R" route add $net.0/24 via 10.82.0.1
+  bench_wait_up "http://$net.2/file"
+  names+=("$name") urls+=("http://$net.2/file")
+done
+names+=(linux) urls+=(http://10.82.0.1:8080/file)
+
+ip netns exec "$C" tcpdump -i vc -s 80 -w "$out/client.pcap" -n tcp >/dev/null 2>"$out/tcpdump.log" &
+td=$!
+pids+=("$td")
+sleep 1
+: >"$out/runs.txt"
+for r in $(seq "$rounds"); do
+  for k in "${!names[@]}"; do
+    res=$(ip netns exec "$C" curl -sS -f -m 120 -o /dev/null -w '%{speed_download} %{local_port}' "${urls[$k]}" ||
+      echo "0 0")
+    echo "$r ${names[$k]} $res $(cut -d' ' -f1 /proc/loadavg)" >>"$out/runs.txt"
+  done
+done
+sleep 0.5
+kill -INT "$td"
+wait "$td" || true
+
+tshark -r "$out/client.pcap" -T fields -e frame.time_relative -e tcp.dstport -e tcp.srcport 2>/dev/null >"$tmp/all.tsv"
+while read -r r name rate port load; do
+  awk -F'\t' -v p="$port" -v n="$name" -v rate="$rate" -v r="$r" -v load="$load" '
+    ($2 == p || $3 == p) { if (!s) s = $1; if (prev && $1 - prev > 0.1) { g++; gs += $1 - prev }; prev = $1 }
+    END { printf "%s %s %.1f MiB/s, %.3f s, gaps %d (%.3f s), outside them %.3f s, load %s\n",
+                 r, n, rate / 1048576, prev - s, g, gs, prev - s - gs, load }' "$tmp/all.tsv"
+done <"$out/runs.txt" >"$out/per.txt"
+cat "$out/per.txt"
+for n in "${names[@]}"; do
+  awk -v n="$n" '$2 == n { print $3, $8 }' "$out/per.txt" | sort -n |
+    awk -v n="$n" '{ v[NR] = $1; g += $2 } END {
+      printf "%s: %d downloads, median %.1f MiB/s, %.2f gaps per download\n", n, NR,
+             (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, g / NR }'
+done
