@@ -59,6 +59,16 @@ class Engine {
   Instant challenge_window{};
   std::uint32_t challenge_count = 0;
 
+  // FlowTable::hash of the flow the last segment arrived on: a stream's segments arrive on
+  // one flow after another, and comparing a Flow costs less than hashing it.
+  std::uint64_t segment_flow_hash(const Flow& f) {
+    if (!(last_flow_ && *last_flow_ == f)) {
+      last_flow_ = f;
+      last_flow_hash_ = FlowTable::hash(f);
+    }
+    return last_flow_hash_;
+  }
+
   const Config& cfg() const { return *config; }
   std::uint64_t& by_state(TcpState s) { return stats.connections_by_state[static_cast<std::size_t>(s)]; }
 
@@ -72,6 +82,10 @@ class Engine {
   void retire(const Flow& flow, Tcb& t, bool dropped);
   // The embryonic connection stops counting against its listener.
   void leave_backlog(const Flow& flow, Tcb& t);
+
+ private:
+  std::optional<Flow> last_flow_;  // segment_flow_hash's memo
+  std::uint64_t last_flow_hash_ = 0;
 };
 
 // One step on one connection: what every rule needs besides the Tcb.
