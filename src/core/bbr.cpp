@@ -29,6 +29,7 @@ constexpr Duration kProbeRttDuration = 200ms;     // ProbeRTTDuration
 constexpr Duration kProbeRttInterval = 5s;        // ProbeRTTInterval
 constexpr Duration kMinRttFilterLen = 10s;        // MinRTTFilterLen
 constexpr std::uint64_t kMaxRenoRounds = 63;
+constexpr std::uint64_t kExtraAckedFilterLen = 10;  // BBRExtraAckedFilterLen, round trips
 
 std::uint64_t scaled(std::uint64_t v, double gain) {
   return static_cast<std::uint64_t>(static_cast<double>(v) * gain);
@@ -56,7 +57,7 @@ void Bbr::init(std::uint32_t iw, std::uint32_t smss, Instant now, std::optional<
   smss_ = smss;
   cwnd = initial_cwnd_ = iw;
   min_rtt_ = srtt.value_or(Duration::max());
-  min_rtt_stamp_ = probe_rtt_min_stamp_ = now;
+  min_rtt_stamp_ = probe_rtt_min_stamp_ = extra_acked_interval_start_ = now;
   // BBRInitPacingRate: nominal bandwidth = InitialCwnd / (SRTT, or 1 ms).
   const Duration rtt = srtt.value_or(1ms) > Duration::zero() ? srtt.value_or(1ms) : 1ms;
   const double nominal = static_cast<double>(iw) * 1e9 / static_cast<double>(rtt.count());
@@ -74,6 +75,7 @@ void Bbr::on_ack(const BbrAck& a, DeliveryRate& dr, Rng& rng) {
   // BBRUpdateModelAndState.
   update_latest_delivery_signals(c);
   update_congestion_signals(c);
+  update_ack_aggregation(c);
   check_full_bw_reached(a.rs);
   check_startup_done();
   check_drain_done(c);
@@ -122,6 +124,35 @@ void Bbr::update_congestion_signals(Ctx& c) {
   lost_in_round_ = delivered_in_round_ = 0;
   prev_round_min_rtt_ = round_min_rtt_;
   round_min_rtt_ = Duration::max();
+}
+
+void Bbr::update_ack_aggregation(const Ctx& c) {
+  // BBRUpdateACKAggregation: what this interval's ACKs delivered beyond what bw would have
+  // in its time (the ACKs came in a burst), at most cwnd, into a max filter over
+  // BBRExtraAckedFilterLen rounds (1 in Startup).
+  const double interval = std::chrono::duration<double>(c.now - extra_acked_interval_start_).count();
+  std::uint64_t expected = static_cast<std::uint64_t>(static_cast<double>(bw_) * std::max(interval, 0.0));
+  if (extra_acked_delivered_ <= expected) {
+    // The ACK rate fell to the expected rate or below: a new interval starts here.
+    extra_acked_delivered_ = 0;
+    extra_acked_interval_start_ = c.now;
+    expected = 0;
+  }
+  extra_acked_delivered_ += c.rs.newly_acked;
+  const std::uint64_t extra = std::min<std::uint64_t>(extra_acked_delivered_ - expected, cwnd);
+  extra_acked_filter_.update(extra, round_count_, full_bw_reached_ ? kExtraAckedFilterLen : 1);
+  extra_acked_ = extra_acked_filter_.get();
+}
+
+void ExtraAckedFilter::update(std::uint64_t extra, std::uint64_t round, std::uint64_t len) {
+  // Two windows of `len` rounds, the current one and the last: the maximum covers the last
+  // len to 2 len rounds (a windowed max filter over len rounds, kept in two slots).
+  if (round >= start_ + len) {
+    slot_[0] = round >= start_ + 2 * len ? 0 : slot_[1];
+    slot_[1] = 0;
+    start_ = round;
+  }
+  slot_[1] = std::max(slot_[1], extra);
 }
 
 void Bbr::update_round(const Ctx& c) {
@@ -503,7 +534,8 @@ void Bbr::set_send_quantum() {
 
 void Bbr::set_cwnd(const Ctx& c) {
   // BBRSetCwnd.
-  max_inflight_ = inflight_for(cwnd_gain_);  // BBRUpdateMaxInflight (no ACK-aggregation allowance)
+  // BBRUpdateMaxInflight: cwnd_gain x BDP, plus what ACK aggregation delivers at once.
+  max_inflight_ = quantization_budget(bdp_multiple(cwnd_gain_) + extra_acked_);
   // BBRModulateCwndForRecovery.
   if (c.rs.newly_lost > 0)
     cwnd = std::max<std::uint32_t>(cwnd > c.rs.newly_lost ? clamp32(cwnd - c.rs.newly_lost) : 0, smss_);
@@ -618,9 +650,13 @@ std::uint64_t Bbr::bdp_multiple(double gain) const {
 }
 
 std::uint64_t Bbr::inflight_for(double gain) const {
-  // BBRInflight with BBRQuantizationBudget: room for the sender's bursts (three send quanta),
-  // at least BBRMinPipeCwnd, two more segments in ProbeBW_UP.
-  std::uint64_t inflight = bdp_multiple(gain);
+  // BBRInflight with BBRQuantizationBudget.
+  return quantization_budget(bdp_multiple(gain));
+}
+
+std::uint64_t Bbr::quantization_budget(std::uint64_t inflight) const {
+  // BBRQuantizationBudget: room for the sender's bursts (three send quanta), at least
+  // BBRMinPipeCwnd, two more segments in ProbeBW_UP.
   inflight = std::max<std::uint64_t>(inflight, 3ull * send_quantum_);
   inflight = std::max(inflight, min_pipe_cwnd());
   if (state_ == State::probe_bw_up) inflight += 2ull * smss_;
@@ -776,9 +812,10 @@ void BbrFlow::on_congestion(const LossEvent& e) {
   s->model.cwnd = cwnd;
   // BBROnEnterFastRecovery: cwnd = C.inflight + max(rs.newly_acked, 1 SMSS), the newly_acked
   // of the ACK that found the loss (its on_ack came just before, at the same time; a loss
-  // found without a delivering ACK, as by a duplicate ACK without SACK, adds nothing). With 0 here, an ACK that SACKed most of the flight left a
-  // window of one segment: only the retransmission went out, and if it or its ACK was lost
-  // (3 % each on the router path) nothing else came back before the RTO (issue 17).
+  // found without a delivering ACK, as by a duplicate ACK without SACK, adds nothing). With 0
+  // here, an ACK that SACKed most of the flight left a window of one segment: only the
+  // retransmission went out, and if it or its ACK was lost (3 % each on the router path)
+  // nothing else came back before the RTO (issue 17).
   const std::uint64_t newly_acked = s->ack_at == e.now ? s->ack_delivered : 0;
   s->ack_delivered = 0;
   s->model.on_recovery_start(

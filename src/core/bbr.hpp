@@ -53,6 +53,19 @@ class MaxBwFilter {
 // as one. No estimate yet (either Duration::max()): no queue.
 bool standing_queue(Duration min_rtt, Duration rtt, std::uint32_t quantum, std::uint64_t bw);
 
+// BBR.extra_acked's windowed max filter ("BBRUpdateACKAggregation"): the largest sample of the
+// last `len` round trips or a little more (the current window of `len` rounds and the last).
+class ExtraAckedFilter {
+ public:
+  void update(std::uint64_t extra, std::uint64_t round, std::uint64_t len);
+  std::uint64_t get() const { return std::max(slot_[0], slot_[1]); }
+  friend bool operator==(const ExtraAckedFilter&, const ExtraAckedFilter&) = default;
+
+ private:
+  std::uint64_t slot_[2] = {0, 0};  // [last window, current window]
+  std::uint64_t start_ = 0;         // the round the current window began
+};
+
 // What one ACK tells BBR, besides the connection's DeliveryRate.
 struct BbrAck {
   Instant now{};
@@ -115,6 +128,7 @@ class Bbr {
   }
   std::uint64_t inflight_hi() const { return inflight_hi_; }
   std::uint64_t inflight_lo() const { return inflight_lo_; }
+  std::uint64_t extra_acked() const { return extra_acked_; }
   std::uint64_t bdp() const;  // bw x min_rtt; 0 before a min_rtt
   double pacing_gain() const { return pacing_gain_; }
   double cwnd_gain() const { return cwnd_gain_; }
@@ -132,6 +146,7 @@ class Bbr {
   void update_latest_delivery_signals(const Ctx&);
   void update_congestion_signals(Ctx&);
   void update_round(const Ctx&);
+  void update_ack_aggregation(const Ctx&);
   void update_max_bw(const Ctx&);
   void adapt_lower_bounds_from_congestion();
   void check_startup_high_loss();
@@ -178,6 +193,7 @@ class Bbr {
   }
   std::uint64_t bdp_multiple(double gain) const;
   std::uint64_t inflight_for(double gain) const;  // BBRInflight(gain), quantization budget included
+  std::uint64_t quantization_budget(std::uint64_t inflight) const;
   std::uint64_t inflight_with_headroom() const;
   std::uint64_t target_inflight() const;
   std::uint64_t probe_rtt_cwnd() const;
@@ -202,6 +218,11 @@ class Bbr {
   std::uint64_t bw_lo_ = infinite, bw_latest_ = 0;
   std::uint64_t inflight_hi_ = infinite, inflight_lo_ = infinite, inflight_latest_ = 0;
   std::uint64_t cycle_count_ = 0;
+
+  // ACK aggregation (BBRUpdateACKAggregation).
+  ExtraAckedFilter extra_acked_filter_;
+  std::uint64_t extra_acked_ = 0, extra_acked_delivered_ = 0;
+  Instant extra_acked_interval_start_{};
 
   // Round counting.
   std::uint64_t next_round_delivered_ = 0, round_count_ = 0;

@@ -112,6 +112,39 @@ TEST(CoreBbrFilter, StandingQueueNeedsAnEighthOfMinRttAndMoreThanAQuantumsTime) 
   EXPECT_FALSE(standing_queue(20us, Duration::max(), 65536, 280'000'000));
 }
 
+TEST(CoreBbrFilter, ExtraAckedKeepsTheLargestOfItsWindowOfRounds) {
+  ExtraAckedFilter f;
+  f.update(5000, 0, 10);
+  f.update(2000, 3, 10);
+  EXPECT_EQ(f.get(), 5000u);
+  f.update(1000, 10, 10);  // a new window: the last one's 5000 still counts
+  EXPECT_EQ(f.get(), 5000u);
+  f.update(1500, 20, 10);  // two windows on: 5000 is forgotten
+  EXPECT_EQ(f.get(), 1500u);
+  f.update(700, 45, 10);  // more than two windows without a sample: only the new one
+  EXPECT_EQ(f.get(), 700u);
+  f.update(300, 46, 1);  // Startup's filter: one round
+  EXPECT_EQ(f.get(), 700u);
+  f.update(200, 48, 1);
+  EXPECT_EQ(f.get(), 200u);
+}
+
+TEST(CoreBbrFilter, AckAggregationIsWhatABurstOfAcksDeliversBeyondTheRate) {
+  // BBRUpdateACKAggregation: ACKs of one segment each, every 1 ms, at 1 MB/s are on time (at
+  // most one ACK's worth counts); then one ACK after 10 ms delivers 8 segments at once: 8 kB
+  // beyond what was expected since the interval restarted.
+  Bbr b;
+  DeliveryRate dr;
+  Rng rng(1);
+  b.init(10 * S, S, t0, 10ms);
+  for (int i = 1; i <= 20; ++i) b.on_ack(sample(t0 + i * 1ms, 1'000'000, 10ms), dr, rng);
+  EXPECT_LE(b.extra_acked(), 2u * S);
+  BbrAck burst = sample(t0 + 30ms, 1'000'000, 10ms);
+  burst.rs.newly_acked = 8 * S;
+  b.on_ack(burst, dr, rng);
+  EXPECT_EQ(b.extra_acked(), 8u * S);
+}
+
 TEST(CoreBbrFilter, InitialPacingRateIsTheStartupGainOverTheHandshakeRtt) {
   // BBRInitPacingRate: 2.77 x InitialCwnd / SRTT = 2.77 x 10,000 B / 10 ms = 2,770,000 B/s.
   Bbr b;
