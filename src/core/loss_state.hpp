@@ -48,6 +48,16 @@ struct LossState {
   // else the TLP's probe timeout (§7.2).
   bool reo_timer = false;
   bool probing = false;  // a TLP retransmission is going out (for Stats::retransmits_fast)
+  // The inputs of the last probe timeout armed (arm_probe_timeout, output/recovery.cpp) and
+  // its deadline: the same inputs give the same deadline, so a send that finds them unchanged
+  // and the timer still at `at` has nothing to re-arm (issue 15).
+  struct PtoMemo {
+    Instant now{};                     // when it was armed
+    Instant rtx{};                     // the retransmit timer's deadline then
+    std::optional<Duration> srtt;      // SRTT then
+    bool single = false;               // one segment in flight (the delayed-ACK allowance)
+    Instant at = Instant::max();       // the deadline armed (max: none)
+  } pto_memo;
   // The last recovery episode, until it is undone, proven needed, or replaced (input/sack.cpp).
   // Kept past the end of the flight for the DSACKs that may still come.
   std::optional<Undo> undo;

@@ -151,9 +151,7 @@ void arm_loss_timer(Ctx& c, Tcb& t, std::optional<Duration> reo_timeout) {
     t.disarm(Timer::loss_probe);
     return;
   }
-  const std::uint32_t segs = (t.flight() + t.smss - 1) / t.smss;
-  const Duration pto = Tlp::pto(t.rtt.srtt(), segs, t.timer(Timer::retransmit) - c.now);
-  t.arm(Timer::loss_probe, c.now + pto);
+  arm_probe_timeout(c, t, l, (t.flight() + t.smss - 1) / t.smss);
 }
 
 void loss_ack_after(Ctx& c, Tcb& t, const LossAck& a, Seq ack, bool was_recovery) {

@@ -33,12 +33,23 @@ void loss_record_sent(Ctx& c, Tcb& t, Seq begin, std::uint32_t len) {
   }
   if (t.snd_max < end) b.sent_new(seq_max(begin, t.snd_max), end, c.now);
   // RFC 8985 §7.2: new data (re)arms the probe timeout, unless RACK's reordering timer runs.
-  if (!(t.armed(Timer::loss_probe) && l.reo_timer) && end > t.snd_max && !t.cc.in_recovery() && !l.tlp.end_seq && t.snd_wnd > 0) {
-    const std::uint32_t segs = (t.flight() + len + t.smss - 1) / t.smss;
-    const Duration rto_left = t.armed(Timer::retransmit) ? t.timer(Timer::retransmit) - c.now : t.rto(c.cfg);
-    t.arm(Timer::loss_probe, c.now + Tlp::pto(t.rtt.srtt(), segs, rto_left));
-    l.reo_timer = false;
+  if (!(t.armed(Timer::loss_probe) && l.reo_timer) && end > t.snd_max && !t.cc.in_recovery() && !l.tlp.end_seq && t.snd_wnd > 0)
+    arm_probe_timeout(c, t, l, (t.flight() + len + t.smss - 1) / t.smss);
+}
+
+void arm_probe_timeout_computed(Ctx& c, Tcb& t, LossState& l, std::uint32_t segs) {
+  // RFC 8985 §7.2: PTO from SRTT, the flight (one segment or more) and the time left until
+  // the RTO (the RTO itself when it is not armed).
+  LossState::PtoMemo& m = l.pto_memo;
+  const std::optional<Duration> srtt = t.rtt.srtt();
+  if (!t.armed(Timer::retransmit)) {
+    t.arm(Timer::loss_probe, c.now + Tlp::pto(srtt, segs, t.rto(c.cfg)));
+    m = {};
+    return;
   }
+  const Instant rtx = t.timer(Timer::retransmit);
+  m = {.now = c.now, .rtx = rtx, .srtt = srtt, .single = segs <= 1, .at = c.now + Tlp::pto(srtt, segs, rtx - c.now)};
+  t.arm(Timer::loss_probe, m.at);
 }
 
 void loss_skip_sacked(Tcb& t) {

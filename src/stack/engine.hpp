@@ -184,6 +184,20 @@ LossAck loss_ack_before(Ctx&, Tcb&, const Segment&, Seq ack);
 void loss_ack_after(Ctx&, Tcb&, const LossAck&, Seq ack, bool was_recovery);
 void start_recovery_if_lost(Ctx&, Tcb&, Seq ack);
 void arm_loss_timer(Ctx&, Tcb&, std::optional<Duration> reo_timeout);
+// RFC 8985 §7.2: (re)arms Timer::loss_probe as the probe timeout for a flight of `segs`
+// segments (output/recovery.cpp). The deadline is a function of (now, SRTT, one segment or
+// more, the RTO's deadline): when these are the last arming's (LossState::pto_memo) and the
+// timer still holds its deadline, arming again would change nothing, and is skipped. A
+// stream's sends and ACKs at one instant mostly find it so (issue 15).
+void arm_probe_timeout_computed(Ctx&, Tcb&, LossState&, std::uint32_t segs);
+inline void arm_probe_timeout(Ctx& c, Tcb& t, LossState& l, std::uint32_t segs) {
+  l.reo_timer = false;
+  const LossState::PtoMemo& m = l.pto_memo;
+  if (m.now == c.now && m.single == (segs <= 1) && t.armed(Timer::loss_probe) && t.armed(Timer::retransmit) &&
+      t.timer(Timer::loss_probe) == m.at && t.timer(Timer::retransmit) == m.rtx && m.srtt == t.rtt.srtt())
+    return;
+  arm_probe_timeout_computed(c, t, l, segs);
+}
 void loss_on_timeout(Ctx&, Tcb&);  // the retransmission timer fired
 // A segment for a port with a listener and no connection; `old_snd_max` when a SYN reopens
 // a flow that was in TIME-WAIT (RFC 6191: the new ISN must lie above the old sequence space).
