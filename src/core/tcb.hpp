@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <optional>
 
@@ -203,7 +204,11 @@ struct Tcb {
   bool armed(Timer t) const { return (armed_timers & bit(t)) != 0; }
   std::optional<Instant> deadline() const {
     if (armed_timers == 0) return std::nullopt;
-    return *std::min_element(timers->at.begin(), timers->at.end());
+    // The earliest of the armed timers only (the others hold `never`): one or two, not all
+    // Timer::count_, on a stream's every segment (the flow table's aggregate reads it).
+    Instant d = never;
+    for (unsigned bits = armed_timers; bits != 0; bits &= bits - 1) d = std::min(d, timers->at[static_cast<std::size_t>(std::countr_zero(bits))]);
+    return d;
   }
   // The flight's counts and RTT timing (TimerSet): 0 and unset while there is none.
   std::uint32_t limited_sent() const { return timers ? timers->limited_sent : 0; }
