@@ -99,24 +99,7 @@ bool PayloadBlock::try_append(std::size_t end, std::span<const std::byte> bytes)
   // made a Payload over it, after this returns.
   std::size_t expected = end;
   if (!fill_.compare_exchange_strong(expected, end + bytes.size(), std::memory_order_acq_rel)) return false;
-  // In pieces of at most 2 KiB: glibc's memcpy moves those with its vector loop and larger
-  // ones (a send's 16 KiB block fill) with `rep movsb`, which valgrind counts as one
-  // instruction per byte (docs/PERFORMANCE.md's instructions per data segment); the bytes
-  // copied are the same either way. The empty asm hides the 2 KiB bound from the compiler,
-  // which would otherwise copy bounded sizes inline with `rep movsq` (one per 8 bytes).
-  constexpr std::size_t kPiece = 2048;
-  std::byte* to = bytes_ + end;
-  const std::byte* from = bytes.data();
-  for (std::size_t n = bytes.size(); n > 0;) {
-    std::size_t k = n < kPiece ? n : kPiece;
-#if defined(__GNUC__)
-    asm("" : "+r"(k));
-#endif
-    std::memcpy(to, from, k);
-    to += k;
-    from += k;
-    n -= k;
-  }
+  if (!bytes.empty()) std::memcpy(bytes_ + end, bytes.data(), bytes.size());
   return true;
 }
 
