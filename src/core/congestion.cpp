@@ -94,35 +94,15 @@ void Congestion::make_ext() {
 }
 
 void Congestion::select(CongestionControl kind) {
-  const bool started = cwnd() != 0;
-  const std::uint32_t w = cwnd(), th = ssthresh();
+  // A fresh state of the new kind; the window carries over (or stays unset). BBR's model is
+  // made at once, the others' when their first event needs it.
+  cwnd_ = cwnd();
+  ssthresh_ = ssthresh();
   kind_ = kind;
-  if (!ext_) {
-    // A fresh state of the new kind: the window carries over (or stays unset). BBR's model
-    // is made at once.
-    cwnd_ = w;
-    ssthresh_ = th;
-    if (kind == CongestionControl::bbr) make_ext();
-    return;
-  }
-  Algorithm& algo_ = ext_->algo;
-  switch (kind) {
-    case CongestionControl::newreno:
-      algo_.emplace<NewReno>();
-      break;
-    case CongestionControl::cubic:
-      algo_.emplace<Cubic>();
-      break;
-    case CongestionControl::bbr:
-      algo_.emplace<BbrFlow>();
-      break;
-  }
-  if (started) {
-    visit([&](auto& a) {
-      a.cwnd = w;
-      a.ssthresh = th;
-    });
-  }
+  if (ext_)
+    ext_->algo = fresh_algorithm();
+  else if (kind == CongestionControl::bbr)
+    make_ext();
 }
 
 void Congestion::mark_round(AckEvent& e) {
