@@ -194,13 +194,15 @@ void ByteQueue::append(const Payload& p) {
   size_ += static_cast<std::uint32_t>(p.size());
 }
 
-std::uint32_t ByteQueue::piece_at(std::size_t off) const {
+std::uint32_t ByteQueue::piece_at(std::size_t off) {
   // The last piece whose start is <= the byte's stream position.
   const std::uint64_t pos = rep_->at(0).start + off;
   const auto holds = [&](std::uint32_t i) {
-    return i < rep_->count && rep_->at(i).start <= pos && (i + 1 == rep_->count || rep_->at(i + 1).start > pos);
+    return i < rep_->count && rep_->at(i).start <= pos &&
+           (i + 1 == rep_->count || rep_->at(i + 1).start > pos);
   };
-  const std::uint32_t last = rep_->hint >= rep_->head ? rep_->hint - rep_->head : rep_->hint + rep_->cap - rep_->head;
+  const std::uint32_t last =
+      rep_->hint >= rep_->head ? rep_->hint - rep_->head : rep_->hint + rep_->cap - rep_->head;
   if (holds(last)) return last;
   if (holds(last + 1)) {
     rep_->hint = rep_->wrap(last + 1);
@@ -219,7 +221,7 @@ std::uint32_t ByteQueue::piece_at(std::size_t off) const {
   return lo;
 }
 
-Payload ByteQueue::slice(std::size_t off, std::size_t len) const {
+Payload ByteQueue::slice(std::size_t off, std::size_t len) {
   off = std::min(off, size());
   len = std::min(len, size() - off);
   Payload out;

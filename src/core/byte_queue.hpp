@@ -57,7 +57,9 @@ class ByteQueue {
   // holds at most two slices: when the range spans more than two pieces (pieces adjacent in
   // one block count as one), Payload::concat copies the bytes into one new block. A sender
   // that slices at most an MSS out of 16 KiB blocks spans at most two, so it never copies.
-  Payload slice(std::size_t off, std::size_t len) const;
+  // Not const: it moves the lookup hint (Rep::hint), so a State read from several threads
+  // never writes through a const path.
+  Payload slice(std::size_t off, std::size_t len);
 
   // Removes n bytes from the front (n <= size(); more is clamped).
   void drop_front(std::size_t n);
@@ -93,7 +95,7 @@ class ByteQueue {
     std::uint32_t cap = 0, head = 0, count = 0;
     // The ring slot piece_at found last (a hint, checked before use): segments go out in
     // stream order, so the next lookup is mostly in that piece or the one after it.
-    mutable std::uint32_t hint = 0;
+    std::uint32_t hint = 0;
     std::uint64_t next_start = 0;  // stream position after the last byte
     Piece* pieces() { return reinterpret_cast<Piece*>(reinterpret_cast<std::byte*>(this) + sizeof(Rep)); }
     const Piece* pieces() const {
@@ -112,7 +114,7 @@ class ByteQueue {
   static void free_rep(Rep* r);
   void push_piece(Payload p);  // grows the ring when full
   std::size_t new_block_size(std::size_t n) const;
-  std::uint32_t piece_at(std::size_t off) const;  // index of the piece holding byte `off`
+  std::uint32_t piece_at(std::size_t off);  // index of the piece holding byte `off`
 
   Rep* rep_ = nullptr;
   std::uint32_t size_ = 0;  // a queue holds less than 4 GiB (a 32-bit sequence space's worth)
