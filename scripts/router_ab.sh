@@ -6,10 +6,15 @@
 # duration, the gaps of more than 100 ms in the client's packets (retransmission timeouts: 200
 # ms each) and the time outside them; per server: the median rate and the gaps per download.
 #
-#   scripts/router_ab.sh OUTDIR LOSS_PER_MILLE ROUNDS NAME=UTCP_BINARY [NAME=UTCP_BINARY ...]
+#   scripts/router_ab.sh OUTDIR LOSS_PER_MILLE ROUNDS NAME=UTCP_BINARY[:CC] [NAME=UTCP_BINARY[:CC] ...]
 #
+# CC is the server's --cc (default bbr). ROUTER_AB_CAPTURE=0: no capture and no gap analysis
+# (the capture costs CPU on a path whose rate is the cores' rate); ROUTER_AB_TO_FILE=1: curl
+# writes each download to a file, as bench_router.sh does, instead of /dev/null.
 # Needs root, nftables, curl, tcpdump, tshark. OUTDIR keeps runs.txt (round, server, MiB/s,
-# client port, load average), per.txt (the per-download lines) and the capture.
+# client port, load average), per.txt (the per-download lines), the capture, and cpu.txt: each
+# utcp server's CPU time (/proc/PID/stat) and read and write calls (/proc/PID/io) over all its
+# downloads.
 set -euo pipefail
 out=${1:?usage: router_ab.sh OUTDIR LOSS_PER_MILLE ROUNDS NAME=UTCP ...}
 l=${2:?LOSS_PER_MILLE}
@@ -34,32 +39,56 @@ ip netns exec "$S" python3 -m http.server --bind 10.82.0.1 --directory "$tmp/www
 pids+=("$!")
 bench_wait_up http://10.82.0.1:8080/file
 
-names=() urls=() k=0
+names=() urls=() spids=() k=0
+capture=${ROUTER_AB_CAPTURE:-1}
+sink=/dev/null
+[ "${ROUTER_AB_TO_FILE:-0}" = 0 ] || sink=$tmp/got
 for spec in "$@"; do
-  name=${spec%%=*} bin=${spec#*=}
+  name=${spec%%=*} bin=${spec#*=} cc=bbr
+  case $bin in *:*) cc=${bin##*:} bin=${bin%:*} ;; esac
   k=$((k + 1))
   net=10.9$k.0
   ip netns exec "$S" "$bin" serve --tun "ut$k" --ip $net.2 --kernel-ip $net.1/24 --port 80 --app http \
-    --root "$tmp/www" --cc bbr >"$tmp/serve.log" 2>&1 &
+    --root "$tmp/www" --cc "$cc" >"$tmp/serve.log" 2>&1 &
   pids+=("$!")
+  spids+=("$!")
   ip -n "$R" route add $net.0/24 via 10.82.0.1
   bench_wait_up "http://$net.2/file"
   names+=("$name") urls+=("http://$net.2/file")
 done
 names+=(linux) urls+=(http://10.82.0.1:8080/file)
 
-ip netns exec "$C" tcpdump -i vc -s 80 -w "$out/client.pcap" -n tcp >/dev/null 2>"$out/tcpdump.log" &
-td=$!
-pids+=("$td")
-sleep 1
+if [ "$capture" != 0 ]; then
+  ip netns exec "$C" tcpdump -i vc -s 80 -w "$out/client.pcap" -n tcp >/dev/null 2>"$out/tcpdump.log" &
+  td=$!
+  pids+=("$td")
+  sleep 1
+fi
 : >"$out/runs.txt"
 for r in $(seq "$rounds"); do
   for k in "${!names[@]}"; do
-    res=$(ip netns exec "$C" curl -sS -f -m 120 -o /dev/null -w '%{speed_download} %{local_port}' "${urls[$k]}" ||
+    res=$(ip netns exec "$C" curl -sS -f -m 120 -o "$sink" -w '%{speed_download} %{local_port}' "${urls[$k]}" ||
       echo "0 0")
     echo "$r ${names[$k]} $res $(cut -d' ' -f1 /proc/loadavg)" >>"$out/runs.txt"
   done
 done
+tck=$(getconf CLK_TCK)
+: >"$out/cpu.txt"
+for i in "${!spids[@]}"; do
+  p=${spids[$i]}
+  awk -v n="${names[$i]}" -v t="$tck" -v r="$rounds" '{ printf "%s: CPU %.2f s for %d downloads, %.1f ms each; ",
+    n, ($14 + $15) / t, r, 1000 * ($14 + $15) / t / r }' "/proc/$p/stat" >>"$out/cpu.txt"
+  awk '/^syscr|^syscw/ { printf "%s %s ", $1, $2 } END { print "" }' "/proc/$p/io" >>"$out/cpu.txt"
+done
+cat "$out/cpu.txt"
+if [ "$capture" = 0 ]; then
+  for n in "${names[@]}"; do
+    awk -v n="$n" '$2 == n { print $3 }' "$out/runs.txt" | sort -n | awk -v n="$n" '{ v[NR] = $1 } END {
+      printf "%s: %d downloads, median %.1f MiB/s\n", n, NR,
+             ((NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) / 1048576 }'
+  done
+  exit 0
+fi
 sleep 0.5
 kill -INT "$td"
 wait "$td" || true
