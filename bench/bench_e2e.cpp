@@ -3,7 +3,7 @@
 // handle_buf. Prints a table and, for scripts, one "RESULT name value" line per figure.
 //
 //   bench_e2e [--only user|sink|shared|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects N]
-//             [--idle N] [--tcp-options on]
+//             [--idle N] [--idle-data N] [--tcp-options on]
 //
 // --tcp-options on: both stacks offer timestamps and SACK (RFC 7323, RFC 2018), as the host
 // layer does; every segment then carries the timestamp option (off: Config{}, bare segments).
@@ -22,7 +22,9 @@
 // connect  --connects (default 200,000) handshakes and closes, distinct 4-tuples, virtual
 //          time advancing 1 ms per pair so TIME-WAIT ends and is reaped by timer
 // memory   --idle (default 1,000,000) idle established connections: resident memory growth
-//          (/proc/self/statm) per connection per stack
+//          (/proc/self/statm) per connection per stack. --idle-data N (at most 64K): each
+//          connection first moves N bytes each way (a request and its answer, read and checked),
+//          then virtual time passes every timer: connections idle after use (idle_after_data_*)
 #include <malloc.h>
 #include <time.h>
 #include <unistd.h>
@@ -304,24 +306,77 @@ void report_connect(std::uint64_t count) {
          "flows still in the tables (TIME-WAIT)");
 }
 
-void report_memory(std::uint64_t count) {
+// Moves `bytes` each way over flow i (a request from a, the answer from b, each read and
+// checked by the other side), as a connection does before it goes idle.
+void exchange(Pair& p, std::uint64_t i, std::size_t bytes) {
+  const Flow fa = client_flow(i), fb = server_flow(i);
+  for (const bool from_a : {true, false}) {
+    St& src = from_a ? p.a.s : p.b.s;
+    St& dst = from_a ? p.b.s : p.a.s;
+    const std::string_view want = stream_at(i, from_a ? 0 : bytes, bytes);
+    auto s = send(std::move(src), p.now, from_a ? fa : fb, want);
+    if (!s || s->enqueued != bytes) die("send before idle: short or failed");
+    src = std::move(s->state);
+    p.queue(s->out, from_a);
+    std::size_t got = 0;
+    while (got < bytes) {
+      p.settle();
+      auto r = recv(std::move(dst), p.now, from_a ? fb : fa);
+      if (!r) die("recv before idle: " + r.error().message);
+      for (const Payload& piece : r->data) {
+        if (got + piece.size() > bytes || !matches(piece, want.substr(got, piece.size())))
+          die("received bytes differ from those sent");
+        got += piece.size();
+      }
+      dst = std::move(r->state);
+      p.queue(r->out, !from_a);
+      if (got < bytes && p.to_a.empty() && p.to_b.empty()) {
+        // Nothing in flight: the rest waits for a timer (a delayed ACK).
+        const auto d = p.next_event();
+        if (!d) die("exchange stalled with no timer pending");
+        p.now = std::max(p.now, *d);
+        p.run_timers();
+      }
+    }
+    p.settle();
+  }
+  // Every timer of this flow fires before the next flow opens, as on a server whose
+  // connections go idle one after another (not all at the end, which would leave the heap
+  // fragmented by a million timer states freed at once).
+  p.now += std::chrono::milliseconds(500);
+  p.run_timers();
+  p.settle();
+}
+
+// `data` 0: connections that only shook hands. Otherwise each moves `data` bytes each way
+// first, and its timers fire (exchange): an idle connection after use.
+void report_memory(std::uint64_t count, std::uint64_t data) {
+  if (data > 64 * 1024) die("--idle-data: at most 64K (one send each way)");
+  (void)pattern();  // built before the baseline
   malloc_trim(0);
   const std::uint64_t rss0 = resident_bytes();
   const std::size_t heap0 = mallinfo2().uordblks;
   Pair p(g_config, g_config);
   const double c0 = cpu_seconds();
-  for (std::uint64_t i = 0; i < count; ++i) p.open(i);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    p.open(i);
+    if (data > 0) exchange(p, i, static_cast<std::size_t>(data));
+  }
   const double cpu = cpu_seconds() - c0;
   if (num_connections(p.a.s) != count || num_connections(p.b.s) != count) die("connections missing");
+  if (next_deadline(p.a.s) || next_deadline(p.b.s)) die("a timer is still armed: not idle");
   const std::uint64_t rss1 = resident_bytes();
   const std::size_t heap1 = mallinfo2().uordblks;
   const double per = static_cast<double>(count) * 2;
-  result("idle_rss_per_conn_per_stack", static_cast<double>(rss1 - rss0) / per, "B",
-         "resident growth / connections / 2 stacks");
-  result("idle_heap_per_conn_per_stack", static_cast<double>(heap1 - heap0) / per, "B",
+  const std::string key = data > 0 ? "idle_after_data" : "idle";
+  std::string name = key + "_rss_per_conn_per_stack";
+  result(name.c_str(), static_cast<double>(rss1 - rss0) / per, "B", "resident growth / connections / 2 stacks");
+  name = key + "_heap_per_conn_per_stack";
+  result(name.c_str(), static_cast<double>(heap1 - heap0) / per, "B",
          "malloc'd bytes in use (mallinfo2) / connections / 2 stacks");
-  result("idle_open_per_s_cpu", static_cast<double>(count) / cpu, "1/s",
-         "handshakes per CPU second while filling");
+  name = key + "_open_per_s_cpu";
+  result(name.c_str(), static_cast<double>(count) / cpu, "1/s",
+         data > 0 ? "handshakes and exchanges per CPU second while filling" : "handshakes per CPU second while filling");
 }
 
 std::uint64_t parse_size(const char* s) {
@@ -339,7 +394,7 @@ std::uint64_t parse_size(const char* s) {
 int main(int argc, char** argv) {
   using namespace utcp::bench;
   std::string only;
-  std::uint64_t bytes = 1ull << 30, flows = 1000, connects = 200000, idle = 1000000;
+  std::uint64_t bytes = 1ull << 30, flows = 1000, connects = 200000, idle = 1000000, idle_data = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view k = argv[i];
     if (k == "--only")
@@ -352,12 +407,14 @@ int main(int argc, char** argv) {
       connects = parse_size(argv[i + 1]);
     else if (k == "--idle")
       idle = parse_size(argv[i + 1]);
+    else if (k == "--idle-data")
+      idle_data = parse_size(argv[i + 1]);
     else if (k == "--tcp-options")
       g_config.timestamps = g_config.sack = std::string_view(argv[i + 1]) == "on";
     else
       die("usage: bench_e2e [--only user|sink|shared|bulk|flows|connect|memory] [--bytes N] [--flows N] [--connects "
           "N] "
-          "[--idle N] [--tcp-options on]");
+          "[--idle N] [--idle-data N] [--tcp-options on]");
   }
   if (flows == 0 || flows > 50000) die("--flows: 1 to 50000");
   const auto want = [&](std::string_view w) { return only.empty() || only == w; };
@@ -366,7 +423,7 @@ int main(int argc, char** argv) {
   if (want("user")) report_figures("user_bulk", user_bulk(bytes, false));
   if (want("sink")) report_figures("user_sink", user_bulk(bytes, true));
   if (want("shared")) report_figures("user_shared", user_bulk(bytes, true, true));
-  if (want("memory")) report_memory(idle);
+  if (want("memory")) report_memory(idle, idle_data);
   if (want("bulk")) report_bulk("bulk_1flow", 1, bytes);
   if (want("flows")) report_bulk("bulk_flows", static_cast<std::size_t>(flows), bytes);
   if (want("connect")) report_connect(connects);
