@@ -135,12 +135,16 @@ int run_serve(const ServeOptions& o) {
   if (auto r = s.bring_up(); !r) throw CommandError(r.error());
   s.start_monitor(o.report);
   std::cerr << "utcp serve: " << o.app << " on " << Endpoint{s.ip(), port} << " (device " << s.device();
-  if (s.shards() > 1) std::cerr << ", " << s.shards() << " queues and threads";
+  if (s.shards() > 1) {
+    std::cerr << ", " << s.shards() << " queues and threads"
+              << (s.steered() ? ", new connections dealt in turn" : ", queues by the kernel's flow hash");
+  }
   std::cerr << "), Ctrl-C to stop" << std::endl;
 
   Iperf3Server iperf3(o.common.verbose);
   Active active;
   std::atomic<std::uint64_t> accepted{0};
+  std::vector<std::atomic<std::uint64_t>> accepted_by(s.shards());
   auto accept_loop = [&](std::size_t k) {
     utcp_host* h = s.host(k);
     while (!stop_requested()) {
@@ -152,6 +156,7 @@ int run_serve(const ServeOptions& o) {
       s.kick(k);
       if (fd < 0) continue;  // EAGAIN, or the handshake's connection already gone
       accepted.fetch_add(1);
+      accepted_by[k].fetch_add(1);
       if (o.common.verbose) {
         std::cerr << "accepted " << sockaddr_text(peer) << " (fd " << fd;
         if (s.shards() > 1) std::cerr << ", shard " << k;
@@ -189,7 +194,11 @@ int run_serve(const ServeOptions& o) {
   bool idle = active.wait_idle(std::chrono::seconds(3));
   s.monitor()->finish(std::to_string(accepted.load()) + " connection(s)");
   if (o.common.verbose) {
-    std::cerr << "utcp serve: " << accepted.load() << " connections accepted\n";
+    std::cerr << "utcp serve: " << accepted.load() << " connections accepted";
+    for (std::size_t k = 0; s.shards() > 1 && k < s.shards(); ++k)
+      std::cerr << (k == 0 ? " (shard 0: " : ", shard " + std::to_string(k) + ": ") << accepted_by[k].load()
+                << (k + 1 == s.shards() ? ")" : "");
+    std::cerr << "\n";
     s.print_counters(std::cerr);
   }
   s.shutdown();
@@ -234,6 +243,10 @@ const Registration reg{
                       "(default: the number of cores)")
            ->check(CLI::Range(1u, 256u))
            ->capture_default_str();
+       cmd.add_flag(
+           "!--no-steer", o->common.steer,
+           "with several threads, let the kernel's flow hash pick each connection's queue instead of "
+           "dealing new connections to them in turn (a BPF steering program)");
        add_report_options(cmd, o->report);
        return [o] { return run_serve(*o); };
      }}};

@@ -65,7 +65,9 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--mtu", o.mtu, "MTU of the device and the stack")->check(CLI::Range(576u, 65535u));
   cmd.add_flag("!--no-offload", o.offload,
                "no TUN offloads (IFF_VNET_HDR, TSO, checksum): one packet per read and write");
-  cmd.add_option("--cc", o.cc, "congestion control: cubic (RFC 9438 with HyStart++), reno (RFC 5681, 6582) or bbr (draft-ietf-ccwg-bbr, paced)")
+  cmd.add_option("--cc", o.cc,
+                 "congestion control: cubic (RFC 9438 with HyStart++), reno (RFC 5681, 6582) or bbr "
+                 "(draft-ietf-ccwg-bbr, paced)")
       ->check(congestion_control_name())
       ->capture_default_str();
   cmd.add_flag("!--no-timestamps", o.timestamps, "do not negotiate TCP timestamps (RFC 7323)");
@@ -180,6 +182,23 @@ std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonO
       return std::unexpected("queue " + std::to_string(k) + " of " + name + ": the offloads differ");
     s->shards_[k].tun.emplace(std::move(*q));
   }
+  if (s->shards_.size() > 1 && o.steer) {
+    // Equal numbers of connections per shard; the kernel's hash split 16 of them 9/7 to 13/3.
+    auto st = io::TunSteering::load(static_cast<std::uint32_t>(s->shards_.size()));
+    std::string note;
+    if (st) {
+      if (auto r = st->attach(s->shards_[0].tun->fd()); r) {
+        s->steering_.emplace(std::move(*st));
+      } else {
+        note = r.error().message;
+      }
+    } else {
+      note = st.error().message;
+    }
+    if (!note.empty())
+      std::cerr << "utcp: no steering program for the queues (" << note
+                << "): the kernel's flow hash picks each connection's queue\n";
+  }
 
   io::DriverConfig dc;
   dc.impairment.loss = o.loss / 100;  // the options are percentages
@@ -223,6 +242,8 @@ std::expected<std::unique_ptr<Session>, std::string> Session::open(const CommonO
     if (sh.host == nullptr)
       return std::unexpected(std::string("creating the utcp host: ") + std::strerror(errno));
     // The same seed on every queue: a flow meets the same losses whichever queue it lands on.
+    dc.steering = s->steering_ ? &*s->steering_ : nullptr;
+    dc.queue = static_cast<std::uint32_t>(k);
     sh.driver = std::make_unique<io::Driver>(sh.host, *sh.tun, dc);
     if (auto r = sh.driver->start(); !r) return std::unexpected(r.error().message);
   }
@@ -263,6 +284,9 @@ void Session::shutdown() {
 Session::~Session() {
   shutdown();
   monitor_.reset();  // its thread asks the hosts: before they go
+  // Back to the kernel's steering while the queue it was attached through is open (a
+  // persistent device outlives us).
+  if (steering_) steering_->detach();
   for (Shard& sh : shards_) {
     sh.driver.reset();
     if (sh.host != nullptr) utcp_host_free(sh.host);

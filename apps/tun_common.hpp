@@ -51,6 +51,9 @@ struct CommonOptions {
   // Shards: queues of a multi-queue device, each with its own host and I/O thread (serve
   // --threads; the others use one).
   unsigned threads = 1;
+  // With several shards: deal new connections to the queues in turn with a steering program
+  // (io/steering.hpp) instead of the kernel's flow hash (serve --no-steer keeps the hash).
+  bool steer = true;
 };
 void add_common_options(CLI::App& cmd, CommonOptions& o);
 
@@ -92,6 +95,9 @@ class Session {
   int family() const { return ip_.is_v4() ? AF_INET : AF_INET6; }
   const std::string& device() const { return shards_[0].tun->name(); }
   void kick(std::size_t shard = 0) { shards_[shard].driver->kick(); }
+  // New connections are dealt to the shards in turn by a steering program (else the kernel's
+  // flow hash picks their queue).
+  bool steered() const { return steering_.has_value(); }
   // The per-socket choices of the common options (--cc), before listen or connect.
   void configure(int fd, std::size_t shard = 0);
 
@@ -119,6 +125,7 @@ class Session {
   IpAddr ip_;
   std::optional<io::Cidr> kernel_;
   std::vector<Shard> shards_;
+  std::optional<io::TunSteering> steering_;  // the drivers point at it: declared before them
   std::unique_ptr<io::PcapngWriter> pcap_;
   std::int64_t pcap_epoch_ns_ = 0;  // realtime minus monotonic, so captures carry wall-clock times
   mutable std::mutex pcap_mu_;

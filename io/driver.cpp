@@ -2,8 +2,8 @@
 
 #include <pthread.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,6 +123,8 @@ void Driver::drain_output(std::uint64_t now) {
       ssize_t n = utcp_host_output_vnet(host_, buf.data(), buf.size());
       if (n < 0) break;
       const auto frame = std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n));
+      if (config_.steering != nullptr)
+        config_.steering->claim_outbound(frame.subspan(UTCP_VNET_HDR_LEN), config_.queue);
       count_out(tun_.write(frame), frame.size() - UTCP_VNET_HDR_LEN);
     }
     return;
@@ -133,6 +135,7 @@ void Driver::drain_output(std::uint64_t now) {
     if (n < 0) break;
     std::span<const std::byte> packet(buf.data(), static_cast<std::size_t>(n));
     if (config_.tap) config_.tap(packet, true, now);
+    if (config_.steering != nullptr) config_.steering->claim_outbound(packet, config_.queue);
     out_.push(packet, now, sink);
   }
 }

@@ -16,6 +16,7 @@
 #include "error.hpp"
 #include "gso.hpp"
 #include "impair.hpp"
+#include "steering.hpp"
 #include "tun.hpp"
 #include "utcp/posix.h"
 
@@ -26,6 +27,11 @@ struct DriverConfig {
   // Sees every datagram at the stack's boundary: inbound after impairment (what the stack
   // got), outbound before it (what the stack sent). Called from the loop thread.
   std::function<void(std::span<const std::byte> packet, bool outbound, std::uint64_t now_ns)> tap;
+  // A multi-queue device steered by a program (io/steering.hpp): the SYNs this driver writes
+  // enter their flows as `queue`'s, so the replies to a connection its host opens come back
+  // to it. Must outlive the driver.
+  const TunSteering* steering = nullptr;
+  std::uint32_t queue = 0;
 };
 
 struct DriverCounters {
