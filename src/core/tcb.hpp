@@ -164,6 +164,8 @@ struct Tcb {
   // TS.Recent and when it was last updated (§5.5, the 24-day rule).
   std::uint32_t ts_offset = 0;
   std::uint32_t ts_recent = 0;
+  // The user's notifies, every phase (12 bytes, 4-aligned: here it fills what would be padding).
+  NotifyPair notifies;
   Instant ts_recent_age{};
 
   // Buffers.
@@ -182,7 +184,6 @@ struct Tcb {
 
   Boxed<TcbRare> rare;  // keepalive parameters from FlowOptions, the challenge ACK budget, pacing, SACK reports
   Boxed<TimerSet> timers;  // while a timer is armed, a segment timed or a count not 0
-  NotifyPair notifies;
 
   explicit Tcb(Duration rto_initial) : rtt(rto_initial) {}
 

@@ -339,6 +339,49 @@ TEST(ValueSemantics, HandleBufDoesNotWriteInput) {
   EXPECT_EQ(bytes, copy);
 }
 
+// ---------------------------------------------------------------- notify forms
+
+// A connection keeps its two notifies inline when each is trivial and at most 4 bytes, else
+// behind a shared holder (engine_api.hpp): both report what the factory made, copies of the
+// State report the same, and a State outlives the copies it shared them with.
+template <class N>
+void check_notify_form(std::function<N(int)> make) {
+  int n = 0;
+  auto s = empty<N>([&] { return make(n++); }, "forms");
+  const IpAddr a = IpAddr::v4(10, 0, 0, 1), b = IpAddr::v4(10, 0, 0, 2);
+  auto c = connect(std::move(s), Instant{}, a, b, 80, 4000);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->notify, make(0)) << "connect returns the receive notify";
+  std::optional<State<N>> copy(c->state);
+  auto r = recv(*copy, Instant{}, c->flow);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->notify, make(0));
+  {
+    auto sent = send(std::move(*copy), Instant{}, c->flow, "x");
+    ASSERT_TRUE(sent);
+    EXPECT_EQ(sent->notify, make(1)) << "the send notify";
+  }
+  copy.reset();  // the copies go; the original keeps its notifies
+  auto sent2 = send(c->state, Instant{}, c->flow, "");
+  ASSERT_TRUE(sent2);
+  EXPECT_EQ(sent2->notify, make(1));
+  const auto d = abort(std::move(c->state), Instant{}, c->flow);
+  ASSERT_TRUE(d);
+}
+
+TEST(NotifyForms, InlineInt) {
+  check_notify_form<int>([](int i) { return 7 + i; });
+}
+TEST(NotifyForms, InlineFourBytes) {
+  check_notify_form<std::uint32_t>([](int i) { return 0xfffffff0u + static_cast<std::uint32_t>(i); });
+}
+TEST(NotifyForms, HeldEightBytes) {
+  check_notify_form<std::uint64_t>([](int i) { return (std::uint64_t{1} << 40) + static_cast<std::uint64_t>(i); });
+}
+TEST(NotifyForms, HeldString) {
+  check_notify_form<std::string>([](int i) { return std::string(40, 'a') + std::to_string(i); });
+}
+
 // ---------------------------------------------------------------- events
 
 TEST(Events, EstablishedActiveCarriesConnectNotify) {

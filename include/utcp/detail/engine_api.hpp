@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -38,9 +39,13 @@ namespace detail {
 
 class Engine;  // src/stack/engine.hpp
 
-// A connection's notifications, refcounted and immutable behind one pointer (a connection
-// holds one: src/core/tcb.hpp's layout rule). The template layer allocates a NotifyHolder<N>
-// (state_impl.hpp) that starts with this header and holds the std::pair<N, N>.
+// A connection's notifications (the receive and the send notify), in one of two forms made
+// by the factory the template layer installs (state_impl.hpp):
+//  - inline: when each N is trivial and at most 4 bytes (an id, as the host layer's), both are
+//    kept in the NotifyPair's own 8 bytes and copied with it: nothing is allocated per
+//    connection (issue 15's bytes per idle connection);
+//  - held: otherwise a refcounted, immutable NotifyHolder<N> behind one pointer (a connection
+//    holds one: src/core/tcb.hpp's layout rule) that starts with this header.
 struct NotifyBlock {
   mutable std::atomic<std::uint32_t> refs{1};
   void (*destroy)(const NotifyBlock*) = nullptr;  // deletes the holder
@@ -48,25 +53,65 @@ struct NotifyBlock {
 class NotifyPair {
  public:
   NotifyPair() = default;
-  explicit NotifyPair(const NotifyBlock* b) noexcept : b_(b) {}  // takes the block's first reference
-  NotifyPair(const NotifyPair& o) noexcept : b_(o.b_) {
-    if (b_) b_->refs.fetch_add(1, std::memory_order_relaxed);
+  explicit NotifyPair(const NotifyBlock* b) noexcept { set_block(b); }  // takes the block's first reference
+  // The inline form: the bytes of the two notifies, the receive one first.
+  static NotifyPair inline_bytes(const void* rcv, const void* snd, std::size_t size) noexcept {
+    NotifyPair p;
+    p.inline_ = true;
+    std::memcpy(p.bytes_, rcv, size);
+    std::memcpy(p.bytes_ + kHalf, snd, size);
+    return p;
   }
-  NotifyPair(NotifyPair&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+  NotifyPair(const NotifyPair& o) noexcept : inline_(o.inline_) {
+    std::memcpy(bytes_, o.bytes_, sizeof bytes_);
+    if (const NotifyBlock* b = get()) b->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  NotifyPair(NotifyPair&& o) noexcept : inline_(o.inline_) {
+    std::memcpy(bytes_, o.bytes_, sizeof bytes_);
+    o.clear();
+  }
   NotifyPair& operator=(NotifyPair o) noexcept {
-    std::swap(b_, o.b_);
+    swap(o);
     return *this;
   }
   ~NotifyPair() {
     // As shared_ptr: the last owner must see every write before it frees.
-    if (b_ && b_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) b_->destroy(b_);
+    const NotifyBlock* b = get();
+    if (b && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) b->destroy(b);
   }
-  const NotifyBlock* get() const noexcept { return b_; }
-  explicit operator bool() const noexcept { return b_ != nullptr; }
+  // The held form's block; nullptr for the inline form or an empty pair.
+  const NotifyBlock* get() const noexcept {
+    if (inline_) return nullptr;
+    const NotifyBlock* b;
+    std::memcpy(&b, bytes_, sizeof b);
+    return b;
+  }
+  bool is_inline() const noexcept { return inline_; }
+  // The inline form's bytes: the receive notify at 0, the send notify at kHalf.
+  const unsigned char* bytes() const noexcept { return bytes_; }
+  static constexpr std::size_t kHalf = 4;
 
  private:
-  const NotifyBlock* b_ = nullptr;
+  void set_block(const NotifyBlock* b) noexcept {
+    static_assert(sizeof(const NotifyBlock*) <= sizeof bytes_);
+    std::memcpy(bytes_, &b, sizeof b);
+  }
+  void clear() noexcept {
+    inline_ = false;
+    set_block(nullptr);
+  }
+  void swap(NotifyPair& o) noexcept {
+    unsigned char t[sizeof bytes_];
+    std::memcpy(t, bytes_, sizeof t);
+    std::memcpy(bytes_, o.bytes_, sizeof t);
+    std::memcpy(o.bytes_, t, sizeof t);
+    std::swap(inline_, o.inline_);
+  }
+  // 4-byte aligned, so that a Tcb places the 12 bytes beside its 32-bit fields.
+  alignas(4) unsigned char bytes_[8] = {};
+  bool inline_ = false;
 };
+static_assert(sizeof(NotifyPair) == 12);
 using NotifyFactory = std::function<NotifyPair()>;
 
 struct EngineEvent {

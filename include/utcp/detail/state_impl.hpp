@@ -6,7 +6,9 @@
 // rvalue argument stays usable when a call fails.
 #pragma once
 
+#include <cstring>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "utcp/detail/engine_api.hpp"
@@ -58,9 +60,30 @@ struct NotifyHolder : NotifyBlock {
   }
 };
 
+// Whether a connection's two notifies are kept inline in its NotifyPair (engine_api.hpp).
 template <class N>
-const std::pair<N, N>& notifies_of(const NotifyPair& p) {
-  return static_cast<const NotifyHolder<N>*>(p.get())->pair;
+inline constexpr bool kInlineNotify = std::is_trivial_v<N> && sizeof(N) <= NotifyPair::kHalf;
+
+template <class N>
+NotifyPair make_notify_pair(N rcv, N snd) {
+  if constexpr (kInlineNotify<N>) {
+    return NotifyPair::inline_bytes(&rcv, &snd, sizeof(N));
+  } else {
+    return NotifyPair(new NotifyHolder<N>(std::move(rcv), std::move(snd)));
+  }
+}
+
+// The pair: a copy for the inline form, the holder's own for the held one.
+template <class N>
+decltype(auto) notifies_of(const NotifyPair& p) {
+  if constexpr (kInlineNotify<N>) {
+    std::pair<N, N> r;
+    std::memcpy(&r.first, p.bytes(), sizeof(N));
+    std::memcpy(&r.second, p.bytes() + NotifyPair::kHalf, sizeof(N));
+    return r;
+  } else {
+    return static_cast<const std::pair<N, N>&>(static_cast<const NotifyHolder<N>*>(p.get())->pair);
+  }
 }
 
 template <class N>
@@ -90,7 +113,7 @@ State<N> empty(std::function<N()> make_notify, std::string id, Config config) {
   detail::NotifyFactory factory = [mk = std::move(make_notify)]() -> detail::NotifyPair {
     N rcv = mk();
     N snd = mk();
-    return detail::NotifyPair(new detail::NotifyHolder<N>(std::move(rcv), std::move(snd)));
+    return detail::make_notify_pair<N>(std::move(rcv), std::move(snd));
   };
   return detail::StateAccess::make<N>(detail::engine_new(std::move(factory), std::move(id), config));
 }
