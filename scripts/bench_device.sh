@@ -6,13 +6,17 @@
 #                                           python3's http.server on S's own address (10.82.0.1)
 #
 # Segmentation offloads are off on every veth (the kernel segments in software, as on a NIC
-# without TSO); utcp's TUN device has its offloads (the default) unless BENCH_DEVICE_NO_OFFLOAD=1.
+# without TSO); utcp's TUN device has its offloads (the default) unless BENCH_DEVICE_NO_OFFLOAD=1,
+# and --threads 2 its steering program (BENCH_DEVICE_SERVE_OPTS=--no-steer: the kernel's hash).
 #   1. one flow: BENCH_DEVICE_MB (default 32) MiB, BENCH_DEVICE_RUNS (default 5) times from
 #      each server, alternating; the median rate, and the server's CPU time (user + system
 #      from /proc/PID/stat, all its threads) per byte, as cycles at the CPU's nominal clock
-#   2. 1, 2 and 16 concurrent downloads of the same file from `serve --threads 1` and
+#   2. 1, 2 and 16 concurrent downloads of a file from `serve --threads 1` and
 #      `--threads 2` (a multi-queue device, one stack per core): aggregate rates, the ratio
 #   3. the same concurrent downloads from the Linux server (BENCH_DEVICE_CONCURRENT=0 skips 2 and 3)
+#   Steps 2 and 3 download a file of BENCH_DEVICE_MANY_MB MiB (default: BENCH_DEVICE_MB). Starting
+#   16 curls in the client namespace takes about 0.2 s of the wall time at load 8 (16 empty
+#   downloads: 0.18-0.22 s), a fifth of a 16 x 32 MiB run; larger files dilute it.
 # Usage: scripts/bench_device.sh UTCP_BINARY
 set -euo pipefail
 UTCP=${1:?usage: bench_device.sh UTCP_BINARY}
@@ -30,6 +34,13 @@ bench_path_setup utcp-bd
 mkdir "$tmp/www"
 head -c "$bytes" /dev/urandom >"$tmp/www/file"
 want=$(sha256sum "$tmp/www/file" | cut -d' ' -f1)
+many_mb=${BENCH_DEVICE_MANY_MB:-$mb}
+many_file="file"
+if [ "$many_mb" != "$mb" ]; then
+  many_file=many
+  head -c $((many_mb * 1048576)) /dev/urandom >"$tmp/www/many"
+fi
+many_want=$(sha256sum "$tmp/www/$many_file" | cut -d' ' -f1)
 
 ip netns exec "$S" python3 -m http.server --bind 10.82.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
 linux_pid=$!
@@ -37,7 +48,9 @@ pids+=("$linux_pid")
 offload=()
 [ "${BENCH_DEVICE_NO_OFFLOAD:-0}" = 1 ] && offload=(--no-offload)
 # serve THREADS: (re)starts utcp serve with that many shards.
-serve() { bench_serve --threads "$1" "${offload[@]}"; }
+# BENCH_DEVICE_SERVE_OPTS: more serve options (--no-steer for the kernel's flow hash).
+# shellcheck disable=SC2086
+serve() { bench_serve --threads "$1" "${offload[@]}" ${BENCH_DEVICE_SERVE_OPTS:-}; }
 bench_wait_up http://10.82.0.1:8080/file
 serve 1
 
@@ -99,23 +112,23 @@ many() {
   for p in "${ps[@]}"; do wait "$p"; done
   t1=$(date +%s.%N)
   for i in $(seq "$n"); do
-    [ "$(sha256sum "$tmp/got$i" | cut -d' ' -f1)" = "$want" ] || {
+    [ "$(sha256sum "$tmp/got$i" | cut -d' ' -f1)" = "$many_want" ] || {
       echo "bench_device: download $i of $n arrived corrupted" >&2
       exit 1
     }
   done
   rm -f "$tmp"/got*
-  awk -v n="$n" -v b="$bytes" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.1f\n", n * b / (z - a) / 1048576 }'
+  awk -v n="$n" -v b=$((many_mb * 1048576)) -v a="$t0" -v z="$t1" 'BEGIN { printf "%.1f\n", n * b / (z - a) / 1048576 }'
 }
 
 [ "${BENCH_DEVICE_CONCURRENT:-1}" = 0 ] && exit 0
-echo "== concurrent downloads of $mb MiB each: aggregate MiB/s (median of 3)"
+echo "== concurrent downloads of $many_mb MiB each: aggregate MiB/s (median of 3)"
 printf '%-28s %8s %8s %8s\n' server 1 2 16
 for threads in 1 2; do
   serve "$threads"
   line=()
   for n in 1 2 16; do
-    r=$(for _ in 1 2 3; do many "$n" http://10.81.0.2/file; done | median)
+    r=$(for _ in 1 2 3; do many "$n" "http://10.81.0.2/$many_file"; done | median)
     echo "RESULT device_utcp_threads${threads}_${n}flows_mibps $r" >>"$tmp/results"
     line+=("$r")
   done
@@ -123,7 +136,7 @@ for threads in 1 2; do
 done
 line=()
 for n in 1 2 16; do
-  r=$(for _ in 1 2 3; do many "$n" http://10.82.0.1:8080/file; done | median)
+  r=$(for _ in 1 2 3; do many "$n" "http://10.82.0.1:8080/$many_file"; done | median)
   echo "RESULT device_linux_${n}flows_mibps $r" >>"$tmp/results"
   line+=("$r")
 done
