@@ -163,6 +163,9 @@ void loss_probe_timer(Ctx& c, Tcb& t) {
     t.snd_nxt = t.snd_max;
     send_data(c, t, s.off, s.len, s.fin);
     l.tlp.sent_probe(t.snd_max, false);
+    // The new data re-armed the probe timeout (loss_record_sent) before the probe was
+    // recorded; §7.3 arms the RTO instead: a second PTO would find the probe out and do nothing.
+    t.disarm(Timer::loss_probe);
   } else {
     std::size_t i = l.board.size();
     while (i > 0 && l.board[i - 1].is(SentSegment::sacked)) --i;

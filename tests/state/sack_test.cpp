@@ -173,6 +173,28 @@ TEST(SackRecovery, TimeoutForgetsSacksAndTheGoBackSkipsResackedData) {
   EXPECT_NE(std::find(after.begin(), after.end(), 3u), after.end()) << "3 was reneged and must go again";
 }
 
+// RFC 8985 §7.3: after a probe of new data the RTO runs, not a second probe timeout (which
+// would find the probe out and do nothing). Ten full segments and a short tail that Nagle
+// holds; the ACK of the first leaves room for the tail, then the ACKs stop: the probe sends
+// the tail, and the next timer to fire is the retransmission timeout, which resends segment 2.
+TEST(SackTlp, ANewDataProbeIsFollowedByTheRto) {
+  Harness h(sack_reno());
+  bulk(h, 10 * S + 100);
+  ASSERT_EQ(sent_segments(h).size(), 10u);
+  h.peer_sends(ack(1, seg_seq(2), 65535), h.now() + 10ms);
+  EXPECT_TRUE(sent_segments(h).empty()) << "Nagle holds the tail";
+  ASSERT_TRUE(h.conn().deadline);
+  h.advance_to(*h.conn().deadline);
+  EXPECT_EQ(stats(h.s).tail_loss_probes, 1u);
+  EXPECT_EQ(sent_segments(h), (std::vector<std::uint32_t>{11}));
+  ASSERT_TRUE(h.conn().deadline);
+  h.advance_to(*h.conn().deadline);  // the harness fails a deadline whose timer does nothing
+  EXPECT_EQ(stats(h.s).rto_events, 1u);
+  EXPECT_EQ(sent_segments(h), (std::vector<std::uint32_t>{2}));
+  EXPECT_EQ(stats(h.s).tail_loss_probes, 1u);
+  h.check();
+}
+
 // Pacing (FlowOptions::pacing) holds in SACK recovery too: of five lost segments that PRR
 // lets go on one ACK, a paced flow sends what its send quantum allows at once and the rest as
 // Timer::pacing releases them, at the pacing rate's gaps (not one burst).
