@@ -352,7 +352,7 @@ void Session::print_shard(std::ostream& os, const Shard& sh) const {
   }
   os << "device " << sh.tun->name() << ": packets in " << c.packets_in << " (" << c.bytes_in << " bytes, "
      << c.rejected_in << " refused by the host), packets out " << c.packets_out << " (" << c.bytes_out
-     << " bytes, " << c.tun_write_errors << " refused by the kernel)\n";
+     << " bytes, " << c.tun_write_errors << " refused by the kernel), wakeups " << c.wakeups << "\n";
   if (options_.loss > 0 || options_.dup > 0 || options_.reorder > 0) {
     os << "impairment in: lost " << c.impaired_in.lost << ", duplicated " << c.impaired_in.duplicated
        << ", reordered " << c.impaired_in.reordered << "; out: lost " << c.impaired_out.lost

@@ -10,7 +10,9 @@
 #
 # CC is the server's --cc (default bbr). ROUTER_AB_CAPTURE=0: no capture and no gap analysis
 # (the capture costs CPU on a path whose rate is the cores' rate); ROUTER_AB_TO_FILE=1: curl
-# writes each download to a file, as bench_router.sh does, instead of /dev/null.
+# writes each download to a file, as bench_router.sh does, instead of /dev/null;
+# ROUTER_AB_VERBOSE=1: each server runs with --verbose, and its counters at exit (segments,
+# super-segments, device writes, wakeups) go to OUTDIR/serve-NAME.log.
 # Needs root, nftables, curl, tcpdump, tshark. OUTDIR keeps runs.txt (round, server, MiB/s,
 # client port, load average), per.txt (the per-download lines), the capture, and cpu.txt: each
 # utcp server's CPU time (/proc/PID/stat) and read and write calls (/proc/PID/io) over all its
@@ -48,11 +50,14 @@ for spec in "$@"; do
   case $bin in *:*) cc=${bin##*:} bin=${bin%:*} ;; esac
   k=$((k + 1))
   net=10.9$k.0
+  verbose=()
+  [ "${ROUTER_AB_VERBOSE:-0}" = 0 ] || verbose=(--verbose)
   ip netns exec "$S" "$bin" serve --tun "ut$k" --ip $net.2 --kernel-ip $net.1/24 --port 80 --app http \
-    --root "$tmp/www" --cc "$cc" >"$tmp/serve.log" 2>&1 &
+    --root "$tmp/www" --cc "$cc" "${verbose[@]}" >"$tmp/serve$k.log" 2>&1 &
   pids+=("$!")
   spids+=("$!")
   ip -n "$R" route add $net.0/24 via 10.82.0.1
+  ln -sf "$tmp/serve$k.log" "$tmp/serve.log"  # bench_wait_up shows it if the server does not come up
   bench_wait_up "http://$net.2/file"
   names+=("$name") urls+=("http://$net.2/file")
 done
@@ -81,6 +86,14 @@ for i in "${!spids[@]}"; do
   awk '/^syscr|^syscw/ { printf "%s %s ", $1, $2 } END { print "" }' "/proc/$p/io" >>"$out/cpu.txt"
 done
 cat "$out/cpu.txt"
+if [ "${ROUTER_AB_VERBOSE:-0}" != 0 ]; then
+  for i in "${!spids[@]}"; do kill -TERM "${spids[$i]}" 2>/dev/null; done
+  for i in "${!spids[@]}"; do
+    wait "${spids[$i]}" 2>/dev/null || true
+    cp "$tmp/serve$((i + 1)).log" "$out/serve-${names[$i]}.log"
+    grep -E '^(tcp:|offloads:|device )' "$out/serve-${names[$i]}.log" | sed "s/^/${names[$i]}: /"
+  done
+fi
 if [ "$capture" = 0 ]; then
   for n in "${names[@]}"; do
     awk -v n="$n" '$2 == n { print $3 }' "$out/runs.txt" | sort -n | awk -v n="$n" '{ v[NR] = $1 } END {
