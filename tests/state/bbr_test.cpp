@@ -375,5 +375,102 @@ TEST(BbrSack, LossAtTheRecoveryPointIsRepairedWithoutTimeout) {
   EXPECT_EQ(stats(h.s).retransmits_fast, 2u);
 }
 
+// ---- deferring a small send (Linux's TSO deferral; output.cpp, docs/deviations.md) ----
+
+// A passive open with SACK whose handshake takes `rtt` (the fixtures' takes 10 ms): BBR's
+// first pacing rate is 2.77 x 10 segments per `rtt`, 202 MB/s at 200 us, so its send quantum
+// is 64 KiB (44 whole segments) and its initial window of 10 segments goes at once.
+void establish_fast(Harness& h, Duration rtt, FlowOptions o = {}) {
+  h.to_syn_received({Mss{1460}, WindowScale{7}, SackPermitted{}}, o);
+  h.peer_sends(ack(1, 1, 65535), h.now() + rtt);
+  ASSERT_TRUE(h.take_event<Established<int>>());
+  ASSERT_EQ(h.queued(), 0u);
+}
+
+// The data segments queued now: how many, taken.
+std::size_t sent_now(Harness& h) {
+  std::size_t n = 0;
+  while (h.queued() > 0)
+    if (!h.take()->out.segment.payload.empty()) ++n;
+  return n;
+}
+
+// Ten segments out at once; the ACK of the first, 150 us later, lets 2 more go (Startup's
+// window grows by the segment ACKed): fewer than a third of the window (4866 B) and than a
+// burst, with the oldest segment out for more than half an SRTT, so an ACK is due: nothing
+// goes. The next ACK makes room for 4 and they go together, in one burst. Without the
+// deferral: 2 and 2.
+TEST(BbrDefer, WindowLimitedSendWaitsForTheAckDueSoon) {
+  Harness h(bbr_sack());
+  establish_fast(h, 200us);
+  ASSERT_TRUE(h.send(std::string(100 * S, 'd')));
+  ASSERT_EQ(sent_now(h), 10u);
+  const Instant t = h.now();
+  h.peer_sends(ack(1, 1 + S, 65535), t + 150us);
+  EXPECT_EQ(sent_now(h), 0u) << "deferred";
+  EXPECT_FALSE(h.conn().deadline && *h.conn().deadline < t + 1ms) << "no timer sends it: the next ACK does";
+  h.peer_sends(ack(1, 1 + 2 * S, 65535), t + 160us);
+  EXPECT_EQ(sent_now(h), 4u) << "the room of two ACKs in one burst";
+  h.check();
+}
+
+// If the ACKs stop after a deferral, the tail loss probe sends (RFC 8985 §7): the deferral
+// leaves the flow's timers as they were.
+TEST(BbrDefer, LostAcksAfterADeferralEndInALossProbe) {
+  Harness h(bbr_sack());
+  establish_fast(h, 200us);
+  ASSERT_TRUE(h.send(std::string(100 * S, 'd')));
+  ASSERT_EQ(sent_now(h), 10u);
+  h.peer_sends(ack(1, 1 + S, 65535), h.now() + 150us);
+  ASSERT_EQ(sent_now(h), 0u);
+  h.advance(50ms);
+  EXPECT_EQ(stats(h.s).tail_loss_probes, 1u);
+  EXPECT_GE(sent_now(h), 1u);
+  h.check();
+}
+
+// No ACK is due yet (the oldest segment went out less than half an SRTT ago): the room goes.
+TEST(BbrDefer, NotWhenTheNextAckIsAHalfRttAway) {
+  Harness h(bbr_sack());
+  establish_fast(h, 200us);
+  ASSERT_TRUE(h.send(std::string(100 * S, 'd')));
+  ASSERT_EQ(sent_now(h), 10u);
+  h.peer_sends(ack(1, 1 + S, 65535), h.now() + 80us);
+  EXPECT_EQ(sent_now(h), 2u);
+}
+
+// The flow has sent nothing for more than 1 ms: it does not wait (as Linux: deferring only
+// keeps a burst of sends together).
+TEST(BbrDefer, NotAfterAMillisecondWithoutSending) {
+  Harness h(bbr_sack());
+  establish_fast(h, 200us);
+  ASSERT_TRUE(h.send(std::string(100 * S, 'd')));
+  ASSERT_EQ(sent_now(h), 10u);
+  h.peer_sends(ack(1, 1 + S, 65535), h.now() + 1500us);
+  EXPECT_EQ(sent_now(h), 2u);
+}
+
+// What is left fits in the room: it goes (nothing more will come to join it).
+TEST(BbrDefer, NotWhenTheRestFits) {
+  Harness h(bbr_sack());
+  establish_fast(h, 200us);
+  ASSERT_TRUE(h.send(std::string(11 * S, 'd')));
+  ASSERT_EQ(sent_now(h), 10u);
+  h.peer_sends(ack(1, 1 + S, 65535), h.now() + 150us);
+  EXPECT_EQ(sent_now(h), 1u);
+}
+
+// An unpaced flow (CUBIC without FlowOptions::pacing) never defers: the same ACK sends 2.
+TEST(BbrDefer, UnpacedFlowsSendAtOnce) {
+  Config c = bbr_sack();
+  c.congestion_control = CongestionControl::cubic;
+  Harness h(c);
+  establish_fast(h, 200us);
+  ASSERT_TRUE(h.send(std::string(100 * S, 'd')));
+  ASSERT_EQ(sent_now(h), 10u);
+  h.peer_sends(ack(1, 1 + S, 65535), h.now() + 150us);
+  EXPECT_EQ(sent_now(h), 2u);
+}
+
 }  // namespace
 }  // namespace utcp::test
