@@ -594,6 +594,18 @@ void Bbr::on_rto(std::uint32_t smss) {
   cwnd = smss;
 }
 
+void Bbr::on_spurious_recovery() {
+  // The draft restores the window saved on entering recovery when a recovery ends "by
+  // repairing all losses or undoing recovery" (BBROnExitFastRecovery); the proof of a
+  // spurious episode may come after its end, when the window may have been bounded since by
+  // what its losses did to the model. Those go too, as Linux's BBRv3 undo does
+  // (bbr_undo_cwnd): bw_lo and inflight_lo, and the full-bandwidth count (a spurious
+  // slow-down is no plateau). inflight_hi stays: a probe's loss rate is not undone.
+  reset_lower_bounds();
+  reset_full_bw();
+  restore_cwnd();
+}
+
 void Bbr::on_idle_restart(Instant now, std::uint32_t inflight, bool app_limited, Rng& rng) {
   // BBRHandleRestartFromIdle: resume at the estimated rate, not below it.
   if (inflight != 0 || !app_limited) return;
@@ -827,6 +839,13 @@ void BbrFlow::on_congestion(const LossEvent& e) {
 void BbrFlow::on_recovery_exit(const LossEvent&) {
   s->model.cwnd = cwnd;
   s->model.on_recovery_exit();
+  cwnd = s->model.cwnd;
+}
+
+void BbrFlow::on_spurious_recovery() {
+  if (!s->started) return;
+  s->model.cwnd = cwnd;
+  s->model.on_spurious_recovery();
   cwnd = s->model.cwnd;
 }
 

@@ -110,6 +110,11 @@ class Bbr {
   void on_recovery_exit();
   // A retransmission timeout: every segment in flight is deemed lost.
   void on_rto(std::uint32_t smss);
+  // The last fast-recovery episode, over, was spurious (RFC 3708 DSACKs or RFC 3522
+  // timestamps, input/sack.cpp): its losses were not. The window it cut comes back
+  // (BBRRestoreCwnd, as on exit "by repairing all losses or undoing recovery"), and what
+  // the losses told the model goes: the lower bounds and Startup's full-bandwidth count.
+  void on_spurious_recovery();
   // "Restarting from idle": sending resumes with nothing in flight after an app-limited
   // pause.
   void on_idle_restart(Instant now, std::uint32_t inflight, bool app_limited, Rng& rng);
@@ -318,6 +323,7 @@ struct BbrFlow {
   void on_congestion(const LossEvent& e);      // fast recovery starts
   void on_recovery_exit(const LossEvent& e);
   void on_rto(const LossEvent& e);             // every segment in flight deemed lost
+  void on_spurious_recovery();                 // Congestion::undo
   void on_idle_restart(std::uint32_t iw, Instant now);
   std::uint64_t pacing_rate(Duration) const { return s->model.pacing_rate(); }
 

@@ -222,7 +222,13 @@ bool Congestion::enter_recovery(Instant now, Seq ack, std::uint32_t flight, std:
 }
 
 void Congestion::undo(const Algorithm& prior) {
-  if (prior.index() != static_cast<std::size_t>(kind_) || bbr()) return;
+  if (prior.index() != static_cast<std::size_t>(kind_)) return;
+  if (auto* b = bbr()) {
+    // BBR's model holds what the episode changed, not `prior` (a copy of the whole model
+    // from before it would also forget what the episode's ACKs taught it).
+    b->on_spurious_recovery();
+    return;
+  }
   const std::uint32_t w = cwnd();
   algo() = prior;
   visit([&](auto& a) { a.cwnd = std::max(a.cwnd, w); });

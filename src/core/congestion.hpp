@@ -159,7 +159,7 @@ class Congestion {
   Algorithm algorithm() const { return ext_ ? ext_->algo : fresh_algorithm(); }
   // RFC 4015 §3 / RFC 9438 §4.9: the congestion response that followed `prior` was spurious:
   // the algorithm's state goes back to it (K, W_max, epoch ... for CUBIC), cwnd to the larger
-  // of the two. Nothing for BBR (its model, not a loss response, sets the window) or when the
+  // of the two. For BBR the model's own undo (Bbr::on_spurious_recovery); nothing when the
   // algorithm changed since.
   void undo(const Algorithm& prior);
   // RFC 5681 §3.1 equation 4, RFC 6582 §4: after a retransmission timeout.

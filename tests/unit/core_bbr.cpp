@@ -546,6 +546,34 @@ TEST(CoreBbrRecovery, EntryKeepsWhatTheLossFindingAckDelivered) {
   EXPECT_EQ(g.cwnd, S);
 }
 
+TEST(CoreBbrRecovery, SpuriousEpisodeRestoresTheWindowAndForgetsTheLowerBounds) {
+  // Losses outside a probe with a standing queue (every ACK 10 ms late from 3 s on, a quarter
+  // of min_rtt: the queue condition holds) lower bw_lo and inflight_lo. A fast-recovery
+  // episode then proves spurious after it ended (RFC 3708 / RFC 3522, input/sack.cpp): the
+  // window before it comes back and the lower bounds go, as after Linux's BBRv3 undo;
+  // inflight_hi stays.
+  Path p(kRate, kRtt);
+  p.ack_delay = [&p](std::uint32_t) { return p.now > t0 + 3s ? 10ms : Duration::zero(); };
+  p.drop = [&p](std::uint32_t i, const Bbr& b) {
+    return p.now > t0 + 3s && i % 10 == 0 &&
+           (b.state() == State::probe_bw_down || b.state() == State::probe_bw_cruise);
+  };
+  p.run_for(6s);
+  ASSERT_NE(p.bbr.bw_lo(), Bbr::infinite);
+  ASSERT_NE(p.bbr.inflight_lo(), Bbr::infinite);
+  const std::uint64_t hi = p.bbr.inflight_hi();
+  const std::uint32_t before = p.bbr.cwnd;
+  p.bbr.on_recovery_start(4 * S, 0, S);
+  p.bbr.on_recovery_round();
+  p.bbr.on_recovery_exit();
+  p.bbr.cwnd = 4 * S;  // bounded since, as by inflight_lo
+  p.bbr.on_spurious_recovery();
+  EXPECT_EQ(p.bbr.cwnd, before);
+  EXPECT_EQ(p.bbr.bw_lo(), Bbr::infinite);
+  EXPECT_EQ(p.bbr.inflight_lo(), Bbr::infinite);
+  EXPECT_EQ(p.bbr.inflight_hi(), hi);
+}
+
 TEST(CoreBbrRecovery, TimeoutLeavesOneSegmentUntilRecovered) {
   Path p(kRate, kRtt);
   p.run_for(2s);

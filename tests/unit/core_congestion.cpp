@@ -163,6 +163,25 @@ TEST(CoreCongestion, SelectKeepsTheWindow) {
   EXPECT_EQ(fresh.ssthresh(), 0x7fff'ffffu);
 }
 
+// RFC 4015 §3 for BBR (Congestion::undo): not the copy of the model from before the episode
+// but the model's own undo (Bbr::on_spurious_recovery): the window saved when recovery began
+// comes back, here after it fell since the episode ended.
+TEST(CoreCongestion, UndoOfABbrEpisodeRestoresItsSavedWindow) {
+  Sender s(CongestionControl::bbr);
+  s.send(10 * S);
+  const std::uint32_t before = s.cc.cwnd();
+  const Congestion::Algorithm prior = s.cc.algorithm();
+  s.dup();
+  s.dup();
+  s.dup();
+  ASSERT_TRUE(s.cc.in_recovery());
+  s.ack(10 * S);  // the recovery point: the episode ends
+  ASSERT_FALSE(s.cc.in_recovery());
+  s.cc.bbr()->cwnd = 2 * S;
+  s.cc.undo(prior);
+  EXPECT_EQ(s.cc.cwnd(), before);
+}
+
 TEST(CoreCongestion, Names) {
   EXPECT_EQ(to_string(CongestionControl::newreno), "reno");
   EXPECT_EQ(to_string(CongestionControl::cubic), "cubic");
