@@ -152,6 +152,7 @@ row "bulk 1 flow (Gbit/s, wall, pinned)" "$(val bulk_1flow_gbps_wall)" ""
 row "bulk 1,000 flows (Gbit/s, CPU time)" "$(val bulk_flows_gbps_cpu)" ""
 row "instructions per data segment, 64 KiB sends" "$(val instructions_per_segment)" "< 3,000 (uTCP: ~34,000)"
 row "connect + close per CPU second" "$(val connect_close_per_s_cpu)" ">= 500,000 (uTCP: ~68,000)"
+row "  with the sink variants" "$(val connect_close_sink_per_s_cpu)" ">= 500,000"
 row "bytes per idle connection per stack (RSS)" "$(val idle_rss_per_conn_per_stack)" "<= 260 (lwIP's tcp_pcb + malloc)"
 if [ "$lwip_ok" = 1 ]; then
   row "lwIP, user pattern (Gbit/s, CPU time)" "$(val lwip_gbps_cpu)" ""

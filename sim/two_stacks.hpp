@@ -142,16 +142,16 @@ class TwoStacks {
 
   // Puts every output of one side on the wire to the other.
   void queue(const std::vector<Output>& outs, bool to_b_side) {
+    for (const Output& o : outs) queue(o, to_b_side);
+  }
+  void queue(const Output& o, bool to_b_side) {
     auto& q = to_b_side ? to_b : to_a;
     const Instant at = now + latency;
-    const bool plain = loss <= 0 && !fate;
-    for (const Output& o : outs) {
-      if (!o.segment.payload.empty()) ++data_segments;
-      if (plain && (q.empty() || q.back().at <= at))
-        encode(q.emplace_back(), o, at);  // in place: the pump's case, no copy
-      else
-        queue_impaired(q, o, at);
-    }
+    if (!o.segment.payload.empty()) ++data_segments;
+    if (loss <= 0 && !fate && (q.empty() || q.back().at <= at))
+      encode(q.emplace_back(), o, at);  // in place: the pump's case, no copy
+    else
+      queue_impaired(q, o, at);
   }
 
   // Delivers everything queued for b (or a), whatever its time; answers go into the other
@@ -226,12 +226,23 @@ class TwoStacks {
   // Opens numbered flow i from a to b:80 (b must listen: listen_b()) with a real three-way
   // handshake and returns a's view of it.
   Flow open(std::uint64_t i, const FlowOptions& opts = {}) {
-    auto c = utcp::connect(std::move(a.s), now, client_ip(i), kAddrB, kPortB, client_port(i), opts);
-    if (!c) die("connect: " + c.error().message);
-    a.s = std::move(c->state);
-    queue({c->syn}, true);
+    Flow flow;
+    if (sink) {
+      auto c = utcp::connect(std::move(a.s), now, client_ip(i), kAddrB, kPortB, client_port(i), opts, out);
+      if (!c) die("connect: " + c.error().message);
+      a.s = std::move(c->state);
+      flow = c->flow;
+      queue(out, true);
+      out.clear();
+    } else {
+      auto c = utcp::connect(std::move(a.s), now, client_ip(i), kAddrB, kPortB, client_port(i), opts);
+      if (!c) die("connect: " + c.error().message);
+      a.s = std::move(c->state);
+      flow = c->flow;
+      queue(c->syn, true);
+    }
     settle();
-    return c->flow;
+    return flow;
   }
   void listen_b(std::uint16_t port = kPortB) { b.s = start_listen(std::move(b.s), port); }
 
@@ -245,12 +256,22 @@ class TwoStacks {
 
   // One whole connection lifetime: handshake, active close by a, passive close by b. a's end
   // stays in TIME-WAIT until a timer run 2 MSL later.
+  // With `sink`, through the sink variants of connect and close.
   void connect_close(std::uint64_t i) {
     const Flow fa = open(i);
-    apply(close(std::move(a.s), now, fa), false, "close a");
+    close_side(false, fa);
     settle();
-    apply(close(std::move(b.s), now, server_flow(i)), true, "close b");
+    close_side(true, server_flow(i));
     settle();
+  }
+  void close_side(bool side_b, const Flow& f) {
+    Side& sd = side_b ? b : a;
+    if (!sink) return apply(close(std::move(sd.s), now, f), side_b, "close");
+    auto r = close(std::move(sd.s), now, f, out);
+    if (!r) die("close: " + r.error().message);
+    sd.s = std::move(*r);
+    queue(out, !side_b);
+    out.clear();
   }
 
   // ---- in time, with the applications ----
@@ -262,7 +283,7 @@ class TwoStacks {
     if (!r) die("connect: " + r.error().message);
     a.s = std::move(r->state);
     a.flow = r->flow;
-    queue({r->syn}, true);
+    queue(r->syn, true);
   }
 
   // The application at one end, once its connection is synchronized: reads what arrived,

@@ -132,6 +132,12 @@ struct Enqueued {
   N notify;  // the send notify
 };
 template <class N>
+struct Opened {  // connect's: the SYN went to the caller's vector
+  State<N> state;
+  Flow flow;
+  N notify;  // the flow's receive notify
+};
+template <class N>
 struct Taken {
   State<N> state;
   std::size_t bytes;  // bytes taken (recv: appended to the caller's vector; recv_into: copied)
@@ -268,6 +274,17 @@ Result<Enqueued<N>> send(State<N>&&, Instant now, const Flow&, std::string_view 
                          std::vector<Output>& out);
 template <class N>
 Result<Enqueued<N>> send(State<N>&&, Instant now, const Flow&, const Payload& data, std::vector<Output>& out);
+// connect, close, shutdown and abort: on success their segments are appended to `out`; on an
+// error `out` is left as it was (and an rvalue state untouched), as the calls above.
+template <class N>
+Result<Opened<N>> connect(State<N>&&, Instant now, const IpAddr& src, const IpAddr& dst, std::uint16_t dst_port,
+                          std::optional<std::uint16_t> src_port, const FlowOptions&, std::vector<Output>& out);
+template <class N>
+Result<State<N>> close(State<N>&&, Instant now, const Flow&, std::vector<Output>& out);
+template <class N>
+Result<State<N>> shutdown(State<N>&&, Instant now, const Flow&, Direction, std::vector<Output>& out);
+template <class N>
+Result<State<N>> abort(State<N>&&, Instant now, const Flow&, std::vector<Output>& out);
 // recv appending the queued blocks to `data` (the caller's reused vector).
 template <class N>
 Result<Taken<N>> recv(State<N>&&, Instant now, const Flow&, std::vector<Payload>& data,

@@ -30,7 +30,7 @@ std::optional<std::uint16_t> pick_port(Engine& e, const IpAddr& src, const Endpo
 
 Result<EngineConnected> engine_connect(Engine& e, Instant now, const IpAddr& src, const IpAddr& dst,
                                        std::uint16_t dst_port, std::optional<std::uint16_t> src_port,
-                                       const FlowOptions& opts) {
+                                       const FlowOptions& opts, std::vector<Output>& out) {
   if (src.is_v4() != dst.is_v4())
     return std::unexpected(Error::refused(CallError::address_family, "connect: source and destination differ in address family"));
   if (dst_port == 0) return std::unexpected(Error::refused(CallError::port_zero, "connect: destination port 0"));
@@ -65,10 +65,9 @@ Result<EngineConnected> engine_connect(Engine& e, Instant now, const IpAddr& src
   e.enter(t, TcpState::syn_sent);
   ++e.stats.connections_opened_active;
   t.arm(Timer::lifetime, now + e.cfg().connection_establish_timeout);
-  std::vector<Output> out;
   Ctx c(e, now, flow, out);
   send_syn(c, t);
-  EngineConnected r{flow, t.notifies, std::move(out.front())};
+  EngineConnected r{flow, t.notifies};
   e.tcbs.insert(hash ? *hash : FlowTable::hash(flow), flow, std::move(t));
   return r;
 }

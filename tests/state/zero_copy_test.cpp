@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <new>
 
@@ -125,6 +126,145 @@ TEST(ZeroCopy, SinkVariantsAppendToTheCallersVectors) {
   h.s = std::move(t.state);
   EXPECT_TRUE(t.drops.empty());
   EXPECT_EQ(out[0].segment.payload.to_string(), "abc");  // earlier outputs stay
+}
+
+// What the plain and the sink variants of connect, close, shutdown and abort must agree on:
+// the connection as info() reports it after the call.
+void expect_same_conn(const State<int>& x, const State<int>& y, const Flow& f) {
+  const auto a = info(x, f), b = info(y, f);
+  ASSERT_EQ(a.has_value(), b.has_value());
+  EXPECT_EQ(num_connections(x), num_connections(y));
+  if (!a) return;
+  EXPECT_EQ(a->state, b->state);
+  EXPECT_EQ(a->iss, b->iss);
+  EXPECT_EQ(a->snd_nxt, b->snd_nxt);
+  EXPECT_EQ(a->rcv_nxt, b->rcv_nxt);
+  EXPECT_EQ(a->write_shut, b->write_shut);
+  EXPECT_EQ(a->read_shut, b->read_shut);
+  EXPECT_EQ(a->deadline, b->deadline);
+}
+
+// A sentinel the sink variants must leave in front of what they append.
+Output sentinel() {
+  Output o{IpAddr::v4(192, 0, 2, 1), IpAddr::v4(192, 0, 2, 2), {}};
+  o.segment.src_port = 7;
+  return o;
+}
+
+TEST(ZeroCopy, ConnectSinkVariantEqualsConnect) {
+  sim::TwoStacks net;
+  const Instant now = net.now;
+  for (const std::optional<std::uint16_t> port : {std::optional<std::uint16_t>(40000), std::optional<std::uint16_t>()}) {
+    auto plain = connect(net.a.s, now, net.a.ip, net.b.ip, 80, port);
+    ASSERT_TRUE(plain);
+    std::vector<Output> out{sentinel()};
+    auto sunk = connect(State<int>(net.a.s), now, net.a.ip, net.b.ip, 80, port, FlowOptions{}, out);
+    ASSERT_TRUE(sunk);
+    EXPECT_EQ(sunk->flow, plain->flow);  // the same ephemeral port when none is given
+    // The harness's make_notify is one counter shared by both copies of the state, and each
+    // connection draws its receive notify, then its send notify: the sink call's pair is next.
+    EXPECT_EQ(sunk->notify, plain->notify + 2);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0], sentinel());
+    EXPECT_EQ(out[1], plain->syn);
+    expect_same_conn(sunk->state, plain->state, plain->flow);
+  }
+  // An error appends nothing and leaves the state as it was.
+  std::vector<Output> out{sentinel()};
+  State<int> s = net.a.s;
+  auto bad = connect(std::move(s), now, net.a.ip, net.b.ip, 0, std::nullopt, FlowOptions{}, out);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind, Error::Kind::msg);
+  EXPECT_EQ(out.size(), 1u);
+  EXPECT_EQ(num_connections(s), 0u);
+  auto v6 = connect(std::move(s), now, net.a.ip, IpAddr::parse("::1").value(), 80, std::nullopt, FlowOptions{}, out);
+  ASSERT_FALSE(v6);
+  EXPECT_EQ(out.size(), 1u);
+}
+
+TEST(ZeroCopy, CloseShutdownAbortSinkVariantsEqualThePlainCalls) {
+  sim::TwoStacks net;
+  net.listen_b();
+  const Flow fa = net.open(3);
+  const Flow fb = sim::server_flow(3);
+  ASSERT_EQ(info(net.a.s, fa)->state, TcpState::established);
+  const Instant now = net.now;
+  struct Call {
+    const char* name;
+    std::function<Result<Step<int>>(const State<int>&, const Flow&)> plain;
+    std::function<Result<State<int>>(State<int>&&, const Flow&, std::vector<Output>&)> sink;
+  };
+  const std::vector<Call> calls = {
+      {"close", [&](const State<int>& s, const Flow& f) { return close(s, now, f); },
+       [&](State<int>&& s, const Flow& f, std::vector<Output>& o) { return close(std::move(s), now, f, o); }},
+      {"shutdown write", [&](const State<int>& s, const Flow& f) { return shutdown(s, now, f, Direction::write); },
+       [&](State<int>&& s, const Flow& f, std::vector<Output>& o) {
+         return shutdown(std::move(s), now, f, Direction::write, o);
+       }},
+      {"shutdown read", [&](const State<int>& s, const Flow& f) { return shutdown(s, now, f, Direction::read); },
+       [&](State<int>&& s, const Flow& f, std::vector<Output>& o) {
+         return shutdown(std::move(s), now, f, Direction::read, o);
+       }},
+      {"abort", [&](const State<int>& s, const Flow& f) { return abort(s, now, f); },
+       [&](State<int>&& s, const Flow& f, std::vector<Output>& o) { return abort(std::move(s), now, f, o); }},
+  };
+  for (const Call& c : calls) {
+    SCOPED_TRACE(c.name);
+    for (const auto& [st, f] : {std::pair{net.a.s, fa}, std::pair{net.b.s, fb}}) {
+      auto plain = c.plain(st, f);
+      ASSERT_TRUE(plain);
+      std::vector<Output> out{sentinel()};
+      auto sunk = c.sink(State<int>(st), f, out);
+      ASSERT_TRUE(sunk);
+      ASSERT_EQ(out.size(), plain->out.size() + 1);
+      EXPECT_EQ(out[0], sentinel());
+      for (std::size_t i = 0; i < plain->out.size(); ++i) EXPECT_EQ(out[i + 1], plain->out[i]);
+      expect_same_conn(*sunk, plain->state, f);
+      // An unknown flow: the same error, nothing appended, the state kept.
+      const Flow unknown = sim::server_flow(4);
+      State<int> kept = st;
+      auto bad = c.sink(std::move(kept), unknown, out);
+      ASSERT_FALSE(bad);
+      EXPECT_EQ(bad.error().kind, c.plain(st, unknown).error().kind);
+      EXPECT_EQ(out.size(), plain->out.size() + 1);
+      expect_same_conn(kept, st, f);
+    }
+  }
+  // close twice: the second is refused by both.
+  std::vector<Output> out;
+  auto once = close(State<int>(net.a.s), now, fa, out);
+  ASSERT_TRUE(once);
+  const std::size_t n = out.size();
+  auto twice = close(State<int>(*once), now, fa, out);
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().message, close(*once, now, fa).error().message);
+  EXPECT_EQ(out.size(), n);
+}
+
+// A whole connection's life (handshake, active and passive close, TIME-WAIT reaped) through the
+// sink variants gives the same segments as through the plain calls.
+TEST(ZeroCopy, ConnectCloseLifetimeTheSameThroughTheSinkVariants) {
+  auto life = [](bool sink) {
+    sim::TwoStacks net;
+    net.sink = sink;
+    net.listen_b();
+    std::vector<std::vector<std::byte>> wire;
+    net.fate = [&](const Output&, sim::TwoStacks::Packet& p) {
+      wire.emplace_back(p.view().begin(), p.view().end());
+      return sim::TwoStacks::Fate{};
+    };
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      net.connect_close(i);
+      net.now += std::chrono::seconds(61);  // past 2 MSL: TIME-WAIT ends
+      net.run_timers();
+    }
+    EXPECT_EQ(num_connections(net.a.s), 0u);
+    EXPECT_EQ(num_connections(net.b.s), 0u);
+    return wire;
+  };
+  const auto plain = life(false), sunk = life(true);
+  EXPECT_EQ(plain.size(), 3u * 7u);  // SYN, SYN-ACK, ACK, FIN, ACK, FIN, ACK
+  EXPECT_EQ(sunk, plain);
 }
 
 TEST(ZeroCopy, RecvIntoTakesAtMostTheBufferAndPeekTakesNothing) {

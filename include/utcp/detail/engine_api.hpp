@@ -144,11 +144,11 @@ std::optional<EngineEvent> engine_handle_buf(Engine&, Instant now, const IpAddr&
 struct EngineConnected {
   Flow flow;
   NotifyPair notifies;
-  Output syn;
 };
+// On success the SYN is appended to `out`; on an error `out` is left as it was.
 Result<EngineConnected> engine_connect(Engine&, Instant now, const IpAddr& src, const IpAddr& dst,
                                        std::uint16_t dst_port, std::optional<std::uint16_t> src_port,
-                                       const FlowOptions&);
+                                       const FlowOptions&, std::vector<Output>& out);
 std::optional<Error> engine_close(Engine&, Instant now, const Flow&, std::vector<Output>& out);
 std::optional<Error> engine_shutdown(Engine&, Instant now, const Flow&, Direction, std::vector<Output>& out);
 std::optional<Error> engine_abort(Engine&, Instant now, const Flow&, std::vector<Output>& out);

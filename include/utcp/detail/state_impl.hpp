@@ -183,13 +183,21 @@ HandleResult<N> handle_buf(const State<N>& s, Instant now, const IpAddr& src, co
 }
 
 template <class N>
+Result<Opened<N>> connect(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst, std::uint16_t dst_port,
+                          std::optional<std::uint16_t> src_port, const FlowOptions& opts,
+                          std::vector<Output>& out) {
+  auto r = detail::engine_connect(detail::StateAccess::own(s), now, src, dst, dst_port, src_port, opts, out);
+  if (!r) return std::unexpected(std::move(r.error()));
+  return Opened<N>{std::move(s), r->flow, detail::notifies_of<N>(r->notifies).first};
+}
+template <class N>
 Result<Connected<N>> connect(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
                              std::uint16_t dst_port, std::optional<std::uint16_t> src_port,
                              const FlowOptions& opts) {
-  auto r = detail::engine_connect(detail::StateAccess::own(s), now, src, dst, dst_port, src_port, opts);
+  std::vector<Output> out;
+  auto r = connect(std::move(s), now, src, dst, dst_port, src_port, opts, out);
   if (!r) return std::unexpected(std::move(r.error()));
-  N rcv = detail::notifies_of<N>(r->notifies).first;
-  return Connected<N>{std::move(s), r->flow, std::move(rcv), std::move(r->syn)};
+  return Connected<N>{std::move(r->state), r->flow, std::move(r->notify), std::move(out.front())};
 }
 template <class N>
 Result<Connected<N>> connect(const State<N>& s, Instant now, const IpAddr& src, const IpAddr& dst,
@@ -199,11 +207,17 @@ Result<Connected<N>> connect(const State<N>& s, Instant now, const IpAddr& src, 
 }
 
 template <class N>
-Result<Step<N>> close(State<N>&& s, Instant now, const Flow& flow) {
-  std::vector<Output> out;
+Result<State<N>> close(State<N>&& s, Instant now, const Flow& flow, std::vector<Output>& out) {
   if (auto err = detail::engine_close(detail::StateAccess::own(s), now, flow, out))
     return std::unexpected(std::move(*err));
-  return Step<N>{std::move(s), std::move(out)};
+  return std::move(s);
+}
+template <class N>
+Result<Step<N>> close(State<N>&& s, Instant now, const Flow& flow) {
+  std::vector<Output> out;
+  auto r = close(std::move(s), now, flow, out);
+  if (!r) return std::unexpected(std::move(r.error()));
+  return Step<N>{std::move(*r), std::move(out)};
 }
 template <class N>
 Result<Step<N>> close(const State<N>& s, Instant now, const Flow& flow) {
@@ -211,11 +225,17 @@ Result<Step<N>> close(const State<N>& s, Instant now, const Flow& flow) {
 }
 
 template <class N>
-Result<Step<N>> shutdown(State<N>&& s, Instant now, const Flow& flow, Direction dir) {
-  std::vector<Output> out;
+Result<State<N>> shutdown(State<N>&& s, Instant now, const Flow& flow, Direction dir, std::vector<Output>& out) {
   if (auto err = detail::engine_shutdown(detail::StateAccess::own(s), now, flow, dir, out))
     return std::unexpected(std::move(*err));
-  return Step<N>{std::move(s), std::move(out)};
+  return std::move(s);
+}
+template <class N>
+Result<Step<N>> shutdown(State<N>&& s, Instant now, const Flow& flow, Direction dir) {
+  std::vector<Output> out;
+  auto r = shutdown(std::move(s), now, flow, dir, out);
+  if (!r) return std::unexpected(std::move(r.error()));
+  return Step<N>{std::move(*r), std::move(out)};
 }
 template <class N>
 Result<Step<N>> shutdown(const State<N>& s, Instant now, const Flow& flow, Direction dir) {
@@ -223,11 +243,17 @@ Result<Step<N>> shutdown(const State<N>& s, Instant now, const Flow& flow, Direc
 }
 
 template <class N>
-Result<Step<N>> abort(State<N>&& s, Instant now, const Flow& flow) {
-  std::vector<Output> out;
+Result<State<N>> abort(State<N>&& s, Instant now, const Flow& flow, std::vector<Output>& out) {
   if (auto err = detail::engine_abort(detail::StateAccess::own(s), now, flow, out))
     return std::unexpected(std::move(*err));
-  return Step<N>{std::move(s), std::move(out)};
+  return std::move(s);
+}
+template <class N>
+Result<Step<N>> abort(State<N>&& s, Instant now, const Flow& flow) {
+  std::vector<Output> out;
+  auto r = abort(std::move(s), now, flow, out);
+  if (!r) return std::unexpected(std::move(r.error()));
+  return Step<N>{std::move(*r), std::move(out)};
 }
 template <class N>
 Result<Step<N>> abort(const State<N>& s, Instant now, const Flow& flow) {
