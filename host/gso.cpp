@@ -225,7 +225,8 @@ std::expected<std::span<const std::byte>, VnetError> Splitter::prepare(std::span
   return std::span<const std::byte>();
 }
 
-std::span<const std::byte> Splitter::segment(std::span<const std::byte> frame, std::size_t i) {
+std::span<const std::byte> Splitter::segment(std::span<const std::byte> frame, std::size_t i,
+                                             SegmentChecksums checksums) {
   const std::span<const std::byte> packet = frame.subspan(VnetHeader::size);
   const Plan& p = plan_;
   const std::size_t headers = p.ip_len + p.tcp_len;
@@ -249,8 +250,10 @@ std::span<const std::byte> Splitter::segment(std::span<const std::byte> frame, s
   if (!last) flags = static_cast<std::uint8_t>(flags & ~(tcp_psh | tcp_fin));
   if (i != 0) flags = static_cast<std::uint8_t>(flags & ~tcp_cwr);
   tcp[tcp_flags_offset] = static_cast<std::byte>(flags);
-  detail::store_be16(tcp, tcp_checksum_offset, 0);
-  detail::store_be16(tcp, tcp_checksum_offset, tcp_checksum(p.src, p.dst, tcp));
+  if (checksums == SegmentChecksums::fill) {
+    detail::store_be16(tcp, tcp_checksum_offset, 0);
+    detail::store_be16(tcp, tcp_checksum_offset, tcp_checksum(p.src, p.dst, tcp));
+  }
   return out;
 }
 

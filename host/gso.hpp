@@ -89,6 +89,19 @@ enum class VnetError : std::uint8_t {
 };
 std::string_view to_string(VnetError);
 
+// Whether the kernel vouches for a frame's TCP checksum: DATA_VALID (it verified the checksum)
+// or NEEDS_CSUM (the checksum is partial: the packet was built or GRO-merged inside this
+// kernel from segments it verified, and never crossed a wire since). The host then tells the
+// core not to verify it again (ChecksumCheck::trusted; docs/HOST.md "Checksums").
+inline bool kernel_checked(const VnetHeader& h) {
+  return (h.flags & (VnetHeader::data_valid | VnetHeader::needs_csum)) != 0;
+}
+
+// What the splitter writes into the TCP checksum field of the segments it cuts from a GSO
+// packet: the full checksum (fill), or nothing (leave: the field keeps the super-segment's
+// value, for a receiver that does not verify it, as when kernel_checked).
+enum class SegmentChecksums : std::uint8_t { fill, leave };
+
 // Cuts what a TUN device with IFF_VNET_HDR read (VnetHeader, then the packet) into the
 // packets the core would have seen one by one, and hands each to `sink` (a view into the
 // splitter's buffer, valid during the call). A packet without GSO passes as it is, after its
@@ -100,7 +113,8 @@ class Splitter {
  public:
   // The number of packets handed to sink, or why nothing was.
   template <class Sink>
-  std::expected<std::size_t, VnetError> split(std::span<const std::byte> frame, Sink&& sink) {
+  std::expected<std::size_t, VnetError> split(std::span<const std::byte> frame, Sink&& sink,
+                                              SegmentChecksums checksums = SegmentChecksums::fill) {
     std::size_t n = 0;
     auto r = prepare(frame);
     if (!r) return std::unexpected(r.error());
@@ -108,7 +122,7 @@ class Splitter {
       sink(std::span<const std::byte>(*r));
       return 1;
     }
-    for (std::size_t i = 0; i < plan_.count; ++i, ++n) sink(segment(frame, i));
+    for (std::size_t i = 0; i < plan_.count; ++i, ++n) sink(segment(frame, i, checksums));
     return n;
   }
 
@@ -125,7 +139,8 @@ class Splitter {
   // A packet passed whole, its checksum completed (in buf_) when the header asks for it.
   std::expected<std::span<const std::byte>, VnetError> whole(std::span<const std::byte> packet,
                                                              const VnetHeader& h);
-  std::span<const std::byte> segment(std::span<const std::byte> frame, std::size_t i);
+  std::span<const std::byte> segment(std::span<const std::byte> frame, std::size_t i,
+                                     SegmentChecksums checksums);
 
   Plan plan_;
   std::vector<std::byte> buf_;  // grows once to the largest packet it built

@@ -256,7 +256,13 @@ SysResult<void> Host::input(std::span<const std::byte> datagram) {
 SysResult<std::size_t> Host::input_vnet(std::span<const std::byte> frame) {
   Lock lk(mu_);
   std::size_t ok = 0;
-  const auto n = splitter_.split(frame, [&](std::span<const std::byte> p) { ok += input_locked(p) ? 1 : 0; });
+  // The kernel verified the TCP checksum, or built the packet itself (docs/HOST.md "Checksums"):
+  // the splitter does not fill in the segments' checksums and the core does not verify them.
+  const bool trusted = frame.size() >= VnetHeader::size && kernel_checked(VnetHeader::read(frame));
+  const ChecksumCheck check = trusted ? ChecksumCheck::trusted : ChecksumCheck::verify;
+  const auto n = splitter_.split(
+      frame, [&](std::span<const std::byte> p) { ok += input_locked(p, check) ? 1 : 0; },
+      trusted ? SegmentChecksums::leave : SegmentChecksums::fill);
   if (!n) {
     ++counters_.vnet_errors;
     return std::unexpected(EINVAL);
@@ -270,7 +276,7 @@ SysResult<std::size_t> Host::input_vnet(std::span<const std::byte> frame) {
   return ok;
 }
 
-bool Host::input_locked(std::span<const std::byte> datagram) {
+bool Host::input_locked(std::span<const std::byte> datagram, ChecksumCheck check) {
   ++counters_.ip_in;
   auto p = parse_ip(datagram);
   if (!p) {
@@ -286,7 +292,7 @@ bool Host::input_locked(std::span<const std::byte> datagram) {
     return false;
   }
   if (p->protocol == ip_proto_tcp) {
-    input_tcp(*p);
+    input_tcp(*p, check);
     return true;
   }
   const std::size_t before = ip_drops_[static_cast<std::size_t>(IpError::bad_icmp)];
@@ -295,7 +301,7 @@ bool Host::input_locked(std::span<const std::byte> datagram) {
   return ip_drops_[static_cast<std::size_t>(IpError::bad_icmp)] == before;
 }
 
-void Host::input_tcp(const IpPacket& p) {
+void Host::input_tcp(const IpPacket& p, ChecksumCheck check) {
   ++counters_.tcp_in;
   const bool ports = p.payload.size() >= 4;
   const Flow flow = ports ? Flow(Endpoint{p.dst, detail::load_be16(p.payload, 2)},
@@ -327,7 +333,7 @@ void Host::input_tcp(const IpPacket& p) {
   }
   const Stats& before = utcp::stats(stack_);
   const std::uint64_t dropped_before = before.connections_dropped, resets_before = before.resets_received;
-  auto r = utcp::handle_buf(std::move(stack_), instant(), p.src, p.dst, p.payload);
+  auto r = utcp::handle_buf(std::move(stack_), instant(), p.src, p.dst, p.payload, check);
   stack_ = std::move(r.state);
   if (r.event) {
     wake_due_ = true;

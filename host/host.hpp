@@ -164,9 +164,10 @@ class Host {
   short revents(Socket& s);
 
   // Input paths.
-  bool input_locked(std::span<const std::byte> datagram);  // false: the IP layer dropped it
+  // false: the IP layer dropped it. `check`: whether the core verifies a TCP checksum.
+  bool input_locked(std::span<const std::byte> datagram, ChecksumCheck check = ChecksumCheck::verify);
   void pop_outputs(std::size_t n);
-  void input_tcp(const IpPacket& p);
+  void input_tcp(const IpPacket& p, ChecksumCheck check);
   void input_icmp(const IpPacket& p);
   void apply_path_mtu(const Flow& flow, std::uint32_t mtu, Seq seq);
   void count_drop(IpError e) { ++ip_drops_[static_cast<std::size_t>(e)]; }

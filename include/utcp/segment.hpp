@@ -53,6 +53,11 @@ std::ostream& operator<<(std::ostream&, const TcpOption&);  // "mss 1460", "wsca
 // Bytes the option takes on the wire (kind, length and data; no padding).
 std::size_t encoded_size(const TcpOption&);
 
+// Whether handle_buf verifies a segment's checksum (the default) or takes the word of the layer
+// below that it was verified already: the host does so for what a TUN device with offloads
+// marks DATA_VALID or NEEDS_CSUM (docs/HOST.md, docs/deviations.md). Nothing else is skipped.
+enum class ChecksumCheck : std::uint8_t { verify, trusted };
+
 struct Segment {
   enum class Flag : std::uint8_t { none, syn, fin, rst };  // at most one of SYN/FIN/RST
 

@@ -267,6 +267,14 @@ Result<Sent<N>> send(State<N>&&, Instant now, const Flow&, const Payload& data);
 template <class N>
 Handled<N> handle_buf(State<N>&&, Instant now, const IpAddr& src, const IpAddr& dst,
                       std::span<const std::byte> tcp_bytes, std::vector<Output>& out);
+// handle_buf for a segment whose checksum a lower layer has verified: ChecksumCheck::trusted
+// skips the core's own check (every other check stays); verify is the calls above.
+template <class N>
+Handled<N> handle_buf(State<N>&&, Instant now, const IpAddr& src, const IpAddr& dst,
+                      std::span<const std::byte> tcp_bytes, std::vector<Output>& out, ChecksumCheck);
+template <class N>
+HandleResult<N> handle_buf(State<N>&&, Instant now, const IpAddr& src, const IpAddr& dst,
+                           std::span<const std::byte> tcp_bytes, ChecksumCheck);
 template <class N>
 Timed<N> timer(State<N>&&, Instant now, std::vector<Output>& out);
 template <class N>

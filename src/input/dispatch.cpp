@@ -99,11 +99,13 @@ void count(Stats& s, const Verdict& v, std::optional<DropReason> discarded = std
 }  // namespace
 
 std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAddr& src, const IpAddr& dst,
-                                             std::span<const std::byte> tcp_bytes, std::vector<Output>& out) {
+                                             std::span<const std::byte> tcp_bytes, std::vector<Output>& out,
+                                             ChecksumCheck check) {
   ++e.stats.segments_in;
   // A view of the caller's bytes: the receive queue (or reassembly) copies the payload once.
   Segment seg;
-  if (const DecodeError err = wire::decode_view_into(src, dst, tcp_bytes, seg); err != DecodeError::none) {
+  if (const DecodeError err = wire::decode_view_into(src, dst, tcp_bytes, seg, check);
+      err != DecodeError::none) {
     const auto reason = static_cast<std::size_t>(err);
     if (reason < e.stats.decode_errors.size()) ++e.stats.decode_errors[reason];
     ++e.stats.drops[static_cast<std::size_t>(DropReason::decode)];

@@ -27,7 +27,7 @@ constexpr unsigned kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x
 
 // Decodes into `s` (default-constructed); on failure `s` holds whatever was read so far.
 DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes,
-                           bool view, Segment& s);
+                           bool view, Segment& s, ChecksumCheck check = ChecksumCheck::verify);
 
 Result<std::pair<Segment, Flow>> decoded(const IpAddr& src, const IpAddr& dst,
                                          std::span<const std::byte> tcp_bytes, bool view) {
@@ -52,15 +52,15 @@ Result<std::pair<Segment, Flow>> Segment::decode_view(const IpAddr& src, const I
 
 namespace wire {
 DecodeError decode_view_into(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes,
-                             Segment& out) {
-  return decode_segment(src, dst, tcp_bytes, true, out);
+                             Segment& out, ChecksumCheck check) {
+  return decode_segment(src, dst, tcp_bytes, true, out, check);
 }
 }  // namespace wire
 
 namespace {
 
 DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes,
-                           bool view, Segment& s) {
+                           bool view, Segment& s, ChecksumCheck check) {
   using Flag = Segment::Flag;
   auto fail = [](DecodeError e) { return e; };
   if (src.is_v4() != dst.is_v4()) return fail(DecodeError::address_family_mismatch);
@@ -82,7 +82,9 @@ DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const
   if ((flags & kSyn) && (flags & kFin)) return fail(DecodeError::syn_and_fin);
   if ((flags & kSyn) && (flags & kRst)) return fail(DecodeError::syn_and_rst);
 
-  if (tcp_checksum(src, dst, tcp_bytes) != 0) return fail(DecodeError::bad_checksum);
+  // RFC 9293 §3.1: a segment with a wrong checksum is dropped; unless the layer below verified it.
+  if (check == ChecksumCheck::verify && tcp_checksum(src, dst, tcp_bytes) != 0)
+    return fail(DecodeError::bad_checksum);
 
   s.src_port = detail::load_be16(b);
   s.dst_port = detail::load_be16(b + 2);

@@ -12,8 +12,9 @@
 namespace utcp::wire {
 
 // `out` must be default-constructed; on failure it holds whatever was read before the check
-// that failed. The payload is a view of `tcp_bytes`, as Segment::decode_view's.
+// that failed. The payload is a view of `tcp_bytes`, as Segment::decode_view's. With
+// ChecksumCheck::trusted the checksum is not verified (a lower layer did); every other check is.
 DecodeError decode_view_into(const IpAddr& src, const IpAddr& dst, std::span<const std::byte> tcp_bytes,
-                             Segment& out);
+                             Segment& out, ChecksumCheck check = ChecksumCheck::verify);
 
 }  // namespace utcp::wire

@@ -382,8 +382,81 @@ TEST(Splitter, RefusesMalformedHeaders) {
   c.insert(c.end(), p.begin(), p.end());
   EXPECT_EQ(err(c), VnetError::bad_csum_offsets);
 }
+TEST(Splitter, LeavesTheTcpChecksumsWhenAsked) {
+  const auto f = kernel_gso(true, 7, 0x18, 5000, 1448);
+  Splitter fill, leave;
+  std::vector<std::vector<std::byte>> full, left;
+  ASSERT_TRUE(fill.split(f, [&](std::span<const std::byte> p) { full.emplace_back(p.begin(), p.end()); }));
+  ASSERT_TRUE(leave.split(
+      f, [&](std::span<const std::byte> p) { left.emplace_back(p.begin(), p.end()); },
+      SegmentChecksums::leave));
+  ASSERT_EQ(full.size(), 4u);
+  ASSERT_EQ(left.size(), full.size());
+  for (std::size_t i = 0; i < left.size(); ++i) {
+    const std::span<const std::byte> p(left[i]);
+    EXPECT_EQ(internet_checksum(p.first(20)), 0) << "the IP header's checksum is still done";
+    EXPECT_EQ(be16(p, 36), be16(f, VnetHeader::size + 36))
+        << "the super-segment's (partial) field, as it was";
+    auto a = full[i], b = left[i];
+    put16(a, 36, 0);
+    put16(b, 36, 0);
+    EXPECT_EQ(a, b) << "segment " << i << ": everything else as when filled";
+  }
+}
+
+TEST(Splitter, KernelCheckedMeansDataValidOrNeedsCsum) {
+  VnetHeader h;
+  EXPECT_FALSE(kernel_checked(h));
+  h.flags = VnetHeader::data_valid;
+  EXPECT_TRUE(kernel_checked(h));
+  h.flags = VnetHeader::needs_csum;
+  EXPECT_TRUE(kernel_checked(h));
+  h.flags = 0x04;  // VIRTIO_NET_HDR_F_RSC_INFO: says nothing of the checksum
+  EXPECT_FALSE(kernel_checked(h));
+}
 
 // ---- through the C ABI: two hosts, super-segments on the wire ----
+
+// A SYN whose TCP checksum is wrong, behind a header with `flags`: the host's core drops it
+// as bad_checksum unless the kernel vouched for it (DATA_VALID), and then it answers it.
+TEST(VnetHosts, TrustsTheKernelsChecksumVerdictOnly) {
+  for (std::uint8_t flags : {std::uint8_t{0}, VnetHeader::data_valid}) {
+    test::Net net;
+    const int ls = utcp_socket(net.a, AF_INET, SOCK_STREAM, 0);
+    socklen_t len = 0;
+    auto addr = net.addr_a(5000, &len);
+    ASSERT_EQ(utcp_bind(net.a, ls, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    ASSERT_EQ(utcp_listen(net.a, ls, 4), 0);
+    Output o{v4b, v4a, {}};
+    o.segment.src_port = 40000;
+    o.segment.dst_port = 5000;
+    o.segment.seq = Seq(1);
+    o.segment.flag = Segment::Flag::syn;
+    o.segment.window = 1000;
+    std::vector<std::byte> p = frame(o);
+    put16(p, 36, static_cast<std::uint16_t>(be16(p, 36) ^ 0x0101));
+    VnetHeader h;
+    h.flags = flags;
+    std::vector<std::byte> f(VnetHeader::size);
+    h.write(f);
+    f.insert(f.end(), p.begin(), p.end());
+    EXPECT_EQ(utcp_host_input_vnet(net.a, f.data(), f.size()), 1);
+    char counters[4096];
+    const ssize_t n = utcp_host_tcp_counters(net.a, counters, sizeof counters);
+    ASSERT_GT(n, 0);
+    const std::string text(counters, static_cast<std::size_t>(n));
+    unsigned char out[2048];
+    const ssize_t synack = utcp_host_output(net.a, out, sizeof out);
+    if (flags == 0) {
+      EXPECT_NE(text.find("decode_error.bad_checksum 1"), std::string::npos) << text;
+      EXPECT_EQ(synack, -1);
+    } else {
+      EXPECT_EQ(text.find("bad_checksum"), std::string::npos) << text;
+      ASSERT_GT(synack, 40);
+      EXPECT_EQ(out[33] & 0x12u, 0x12u) << "a SYN-ACK";
+    }
+  }
+}
 
 TEST(VnetHosts, TransferUsesSuperSegmentsAndDeliversEveryByte) {
   test::Net net;

@@ -117,6 +117,26 @@ TEST(EngineFaults, Fault4InputBufferNeverWritten) {
   EXPECT_TRUE(r.out.empty());
 }
 
+// ChecksumCheck::trusted skips the checksum and nothing else: the segment whose checksum a
+// lower layer verified is answered, and one that is malformed otherwise is still dropped.
+TEST(EngineFaults, TrustedChecksumSkipsOnlyTheChecksum) {
+  Instant now = t0();
+  auto bytes = make(1000, std::nullopt, Segment::Flag::syn).encode(kClient, kServer);
+  bytes[17] ^= std::byte{0x55};  // break the checksum
+  State<int> s = server();
+  auto r = handle_buf(State<int>(s), now, kClient, kServer, bytes, ChecksumCheck::trusted);
+  EXPECT_EQ(stats(r.state).decode_error(DecodeError::bad_checksum), 0u);
+  ASSERT_EQ(r.out.size(), 1u);
+  EXPECT_EQ(r.out[0].segment.flag, Segment::Flag::syn);  // the SYN-ACK
+  r = handle_buf(State<int>(s), now, kClient, kServer, bytes, ChecksumCheck::verify);
+  EXPECT_EQ(stats(r.state).decode_error(DecodeError::bad_checksum), 1u);
+  EXPECT_TRUE(r.out.empty());
+  bytes[12] = std::byte{0x30};  // data offset 3 words
+  r = handle_buf(State<int>(s), now, kClient, kServer, bytes, ChecksumCheck::trusted);
+  EXPECT_EQ(stats(r.state).decode_error(DecodeError::bad_data_offset), 1u);
+  EXPECT_TRUE(r.out.empty());
+}
+
 // Fault 5: simultaneous open establishes both ends.
 TEST(EngineFaults, Fault5SimultaneousOpen) {
   Net net;

@@ -139,7 +139,8 @@ void engine_stop_listen(Engine&, std::uint16_t port);
 
 void engine_timer(Engine&, Instant now, std::vector<EngineTimerDrop>& drops, std::vector<Output>& out);
 std::optional<EngineEvent> engine_handle_buf(Engine&, Instant now, const IpAddr& src, const IpAddr& dst,
-                                             std::span<const std::byte> tcp_bytes, std::vector<Output>& out);
+                                             std::span<const std::byte> tcp_bytes, std::vector<Output>& out,
+                                             ChecksumCheck check = ChecksumCheck::verify);
 
 struct EngineConnected {
   Flow flow;

@@ -165,9 +165,21 @@ TimerResult<N> timer(const State<N>& s, Instant now) {
 
 template <class N>
 Handled<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
-                      std::span<const std::byte> tcp_bytes, std::vector<Output>& out) {
-  auto ev = detail::engine_handle_buf(detail::StateAccess::own(s), now, src, dst, tcp_bytes, out);
+                      std::span<const std::byte> tcp_bytes, std::vector<Output>& out, ChecksumCheck check) {
+  auto ev = detail::engine_handle_buf(detail::StateAccess::own(s), now, src, dst, tcp_bytes, out, check);
   return Handled<N>{std::move(s), detail::to_event<N>(std::move(ev))};
+}
+template <class N>
+Handled<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
+                      std::span<const std::byte> tcp_bytes, std::vector<Output>& out) {
+  return handle_buf(std::move(s), now, src, dst, tcp_bytes, out, ChecksumCheck::verify);
+}
+template <class N>
+HandleResult<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
+                           std::span<const std::byte> tcp_bytes, ChecksumCheck check) {
+  std::vector<Output> out;
+  auto h = handle_buf(std::move(s), now, src, dst, tcp_bytes, out, check);
+  return HandleResult<N>{std::move(h.state), std::move(h.event), std::move(out)};
 }
 template <class N>
 HandleResult<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
