@@ -29,6 +29,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "sim_rng.hpp"
@@ -132,6 +133,10 @@ class TwoStacks {
   // instead of the calls that return a vector each.
   bool sink = false;
   std::vector<Output> out;  // the reused output vector of the sink variants
+  // The sink variants' reused vectors of events (when the event callback takes a Notice) and of
+  // the connections timer ended.
+  std::vector<Notice<Notify>> notices;
+  std::vector<TimerDrop<Notify>> timer_drops;
   // In flight, each in order of arrival time. In time mode a prefix may already be delivered:
   // read them through next_event(), or after settle()/deliver(), which drop it.
   std::vector<Packet> to_a, to_b;
@@ -168,7 +173,7 @@ class TwoStacks {
     return n;
   }
   std::size_t deliver(bool for_b) {
-    return deliver(for_b, [](const Event<Notify>&) {});
+    return deliver(for_b, [](const auto&) {});  // with `sink`: handle_buf's Notice variant
   }
   // Delivers in both directions until nothing is in flight.
   void settle() {
@@ -185,10 +190,10 @@ class TwoStacks {
   void run_timers() {
     for (Side* sd : {&a, &b}) {
       if (sink) {
-        auto r = timer(std::move(sd->s), now, out);
-        sd->s = std::move(r.state);
+        sd->s = timer(std::move(sd->s), now, out, timer_drops);
         queue(out, sd == &a);
         out.clear();
+        timer_drops.clear();
         continue;
       }
       auto r = timer(std::move(sd->s), now);
@@ -430,6 +435,16 @@ class TwoStacks {
   template <class F>
   void handle(bool for_b, const Packet& p, F& on_event) {
     State<Notify>& s = for_b ? b.s : a.s;
+    if constexpr (std::is_invocable_v<F&, const Notice<Notify>&>) {
+      if (sink) {  // events as Notices into a reused vector: nothing allocated for them
+        s = handle_buf(std::move(s), now, p.src, p.dst, p.view(), out, notices);
+        for (const auto& n : notices) on_event(n);
+        notices.clear();
+        queue(out, !for_b);
+        out.clear();
+        return;
+      }
+    }
     if (sink) {
       auto r = handle_buf(std::move(s), now, p.src, p.dst, p.view(), out);
       s = std::move(r.state);

@@ -131,6 +131,22 @@ struct Enqueued {
   std::size_t enqueued;
   N notify;  // the send notify
 };
+// An event in fixed fields, without Signal's and Drop's vectors: what Event<N> says, for the
+// sink variant of handle_buf below (a reused vector of them allocates nothing).
+template <class N>
+struct Notice {
+  enum class Kind : std::uint8_t { established, drop, signal };
+  Kind kind = Kind::signal;
+  Flow flow;
+  // established: the notify connect returned, for an active open (empty for a passive one);
+  // signal: the receive notify, when there is data or end of stream to read;
+  // drop: the receive notify (Drop::notifies' first), to wake with an error.
+  std::optional<N> rcv;
+  // signal: the send notify, when there is room to send; drop: the send notify (the second).
+  std::optional<N> snd;
+  bool pending = false;  // drop: unread data remains (Drop::pending is then rcv)
+  friend bool operator==(const Notice&, const Notice&) = default;
+};
 template <class N>
 struct Opened {  // connect's: the SYN went to the caller's vector
   State<N> state;
@@ -282,6 +298,14 @@ Result<Enqueued<N>> send(State<N>&&, Instant now, const Flow&, std::string_view 
                          std::vector<Output>& out);
 template <class N>
 Result<Enqueued<N>> send(State<N>&&, Instant now, const Flow&, const Payload& data, std::vector<Output>& out);
+// handle_buf appending its event, if any, to `notices` (at most one per call, as a Notice);
+// timer appending the connections it ends to `drops`. With vectors the caller clears and
+// reuses, neither allocates for what it reports.
+template <class N>
+State<N> handle_buf(State<N>&&, Instant now, const IpAddr& src, const IpAddr& dst,
+                    std::span<const std::byte> tcp_bytes, std::vector<Output>& out, std::vector<Notice<N>>& notices);
+template <class N>
+State<N> timer(State<N>&&, Instant now, std::vector<Output>& out, std::vector<TimerDrop<N>>& drops);
 // connect, close, shutdown and abort: on success their segments are appended to `out`; on an
 // error `out` is left as it was (and an rvalue state untouched), as the calls above.
 template <class N>

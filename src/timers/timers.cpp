@@ -33,13 +33,13 @@ namespace {
 struct Due {
   Ctx& c;
   Tcb& t;
-  std::vector<EngineTimerDrop>& drops;
+  TimerDropSink drops;
 
   bool due(Timer which) const { return t.timer(which) <= c.now; }
 
   void end(TimerError err, bool reset) {
     if (reset) send_rst(c, t);
-    if (t.open.user_knows) drops.push_back(EngineTimerDrop{c.flow, err, t.notifies});
+    if (t.open.user_knows) drops.put(drops.ctx, EngineTimerDrop{c.flow, err, t.notifies});
     c.remove = true;
     c.dropped = err != TimerError::timer_2msl;
   }
@@ -153,7 +153,7 @@ struct Due {
 
 }  // namespace
 
-void engine_timer(Engine& e, Instant now, std::vector<EngineTimerDrop>& drops, std::vector<Output>& out) {
+void engine_timer(Engine& e, Instant now, TimerDropSink drops, std::vector<Output>& out) {
   e.tcbs.update_due(now, [&](const Flow& flow, Tcb& t) -> bool {
     Ctx c(e, now, flow, out);
     Due{c, t, drops}.run();

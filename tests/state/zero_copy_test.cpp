@@ -6,6 +6,9 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
+#include <string>
+#include <map>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <new>
@@ -265,6 +268,173 @@ TEST(ZeroCopy, ConnectCloseLifetimeTheSameThroughTheSinkVariants) {
   const auto plain = life(false), sunk = life(true);
   EXPECT_EQ(plain.size(), 3u * 7u);  // SYN, SYN-ACK, ACK, FIN, ACK, FIN, ACK
   EXPECT_EQ(sunk, plain);
+}
+
+// A Notice says what the Event says: the same kind, flow and notifies.
+void expect_notice_is_event(const Notice<int>& n, const Event<int>& e) {
+  using K = Notice<int>::Kind;
+  if (const auto* est = std::get_if<Established<int>>(&e)) {
+    EXPECT_EQ(n.kind, K::established);
+    EXPECT_EQ(n.flow, est->flow);
+    EXPECT_EQ(n.rcv, est->notify);
+    EXPECT_FALSE(n.snd);
+  } else if (const auto* d = std::get_if<Drop<int>>(&e)) {
+    EXPECT_EQ(n.kind, K::drop);
+    EXPECT_EQ(n.flow, d->flow);
+    ASSERT_EQ(d->notifies.size(), 2u);
+    EXPECT_EQ(n.rcv, d->notifies[0]);
+    EXPECT_EQ(n.snd, d->notifies[1]);
+    EXPECT_EQ(n.pending, d->pending.has_value());
+    if (d->pending) {
+      EXPECT_EQ(n.rcv, d->pending);
+    }
+  } else {
+    const auto& sg = std::get<Signal<int>>(e);
+    EXPECT_EQ(n.kind, K::signal);
+    EXPECT_EQ(n.flow, sg.flow);
+    std::vector<int> wake;
+    if (n.rcv) wake.push_back(*n.rcv);
+    if (n.snd) wake.push_back(*n.snd);
+    EXPECT_EQ(wake, sg.notifies);
+  }
+}
+
+// Every segment of a few connections' lives (handshake, data, an RST with data unread, the
+// close) handled by the plain handle_buf and by its Notice variant, on copies of one state:
+// the same outputs, the same event, the same connection after. The plain call's state goes on.
+TEST(ZeroCopy, HandleBufNoticeVariantEqualsHandleBuf) {
+  sim::TwoStacks net;
+  net.listen_b();
+  std::deque<std::pair<bool, Output>> wire;  // (to b, segment)
+  std::map<std::string, int> kinds;
+  auto pump = [&] {
+    while (!wire.empty()) {
+      auto [to_b, o] = wire.front();
+      wire.pop_front();
+      State<int>& s = to_b ? net.b.s : net.a.s;
+      const auto bytes = o.segment.encode(o.src, o.dst);
+      auto plain = handle_buf(s, net.now, o.src, o.dst, bytes);
+      std::vector<Output> out{sentinel()};
+      std::vector<Notice<int>> notices(1);  // appended behind what is there
+      State<int> sunk = handle_buf(State<int>(s), net.now, o.src, o.dst, bytes, out, notices);
+      ASSERT_EQ(notices.size(), plain.event ? 2u : 1u);
+      if (plain.event) {
+        expect_notice_is_event(notices[1], *plain.event);
+        ++kinds[std::to_string(static_cast<int>(notices[1].kind)) + (notices[1].pending ? "p" : "")];
+      }
+      ASSERT_EQ(out.size(), plain.out.size() + 1);
+      EXPECT_EQ(out[0], sentinel());
+      for (std::size_t i = 0; i < plain.out.size(); ++i) EXPECT_EQ(out[i + 1], plain.out[i]);
+      const Flow local(Endpoint{o.dst, o.segment.dst_port}, Endpoint{o.src, o.segment.src_port});
+      expect_same_conn(sunk, plain.state, local);
+      s = std::move(plain.state);
+      for (auto& x : plain.out) wire.emplace_back(!to_b, x);
+    }
+  };
+  auto open = [&](std::uint16_t port) {
+    auto c = connect(std::move(net.a.s), net.now, net.a.ip, net.b.ip, 80, port);
+    EXPECT_TRUE(c);
+    net.a.s = std::move(c->state);
+    wire.emplace_back(true, c->syn);
+    pump();
+    return c->flow;
+  };
+  auto take = [&](bool side_b, Result<Step<int>> r) {
+    ASSERT_TRUE(r);
+    (side_b ? net.b.s : net.a.s) = std::move(r->state);
+    for (auto& x : r->out) wire.emplace_back(!side_b, x);
+    pump();
+  };
+  // One connection sends data its peer never reads, then is aborted: a Drop with data pending.
+  const Flow f1 = open(5001);
+  auto sent = send(net.a.s, net.now, f1, std::string_view("unread"));
+  ASSERT_TRUE(sent);
+  take(false, Step<int>{std::move(sent->state), std::move(sent->out)});
+  take(false, abort(net.a.s, net.now, f1));
+  // One closes in order: Signals for the FINs, a Drop when the last ACK arrives.
+  const Flow f2 = open(5002);
+  take(false, close(net.a.s, net.now, f2));
+  take(true, close(net.b.s, net.now, Flow(f2.remote(), f2.local())));
+  EXPECT_GE(kinds["0"], 4);   // established, both ends, both connections
+  EXPECT_GE(kinds["1p"], 1);  // the abort with data unread
+  EXPECT_GE(kinds["1"], 1);   // the last ACK of the close
+  EXPECT_GE(kinds["2"], 2);   // the FINs (and the data)
+}
+
+// timer appending to a reused drops vector: the same outputs and drops as the plain timer,
+// through a SYN that is never answered (retransmitted, then timer_connection_established) and a
+// TIME-WAIT that ends (timer_2msl).
+TEST(ZeroCopy, TimerDropsVariantEqualsTimer) {
+  sim::TwoStacks net;
+  net.listen_b();
+  const Flow done = net.open(1);
+  net.connect_close(2);  // a's end of flow 2 in TIME-WAIT
+  auto c = connect(std::move(net.a.s), net.now, net.a.ip, IpAddr::v4(10, 9, 9, 9), 80, 7000);
+  ASSERT_TRUE(c);
+  net.a.s = std::move(c->state);  // its SYN is lost
+  std::vector<TimerDrop<int>> drops;
+  std::vector<Output> out;
+  std::size_t steps = 0, dropped = 0, sent = 0;
+  while (auto d = next_deadline(net.a.s)) {
+    ASSERT_LT(++steps, 100u);
+    auto plain = timer(net.a.s, *d);
+    out.assign(1, sentinel());
+    drops.clear();
+    State<int> sunk = timer(State<int>(net.a.s), *d, out, drops);
+    ASSERT_EQ(out.size(), plain.out.size() + 1);
+    for (std::size_t i = 0; i < plain.out.size(); ++i) EXPECT_EQ(out[i + 1], plain.out[i]);
+    ASSERT_EQ(drops.size(), plain.drops.size());
+    for (std::size_t i = 0; i < drops.size(); ++i) {
+      EXPECT_EQ(drops[i].flow, plain.drops[i].flow);
+      EXPECT_EQ(drops[i].error, plain.drops[i].error);
+      EXPECT_EQ(drops[i].rcv_notify, plain.drops[i].rcv_notify);
+      EXPECT_EQ(drops[i].snd_notify, plain.drops[i].snd_notify);
+    }
+    EXPECT_EQ(num_connections(sunk), num_connections(plain.state));
+    EXPECT_EQ(next_deadline(sunk), next_deadline(plain.state));
+    dropped += drops.size();
+    sent += plain.out.size();
+    net.a.s = std::move(plain.state);
+    if (num_connections(net.a.s) == 1) break;  // only `done` is left (keepalive off: no timer)
+  }
+  EXPECT_EQ(dropped, 2u);  // the TIME-WAIT and the unanswered SYN
+  EXPECT_GE(sent, 3u);     // SYN retransmissions
+  EXPECT_TRUE(info(net.a.s, done));
+}
+
+// The connect + close pair through the sink variants, handle_buf's Notice and timer's drops
+// included (sim::TwoStacks with `sink`, as bench_e2e --only connect_sink): after warm-up no
+// allocation per pair but the two stacks' own (control blocks, flow-table nodes).
+TEST(ZeroCopy, ConnectClosePairThroughTheSinkVariantsAllocatesOnlyTheStacksOwn) {
+  auto per_pair = [](bool sink) {
+    sim::TwoStacks net;
+    net.sink = sink;
+    net.listen_b();
+    net.out.reserve(16);
+    net.to_a.reserve(16);
+    net.to_b.reserve(16);
+    net.notices.reserve(4);
+    net.timer_drops.reserve(4);
+    for (std::uint64_t i = 0; i < 100; ++i) {  // warm-up: TIME-WAITs reaped from pair 61 on
+      net.connect_close(i);
+      net.now += std::chrono::seconds(1);
+      net.run_timers();
+    }
+    const std::uint64_t before = utcp::bench::allocations();
+    for (std::uint64_t i = 100; i < 200; ++i) {
+      net.connect_close(i);
+      net.now += std::chrono::seconds(1);
+      net.run_timers();
+    }
+    return static_cast<double>(utcp::bench::allocations() - before) / 100.0;
+  };
+  const double plain = per_pair(false), sunk = per_pair(true);
+  // The plain calls' vectors: each segment's out, close's out, the Signals' and the Drop's
+  // notifies, the drops of timer: at least 8 more a pair.
+  EXPECT_GE(plain - sunk, 8.0) << "plain " << plain << ", sink " << sunk;
+  // What is left is the stacks' own per connection (each end's control block, table leaf and
+  // nodes, its timer set): a bound, so that a vector per call coming back fails here.
+  EXPECT_LE(sunk, 8.0) << "sink " << sunk;
 }
 
 TEST(ZeroCopy, RecvIntoTakesAtMostTheBufferAndPeekTakesNothing) {

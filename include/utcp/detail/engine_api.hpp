@@ -137,7 +137,12 @@ std::shared_ptr<Engine> engine_clone(const Engine&);
 void engine_start_listen(Engine&, std::uint16_t port, const FlowOptions&);
 void engine_stop_listen(Engine&, std::uint16_t port);
 
-void engine_timer(Engine&, Instant now, std::vector<EngineTimerDrop>& drops, std::vector<Output>& out);
+// Where engine_timer reports each connection it ends: put(ctx, drop), in order.
+struct TimerDropSink {
+  void* ctx = nullptr;
+  void (*put)(void* ctx, EngineTimerDrop&& drop) = nullptr;
+};
+void engine_timer(Engine&, Instant now, TimerDropSink drops, std::vector<Output>& out);
 std::optional<EngineEvent> engine_handle_buf(Engine&, Instant now, const IpAddr& src, const IpAddr& dst,
                                              std::span<const std::byte> tcp_bytes, std::vector<Output>& out,
                                              ChecksumCheck check = ChecksumCheck::verify);

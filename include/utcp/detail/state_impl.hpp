@@ -106,6 +106,31 @@ std::optional<Event<N>> to_event(std::optional<EngineEvent>&& e) {
   return std::nullopt;
 }
 
+template <class N>
+Notice<N> to_notice(EngineEvent&& e) {
+  const auto& [rcv, snd] = notifies_of<N>(e.notifies);
+  Notice<N> n;
+  n.flow = e.flow;
+  switch (e.kind) {
+    case EngineEvent::Kind::established:
+      n.kind = Notice<N>::Kind::established;
+      if (e.active) n.rcv = rcv;
+      break;
+    case EngineEvent::Kind::drop:
+      n.kind = Notice<N>::Kind::drop;
+      n.rcv = rcv;
+      n.snd = snd;
+      n.pending = e.pending;
+      break;
+    case EngineEvent::Kind::signal:
+      n.kind = Notice<N>::Kind::signal;
+      if (e.wake_rcv) n.rcv = rcv;
+      if (e.wake_snd) n.snd = snd;
+      break;
+  }
+  return n;
+}
+
 }  // namespace detail
 
 template <class N>
@@ -138,19 +163,23 @@ State<N> stop_listen(const State<N>& s, std::uint16_t port) {
 }
 
 template <class N>
-Timed<N> timer(State<N>&& s, Instant now, std::vector<Output>& out) {
-  std::vector<detail::EngineTimerDrop> raw;
+State<N> timer(State<N>&& s, Instant now, std::vector<Output>& out, std::vector<TimerDrop<N>>& drops) {
   // Nothing due: no copy of a shared engine.
   if (auto d = detail::engine_next_deadline(detail::StateAccess::get(s)); d && *d <= now) {
-    detail::engine_timer(detail::StateAccess::own(s), now, raw, out);
+    const detail::TimerDropSink sink{&drops, [](void* ctx, detail::EngineTimerDrop&& r) {
+                                       const auto& [rcv, snd] = detail::notifies_of<N>(r.notifies);
+                                       static_cast<std::vector<TimerDrop<N>>*>(ctx)->push_back(
+                                           TimerDrop<N>{r.flow, r.error, rcv, snd});
+                                     }};
+    detail::engine_timer(detail::StateAccess::own(s), now, sink, out);
   }
+  return std::move(s);
+}
+template <class N>
+Timed<N> timer(State<N>&& s, Instant now, std::vector<Output>& out) {
   std::vector<TimerDrop<N>> drops;
-  if (!raw.empty()) drops.reserve(raw.size());
-  for (auto& r : raw) {
-    const auto& [rcv, snd] = detail::notifies_of<N>(r.notifies);
-    drops.push_back(TimerDrop<N>{r.flow, r.error, rcv, snd});
-  }
-  return Timed<N>{std::move(s), std::move(drops)};
+  State<N> st = timer(std::move(s), now, out, drops);
+  return Timed<N>{std::move(st), std::move(drops)};
 }
 template <class N>
 TimerResult<N> timer(State<N>&& s, Instant now) {
@@ -163,6 +192,13 @@ TimerResult<N> timer(const State<N>& s, Instant now) {
   return timer(State<N>(s), now);
 }
 
+template <class N>
+State<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
+                    std::span<const std::byte> tcp_bytes, std::vector<Output>& out, std::vector<Notice<N>>& notices) {
+  auto ev = detail::engine_handle_buf(detail::StateAccess::own(s), now, src, dst, tcp_bytes, out);
+  if (ev) notices.push_back(detail::to_notice<N>(std::move(*ev)));
+  return std::move(s);
+}
 template <class N>
 Handled<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
                       std::span<const std::byte> tcp_bytes, std::vector<Output>& out, ChecksumCheck check) {
