@@ -248,12 +248,15 @@ namespace {
 // segment out left at least half an SRTT ago) and it sent within the last millisecond. The
 // ACKs on their way open the window further and the data goes in one burst: one write of a
 // super-segment on a device with segmentation offload, not one or two segments per ACK. Not
-// in recovery (NextSeg and the window decide there), not when the peer's window is the limit
+// in recovery (NextSeg and the window decide there), not while the peer SACKs above a hole
+// (the data sent behind a loss is what lets RACK see it, RFC 8985 §6.2; deferring it made more
+// tails that only the loss probe or the RTO repaired), not when the peer's window is the limit
 // or the rest of the data fits, not for a segment the pacer already holds (Timer::pacing sends
 // it), and not without a SACK scoreboard (it has the send times).
 bool defer_small_send(const Ctx& c, const Tcb& t, std::uint64_t rate, std::uint32_t cwnd,
                       std::uint32_t cwnd_room, std::uint32_t wnd_room, std::uint32_t avail) {
   if (rate == 0 || !t.loss || t.loss->board.empty() || t.cc.in_recovery()) return false;
+  if (t.loss->board.sacked_bytes() > 0) return false;  // a hole: later data lets RACK find a loss
   if (t.armed(Timer::pacing)) return false;  // the pacer holds a segment: it was not deferred then
   if (cwnd_room >= wnd_room || avail <= cwnd_room) return false;
   const std::uint32_t burst = t.cc.send_quantum(rate, t.smss) / t.smss * t.smss;

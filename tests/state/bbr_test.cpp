@@ -450,6 +450,19 @@ TEST(BbrDefer, NotAfterAMillisecondWithoutSending) {
   EXPECT_EQ(sent_now(h), 2u);
 }
 
+// The peer SACKs segment 2 above a hole (segment 1 missing): the room it makes (less than a
+// third of the window; deferred without the hole) goes at once, since the data sent behind a loss is what lets RACK find it (RFC 8985 §6.2).
+TEST(BbrDefer, NotWhileThePeerSacksAboveAHole) {
+  Harness h(bbr_sack());
+  establish_fast(h, 200us);
+  ASSERT_TRUE(h.send(std::string(100 * S, 'd')));
+  ASSERT_EQ(sent_now(h), 10u);
+  Tcp a = ack(1, 1, 65535);
+  a.options = {Sack{{{h.local_seq(1 + S), h.local_seq(1 + 2 * S)}}}};
+  h.peer_sends(a, h.now() + 150us);
+  EXPECT_GE(sent_now(h), 2u);
+}
+
 // What is left fits in the room: it goes (nothing more will come to join it).
 TEST(BbrDefer, NotWhenTheRestFits) {
   Harness h(bbr_sack());
