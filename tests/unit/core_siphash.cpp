@@ -46,6 +46,28 @@ TEST(CoreSipHash, PaperAppendixExample) {
   EXPECT_EQ(siphash24(kKey, msg), 0xa129ca6149be45e5ull);
 }
 
+// SipHash-1-3 is the code above with one round per word and three to finalize: a keyed
+// hash of its own, not SipHash-2-4's value, and as sensitive to every key and message bit.
+TEST(CoreSipHash, SipHash13IsItsOwnKeyedHash) {
+  std::vector<std::byte> msg;
+  for (int i = 0; i < 15; ++i) msg.push_back(std::byte(i));
+  const std::uint64_t h = siphash13(kKey, msg);
+  EXPECT_EQ(h, siphash13(kKey, msg));
+  EXPECT_NE(h, siphash24(kKey, msg));
+  for (std::size_t bit = 0; bit < 8 * msg.size(); ++bit) {
+    auto m = msg;
+    m[bit / 8] ^= std::byte(1u << (bit % 8));
+    EXPECT_NE(siphash13(kKey, m), h) << "message bit " << bit;
+  }
+  for (std::size_t bit = 0; bit < 128; ++bit) {
+    auto k = kKey;
+    k[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+    EXPECT_NE(siphash13(k, msg), h) << "key bit " << bit;
+  }
+  msg.push_back(std::byte{0});  // a zero byte more: the length is mixed in
+  EXPECT_NE(siphash13(kKey, msg), h);
+}
+
 Flow flow(std::uint16_t lport, std::uint16_t rport) {
   return Flow({IpAddr::v4(10, 0, 0, 1), lport}, {IpAddr::v4(10, 0, 0, 2), rport});
 }
@@ -68,6 +90,14 @@ TEST(CoreSipHash, InitialSequenceNumberFollowsRfc6528) {
   EXPECT_NE(initial_sequence_number(other, flow(80, 40000), t0), a);
   const Flow v6({*IpAddr::parse("::1"), 80}, {*IpAddr::parse("::2"), 40000});
   EXPECT_NE(initial_sequence_number(secret, v6, t0), a);
+  // Every part of the 4-tuple counts, the remote address and the families included (an IPv4
+  // tuple is 12 bytes, an IPv6 one 36: an IPv4-mapped IPv6 address is another tuple).
+  EXPECT_NE(initial_sequence_number(secret, Flow({IpAddr::v4(10, 0, 0, 1), 80}, {IpAddr::v4(10, 0, 0, 3), 40000}), t0), a);
+  EXPECT_NE(initial_sequence_number(secret, Flow({IpAddr::v4(10, 0, 0, 9), 80}, {IpAddr::v4(10, 0, 0, 2), 40000}), t0), a);
+  const Flow mapped({*IpAddr::parse("::ffff:10.0.0.1"), 80}, {*IpAddr::parse("::ffff:10.0.0.2"), 40000});
+  EXPECT_NE(initial_sequence_number(secret, mapped, t0), a);
+  const Flow v6b({*IpAddr::parse("::1"), 80}, {*IpAddr::parse("::3"), 40000});
+  EXPECT_NE(initial_sequence_number(secret, v6b, t0), initial_sequence_number(secret, v6, t0));
   // M is truncated to 32 bits: 2^32 ticks later the ISN repeats.
   EXPECT_EQ(initial_sequence_number(secret, flow(80, 40000), t0 + std::chrono::nanoseconds(4000ll << 32)), a);
 }
