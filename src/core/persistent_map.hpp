@@ -112,12 +112,11 @@ class PersistentMap {
         shift += kBits;
       } else if (n->kind == Kind::leaf) {
         Leaf* l = static_cast<Leaf*>(n);
-        if (l->hash != h || !(l->key == k)) return false;
+        if (!(l->key == k)) return false;
         leaf = l;
         break;
       } else {
         Branch* c = static_cast<Branch*>(n);
-        if (hash_of_terminal(c) != h) return false;
         Node* found = nullptr;
         for (std::uint32_t i = 0; i < c->count && !found; ++i) {
           if (static_cast<Leaf*>(c->kids()[i])->key == k) found = c->kids()[i];
@@ -152,7 +151,7 @@ class PersistentMap {
   void insert(std::uint64_t h, const K& k, V v) {
     if (!root_) {
       Branch* b = new_branch(Kind::inner, 1);
-      Leaf* l = new Leaf(h, k, std::move(v));
+      Leaf* l = new Leaf(k, std::move(v));
       b->bitmap = bit_of(h, 0);
       b->count = 1;
       b->kids()[0] = l;
@@ -219,13 +218,12 @@ class PersistentMap {
   };
 
   struct Leaf : Node {
-    Leaf(std::uint64_t h, const K& k, V&& v) : Node(Kind::leaf), hash(h), key(k), value(std::move(v)) {
+    // No cached hash (8 bytes per entry, issue 15): the descent compares keys, and the rare
+    // paths that need a stored entry's hash (a split, a collision node) compute it again.
+    Leaf(const K& k, V&& v) : Node(Kind::leaf), key(k), value(std::move(v)) {
       this->deadline = ticks(DeadlineOf{}(value));
     }
-    Leaf(const Leaf& o) : Node(Kind::leaf), hash(o.hash), key(o.key), value(o.value) {
-      this->deadline = o.deadline;
-    }
-    std::uint64_t hash;
+    Leaf(const Leaf& o) : Node(Kind::leaf), key(o.key), value(o.value) { this->deadline = o.deadline; }
     K key;
     V value;
   };
@@ -270,8 +268,8 @@ class PersistentMap {
   }
   static bool terminal(const Node* n) { return n->kind != Kind::inner; }
   static std::uint64_t hash_of_terminal(const Node* n) {
-    if (n->kind == Kind::leaf) return static_cast<const Leaf*>(n)->hash;
-    return static_cast<const Leaf*>(static_cast<const Branch*>(n)->kids()[0])->hash;
+    if (n->kind == Kind::leaf) return hash_of(static_cast<const Leaf*>(n)->key);
+    return hash_of(static_cast<const Leaf*>(static_cast<const Branch*>(n)->kids()[0])->key);
   }
 
   static Branch* new_branch(Kind kind, std::uint32_t cap) {
@@ -396,13 +394,12 @@ class PersistentMap {
         shift += kBits;
       } else if (n->kind == Kind::leaf) {
         const Leaf* l = static_cast<const Leaf*>(n);
-        return l->hash == h && l->key == k ? l : nullptr;
+        return l->key == k ? l : nullptr;
       } else {
         const Branch* c = static_cast<const Branch*>(n);
         for (std::uint32_t i = 0; i < c->count; ++i) {
           const Leaf* l = static_cast<const Leaf*>(c->kids()[i]);
-          if (l->hash != h) return nullptr;  // all share one hash
-          if (l->key == k) return l;
+          if (l->key == k) return l;  // a different hash never equals
         }
         return nullptr;
       }
@@ -440,18 +437,19 @@ class PersistentMap {
     Node* n = slot;
     if (n->kind == Kind::leaf) {
       Leaf* l = static_cast<Leaf*>(n);
-      if (l->hash == h && l->key == k) {
+      if (l->key == k) {
         if (unique(l)) {
           l->value = std::move(v);
           l->deadline = ticks(DeadlineOf{}(l->value));
         } else {
-          slot = new Leaf(h, k, std::move(v));
+          slot = new Leaf(k, std::move(v));
           release(l);
         }
         return false;
       }
-      Node* nl = new Leaf(h, k, std::move(v));
-      if (l->hash == h) {
+      Node* nl = new Leaf(k, std::move(v));
+      const std::uint64_t lh = hash_of(l->key);
+      if (lh == h) {
         Branch* c = new_branch(Kind::collision, 2);
         c->count = 2;
         c->kids()[0] = l;  // the slot's reference moves into the collision node
@@ -459,14 +457,14 @@ class PersistentMap {
         c->deadline = std::min(l->deadline, nl->deadline);
         slot = c;
       } else {
-        slot = join(l, l->hash, nl, h, shift);
+        slot = join(l, lh, nl, h, shift);
       }
       return true;
     }
     if (n->kind == Kind::collision) {
       const std::uint64_t ch = hash_of_terminal(n);
       if (ch != h) {
-        slot = join(n, ch, new Leaf(h, k, std::move(v)), h, shift);
+        slot = join(n, ch, new Leaf(k, std::move(v)), h, shift);
         return true;
       }
       Branch* c = static_cast<Branch*>(own(slot));
@@ -478,14 +476,14 @@ class PersistentMap {
           return false;
         }
       }
-      insert_kid(slot, c, c->count, new Leaf(h, k, std::move(v)));
+      insert_kid(slot, c, c->count, new Leaf(k, std::move(v)));
       return true;
     }
     Branch* b = static_cast<Branch*>(own(slot));
     const std::uint32_t bit = bit_of(h, shift);
     const std::uint32_t pos = slot_of(b, bit);
     if (!(b->bitmap & bit)) {
-      b = insert_kid(slot, b, pos, new Leaf(h, k, std::move(v)));
+      b = insert_kid(slot, b, pos, new Leaf(k, std::move(v)));
       b->bitmap |= bit;
       return true;
     }

@@ -40,8 +40,8 @@ inline constexpr Duration kTlpMinTimeout = std::chrono::milliseconds(2);
 // The reordering state that outlives a flight (kept in the Tcb: three bytes).
 struct ReoWnd {
   std::uint8_t mult = 1;         // RACK.reo_wnd_mult
-  std::uint8_t persist = 0;      // RACK.reo_wnd_persist
-  bool reordering_seen = false;  // RACK.reordering_seen
+  std::uint8_t persist : 7 = 0;      // RACK.reo_wnd_persist (at most 16)
+  bool reordering_seen : 1 = false;  // RACK.reordering_seen
   friend bool operator==(const ReoWnd&, const ReoWnd&) = default;
 };
 

@@ -143,8 +143,11 @@ struct Tcb {
   ReoWnd reo;                     // RFC 8985 §6.2 step 4: the reordering window's state, across flights
   bool rtt_timing = false;        // timing a segment (rtt_seq(), rtt_start())
   std::uint8_t armed_timers = 0;  // bit i: Timer i is armed (its deadline in `timers`)
+  // The retransmission timer's estimator (RFC 6298), every phase: 29 bytes, 1-aligned, so it
+  // sits with the narrow fields.
+  RttEstimator rtt;
   std::uint16_t rcv_mss = 536;    // the MSS we announced
-  std::uint16_t max_segment = 0;  // FlowOptions::max_segment, 0 = none
+  std::uint16_t segs_unacked = 0;  // full-sized segments received since our last ACK (counts to 1)
 
   // Send sequence space (§3.3.1). snd_max: highest sequence sent (snd_nxt rewinds on RTO).
   Seq iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
@@ -156,7 +159,6 @@ struct Tcb {
   // Receive sequence space.
   Seq irs, rcv_nxt;
   Seq rcv_adv;                     // right edge advertised: never moves left
-  std::uint32_t segs_unacked = 0;  // full-sized segments received since our last ACK
   std::uint64_t rcv_off = 0;       // stream offset of rcv_nxt (data bytes since IRS + 1)
   Seq last_ack_sent;               // RFC 7323 §4.3 Last.ACK.sent: the ACK field we last sent
 
@@ -174,8 +176,7 @@ struct Tcb {
   ByteQueue rcvq;                 // in order, not yet read
   Reassembly ooo;
 
-  // Retransmission and congestion control.
-  RttEstimator rtt;
+  // Congestion control (the RTT estimator is above, with the narrow fields).
   Congestion cc;  // the algorithm is chosen by new_tcb (Config / FlowOptions)
   Instant last_send{};  // for RFC 5681 §4.1 restart after idle
   // SACK loss recovery while data is in flight (negotiated.sack only): scoreboard, RACK-TLP, PRR.

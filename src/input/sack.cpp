@@ -40,17 +40,29 @@ LossAck loss_ack_before(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
     if (const Timestamps* ts = find_timestamps(seg); ts && ts->echo != 0) tsecr = ts->echo;
   const auto ts_of = [&](Instant sent) { return tsval(sent, t.ts_offset); };
   const std::optional<Duration> min_rtt = t.rtt.min_rtt();
+  // RACK.min_RTT takes the ACK's smallest sample once, at the end (nothing here reads it: the
+  // segments' checks use the value from before the ACK).
+  Duration fresh_min = Duration::max();
+  const auto take_min = [&] {
+    if (fresh_min != Duration::max()) t.rtt.sample_min(fresh_min);
+  };
   // RFC 8985 §6.2 steps 2-3 for every segment this ACK delivers, cumulatively or by SACK;
   // RACK.min_RTT (§5.3) also from SACKed segments sent once.
   const auto delivered = [&](const SentSegment& s) {
-    if (!s.is(SentSegment::retransmitted)) t.rtt.sample_min(c.now - s.sent);
+    if (!s.is(SentSegment::retransmitted)) {
+      const Duration d = c.now - s.sent;
+      if (d >= Duration::zero() && d < fresh_min) fresh_min = d;
+    }
     l.rack.on_delivered(t.reo, s, c.now, tsecr, ts_of, min_rtt);
     r.delivered += s.size();
   };
   r.tsecr = tsecr;
   if (ack > t.snd_una) l.board.acked(ack, delivered);
   const Sack* sack = find_sack(seg);
-  if (!sack) return r;
+  if (!sack) {
+    take_min();
+    return r;
+  }
   for (std::size_t i = 0; i < sack->blocks.size(); ++i) {
     const auto [left, right] = sack->blocks[i];
     // RFC 2883 §4: the first block is a DSACK when it lies below the cumulative ACK, or
@@ -80,6 +92,7 @@ LossAck loss_ack_before(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
       t.cc.on_sacked(left, right, c.now);  // BBR: delivered now (delivery rate estimation)
     }
   }
+  take_min();
   return r;
 }
 

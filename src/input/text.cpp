@@ -113,7 +113,12 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
     return std::nullopt;
   }
   // RFC 1122 §4.2.3.2: ACK at least every second full-sized segment, otherwise delay.
-  if (++t.segs_unacked >= 2) t.ack_owed.now = true;
+  // (segs_unacked counts to 1: the second one makes the ACK due now.)
+  if (t.segs_unacked != 0) {
+    t.ack_owed.now = true;
+  } else {
+    t.segs_unacked = 1;
+  }
   if (!t.ack_owed.now) t.ack_owed.delayed = true;
   return std::nullopt;
 }

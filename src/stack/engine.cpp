@@ -68,11 +68,10 @@ Tcb new_tcb(Engine& e, const Flow& flow, const FlowOptions& o, Instant now) {
   if (o.keepalive_idle) t.rare.make().keepalive_idle = *o.keepalive_idle;
   if (o.keepalive_interval) t.rare.make().keepalive_interval = *o.keepalive_interval;
   if (o.keepalive_count) t.rare.make().keepalive_count = *o.keepalive_count;
-  t.max_segment = o.max_segment.value_or(0);
   t.cc.select(o.congestion_control.value_or(c.congestion_control));
   t.user.pacing = o.pacing.value_or(c.pacing);
   t.rcv_wscale = c.window_scaling ? window_shift_for(t.recv_buffer) : 0;
-  t.rcv_mss = mss_for_mtu(c, flow, t.max_segment);
+  t.rcv_mss = mss_for_mtu(c, flow, o.max_segment.value_or(0));
   if (c.timestamps) t.ts_offset = ts_offset(c.isn_secret, flow);  // RFC 7323 §5.4; unused without
   t.smss = t.rcv_mss;
   t.last_recv = now;

@@ -245,11 +245,10 @@ std::optional<Error> engine_set_options(Engine& e, const Flow& flow, const FlowO
         t.arm(Timer::keepalive, t.last_recv + t.keepalive_idle(e.cfg()));
     }
     if (o.max_segment) {
-      t.max_segment = *o.max_segment;
       const std::uint32_t clamp = std::max<std::uint16_t>(*o.max_segment, 64);
       t.smss = std::min(t.smss, clamp);
       if (t.state == TcpState::syn_sent && t.snd_max == t.iss)
-        t.rcv_mss = mss_for_mtu(e.cfg(), flow, t.max_segment);
+        t.rcv_mss = mss_for_mtu(e.cfg(), flow, *o.max_segment);
     }
   });
   return std::nullopt;

@@ -124,5 +124,32 @@ TEST(CoreRtt, MinimumOverTheLifetime) {
   EXPECT_EQ(*e.srtt(), Duration(40'156'250)) << "sample_min leaves SRTT alone";
 }
 
+// The estimator keeps RTTVAR and the minimum in 48 bits of nanoseconds (issue 15's Tcb size):
+// exact to the nanosecond up to about 78 hours, and a larger value is kept as that maximum,
+// never wrapped to a small one. SRTT and the base RTO keep 64 bits.
+TEST(CoreRtt, ValuesAreExactToTheNanosecondAndSaturateAt48Bits) {
+  RttEstimator e;
+  e.sample(Duration(123'456'789'012));  // 123 s and some nanoseconds
+  EXPECT_EQ(e.srtt(), Duration(123'456'789'012));
+  EXPECT_EQ(e.min_rtt(), Duration(123'456'789'012));
+  EXPECT_EQ(e.rttvar(), Duration(61'728'394'506));
+  EXPECT_EQ(e.rto(milliseconds(200), std::chrono::hours(1)), Duration(123'456'789'012 + 4 * 61'728'394'506));
+  const Duration top((std::int64_t{1} << 48) - 1);
+  RttEstimator f;
+  f.sample(std::chrono::hours(100));  // beyond the 48-bit range (about 78 h)
+  EXPECT_EQ(f.srtt(), std::chrono::hours(100));
+  EXPECT_EQ(f.min_rtt(), top);
+  EXPECT_EQ(f.rttvar(), std::chrono::hours(50)) << "within the range";
+  f.sample(std::chrono::hours(100));
+  EXPECT_EQ(f.rttvar(), std::chrono::minutes(37 * 60 + 30)) << "3/4 of 50 h, 0 difference";
+  f.sample(milliseconds(10));
+  EXPECT_EQ(f.min_rtt(), milliseconds(10));
+  RttEstimator g;
+  g.sample(std::chrono::hours(1000));
+  EXPECT_EQ(g.rttvar(), top) << "500 h saturated, not wrapped";
+  g.reset_to(Duration(-5));
+  EXPECT_EQ(g.rto(Duration(0), std::chrono::hours(1)), Duration(0)) << "a negative base is clamped by rto()";
+}
+
 }  // namespace
 }  // namespace utcp::detail
