@@ -125,7 +125,7 @@ class Session {
   IpAddr ip_;
   std::optional<io::Cidr> kernel_;
   std::vector<Shard> shards_;
-  std::optional<io::TunSteering> steering_;  // the drivers point at it: declared before them
+  std::optional<io::TunSteering> steering_;  // the drivers point at it: ~Session stops and frees them first
   std::unique_ptr<io::PcapngWriter> pcap_;
   std::int64_t pcap_epoch_ns_ = 0;  // realtime minus monotonic, so captures carry wall-clock times
   mutable std::mutex pcap_mu_;
