@@ -241,31 +241,6 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
 
 namespace {
 
-// A paced flow held by its congestion window defers a send smaller than a burst (as Linux's
-// TSO deferral, tcp_tso_should_defer; no RFC or draft-ietf-ccwg-bbr step, docs/deviations.md):
-// when the window lets less than a send quantum in whole segments and less than a third of
-// the window go while more data waits, it sends nothing yet if an ACK is due soon (the oldest
-// segment out left at least half an SRTT ago) and it sent within the last millisecond. The
-// ACKs on their way open the window further and the data goes in one burst: one write of a
-// super-segment on a device with segmentation offload, not one or two segments per ACK. Not
-// in recovery (NextSeg and the window decide there), not while the peer SACKs above a hole
-// (the data sent behind a loss is what lets RACK see it, RFC 8985 §6.2; deferring it made more
-// tails that only the loss probe or the RTO repaired), not when the peer's window is the limit
-// or the rest of the data fits, not for a segment the pacer already holds (Timer::pacing sends
-// it), and not without a SACK scoreboard (it has the send times).
-bool defer_small_send(const Ctx& c, const Tcb& t, std::uint64_t rate, std::uint32_t cwnd,
-                      std::uint32_t cwnd_room, std::uint32_t wnd_room, std::uint32_t avail) {
-  if (rate == 0 || !t.loss || t.loss->board.empty() || t.cc.in_recovery()) return false;
-  if (t.loss->board.sacked_bytes() > 0) return false;  // a hole: later data lets RACK find a loss
-  if (t.armed(Timer::pacing)) return false;  // the pacer holds a segment: it was not deferred then
-  if (cwnd_room >= wnd_room || avail <= cwnd_room) return false;
-  const std::uint32_t burst = t.cc.send_quantum(rate, t.smss) / t.smss * t.smss;
-  if (cwnd_room >= std::min(burst, std::min(cwnd, t.snd_wnd) / 3)) return false;
-  if (c.now - t.last_send > std::chrono::milliseconds(1)) return false;
-  const std::optional<Duration> srtt = t.rtt.srtt();
-  return srtt && c.now - t.loss->board.front().sent >= *srtt / 2;
-}
-
 void output_impl(Ctx& c, Tcb& t, bool force) {
   if (can_send_data(t.state)) {
     // RFC 5681 §4.1: restart from at most the initial window after an idle period.
@@ -287,10 +262,8 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
       // A model-based algorithm (BBR) bounds what is in the network, SACKed data not counted
       // (draft-ietf-ccwg-bbr-03 C.inflight, RFC 6675 pipe); the others bound the flight.
       const std::uint32_t cc_flight = t.cc.always_paces() && t.snd_nxt == t.snd_max ? t.pipe() : in_flight;
-      const std::uint32_t wnd_room = t.snd_wnd > in_flight ? t.snd_wnd - in_flight : 0;
-      const std::uint32_t cwnd_room = cwnd > cc_flight ? cwnd - cc_flight : 0;
-      const std::uint32_t usable = std::min(wnd_room, cwnd_room);
-      if (!sent_any && !force && defer_small_send(c, t, pacer.rate, cwnd, cwnd_room, wnd_room, avail)) break;
+      const std::uint32_t usable = std::min(t.snd_wnd > in_flight ? t.snd_wnd - in_flight : 0,
+                                            cwnd > cc_flight ? cwnd - cc_flight : 0);
       std::uint32_t len = std::min({avail, usable, t.smss});
       if (force && len == 0 && avail > 0 && t.snd_wnd > 0) len = std::min({avail, t.snd_wnd, t.smss});
       const bool fin =
