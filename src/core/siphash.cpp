@@ -1,5 +1,5 @@
 // SipHash-c-d from the paper's description (Aumasson and Bernstein, 2012, §2): SipHash-2-4,
-// and SipHash-1-3 for RFC 6528 ISNs; the keyed hashes of RFC 6528 and RFC 4987 built on them.
+// the keyed hashes of RFC 6528 and RFC 4987 built on it.
 #include "core/siphash.hpp"
 
 #include <bit>
@@ -90,9 +90,6 @@ std::size_t put_flow(const Flow& flow, std::byte* out) {
 std::uint64_t siphash24(const std::array<std::uint8_t, 16>& key, std::span<const std::byte> msg) {
   return siphash_cd<2, 4>(key, msg);
 }
-std::uint64_t siphash13(const std::array<std::uint8_t, 16>& key, std::span<const std::byte> msg) {
-  return siphash_cd<1, 3>(key, msg);
-}
 
 Seq initial_sequence_number(const std::array<std::uint8_t, 16>& secret, const Flow& flow, Instant now) {
   // The 4-tuple as few bytes as it takes: local address and port, remote address and port
@@ -111,7 +108,7 @@ Seq initial_sequence_number(const std::array<std::uint8_t, 16>& secret, const Fl
     return 2 * (A + 2);
   };
   const std::size_t n = flow.local().ip.is_v4() ? put.template operator()<4>(flow) : put.template operator()<16>(flow);
-  const auto f = static_cast<std::uint32_t>(siphash13(secret, std::span(buf, n)));
+  const auto f = static_cast<std::uint32_t>(siphash24(secret, std::span(buf, n)));
   // M: a timer that ticks every 4 microseconds (RFC 6528 §3, after RFC 793's ISN clock).
   const auto m =
       static_cast<std::uint32_t>(static_cast<std::uint64_t>(now.time_since_epoch().count()) / 4000u);

@@ -1,4 +1,4 @@
-// SipHash-2-4 and SipHash-1-3 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012) and the keyed
+// SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012) and the keyed
 // hashes built on it: RFC 6528 initial sequence numbers and a 32-bit hash for SYN cookies.
 #pragma once
 
@@ -13,15 +13,12 @@
 
 namespace utcp::detail {
 
-// The 64-bit SipHash-2-4 of msg under a 128-bit key (key bytes read little-endian, as the paper),
-// and SipHash-1-3 (one round per message word, three to finalize; the same code with the
-// round counts as parameters).
+// The 64-bit SipHash-2-4 of msg under a 128-bit key (key bytes read little-endian, as the paper).
 std::uint64_t siphash24(const std::array<std::uint8_t, 16>& key, std::span<const std::byte> msg);
-std::uint64_t siphash13(const std::array<std::uint8_t, 16>& key, std::span<const std::byte> msg);
 
 // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M is a
 // 4 µs timer (nanoseconds since the steady_clock epoch / 4000, truncated to 32 bits) and F the
-// low 32 bits of SipHash-1-3 of the 4-tuple under the secret (docs/rules.md says why 1-3).
+// low 32 bits of SipHash-2-4 of the 4-tuple under the secret.
 Seq initial_sequence_number(const std::array<std::uint8_t, 16>& secret, const Flow& flow, Instant now);
 
 // The low 32 bits of SipHash-2-4 of the 4-tuple and `extra` (RFC 4987 §3.6 SYN cookies: e.g.
