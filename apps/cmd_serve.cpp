@@ -158,9 +158,10 @@ int run_serve(const ServeOptions& o) {
       accepted.fetch_add(1);
       accepted_by[k].fetch_add(1);
       if (o.common.verbose) {
-        std::cerr << "accepted " << sockaddr_text(peer) << " (fd " << fd;
-        if (s.shards() > 1) std::cerr << ", shard " << k;
-        std::cerr << ")\n";
+        // One write per line: shards' threads log at once, and std::cerr writes each << apart.
+        std::string line = "accepted " + sockaddr_text(peer) + " (fd " + std::to_string(fd);
+        if (s.shards() > 1) line += ", shard " + std::to_string(k);
+        std::cerr << line + ")\n";
       }
       active.enter();
       std::thread([&s, &active, &o, &http, &iperf3, fd, k] {

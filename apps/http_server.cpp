@@ -144,7 +144,9 @@ bool handle(Conn& c, RequestReader& reader, const std::string& block, const Http
   PathError why{};
   auto file = resolve_under_root(config.root_real, *decoded, why);
   if (config.verbose) {
-    std::cerr << "http: " << method << " " << target << " -> " << (file ? *file : "(refused)") << "\n";
+    // One write per line: connections' threads log at once (std::cerr writes each << apart).
+    std::cerr << "http: " + std::string(method) + " " + std::string(target) + " -> " +
+                     (file ? *file : std::string("(refused)")) + "\n";
   }
   if (!file) return respond_error(c, why == PathError::forbidden ? 403 : 404, keep_alive);
   return send_file(c, *file, method == "HEAD", keep_alive);
