@@ -70,6 +70,16 @@ class Assembler {
     emit(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, fd);
     emit(0, 0, 0, 0, 0);
   }
+  // dst = the frame pointer (r10) + off: the address of a slot on the program's stack.
+  void frame_addr(std::uint8_t dst, std::int16_t off) {
+    mov(dst, BPF_REG_10);
+    add64_imm(dst, off);
+  }
+  // A map helper's first two arguments: r1 = the map of descriptor `fd`, r2 = the key's slot.
+  void map_args(int fd, std::int16_t key) {
+    ld_map(BPF_REG_1, fd);
+    frame_addr(BPF_REG_2, key);
+  }
   void call(std::int32_t helper) { emit(BPF_JMP | BPF_CALL, 0, 0, 0, helper); }
   void exit() { emit(BPF_JMP | BPF_EXIT, 0, 0, 0, 0); }
   void jump(int l) { jump_if(BPF_JA, 0, 0, l); }
@@ -237,9 +247,7 @@ std::vector<bpf_insn> steering_program(int flows_map_fd, int counter_map_fd, std
 
   // The flow table: a flow it has goes where it went before.
   a.bind(flow);
-  a.ld_map(BPF_REG_1, flows_map_fd);
-  a.mov(BPF_REG_2, BPF_REG_10);
-  a.add64_imm(BPF_REG_2, key_at);
+  a.map_args(flows_map_fd, key_at);
   a.call(BPF_FUNC_map_lookup_elem);
   a.jump_if(BPF_JEQ, BPF_REG_0, 0, miss);
   a.load(BPF_W, BPF_REG_0, BPF_REG_0, 0);
@@ -251,9 +259,7 @@ std::vector<bpf_insn> steering_program(int flows_map_fd, int counter_map_fd, std
   a.alu32_imm(BPF_AND, BPF_REG_8, tcp_syn | tcp_ack);
   a.jump_if(BPF_JNE, BPF_REG_8, tcp_syn, hash);
   a.store_imm(BPF_W, BPF_REG_10, counter_key_at, 0);
-  a.ld_map(BPF_REG_1, counter_map_fd);
-  a.mov(BPF_REG_2, BPF_REG_10);
-  a.add64_imm(BPF_REG_2, counter_key_at);
+  a.map_args(counter_map_fd, counter_key_at);
   a.call(BPF_FUNC_map_lookup_elem);
   a.jump_if(BPF_JEQ, BPF_REG_0, 0, hash);
   a.load(BPF_W, BPF_REG_9, BPF_REG_0, 0);
@@ -261,11 +267,8 @@ std::vector<bpf_insn> steering_program(int flows_map_fd, int counter_map_fd, std
   a.atomic_add32(BPF_REG_0, BPF_REG_1);
   a.alu32_imm(BPF_MOD, BPF_REG_9, n);
   a.store(BPF_W, BPF_REG_10, queue_at, BPF_REG_9);
-  a.ld_map(BPF_REG_1, flows_map_fd);
-  a.mov(BPF_REG_2, BPF_REG_10);
-  a.add64_imm(BPF_REG_2, key_at);
-  a.mov(BPF_REG_3, BPF_REG_10);
-  a.add64_imm(BPF_REG_3, queue_at);
+  a.map_args(flows_map_fd, key_at);
+  a.frame_addr(BPF_REG_3, queue_at);
   a.mov_imm(BPF_REG_4, BPF_ANY);
   a.call(BPF_FUNC_map_update_elem);
   a.mov(BPF_REG_0, BPF_REG_9);
