@@ -4,7 +4,10 @@
 //         splitter cuts it or refuses it without reading out of bounds; when it cuts a GSO
 //         super-segment, the pieces carry the payload in order, gso_size bytes each but the
 //         last, sequence numbers advancing by gso_size, and checksums (IPv4 header, TCP)
-//         that verify;
+//         that verify. With bit 1 of the first byte set, the same frame is also cut with
+//         the TCP checksums left unfilled (SegmentChecksums::leave, for frames the kernel
+//         checked): the pieces are the filled ones byte for byte but the TCP checksum
+//         field, which keeps the super-segment's value;
 //   odd   the rest describes a queue of outputs (family, sequence numbers, payload sizes,
 //         flags, headers that differ): the coalescer cuts it into runs, each framed as one
 //         super-segment of at most 64 KiB, and the splitter gives back exactly the outputs
@@ -43,10 +46,42 @@ IpAddr addr_in(std::span<const std::byte> p, std::size_t at, bool v4) {
   return v4 ? IpAddr::v4(a[0], a[1], a[2], a[3]) : IpAddr::v6(a);
 }
 
-void split_device_frame(std::span<const std::byte> frame) {
+// The same frame cut with TCP checksums left as they are: refused for the same reason, or
+// cut into the same pieces but for each piece's TCP checksum field, which holds the
+// super-segment's. A packet passed whole is the same packet in both modes.
+void check_left_unfilled(std::span<const std::byte> frame,
+                         const std::expected<std::size_t, VnetError>& filled_n,
+                         const std::vector<std::vector<std::byte>>& filled) {
+  Splitter s;
+  std::vector<std::vector<std::byte>> left;
+  const auto n = s.split(frame, [&](std::span<const std::byte> p) { left.emplace_back(p.begin(), p.end()); },
+                         SegmentChecksums::leave);
+  check(n.has_value() == filled_n.has_value());
+  if (!n) {
+    check(n.error() == filled_n.error());
+    return;
+  }
+  check(*n == *filled_n && left.size() == filled.size());
+  if (*n == 1) {
+    check(left[0] == filled[0]);
+    return;
+  }
+  const auto packet = frame.subspan(VnetHeader::size);
+  const bool v4 = (std::to_integer<unsigned>(packet[0]) >> 4) == 4;
+  const std::size_t ip_len = v4 ? (std::to_integer<unsigned>(packet[0]) & 0xfu) * 4u : 40u;
+  const std::size_t sum_at = ip_len + 16;
+  for (std::size_t i = 0; i < left.size(); ++i) {
+    check(left[i].size() == filled[i].size() && left[i].size() > sum_at + 1);
+    for (std::size_t k = 0; k < left[i].size(); ++k)
+      check(k == sum_at || k == sum_at + 1 ? left[i][k] == packet[k] : left[i][k] == filled[i][k]);
+  }
+}
+
+void split_device_frame(std::span<const std::byte> frame, bool also_leave) {
   Splitter s;
   std::vector<std::vector<std::byte>> got;
   const auto n = s.split(frame, [&](std::span<const std::byte> p) { got.emplace_back(p.begin(), p.end()); });
+  if (also_leave) check_left_unfilled(frame, n, got);
   if (!n) return;
   check(*n == got.size() && *n >= 1);
   if (*n == 1) return;  // passed whole (a checksum completed at most)
@@ -163,7 +198,7 @@ void coalesce_and_split(Reader& r) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   if ((data[0] & 1) == 0) {
-    split_device_frame(std::as_bytes(std::span<const std::uint8_t>(data + 1, size - 1)));
+    split_device_frame(std::as_bytes(std::span<const std::uint8_t>(data + 1, size - 1)), (data[0] & 2) != 0);
   } else {
     Reader r(data + 1, size - 1);
     coalesce_and_split(r);
