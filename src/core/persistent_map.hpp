@@ -35,6 +35,7 @@
 #include <limits>
 #include <new>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "utcp/time.hpp"
@@ -42,7 +43,10 @@
 namespace utcp::detail {
 
 // DeadlineOf: a stateless functor, std::optional<Instant> operator()(const V&) const.
-template <class K, class V, class DeadlineOf, class Hash = std::hash<K>>
+// Stored: how a leaf keeps its key (K itself by default). Another type is constructible from
+// a K, compares equal with a K (operator==(const Stored&, const K&)) and gives the K back with
+// load(); the callbacks of for_each and update_due then get that K, a temporary.
+template <class K, class V, class DeadlineOf, class Hash = std::hash<K>, class Stored = K>
 class PersistentMap {
  public:
   PersistentMap() = default;
@@ -224,9 +228,17 @@ class PersistentMap {
       this->deadline = ticks(DeadlineOf{}(value));
     }
     Leaf(const Leaf& o) : Node(Kind::leaf), key(o.key), value(o.value) { this->deadline = o.deadline; }
-    K key;
+    Stored key;
     V value;
   };
+  // A leaf's key as a K: the stored one itself, or a K made from it.
+  static decltype(auto) key_of(const Leaf* l) {
+    if constexpr (std::is_same_v<Stored, K>) {
+      return static_cast<const K&>(l->key);
+    } else {
+      return l->key.load();
+    }
+  }
 
   // An inner node (bitmap-indexed) or a collision node (count leaves of one hash, unordered).
   // The child pointers follow the header in the same allocation.
@@ -268,8 +280,8 @@ class PersistentMap {
   }
   static bool terminal(const Node* n) { return n->kind != Kind::inner; }
   static std::uint64_t hash_of_terminal(const Node* n) {
-    if (n->kind == Kind::leaf) return hash_of(static_cast<const Leaf*>(n)->key);
-    return hash_of(static_cast<const Leaf*>(static_cast<const Branch*>(n)->kids()[0])->key);
+    if (n->kind == Kind::leaf) return hash_of(key_of(static_cast<const Leaf*>(n)));
+    return hash_of(key_of(static_cast<const Leaf*>(static_cast<const Branch*>(n)->kids()[0])));
   }
 
   static Branch* new_branch(Kind kind, std::uint32_t cap) {
@@ -448,7 +460,7 @@ class PersistentMap {
         return false;
       }
       Node* nl = new Leaf(k, std::move(v));
-      const std::uint64_t lh = hash_of(l->key);
+      const std::uint64_t lh = hash_of(key_of(l));
       if (lh == h) {
         Branch* c = new_branch(Kind::collision, 2);
         c->count = 2;
@@ -544,7 +556,7 @@ class PersistentMap {
     Node* n = own(slot);
     if (n->kind == Kind::leaf) {
       Leaf* l = static_cast<Leaf*>(n);
-      if (!f(std::as_const(l->key), l->value)) {
+      if (!f(key_of(l), l->value)) {
         release(l);
         slot = nullptr;
         --size;
@@ -577,7 +589,7 @@ class PersistentMap {
   static void each_at(const Node* n, F& f) {
     if (n->kind == Kind::leaf) {
       const Leaf* l = static_cast<const Leaf*>(n);
-      f(l->key, l->value);
+      f(key_of(l), l->value);
       return;
     }
     const Branch* b = static_cast<const Branch*>(n);

@@ -13,6 +13,7 @@
 #include "core/syncookie.hpp"
 #include "core/tcb.hpp"
 #include "core/timestamps.hpp"
+#include "stack/flow_key.hpp"
 #include "utcp/config.hpp"
 #include "utcp/detail/engine_api.hpp"
 #include "utcp/detail/rng.hpp"
@@ -35,7 +36,8 @@ struct PortHash {
   std::size_t operator()(std::uint16_t p) const noexcept { return p * 0x9E3779B97F4A7C15ull; }
 };
 
-using FlowTable = PersistentMap<Flow, Tcb, TcbDeadline>;
+// The leaves keep a 16-byte FlowKey, not the 40-byte Flow (stack/flow_key.hpp).
+using FlowTable = PersistentMap<Flow, Tcb, TcbDeadline, std::hash<Flow>, FlowKey>;
 using ListenerTable = PersistentMap<std::uint16_t, Listener, NoDeadline, PortHash>;
 
 class Engine {
