@@ -335,7 +335,11 @@ void Host::input_tcp(const IpPacket& p, ChecksumCheck check) {
   const std::uint64_t dropped_before = before.connections_dropped, resets_before = before.resets_received;
   auto r = utcp::handle_buf(std::move(stack_), instant(), p.src, p.dst, p.payload, check);
   stack_ = std::move(r.state);
-  if (r.event) {
+  // A Signal (readable, or send space back) concerns its own socket only: it takes the rules
+  // of a segment without an event below, not the wake of every waiter of the host (which woke
+  // a blocked accept, and every other connection's thread, once per refill of a stream).
+  const bool others = r.event && !std::holds_alternative<Signal<Notify>>(*r.event);
+  if (others) {
     wake_due_ = true;
   } else if (sock && !watched) {
     wake_socket(*sock);
@@ -512,7 +516,7 @@ void Host::on_event(const Event<Notify>& ev, bool reset_seen) {
       std::erase(l->second->accept_queue, drop->flow);
     }
   }
-  // Signal: the waiters re-check; input() wakes them all.
+  // Signal: input_tcp woke the flow's own socket (or not: a pure ACK that left it unwritable).
 }
 
 void Host::on_timer_drop(const TimerDrop<Notify>& d) {
