@@ -75,15 +75,24 @@ void ByteQueue::free_rep(Rep* r) {
   ::operator delete(static_cast<void*>(r));
 }
 
-ByteQueue::ByteQueue(const ByteQueue& o) : size_(o.size_), last_block_(o.last_block_) {
-  if (!o.rep_) return;
+constinit ByteQueue::Rep ByteQueue::empty_reps_[kEmptyReps] = {
+    // tail, tail_end, cap, head, count, hint, next_start, size, last_block
+    {{}, 0, 0, 0, 0, 0, 0, 0, 0},     {{}, 0, 0, 0, 0, 0, 0, 0, 1024}, {{}, 0, 0, 0, 0, 0, 0, 0, 2048},
+    {{}, 0, 0, 0, 0, 0, 0, 0, 4096}, {{}, 0, 0, 0, 0, 0, 0, 0, 8192}, {{}, 0, 0, 0, 0, 0, 0, 0, 16384}};
+
+ByteQueue::ByteQueue(const ByteQueue& o) : rep_(o.rep_) {
+  const Rep* from = o.rep_;
+  if (!real(from)) return;  // the same empty stand-in
   // A copy holds exactly the pieces: copying is O(pieces), bytes stay shared.
-  rep_ = new_rep(std::max(o.rep_->count, kFirstCap));
-  rep_->tail = o.rep_->tail;
-  rep_->tail_end = o.rep_->tail_end;
-  rep_->next_start = o.rep_->next_start;
-  for (std::uint32_t i = 0; i < o.rep_->count; ++i) ::new (&rep_->pieces()[i]) Piece(o.rep_->at(i));
-  rep_->count = o.rep_->count;
+  Rep* r = new_rep(std::max(from->count, kFirstCap));
+  r->tail = from->tail;
+  r->tail_end = from->tail_end;
+  r->next_start = from->next_start;
+  r->size = from->size;
+  r->last_block = from->last_block;
+  for (std::uint32_t i = 0; i < from->count; ++i) ::new (&r->pieces()[i]) Piece(from->at(i));
+  r->count = from->count;
+  rep_ = r;
 }
 
 ByteQueue& ByteQueue::operator=(const ByteQueue& o) {
@@ -96,59 +105,70 @@ ByteQueue& ByteQueue::operator=(const ByteQueue& o) {
 
 ByteQueue& ByteQueue::operator=(ByteQueue&& o) noexcept {
   if (this != &o) {
-    clear();
-    rep_ = std::exchange(o.rep_, nullptr);
-    size_ = std::exchange(o.size_, 0);
-    last_block_ = o.last_block_;
+    if (real(rep_)) free_rep(rep_);
+    rep_ = o.rep_;
+    o.rep_ = empty_rep(rep_->last_block);  // empty, keeping its last block
   }
   return *this;
 }
 
 void ByteQueue::clear() {
-  if (rep_) free_rep(rep_);
-  rep_ = nullptr;
-  size_ = 0;
+  Rep* r = rep_;
+  if (!real(r)) return;
+  rep_ = empty_rep(r->last_block);
+  free_rep(r);
 }
 
 std::size_t ByteQueue::pieces() const {
-  return rep_ ? rep_->count : 0;
+  return rep_->count;
 }
 
-void ByteQueue::push_piece(Payload p) {
-  if (!rep_) rep_ = new_rep(kFirstCap);
-  if (rep_->count == rep_->cap) {
-    Rep* r = new_rep(rep_->cap * 2);
-    r->tail = std::move(rep_->tail);
-    r->tail_end = rep_->tail_end;
-    r->next_start = rep_->next_start;
-    for (std::uint32_t i = 0; i < rep_->count; ++i) {
-      ::new (&r->pieces()[i]) Piece(std::move(rep_->at(i)));
+ByteQueue::Rep* ByteQueue::push_piece(Payload p) {
+  Rep* old = rep_;
+  if (!real(old)) {
+    const std::uint32_t last_block = old->last_block;
+    old = new_rep(kFirstCap);
+    old->last_block = last_block;
+    rep_ = old;
+  }
+  if (old->count == old->cap) {
+    Rep* r = new_rep(old->cap * 2);
+    r->tail = std::move(old->tail);
+    r->tail_end = old->tail_end;
+    r->next_start = old->next_start;
+    r->size = old->size;
+    r->last_block = old->last_block;
+    for (std::uint32_t i = 0; i < old->count; ++i) {
+      ::new (&r->pieces()[i]) Piece(std::move(old->at(i)));
     }
-    r->count = rep_->count;
-    free_rep(rep_);  // destroys the moved-from pieces
+    r->count = old->count;
+    free_rep(old);  // destroys the moved-from pieces
     rep_ = r;
+    old = r;
   }
   const std::size_t n = p.size();
-  ::new (&rep_->at(rep_->count)) Piece{std::move(p), rep_->next_start};
-  ++rep_->count;
-  rep_->next_start += n;
+  ::new (&old->at(old->count)) Piece{std::move(p), old->next_start};
+  ++old->count;
+  old->next_start += n;
+  return old;
 }
 
 void ByteQueue::append(std::span<const std::byte> bytes) {
   while (!bytes.empty()) {
-    if (rep_ && rep_->tail) {
+    Rep* r = rep_;
+    if (r->tail) {  // a stand-in has none
       // The last piece ends at tail_end in the tail block: extend both when nobody else
       // (another copy of this queue) has appended to the block since.
-      PayloadBlock& block = *rep_->tail;
-      const std::size_t n = std::min(block.capacity() - rep_->tail_end, bytes.size());
-      if (n > 0 && block.try_append(rep_->tail_end, bytes.first(n))) {
+      PayloadBlock& block = *r->tail;
+      const std::size_t n = std::min(block.capacity() - r->tail_end, bytes.size());
+      if (n > 0 && block.try_append(r->tail_end, bytes.first(n))) {
         // The last piece is one slice of the tail block ending at tail_end: it grows in
         // place, sharing the block as before (no new reference to take and drop).
-        Payload& last = rep_->at(rep_->count - 1).bytes;
+        Payload& last = r->at(r->count - 1).bytes;
         last.first_.len += static_cast<std::uint32_t>(n);
-        rep_->tail_end += n;
-        rep_->next_start += n;
-        size_ += static_cast<std::uint32_t>(n);
+        r->tail_end += n;
+        r->next_start += n;
+        r->size += static_cast<std::uint32_t>(n);
         bytes = bytes.subspan(n);
         continue;
       }
@@ -157,11 +177,11 @@ void ByteQueue::append(std::span<const std::byte> bytes) {
     const std::size_t n = std::min(cap, bytes.size());
     std::shared_ptr<PayloadBlock> block = PayloadBlock::make(cap);
     block->try_append(0, bytes.first(n));
-    push_piece(Payload(block, 0, n));
-    rep_->tail = std::move(block);
-    rep_->tail_end = n;
-    last_block_ = static_cast<std::uint32_t>(cap);
-    size_ += static_cast<std::uint32_t>(n);
+    r = push_piece(Payload(block, 0, n));
+    r->tail = std::move(block);
+    r->tail_end = n;
+    r->last_block = static_cast<std::uint32_t>(cap);
+    r->size += static_cast<std::uint32_t>(n);
     bytes = bytes.subspan(n);
   }
 }
@@ -173,10 +193,11 @@ std::size_t ByteQueue::new_block_size(std::size_t n) const {
   // A large append is split into kBlockSize blocks, not given one block of its size: blocks
   // above glibc's mmap threshold (128 KiB at first) would each be an mmap, page faults and a
   // munmap, for every send of a large buffer.
-  std::size_t want = size_ + n >= kBlockSize ? kBlockSize : std::bit_ceil(size_ + n);
-  if (rep_ && rep_->tail) want = std::max(want, 2 * rep_->tail->capacity());
+  const Rep* r = rep_;
+  std::size_t want = r->size + n >= kBlockSize ? kBlockSize : std::bit_ceil(r->size + n);
+  if (r->tail) want = std::max(want, 2 * r->tail->capacity());
   // A queue that was busy before it emptied starts where it was.
-  want = std::max<std::size_t>(want, last_block_);
+  want = std::max<std::size_t>(want, r->last_block);
   return std::clamp(want, kMinBlock, kBlockSize);
 }
 
@@ -189,53 +210,56 @@ void ByteQueue::append(const Payload& p) {
     p.for_each_slice([&](std::span<const std::byte> s) { append(s); });
     return;
   }
-  push_piece(p);
-  rep_->tail.reset();  // the last piece is no longer in a block we fill
-  size_ += static_cast<std::uint32_t>(p.size());
+  Rep* r = push_piece(p);
+  r->tail.reset();  // the last piece is no longer in a block we fill
+  r->size += static_cast<std::uint32_t>(p.size());
 }
 
 std::uint32_t ByteQueue::piece_at(std::size_t off) {
+  Rep* const r = rep_;
   // The last piece whose start is <= the byte's stream position.
-  const std::uint64_t pos = rep_->at(0).start + off;
+  const std::uint64_t pos = r->at(0).start + off;
   const auto holds = [&](std::uint32_t i) {
-    return i < rep_->count && rep_->at(i).start <= pos &&
-           (i + 1 == rep_->count || rep_->at(i + 1).start > pos);
+    return i < r->count && r->at(i).start <= pos &&
+           (i + 1 == r->count || r->at(i + 1).start > pos);
   };
   const std::uint32_t last =
-      rep_->hint >= rep_->head ? rep_->hint - rep_->head : rep_->hint + rep_->cap - rep_->head;
+      r->hint >= r->head ? r->hint - r->head : r->hint + r->cap - r->head;
   if (holds(last)) return last;
   if (holds(last + 1)) {
-    rep_->hint = rep_->wrap(last + 1);
+    r->hint = r->wrap(last + 1);
     return last + 1;
   }
-  std::uint32_t lo = 0, hi = rep_->count;  // answer in [lo, hi)
+  std::uint32_t lo = 0, hi = r->count;  // answer in [lo, hi)
   while (hi - lo > 1) {
     const std::uint32_t mid = lo + (hi - lo) / 2;
-    if (rep_->at(mid).start <= pos) {
+    if (r->at(mid).start <= pos) {
       lo = mid;
     } else {
       hi = mid;
     }
   }
-  rep_->hint = rep_->wrap(lo);
+  r->hint = r->wrap(lo);
   return lo;
 }
 
 Payload ByteQueue::slice(std::size_t off, std::size_t len) {
-  off = std::min(off, size());
-  len = std::min(len, size() - off);
+  const std::size_t size = this->size();
+  off = std::min(off, size);
+  len = std::min(len, size - off);
   Payload out;
   if (len == 0) return out;
-  const std::uint64_t front = rep_->at(0).start;
+  Rep* const r = rep_;
+  const std::uint64_t front = r->at(0).start;
   const std::uint32_t first = piece_at(off);
   {
     // The common case, a segment within one piece: its view, without building a chain.
-    const Piece& p = rep_->at(first);
+    const Piece& p = r->at(first);
     const std::size_t in = static_cast<std::size_t>(front + off - p.start);
     if (p.bytes.size() - in >= len) return p.bytes.sub(in, len);
   }
   for (std::uint32_t i = first; len > 0; ++i) {
-    const Piece& p = rep_->at(i);
+    const Piece& p = r->at(i);
     const std::size_t in = static_cast<std::size_t>(front + off - p.start);
     const std::size_t n = std::min(p.bytes.size() - in, len);
     out = out.concat(p.bytes.sub(in, n));
@@ -246,19 +270,20 @@ Payload ByteQueue::slice(std::size_t off, std::size_t len) {
 }
 
 void ByteQueue::drop_front(std::size_t n) {
-  if (n >= size_) {
+  Rep* const r = rep_;
+  if (n >= r->size) {
     // Empty: give everything back, so an idle connection's queues own nothing.
     clear();
     return;
   }
-  size_ -= static_cast<std::uint32_t>(n);
+  r->size -= static_cast<std::uint32_t>(n);
   while (n > 0) {
-    Piece& p = rep_->at(0);
+    Piece& p = r->at(0);
     const std::size_t len = p.bytes.size();
     if (len <= n) {
       p.~Piece();
-      rep_->head = rep_->wrap(1);
-      --rep_->count;
+      r->head = r->wrap(1);
+      --r->count;
       n -= len;
     } else {
       if (p.bytes.second_.len == 0) {
@@ -277,8 +302,9 @@ void ByteQueue::drop_front(std::size_t n) {
 }
 
 void ByteQueue::take_all(std::vector<Payload>& out) {
-  if (size_ == 0) return;
-  for (std::uint32_t i = 0; i < rep_->count; ++i) out.push_back(std::move(rep_->at(i).bytes));
+  Rep* const r = rep_;
+  if (r->size == 0) return;
+  for (std::uint32_t i = 0; i < r->count; ++i) out.push_back(std::move(r->at(i).bytes));
   clear();
 }
 
@@ -298,10 +324,10 @@ std::size_t ByteQueue::copy_front(std::span<std::byte> out) const {
 }
 
 bool operator==(const ByteQueue& a, const ByteQueue& b) {
-  if (a.size_ != b.size_) return false;
+  if (a.size() != b.size()) return false;
   // Walk both piece lists; compares contents, not how they are split.
   std::uint32_t ia = 0, ib = 0;
-  std::size_t oa = 0, ob = 0, left = a.size_;
+  std::size_t oa = 0, ob = 0, left = a.size();
   std::byte ba[256], bb[256];
   while (left > 0) {
     const Payload& pa = a.rep_->at(ia).bytes;

@@ -2,6 +2,7 @@
 // queue of a connection.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -18,7 +19,7 @@ namespace utcp::detail {
 // copies may keep appending independently (PayloadBlock::try_append lets only the first of
 // them extend a shared tail block; the other starts a new block).
 //
-// Memory: an empty queue owns nothing and is 16 bytes (an idle connection has two). The piece
+// Memory: an empty queue owns nothing and is 8 bytes (an idle connection has two). The piece
 // list and the tail block are released as soon as the queue empties, so the first append to
 // an empty queue allocates its piece list (and a block for copied bytes); while the queue is
 // non-empty, append + drop_front allocate only a new block when the tail one is full
@@ -32,16 +33,13 @@ class ByteQueue {
 
   ByteQueue() = default;
   ByteQueue(const ByteQueue& o);
-  ByteQueue(ByteQueue&& o) noexcept : rep_(o.rep_), size_(o.size_), last_block_(o.last_block_) {
-    o.rep_ = nullptr;
-    o.size_ = 0;
-  }
+  ByteQueue(ByteQueue&& o) noexcept : rep_(o.rep_) { o.rep_ = empty_rep(rep_->last_block); }
   ByteQueue& operator=(const ByteQueue& o);
   ByteQueue& operator=(ByteQueue&& o) noexcept;
   ~ByteQueue() { clear(); }
 
-  std::size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return rep_->size; }
+  bool empty() const { return size() == 0; }
 
   // Copies into the tail block when our view still ends at its fill and there is room
   // (PayloadBlock::try_append), else into a new block: kMinBlock for a small queue, doubling
@@ -97,6 +95,12 @@ class ByteQueue {
     // stream order, so the next lookup is mostly in that piece or the one after it.
     std::uint32_t hint = 0;
     std::uint64_t next_start = 0;  // stream position after the last byte
+    std::uint32_t size = 0;        // bytes queued: a queue holds less than 4 GiB (a 32-bit sequence space's worth)
+    // The capacity of the last block this queue filled (0: none yet). It outlives the piece
+    // list (an empty queue points at the stand-in for it), so a busy queue that empties (recv took
+    // everything, ACKs covered everything sent) starts its next block at the size it had
+    // reached rather than at kMinBlock again.
+    std::uint32_t last_block = 0;
     Piece* pieces() { return reinterpret_cast<Piece*>(reinterpret_cast<std::byte*>(this) + sizeof(Rep)); }
     const Piece* pieces() const {
       return reinterpret_cast<const Piece*>(reinterpret_cast<const std::byte*>(this) + sizeof(Rep));
@@ -112,16 +116,28 @@ class ByteQueue {
 
   static Rep* new_rep(std::uint32_t cap);
   static void free_rep(Rep* r);
-  void push_piece(Payload p);  // grows the ring when full
+  Rep* push_piece(Payload p);  // grows the ring when full (makes it when empty); returns it
   std::size_t new_block_size(std::size_t n) const;
   std::uint32_t piece_at(std::size_t off);  // index of the piece holding byte `off`
 
-  Rep* rep_ = nullptr;
-  std::uint32_t size_ = 0;  // a queue holds less than 4 GiB (a 32-bit sequence space's worth)
-  // The capacity of the last block this queue filled (0: none yet). It outlives the piece
-  // list, so a busy queue that empties (recv took everything, ACKs covered everything) starts
-  // its next block at the size it had reached rather than at kMinBlock again.
-  std::uint32_t last_block_ = 0;
+  // An empty queue's stand-in for a piece list: no pieces, cap 0, size 0, and the capacity of
+  // its last block (Rep::last_block survives the list). Blocks are powers of two from
+  // kMinBlock to kBlockSize, so there is one per log2(capacity) - 9 (1 for 1 KiB, 5 for
+  // 16 KiB) and [0] for none. Shared by every thread and never written: nothing writes
+  // through a Rep whose cap is 0.
+  static constexpr std::size_t kEmptyReps = 6;
+  static_assert(kMinBlock == 1024 && kBlockSize == (std::size_t{512} << (kEmptyReps - 1)));
+  static Rep empty_reps_[kEmptyReps];
+  static Rep* empty_rep(std::uint32_t last_block) {
+    return &empty_reps_[last_block == 0 ? 0 : std::countr_zero(last_block) - 9];
+  }
+  static bool real(const Rep* r) { return r->cap != 0; }
+
+  // One pointer (issue 15: an idle connection's two queues in 16 bytes, not 32): the piece
+  // list while the queue holds bytes, else one of empty_reps_, so size() is one load more
+  // and no branch.
+  Rep* rep_ = &empty_reps_[0];
 };
+static_assert(sizeof(ByteQueue) == sizeof(void*));
 
 }  // namespace utcp::detail

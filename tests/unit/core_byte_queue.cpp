@@ -28,7 +28,7 @@ std::string pattern(std::size_t n, std::size_t seed) {
 
 TEST(CoreByteQueue, EmptyQueueIsSmallAndOwnsNothing) {
   ByteQueue q;
-  EXPECT_LE(sizeof(ByteQueue), 32u);
+  EXPECT_EQ(sizeof(ByteQueue), sizeof(void*));  // issue 15: one pointer per queue
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(q.size(), 0u);
   EXPECT_EQ(q.pieces(), 0u);
@@ -92,6 +92,43 @@ TEST(CoreByteQueue, BlocksFillThenANewOneStartsTwiceAsLarge) {
   p.for_each_slice([&](std::span<const std::byte>) { ++slices; });
   EXPECT_EQ(slices, 2);
   EXPECT_EQ(p.to_string(), expect.substr(15'000, 1460));
+}
+
+TEST(CoreByteQueue, AnEmptiedQueueStartsAtItsLastBlockSizeAcrossMovesAndCopies) {
+  // 3000 bytes in appends of 300 into a fresh queue take a 1 KiB and a 2 KiB block (two
+  // pieces); into one that has filled a 4 KiB block before, one 4 KiB block, even after it
+  // emptied, moved or copied.
+  const auto append_in = [](ByteQueue& q, const std::string& s, std::size_t step) {
+    for (std::size_t at = 0; at < s.size(); at += step) q.append(bytes_of(s.substr(at, step)));
+  };
+  const std::string small = pattern(3000, 2);
+  ByteQueue fresh;
+  append_in(fresh, small, 300);
+  EXPECT_EQ(fresh.pieces(), 2u);
+
+  ByteQueue q;
+  append_in(q, pattern(7000, 3), 1000);  // blocks of 1, 2 and 4 KiB
+  EXPECT_EQ(q.pieces(), 3u);
+  q.drop_front(7000);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.pieces(), 0u);
+  ByteQueue copy(q);
+  ByteQueue moved(std::move(q));
+  ByteQueue assigned;
+  assigned = copy;
+  for (ByteQueue* x : {&q, &copy, &moved, &assigned}) {
+    append_in(*x, small, 300);
+    EXPECT_EQ(x->pieces(), 1u);
+    EXPECT_EQ(str(*x), small);
+  }
+  // 16 KiB, the largest block, is kept as well.
+  ByteQueue big;
+  append_in(big, pattern(40'000, 4), 1000);  // up to 16 KiB blocks
+  std::vector<Payload> out;
+  big.take_all(out);
+  EXPECT_TRUE(big.empty());
+  append_in(big, pattern(15'000, 5), 1000);
+  EXPECT_EQ(big.pieces(), 1u);
 }
 
 TEST(CoreByteQueue, LargePayloadsAreSharedSmallOnesCoalesced) {
