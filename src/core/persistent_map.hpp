@@ -8,8 +8,8 @@
 //  - a mutation copies only the nodes on its path that are shared with another map
 //    (path copying) and updates uniquely owned nodes in place, so the per-segment `update`
 //    of a map nobody else holds allocates nothing and costs O(depth);
-//  - every node caches the earliest deadline below it, so `min_deadline` is O(1) and
-//    `update_due` descends only into subtrees with something due.
+//  - every branch caches the earliest deadline below it (a leaf's is its value's own), so
+//    `min_deadline` is O(1) and `update_due` descends only into subtrees with something due.
 //
 // Layout: 32-way bitmap-indexed branches (a child's slot is the popcount of the bitmap
 // below its bit), 5 hash bits per level, branches allocated with exact-size child arrays.
@@ -135,10 +135,11 @@ class PersistentMap {
       update_at(root_, 0, h, k, f);  // copy the shared part of the path first
       return true;
     }
-    Ticks old_d = leaf->deadline;
+    // A leaf keeps no deadline (8 bytes per entry, issue 15): its value gives it, before and
+    // after f.
+    Ticks old_d = deadline_of(leaf);
     f(leaf->value);
-    Ticks new_d = ticks(DeadlineOf{}(leaf->value));
-    leaf->deadline = new_d;
+    Ticks new_d = deadline_of(leaf);
     // Fix the aggregates bottom-up, stopping as soon as a node's minimum is unchanged.
     while (depth > 0 && old_d != new_d) {
       Branch* b = path[--depth];
@@ -159,7 +160,7 @@ class PersistentMap {
       b->bitmap = bit_of(h, 0);
       b->count = 1;
       b->kids()[0] = l;
-      b->deadline = l->deadline;
+      b->deadline = deadline_of(l);
       root_ = b;
       size_ = 1;
       return;
@@ -178,8 +179,8 @@ class PersistentMap {
 
   // O(1): the earliest deadline over all values.
   std::optional<Instant> min_deadline() const {
-    if (!root_ || root_->deadline == kNone) return std::nullopt;
-    return Instant(Duration(root_->deadline));
+    if (!root_ || root_branch()->deadline == kNone) return std::nullopt;
+    return Instant(Duration(root_branch()->deadline));
   }
 
   // Calls f(const K&, V&) -> bool for every entry whose deadline is <= now; false erases it.
@@ -187,7 +188,7 @@ class PersistentMap {
   template <class F>
   void update_due(Instant now, F&& f) {
     const Ticks t = ticks(now);
-    if (!root_ || root_->deadline > t) return;
+    if (!root_ || root_branch()->deadline > t) return;
     due_at(root_, 0, t, f, size_);
   }
 
@@ -218,16 +219,14 @@ class PersistentMap {
     explicit Node(Kind k) : kind(k) {}
     std::atomic<std::uint32_t> refs{1};
     Kind kind;
-    Ticks deadline = kNone;  // the earliest deadline in this subtree
   };
 
   struct Leaf : Node {
     // No cached hash (8 bytes per entry, issue 15): the descent compares keys, and the rare
     // paths that need a stored entry's hash (a split, a collision node) compute it again.
-    Leaf(const K& k, V&& v) : Node(Kind::leaf), key(k), value(std::move(v)) {
-      this->deadline = ticks(DeadlineOf{}(value));
-    }
-    Leaf(const Leaf& o) : Node(Kind::leaf), key(o.key), value(o.value) { this->deadline = o.deadline; }
+    // No stored deadline either (8 bytes per entry): deadline_of computes it from the value.
+    Leaf(const K& k, V&& v) : Node(Kind::leaf), key(k), value(std::move(v)) {}
+    Leaf(const Leaf& o) : Node(Kind::leaf), key(o.key), value(o.value) {}
     Stored key;
     V value;
   };
@@ -244,6 +243,7 @@ class PersistentMap {
   // The child pointers follow the header in the same allocation.
   struct Branch : Node {
     explicit Branch(Kind k) : Node(k) {}
+    Ticks deadline = kNone;  // the earliest deadline in this subtree
     std::uint32_t bitmap = 0;
     std::uint32_t count = 0;
     std::uint32_t cap = 0;
@@ -253,6 +253,13 @@ class PersistentMap {
     }
   };
   static_assert(sizeof(Branch) % alignof(Node*) == 0);
+
+  // The earliest deadline below n: a branch's aggregate, a leaf's value's own.
+  static Ticks deadline_of(const Node* n) {
+    if (n->kind == Kind::leaf) return ticks(DeadlineOf{}(static_cast<const Leaf*>(n)->value));
+    return static_cast<const Branch*>(n)->deadline;
+  }
+  const Branch* root_branch() const { return static_cast<const Branch*>(root_); }
 
   // ---- helpers ----
   static Ticks ticks(std::optional<Instant> t) { return t ? t->time_since_epoch().count() : kNone; }
@@ -334,7 +341,7 @@ class PersistentMap {
 
   static void rescan(Branch* b) {
     Ticks d = kNone;
-    for (std::uint32_t i = 0; i < b->count; ++i) d = std::min(d, b->kids()[i]->deadline);
+    for (std::uint32_t i = 0; i < b->count; ++i) d = std::min(d, deadline_of(b->kids()[i]));
     b->deadline = d;
   }
   // A child's deadline went from old_d to new_d: only rescan when the child was the
@@ -363,7 +370,7 @@ class PersistentMap {
     std::memmove(static_cast<void*>(k + pos + 1), k + pos, (b->count - pos) * sizeof(Node*));
     k[pos] = child;
     ++b->count;
-    b->deadline = std::min(b->deadline, child->deadline);
+    b->deadline = std::min(b->deadline, deadline_of(child));
     return b;
   }
   static void remove_kid(Branch* b, std::uint32_t pos) {
@@ -382,7 +389,7 @@ class PersistentMap {
       br->bitmap = std::uint32_t{1} << ia;
       br->count = 1;
       br->kids()[0] = child;
-      br->deadline = child->deadline;
+      br->deadline = deadline_of(child);
       return br;
     }
     Branch* br = new_branch(Kind::inner, 2);
@@ -390,7 +397,7 @@ class PersistentMap {
     br->count = 2;
     br->kids()[ia < ib ? 0 : 1] = a;
     br->kids()[ia < ib ? 1 : 0] = b;
-    br->deadline = std::min(a->deadline, b->deadline);
+    br->deadline = std::min(deadline_of(a), deadline_of(b));
     return br;
   }
 
@@ -433,15 +440,14 @@ class PersistentMap {
     if (n->kind == Kind::leaf) {
       Leaf* l = static_cast<Leaf*>(n);
       f(l->value);
-      l->deadline = ticks(DeadlineOf{}(l->value));
       return;
     }
     Branch* b = static_cast<Branch*>(n);
     const std::uint32_t pos = b->kind == Kind::inner ? slot_of(b, bit_of(h, shift)) : collision_pos(b, k);
     Node*& kid = b->kids()[pos];
-    const Ticks old_d = kid->deadline;
+    const Ticks old_d = deadline_of(kid);
     update_at(kid, shift + kBits, h, k, f);
-    fix_deadline(b, old_d, kid->deadline);
+    fix_deadline(b, old_d, deadline_of(kid));
   }
 
   // Returns whether an entry was added (false: an existing value was assigned).
@@ -452,7 +458,6 @@ class PersistentMap {
       if (l->key == k) {
         if (unique(l)) {
           l->value = std::move(v);
-          l->deadline = ticks(DeadlineOf{}(l->value));
         } else {
           slot = new Leaf(k, std::move(v));
           release(l);
@@ -466,7 +471,7 @@ class PersistentMap {
         c->count = 2;
         c->kids()[0] = l;  // the slot's reference moves into the collision node
         c->kids()[1] = nl;
-        c->deadline = std::min(l->deadline, nl->deadline);
+        c->deadline = std::min(deadline_of(l), deadline_of(nl));
         slot = c;
       } else {
         slot = join(l, lh, nl, h, shift);
@@ -482,9 +487,9 @@ class PersistentMap {
       Branch* c = static_cast<Branch*>(own(slot));
       for (std::uint32_t i = 0; i < c->count; ++i) {
         if (static_cast<Leaf*>(c->kids()[i])->key == k) {
-          const Ticks old_d = c->kids()[i]->deadline;
+          const Ticks old_d = deadline_of(c->kids()[i]);
           insert_at(c->kids()[i], shift, h, k, v);
-          fix_deadline(c, old_d, c->kids()[i]->deadline);
+          fix_deadline(c, old_d, deadline_of(c->kids()[i]));
           return false;
         }
       }
@@ -500,9 +505,9 @@ class PersistentMap {
       return true;
     }
     Node*& kid = b->kids()[pos];
-    const Ticks old_d = kid->deadline;
+    const Ticks old_d = deadline_of(kid);
     const bool added = insert_at(kid, shift + kBits, h, k, v);
-    fix_deadline(b, old_d, kid->deadline);
+    fix_deadline(b, old_d, deadline_of(kid));
     return added;
   }
 
@@ -538,14 +543,14 @@ class PersistentMap {
       pos = slot_of(b, bit_of(h, shift));
     }
     Node*& kid = b->kids()[pos];
-    const Ticks old_d = kid->deadline;
+    const Ticks old_d = deadline_of(kid);
     erase_at(kid, shift + kBits, h, k);
     if (kid == nullptr) {
       remove_kid(b, pos);
       if (b->kind == Kind::inner) b->bitmap &= ~bit_of(h, shift);
       if (old_d == b->deadline) rescan(b);
     } else {
-      fix_deadline(b, old_d, kid->deadline);
+      fix_deadline(b, old_d, deadline_of(kid));
     }
     canonicalize(slot, b, shift == 0);
   }
@@ -562,7 +567,6 @@ class PersistentMap {
         --size;
         return;
       }
-      l->deadline = ticks(DeadlineOf{}(l->value));
       return;
     }
     Branch* b = static_cast<Branch*>(n);
@@ -574,9 +578,9 @@ class PersistentMap {
       const std::uint32_t bit = bitmap & (~bitmap + 1);
       bitmap &= bitmap - 1;
       Node*& kid = b->kids()[i];
-      if (kid->deadline <= now) due_at(kid, shift + kBits, now, f, size);
+      if (deadline_of(kid) <= now) due_at(kid, shift + kBits, now, f, size);
       if (kid == nullptr) continue;
-      d = std::min(d, kid->deadline);
+      d = std::min(d, deadline_of(kid));
       new_bitmap |= bit;
       b->kids()[out++] = kid;
     }

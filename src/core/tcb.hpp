@@ -141,34 +141,38 @@ struct Tcb {
   std::uint8_t snd_wscale = 0;    // the peer's shift
   std::uint8_t rcv_wscale = 0;    // ours
   ReoWnd reo;                     // RFC 8985 §6.2 step 4: the reordering window's state, across flights
-  bool rtt_timing = false;        // timing a segment (rtt_seq(), rtt_start())
+  bool rtt_timing : 1 = false;    // timing a segment (rtt_seq(), rtt_start())
+  // Full-sized segments received since our last ACK: counts to 1 (the second makes the ACK due).
+  std::uint8_t segs_unacked : 1 = 0;
   std::uint8_t armed_timers = 0;  // bit i: Timer i is armed (its deadline in `timers`)
   // The retransmission timer's estimator (RFC 6298), every phase: 29 bytes, 1-aligned, so it
   // sits with the narrow fields.
   RttEstimator rtt;
   std::uint16_t rcv_mss = 536;    // the MSS we announced
-  std::uint16_t segs_unacked = 0;  // full-sized segments received since our last ACK (counts to 1)
+  std::uint16_t smss = 536;       // effective send MSS: at most rcv_mss (handshake, set_options)
 
   // Send sequence space (§3.3.1). snd_max: highest sequence sent (snd_nxt rewinds on RTO).
   Seq iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
   Seq fin_seq;                    // where our FIN goes: fixed by shutdown(write) or close()
   std::uint32_t snd_wnd = 0;      // scaled, in bytes
   std::uint32_t max_snd_wnd = 0;  // largest window the peer offered (RFC 5961 §5.2, SWS)
-  std::uint32_t smss = 536;       // effective send MSS
 
   // Receive sequence space.
   Seq irs, rcv_nxt;
   Seq rcv_adv;                     // right edge advertised: never moves left
-  std::uint64_t rcv_off = 0;       // stream offset of rcv_nxt (data bytes since IRS + 1)
   Seq last_ack_sent;               // RFC 7323 §4.3 Last.ACK.sent: the ACK field we last sent
+  std::uint64_t rcv_off = 0;       // stream offset of rcv_nxt (data bytes since IRS + 1)
 
   // Timestamps (RFC 7323), every phase once negotiated: our clock's per-flow offset (§5.4),
-  // TS.Recent and when it was last updated (§5.5, the 24-day rule).
+  // TS.Recent and when it was last updated (§5.5, the 24-day rule: ts_recent_idle()).
   std::uint32_t ts_offset = 0;
   std::uint32_t ts_recent = 0;
   // The user's notifies, every phase (12 bytes, 4-aligned: here it fills what would be padding).
   NotifyPair notifies;
-  Instant ts_recent_age{};
+  // When TS.Recent was last set, in units of 2^30 ns (about 1.07 s) modulo 2^32 (about 146
+  // years): 4 bytes, not an 8-byte Instant (issue 15); the 24-day rule needs no finer
+  // (deviations.md).
+  std::uint32_t ts_recent_stamp = 0;
 
   // Buffers.
   std::uint32_t send_buffer = 0, recv_buffer = 0;
@@ -260,6 +264,19 @@ struct Tcb {
   // The retransmission timeout within the stack's bounds (Config::rto_min, rto_max).
   Duration rto(const Config& c) const { return rtt.rto(c.rto_min, c.rto_max); }
 
+  // RFC 7323 §5.5: TS.Recent was set now; whether it has gone unchanged for longer than `idle`.
+  static constexpr unsigned kTsStampShift = 30;
+  static std::uint32_t ts_stamp(Instant t) {
+    return static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.time_since_epoch().count()) >> kTsStampShift);
+  }
+  void set_ts_recent(std::uint32_t value, Instant now) {
+    ts_recent = value;
+    ts_recent_stamp = ts_stamp(now);
+  }
+  bool ts_recent_idle(Instant now, Duration idle) const {
+    return ts_stamp(now) - ts_recent_stamp > static_cast<std::uint64_t>(idle.count()) >> kTsStampShift;
+  }
+
   bool synchronized() const { return state >= TcpState::established; }
   bool syn_acked() const { return snd_una != iss; }
   // Sequence number of the byte at the front of sndq.
@@ -289,6 +306,10 @@ struct Tcb {
   }
   std::size_t send_space() const { return sndq.size() >= send_buffer ? 0 : send_buffer - sndq.size(); }
 };
+
+// Issue 15: 240 bytes on x86-64 (a 264 B trie leaf, a 272 B malloc chunk); a field added
+// here takes the leaf into the next 16-byte class unless one goes (docs/PERFORMANCE.md).
+static_assert(sizeof(void*) != 8 || sizeof(Tcb) == 240);
 
 struct TcbDeadline {
   std::optional<Instant> operator()(const Tcb& t) const { return t.deadline(); }

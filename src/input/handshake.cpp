@@ -29,8 +29,7 @@ void accept_peer_options(Ctx& c, Tcb& t, const Segment& seg) {
   // SYN-SENT, ours did).
   t.negotiated.sack = sack_permitted && c.cfg.sack;
   if (t.negotiated.ts) {
-    t.ts_recent = ts->value;
-    t.ts_recent_age = c.now;
+    t.set_ts_recent(ts->value, c.now);
   }
   // §3.7.1: without the option assume 536 (IPv4) or 1220 (IPv6); clamp nonsense to 64 (or
   // to our own MSS, on a link smaller than that).

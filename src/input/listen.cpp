@@ -95,8 +95,7 @@ void open_from_cookie(Engine& e, Instant now, const Flow& flow, std::uint64_t fl
   t.negotiated.sack = peer.sack_permitted;
   t.negotiated.ts = ts != nullptr;
   if (ts) {
-    t.ts_recent = ts->value;
-    t.ts_recent_age = now;
+    t.set_ts_recent(ts->value, now);
   }
   t.smss = std::clamp<std::uint32_t>(peer.mss, std::min<std::uint32_t>(64, t.rcv_mss), t.rcv_mss);
   if (t.negotiated.ts && t.smss > 64 + 12) t.smss -= 12;  // RFC 6691 §2, as accept_peer_options

@@ -81,9 +81,8 @@ std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
   // §3.2 says SHOULD drop a segment without TSopt; accepted, as Linux does (deviations.md).
   if (!ts || !ts_before(ts->value, t.ts_recent)) return std::nullopt;
   // §5.5: TS.Recent not updated for 24 days is invalid: skip the test and start over.
-  if (c.now - t.ts_recent_age > kPawsIdle) {
-    t.ts_recent = ts->value;
-    t.ts_recent_age = c.now;
+  if (t.ts_recent_idle(c.now, kPawsIdle)) {
+    t.set_ts_recent(ts->value, c.now);
     return std::nullopt;
   }
   // §5.3 R1: an old duplicate; acknowledge (RCV.NXT) and drop.
@@ -97,8 +96,7 @@ void update_ts_recent(Ctx& c, Tcb& t, const Segment& seg) {
   if (!t.negotiated.ts) return;
   const Timestamps* ts = find_timestamps(seg);
   if (!ts || ts_before(ts->value, t.ts_recent) || seg.seq > t.last_ack_sent) return;
-  t.ts_recent = ts->value;
-  t.ts_recent_age = c.now;
+  t.set_ts_recent(ts->value, c.now);
 }
 
 Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {

@@ -264,8 +264,8 @@ void output_impl(Ctx& c, Tcb& t, bool force) {
       const std::uint32_t cc_flight = t.cc.always_paces() && t.snd_nxt == t.snd_max ? t.pipe() : in_flight;
       const std::uint32_t usable = std::min(t.snd_wnd > in_flight ? t.snd_wnd - in_flight : 0,
                                             cwnd > cc_flight ? cwnd - cc_flight : 0);
-      std::uint32_t len = std::min({avail, usable, t.smss});
-      if (force && len == 0 && avail > 0 && t.snd_wnd > 0) len = std::min({avail, t.snd_wnd, t.smss});
+      std::uint32_t len = std::min({avail, usable, std::uint32_t{t.smss}});
+      if (force && len == 0 && avail > 0 && t.snd_wnd > 0) len = std::min({avail, t.snd_wnd, std::uint32_t{t.smss}});
       const bool fin =
           t.user.write_shut && off <= queued && off + len == queued && t.snd_nxt + len == t.fin_seq;
       if (len == 0 && !fin) break;
@@ -356,7 +356,7 @@ void retransmit_first(Ctx& c, Tcb& t) {
     return;
   }
   const auto queued = static_cast<std::uint32_t>(t.sndq.size());
-  const std::uint32_t len = std::min(queued, t.smss);
+  const std::uint32_t len = std::min(queued, std::uint32_t{t.smss});
   const bool fin = t.fin_sent() && len == queued;
   if (len == 0 && !fin) return;
   const Seq saved = t.snd_nxt;

@@ -84,7 +84,7 @@ NewSeg next_new(const Tcb& t) {
   n.off = t.snd_max - t.data_start();
   const std::uint32_t avail = n.off < queued ? queued - n.off : 0;
   const std::uint32_t room = t.snd_wnd > t.flight() ? t.snd_wnd - t.flight() : 0;
-  n.len = std::min({avail, room, t.smss});
+  n.len = std::min({avail, room, std::uint32_t{t.smss}});
   // A short segment only when it empties the queue (sender SWS avoidance, RFC 9293 §3.8.6.2.1).
   if (n.len < t.smss && n.off + n.len != queued) n.len = 0;
   n.fin = t.user.write_shut && !t.fin_sent() && n.off <= queued && n.off + n.len == queued && t.snd_max + n.len == t.fin_seq;
@@ -143,7 +143,7 @@ void loss_probe_timer(Ctx& c, Tcb& t) {
     start_recovery_if_lost(c, t, t.snd_una);
     if (t.cc.in_recovery()) {
       const std::uint32_t pipe = l.board.pipe();
-      l.sndcnt = std::max({l.sndcnt, t.cc.cwnd() > pipe ? t.cc.cwnd() - pipe : 0u, t.smss});
+      l.sndcnt = std::max({l.sndcnt, t.cc.cwnd() > pipe ? t.cc.cwnd() - pipe : 0u, std::uint32_t{t.smss}});
       // A loss the timer found goes out now, not at the pacer's next slot: the timer's work
       // is visible at its deadline (a paced flow's Timer::pacing sends the rest).
       if (l.board.lost_bytes() > lost_before)

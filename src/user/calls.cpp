@@ -246,7 +246,7 @@ std::optional<Error> engine_set_options(Engine& e, const Flow& flow, const FlowO
     }
     if (o.max_segment) {
       const std::uint32_t clamp = std::max<std::uint16_t>(*o.max_segment, 64);
-      t.smss = std::min(t.smss, clamp);
+      t.smss = static_cast<std::uint16_t>(std::min<std::uint32_t>(t.smss, clamp));
       if (t.state == TcpState::syn_sent && t.snd_max == t.iss)
         t.rcv_mss = mss_for_mtu(e.cfg(), flow, *o.max_segment);
     }
@@ -266,7 +266,7 @@ std::optional<Error> engine_path_mtu(Engine& e, Instant now, const Flow& flow, s
   const std::uint32_t mss = std::max(mtu, floor) - (v4 ? 40 : 60);
   if (mss >= found->smss) return std::nullopt;
   step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
-    t.smss = mss;
+    t.smss = static_cast<std::uint16_t>(mss);  // below the current one
     t.cc.clamp_to(mss);
     t.snd_nxt = t.snd_una;  // resend what was in flight at the new size
     t.stop_rtt_timing();
