@@ -87,6 +87,7 @@ std::ostream& operator<<(std::ostream&, TcpState);
 
 struct Stats {
   std::uint64_t segments_in = 0;
+  std::uint64_t segments_predicted = 0;  // of segments_in, taken by header prediction (Config::header_prediction)
   std::uint64_t segments_out = 0;
   std::uint64_t bytes_in = 0;          // payload bytes accepted in order
   std::uint64_t bytes_out = 0;         // payload bytes sent, first transmissions and retransmissions

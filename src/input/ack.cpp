@@ -164,6 +164,11 @@ std::optional<Verdict> process_ack(Ctx& c, Tcb& t, const Segment& seg) {
     if (challenge_ack_allowed(c, t)) send_ack(c, t);
     return dropped(InputRule::ack_unacceptable, DropReason::bad_ack);
   }
+  apply_ack(c, t, seg, ack);
+  return ack_of_fin(c, t);
+}
+
+void apply_ack(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
   const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
   // SACK connections (input/sack.cpp): the scoreboard and RACK first, recovery after.
   const bool was_recovery = t.cc.in_recovery();
@@ -180,7 +185,6 @@ std::optional<Verdict> process_ack(Ctx& c, Tcb& t, const Segment& seg) {
   // The window reopened with a probe octet still out: the retransmission timer takes it over.
   if (t.flight() > 0 && t.snd_wnd > 0 && !t.armed(Timer::retransmit) && !c.cfg.test_faults.partial_ack_stops_rto)
     arm_retransmit(c, t);
-  return ack_of_fin(c, t);
 }
 
 }  // namespace utcp::detail

@@ -73,6 +73,48 @@ Verdict check_rst(Ctx& c, Tcb& t, const Segment& seg) {
   return ends(InputRule::rst, closing ? Verdict::End::close : Verdict::End::abort);
 }
 
+// An acceptable segment: the peer is alive.
+void peer_alive(Ctx& c, Tcb& t) {
+  t.last_recv = c.now;
+  t.clear(&TimerSet::probes);
+  if (t.user.keepalive && t.armed(Timer::keepalive)) {
+    // §3.8.4: the idle period starts again; keep the deadline exact (no empty expiry).
+    t.clear(&TimerSet::keepalive_sent);
+    t.arm(Timer::keepalive, c.now + t.keepalive_idle(c.cfg));
+  }
+}
+
+// Header prediction (Van Jacobson's, as in 4.3BSD-Reno's tcp_input): in ESTABLISHED, the
+// segments of a steady stream are either the next in-order text or a pure ACK of new data.
+// For those, most of §3.10.7.4's checks below are settled by a few comparisons: no SYN, RST
+// or FIN; SEG.SEQ = RCV.NXT with all its text inside the window (acceptable, nothing to
+// trim); SND.UNA <= SEG.ACK <= SND.MAX (an acceptable ACK, RFC 5961 §5.2; in ESTABLISHED no
+// FIN of ours to be acknowledged); text only with nothing held out of order, before CLOSE and
+// shutdown(read). A pure ACK must move SND.UNA (else it may be a duplicate ACK or a window
+// update: the general path). The steps that remain are the general path's own functions in
+// its order (PAWS, TS.Recent, the ACK, the text, output), so the result is the same;
+// Config::header_prediction off sends every segment the general way (the tests compare both).
+bool predicted(const Tcb& t, const Segment& seg) {
+  if (t.state != TcpState::established || seg.flag != Segment::Flag::none || !seg.ack || seg.seq != t.rcv_nxt)
+    return false;
+  const Seq ack = *seg.ack;
+  if (ack < t.snd_una || ack > t.snd_max) return false;
+  const std::size_t n = seg.payload.size();
+  if (n == 0) return ack > t.snd_una;
+  return n <= t.rcv_wnd() && t.ooo.empty() && !t.ooo.fin_offset() && !t.user.close_called && !t.user.read_shut;
+}
+
+Verdict input_predicted(Ctx& c, Tcb& t, const Segment& seg) {
+  ++c.e.stats.segments_predicted;
+  if (auto v = check_timestamps(c, t, seg)) return *v;  // RFC 7323 §5.3 R1
+  update_ts_recent(c, t, seg);                          // R3
+  peer_alive(c, t);
+  apply_ack(c, t, seg, *seg.ack);
+  if (!seg.payload.empty()) take_text_in_order(c, t, seg.payload);
+  output(c, t);
+  return taken(InputRule::accepted);
+}
+
 }  // namespace
 
 std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
@@ -100,6 +142,7 @@ void update_ts_recent(Ctx& c, Tcb& t, const Segment& seg) {
 }
 
 Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
+  if (c.cfg.header_prediction && predicted(t, seg)) return input_predicted(c, t, seg);
   // RFC 1122 §4.2.2.13, RFC 6191: a new SYN above the old sequence space reopens a flow in
   // TIME-WAIT when someone listens on the port.
   if (t.state == TcpState::time_wait && seg.flag == Segment::Flag::syn && !seg.ack && seg.seq > t.rcv_nxt &&
@@ -150,13 +193,7 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
     }
   }
   update_ts_recent(c, t, seg);  // RFC 7323 §5.3 R3, on the segment before trimming
-  t.last_recv = c.now;
-  t.clear(&TimerSet::probes);  // the peer is alive
-  if (t.user.keepalive && t.armed(Timer::keepalive)) {
-    // §3.8.4: the idle period starts again; keep the deadline exact (no empty expiry).
-    t.clear(&TimerSet::keepalive_sent);
-    t.arm(Timer::keepalive, c.now + t.keepalive_idle(c.cfg));
-  }
+  peer_alive(c, t);
   trim_to_window(t, seg);
 
   // Second: RST.

@@ -40,6 +40,17 @@ void reach_fin(Ctx& c, Tcb& t) {
   t.disarm(Timer::keepalive);
 }
 
+// RFC 1122 §4.2.3.2: ACK at least every second full-sized segment, otherwise delay.
+// (segs_unacked counts to 1: the second one makes the ACK due now.)
+void owe_ack_for_text(Tcb& t) {
+  if (t.segs_unacked != 0) {
+    t.ack_owed.now = true;
+  } else {
+    t.segs_unacked = 1;
+  }
+  if (!t.ack_owed.now) t.ack_owed.delayed = true;
+}
+
 }  // namespace
 
 std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
@@ -112,15 +123,17 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
     reach_fin(c, t);
     return std::nullopt;
   }
-  // RFC 1122 §4.2.3.2: ACK at least every second full-sized segment, otherwise delay.
-  // (segs_unacked counts to 1: the second one makes the ACK due now.)
-  if (t.segs_unacked != 0) {
-    t.ack_owed.now = true;
-  } else {
-    t.segs_unacked = 1;
-  }
-  if (!t.ack_owed.now) t.ack_owed.delayed = true;
+  owe_ack_for_text(t);
   return std::nullopt;
+}
+
+void take_text_in_order(Ctx& c, Tcb& t, const Payload& text) {
+  const auto n = static_cast<std::uint32_t>(text.size());
+  t.rcvq.append(text);
+  t.rcv_nxt += n;
+  t.rcv_off += n;
+  c.e.stats.bytes_in += n;
+  owe_ack_for_text(t);
 }
 
 }  // namespace utcp::detail

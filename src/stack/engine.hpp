@@ -210,7 +210,15 @@ std::optional<Verdict> input_listen(Engine&, Instant, const Flow&, std::uint64_t
 Verdict input_syn_sent(Ctx&, Tcb&, Segment&);
 Verdict input_synchronized(Ctx&, Tcb&, Segment&);
 std::optional<Verdict> process_ack(Ctx&, Tcb&, const Segment&);
+// process_ack's steps for an acceptable ACK (SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.MAX) in
+// a synchronized state past SYN-RECEIVED, without the ACK of our FIN: scoreboard, new or
+// duplicate ACK, send window, retransmission timer. Header prediction calls it directly.
+void apply_ack(Ctx&, Tcb&, const Segment&, Seq ack);
 std::optional<Verdict> process_text_and_fin(Ctx&, Tcb&, const Segment&);
+// process_text_and_fin's steps for text at RCV.NXT with nothing held out of order, no FIN,
+// in a state that takes text and before CLOSE or shutdown(read): queue it and owe the ACK
+// (at once for every second segment, else delayed). Header prediction calls it directly.
+void take_text_in_order(Ctx&, Tcb&, const Payload&);
 // RFC 7323 §4 RTTM from the ACK's TSecr when timestamps are on, else RFC 6298's timed
 // segment (Karn); `ack` acknowledges new data.
 // `flight` is FlightSize before the ACK (RFC 7323 App. G weights samples by it). Returns the

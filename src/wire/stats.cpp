@@ -152,6 +152,7 @@ std::ostream& operator<<(std::ostream& os, const Stats& s) {
     if (v != 0) os << name << ' ' << v << '\n';
   };
   line("segments_in", s.segments_in);
+  line("segments_predicted", s.segments_predicted);
   line("segments_out", s.segments_out);
   line("bytes_in", s.bytes_in);
   line("bytes_out", s.bytes_out);
