@@ -32,8 +32,8 @@ void RttEstimator::sample(Duration r, std::uint32_t expected_samples) {
   }
   store64(kSrtt, srtt);
   store48_nonnegative(kRttvar, rttvar);  // r >= 0: RTTVAR >= 0
-  // §2.2/§2.3: RTO <- SRTT + max(G, K * RTTVAR); §5.7: a new sample ends the backoff.
-  store64(kBase, srtt + std::max(kGranularity, kK * rttvar));
+  // §2.2/§2.3: RTO <- SRTT + max(G, K * RTTVAR), which rto() computes; §5.7: a new sample
+  // ends the backoff.
   backoffs_ = 0;
 }
 
@@ -44,13 +44,16 @@ void RttEstimator::backoff() {
 
 Duration RttEstimator::rto(Duration min, Duration max) const {
   max = std::max(min, max);
-  Duration d = std::clamp(load64(kBase), min, max);
+  // §2.2/§2.3's SRTT + max(G, K * RTTVAR) (RTTVAR as stored: saturating at 2^48 - 1 ns).
+  // Before a sample RTTVAR is 0 and the SRTT bytes hold the base RTO less G: the same sum.
+  const Duration base = load64(kSrtt) + std::max(kGranularity, kK * load48(kRttvar));
+  Duration d = std::clamp(base, min, max);
   for (unsigned i = 0; i < backoffs_ && d < max; ++i) d = std::min(d * 2, max);
   return d;
 }
 
 void RttEstimator::reset_to(Duration d) {
-  store64(kBase, d);
+  if (!has_sample_) store64(kSrtt, d - kGranularity);  // rto() adds max(G, K * 0)
   backoffs_ = 0;
 }
 

@@ -15,7 +15,7 @@ namespace utcp::detail {
 struct RttEstimator {
   // RFC 6298 §2.1: RTO 1 s before any sample. The bounds are not kept here but passed to
   // rto() (the stack's Config holds them, not every connection).
-  explicit RttEstimator(Duration initial = std::chrono::seconds(1)) { store64(kBase, initial); }
+  explicit RttEstimator(Duration initial = std::chrono::seconds(1)) { reset_to(initial); }
 
   // §2.2 (first sample) and §2.3 (later ones), alpha 1/8, beta 1/4, K = 4, clock granularity
   // G = 1 ms. A new sample ends any backoff (§5.7 note: the backed-off RTO is kept until then).
@@ -29,8 +29,10 @@ struct RttEstimator {
   // raised to min when below it). §2.4: at least 1 s is RECOMMENDED but many stacks use
   // 200 ms; §2.5: a maximum of at least 60 s.
   Duration rto(Duration min = std::chrono::milliseconds(200), Duration max = std::chrono::seconds(60)) const;
-  // Sets the base RTO, e.g. §5.7: back to 3 s when the SYN was retransmitted and no sample
-  // was taken yet. Clears the backoff.
+  // Before any sample: sets the base RTO, e.g. §5.7: back to 3 s when the SYN was
+  // retransmitted and no sample was taken yet. Clears the backoff. (Once there is a sample,
+  // the base RTO is SRTT + max(G, K * RTTVAR), computed, not stored: reset_to does nothing
+  // then but clear the backoff.)
   void reset_to(Duration d);
 
   std::optional<Duration> srtt() const { return has_sample_ ? std::optional<Duration>(load64(kSrtt)) : std::nullopt; }
@@ -48,16 +50,17 @@ struct RttEstimator {
   friend bool operator==(const RttEstimator&, const RttEstimator&) = default;
 
  private:
-  // Byte arrays, so that the estimator is 29 bytes and 1-aligned, not 40 and 8-aligned, in
-  // every Tcb (issue 15): SRTT and the RTO before backoff, read on every segment sent or
-  // acknowledged, in 8 bytes each (one load or store, unaligned); RTTVAR and the minimum in
-  // 48 bits (6 bytes) of non-negative nanoseconds. The 48-bit range is 2^48 - 1 ns, about 78
+  // Byte arrays, so that the estimator is 21 bytes and 1-aligned, not 40 and 8-aligned, in
+  // every Tcb (issue 15): SRTT, read on every segment sent or acknowledged, in 8 bytes (one
+  // load or store, unaligned), which before the first sample hold the base RTO less G
+  // instead (rto() computes SRTT + max(G, K * RTTVAR), RTTVAR 0 until then); RTTVAR and the
+  // minimum in 48 bits (6 bytes) of non-negative nanoseconds. The 48-bit range is 2^48 - 1 ns, about 78
   // hours, far above any RTT (RFC 6298 §2.5's maximum RTO is 60 s or more,
   // Config::rto_max): a larger value is stored as that maximum (no wraparound), a negative one
   // as 0. Every value in range is kept to the nanosecond, as Duration, so the arithmetic is
   // unchanged.
   static constexpr std::int64_t kMax48 = (std::int64_t{1} << 48) - 1;
-  static constexpr std::size_t kSrtt = 1, kBase = 9, kRttvar = 17, kMinRtt = 23;  // byte offsets in *this
+  static constexpr std::size_t kSrtt = 1, kRttvar = 9, kMinRtt = 15;  // byte offsets in *this
   const unsigned char* at(std::size_t off) const { return reinterpret_cast<const unsigned char*>(this) + off; }
   unsigned char* at(std::size_t off) { return reinterpret_cast<unsigned char*>(this) + off; }
   Duration load64(std::size_t off) const {
@@ -90,8 +93,8 @@ struct RttEstimator {
   }
   std::uint8_t backoffs_ : 7 = 0;  // at most 64
   bool has_sample_ : 1 = false;
-  unsigned char v_[28] = {};  // SRTT, the base RTO, RTTVAR, the minimum (the offsets above)
+  unsigned char v_[20] = {};  // SRTT (the base RTO before a sample), RTTVAR, the minimum (the offsets above)
 };
-static_assert(sizeof(RttEstimator) == 29 && alignof(RttEstimator) == 1);
+static_assert(sizeof(RttEstimator) == 21 && alignof(RttEstimator) == 1);
 
 }  // namespace utcp::detail

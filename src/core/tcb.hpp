@@ -83,9 +83,10 @@ struct BoxPool<TimerSet> {
 // What few flows have, behind one pointer made when the first of it is set: keepalive
 // parameters that FlowOptions gave (the others follow the stack's Config, which never
 // changes), the RFC 5961 §7 challenge ACK budget once a challenge ACK was considered, a
-// paced flow's schedule, and what a SACK receiver reports first once data arrived out of order
-// or twice.
+// paced flow's schedule, what a SACK receiver reports first once data arrived out of order
+// or twice, and the reassembly queue once data arrived out of order (Tcb::ooo()).
 struct TcbRare {
+  Reassembly ooo;  // out-of-order data held (one null pointer while none is)
   Seq sack_latest;  // RFC 2018 §4: the latest out-of-order segment (its first byte)
   // RFC 2883: a duplicate segment received, [dsack_left, dsack_right), reported as the first
   // SACK block of the next ACK (dsack_left == dsack_right: none).
@@ -145,7 +146,7 @@ struct Tcb {
   // Full-sized segments received since our last ACK: counts to 1 (the second makes the ACK due).
   std::uint8_t segs_unacked : 1 = 0;
   std::uint8_t armed_timers = 0;  // bit i: Timer i is armed (its deadline in `timers`)
-  // The retransmission timer's estimator (RFC 6298), every phase: 29 bytes, 1-aligned, so it
+  // The retransmission timer's estimator (RFC 6298), every phase: 21 bytes, 1-aligned, so it
   // sits with the narrow fields.
   RttEstimator rtt;
   std::uint16_t rcv_mss = 536;    // the MSS we announced
@@ -178,7 +179,6 @@ struct Tcb {
   std::uint32_t send_buffer = 0, recv_buffer = 0;
   ByteQueue sndq;                 // from the first unacknowledged data byte on
   ByteQueue rcvq;                 // in order, not yet read
-  Reassembly ooo;
 
   // Congestion control (the RTT estimator is above, with the narrow fields).
   Congestion cc;  // the algorithm is chosen by new_tcb (Config / FlowOptions)
@@ -248,6 +248,10 @@ struct Tcb {
   static_assert(static_cast<unsigned>(Timer::count_) <= 8, "armed_timers is 8 bits");
   static std::uint8_t bit(Timer t) { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(t)); }
   Instant pace_next() const { return rare ? rare->pace_next : Instant{}; }
+  // The reassembly queue: in TcbRare (issue 15: 8 bytes less in every Tcb), empty while there
+  // is none. Storing into it makes TcbRare (rare.make().ooo).
+  const Reassembly& ooo() const { return rare ? rare->ooo : kNoReassembly; }
+  static const Reassembly kNoReassembly;
   Seq sack_latest() const { return rare ? rare->sack_latest : Seq{}; }
   bool dsack_pending() const { return rare && rare->dsack_left < rare->dsack_right; }
   // Keepalive parameters: the flow's own (FlowOptions), else the stack's.
@@ -307,9 +311,10 @@ struct Tcb {
   std::size_t send_space() const { return sndq.size() >= send_buffer ? 0 : send_buffer - sndq.size(); }
 };
 
-// Issue 15: 240 bytes on x86-64 (a 264 B trie leaf, a 272 B malloc chunk); a field added
+// Issue 15: 224 bytes on x86-64 (a 248 B trie leaf, a 256 B malloc chunk); a field added
 // here takes the leaf into the next 16-byte class unless one goes (docs/PERFORMANCE.md).
-static_assert(sizeof(void*) != 8 || sizeof(Tcb) == 240);
+static_assert(sizeof(void*) != 8 || sizeof(Tcb) == 224);
+inline const Reassembly Tcb::kNoReassembly{};
 
 struct TcbDeadline {
   std::optional<Instant> operator()(const Tcb& t) const { return t.deadline(); }

@@ -53,14 +53,14 @@ void hold_syn_text(Tcb& t, const Segment& seg) {
   // §3.10.7.2: text on a SYN is queued for processing once ESTABLISHED; the SYN-ACK
   // acknowledges only the SYN. It waits in the reassembly queue at stream offset 0.
   if (seg.payload.empty()) return;
-  t.ooo.insert(t.rcv_off, t.recv_buffer, t.rcv_off, seg.payload, false, 1);
+  t.rare.make().ooo.insert(t.rcv_off, t.recv_buffer, t.rcv_off, seg.payload, false, 1);
 }
 
 // The text a SYN carried becomes readable (and is acknowledged) on ESTABLISHED.
 void deliver_held_text(Ctx& c, Tcb& t) {
-  if (t.ooo.empty()) return;
+  if (t.ooo().empty()) return;
   const std::size_t before = t.rcvq.size();
-  const auto ready = t.ooo.take(t.rcv_off, t.rcvq);
+  const auto ready = t.rare->ooo.take(t.rcv_off, t.rcvq);
   const auto n = static_cast<std::uint32_t>(ready.bytes);
   if (n == 0) return;
   t.rcv_nxt += n;

@@ -92,7 +92,7 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
   if (seg.seq != t.rcv_nxt) {
     // Out of order: keep it within the window and the range limit; ACK at once (RFC 5681 §4.2).
     const std::uint64_t off = t.rcv_off + (seg.seq - t.rcv_nxt);
-    const auto r = t.ooo.insert(t.rcv_off, t.rcv_wnd(), off, seg.payload, fin, c.cfg.max_ooo_ranges);
+    const auto r = t.rare.make().ooo.insert(t.rcv_off, t.rcv_wnd(), off, seg.payload, fin, c.cfg.max_ooo_ranges);
     // RFC 2018 §4: reported first (read only by SACK connections).
     if (r != Reassembly::Insert::over_limit && t.negotiated.sack) t.rare.make().sack_latest = seg.seq;
     if (r == Reassembly::Insert::duplicate) note_dsack(t, seg.seq, seg.seq + n);  // RFC 2883 §4 (3)
@@ -101,7 +101,7 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
     return std::nullopt;
   }
   // §3.10.7.4 eighth: a bare FIN held beyond a gap counts too (it leaves no bytes queued).
-  const bool had_holes = !t.ooo.empty() || t.ooo.fin_offset().has_value();
+  const bool had_holes = !t.ooo().empty() || t.ooo().fin_offset().has_value();
   if (n > 0) {
     t.rcvq.append(seg.payload);
     t.rcv_nxt += n;
@@ -110,7 +110,7 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
   }
   if (had_holes) {
     const std::size_t before = t.rcvq.size();
-    const auto ready = t.ooo.take(t.rcv_off, t.rcvq);
+    const auto ready = t.rare->ooo.take(t.rcv_off, t.rcvq);
     const auto moved = static_cast<std::uint32_t>(ready.bytes);
     t.rcv_nxt += moved;
     t.rcv_off += moved;

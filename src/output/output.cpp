@@ -22,7 +22,7 @@ Segment& base_segment(Ctx& c, const Tcb& t) {
 namespace {
 
 std::uint32_t receive_space(const Tcb& t) {
-  const std::size_t used = t.rcvq.size() + t.ooo.bytes();
+  const std::size_t used = t.rcvq.size() + t.ooo().bytes();
   return used >= t.recv_buffer ? 0 : static_cast<std::uint32_t>(t.recv_buffer - used);
 }
 
@@ -93,10 +93,10 @@ void add_sack_blocks(Tcb& t, Segment& seg) {
   // Walked in place, not gathered: this runs for every ACK while data is held.
   std::optional<std::pair<std::uint64_t, std::uint64_t>> first;
   if (const Seq latest = t.sack_latest(); latest >= t.rcv_nxt && sack.blocks.size() < max_blocks) {
-    first = t.ooo.range_at(t.rcv_off + (latest - t.rcv_nxt));
+    first = t.ooo().range_at(t.rcv_off + (latest - t.rcv_nxt));
     if (first) sack.blocks.emplace_back(to_seq(first->first), to_seq(first->second));
   }
-  t.ooo.for_each_range_down([&](std::uint64_t begin, std::uint64_t end) {
+  t.ooo().for_each_range_down([&](std::uint64_t begin, std::uint64_t end) {
     if (sack.blocks.size() >= max_blocks) return false;
     if (!first || first->first != begin) sack.blocks.emplace_back(to_seq(begin), to_seq(end));
     return true;
@@ -109,7 +109,7 @@ void add_sack_blocks(Tcb& t, Segment& seg) {
 void emit(Ctx& c, Tcb& t, Segment& seg) {
   if (t.state != TcpState::syn_sent) seg.ack = t.rcv_nxt;
   if (t.negotiated.ts && seg.flag != Segment::Flag::syn) seg.options.emplace_back(our_timestamps(c, t));
-  if (t.negotiated.sack && seg.flag != Segment::Flag::syn && (!t.ooo.empty() || t.dsack_pending())) {
+  if (t.negotiated.sack && seg.flag != Segment::Flag::syn && (!t.ooo().empty() || t.dsack_pending())) {
     const bool dsack = t.dsack_pending();
     add_sack_blocks(t, seg);
     if (dsack && !t.dsack_pending()) ++c.e.stats.dsacks_sent;

@@ -156,8 +156,8 @@ std::optional<ConnInfo> engine_info(const Engine& e, const Flow& flow) {
   i.send_queued = t->sndq.size();
   i.send_space = t->user.write_shut ? 0 : t->send_space();
   i.recv_queued = t->rcvq.size();
-  i.ooo_bytes = t->ooo.bytes();
-  i.ooo_ranges = t->ooo.ranges();
+  i.ooo_bytes = t->ooo().bytes();
+  i.ooo_ranges = t->ooo().ranges();
   i.fin_received = t->fin_received();
   i.read_shut = t->user.read_shut;
   i.write_shut = t->user.write_shut;

@@ -16,9 +16,9 @@ std::optional<std::string> check(const Engine& e, const Tcb& t) {
   if (t.flight() > t.sndq.size() + 2) return "more in flight than queued (plus SYN and FIN)";
   if (t.state != TcpState::syn_sent && !(t.rcv_nxt <= t.rcv_adv))
     return "the advertised right edge is left of RCV.NXT (window shrunk)";
-  if (t.ooo.ranges() > cfg.max_ooo_ranges) return "more out-of-order ranges than Config::max_ooo_ranges";
+  if (t.ooo().ranges() > cfg.max_ooo_ranges) return "more out-of-order ranges than Config::max_ooo_ranges";
   const std::size_t slack = std::size_t{1} << t.rcv_wscale;
-  if (t.rcvq.size() + t.ooo.bytes() > std::size_t{t.recv_buffer} + slack + 0xffff)
+  if (t.rcvq.size() + t.ooo().bytes() > std::size_t{t.recv_buffer} + slack + 0xffff)
     return "receive queues beyond the receive buffer";
   // Timers consistent with the state.
   if (t.state == TcpState::time_wait && !t.armed(Timer::lifetime)) return "TIME-WAIT without its 2 MSL timer";

@@ -110,7 +110,7 @@ std::optional<Error> engine_abort(Engine& e, Instant now, const Flow& flow, std:
 static bool window_update_due(const Tcb& t) {
   if (t.fin_received() || !t.synchronized()) return false;
   const std::uint32_t cur = t.rcv_wnd();
-  const std::size_t used = t.ooo.bytes() + t.rcvq.size();
+  const std::size_t used = t.ooo().bytes() + t.rcvq.size();
   const std::uint32_t space = std::min<std::uint32_t>(
       used >= t.recv_buffer ? 0 : t.recv_buffer - static_cast<std::uint32_t>(used), 0xffffu << t.rcv_wscale);
   const std::uint32_t step_size = std::min<std::uint32_t>(t.recv_buffer / 2, t.rcv_mss);

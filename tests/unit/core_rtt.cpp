@@ -147,8 +147,21 @@ TEST(CoreRtt, ValuesAreExactToTheNanosecondAndSaturateAt48Bits) {
   RttEstimator g;
   g.sample(std::chrono::hours(1000));
   EXPECT_EQ(g.rttvar(), top) << "500 h saturated, not wrapped";
-  g.reset_to(Duration(-5));
-  EXPECT_EQ(g.rto(Duration(0), std::chrono::hours(1)), Duration(0)) << "a negative base is clamped by rto()";
+  // The base RTO is computed from SRTT and the stored RTTVAR (not kept): 1000 h + 4 x top,
+  // within a max of 10,000 h.
+  EXPECT_EQ(g.rto(Duration(0), std::chrono::hours(10'000)), std::chrono::hours(1000) + 4 * top);
+  // Before a sample the base is stored (reset_to); a negative one is clamped by rto().
+  RttEstimator h;
+  h.reset_to(Duration(-5));
+  EXPECT_EQ(h.rto(Duration(0), std::chrono::hours(1)), Duration(0)) << "a negative base is clamped by rto()";
+  h.reset_to(std::chrono::seconds(3));
+  EXPECT_EQ(h.rto(Duration(0), std::chrono::hours(1)), std::chrono::seconds(3));
+  // After a sample reset_to only ends the backoff.
+  h.sample(milliseconds(100));
+  h.backoff();
+  EXPECT_EQ(h.rto(Duration(0), std::chrono::hours(1)), milliseconds(600));
+  h.reset_to(std::chrono::seconds(3));
+  EXPECT_EQ(h.rto(Duration(0), std::chrono::hours(1)), milliseconds(300));
 }
 
 }  // namespace
