@@ -534,8 +534,16 @@ void Bbr::set_send_quantum() {
 
 void Bbr::set_cwnd(const Ctx& c) {
   // BBRSetCwnd.
-  // BBRUpdateMaxInflight: cwnd_gain x BDP, plus what ACK aggregation delivers at once.
-  max_inflight_ = quantization_budget(bdp_multiple(cwnd_gain_) + extra_acked_);
+  // BBRUpdateMaxInflight: cwnd_gain x BDP, plus what ACK aggregation delivers at once, plus
+  // the offload budget (BBRUpdateOffloadBudget: three send quanta). Deviation
+  // (docs/deviations.md, "offload budget"): the budget is added to the window, as Linux's
+  // tcp_bbr.c adds its TSO budget (bbr_quantization_budget), where the draft's
+  // BBRQuantizationBudget takes the larger of the two; BBRInflight, the target of Drain and
+  // ProbeBW_DOWN, keeps the draft's larger of the two. On a path whose round trip is mostly
+  // the hosts' own batching (the TUN router: min RTT 10-90 us, RTT samples 0.5-2 ms) 2 BDP
+  // plus extra_acked stayed under the three quanta, the window bound there, and each ACK
+  // freed a segment or two that went out alone.
+  max_inflight_ = quantization_budget(bdp_multiple(cwnd_gain_) + extra_acked_ + 3ull * send_quantum_);
   // BBRModulateCwndForRecovery.
   if (c.rs.newly_lost > 0)
     cwnd = std::max<std::uint32_t>(cwnd > c.rs.newly_lost ? clamp32(cwnd - c.rs.newly_lost) : 0, smss_);
