@@ -106,8 +106,10 @@ bool predicted(const Tcb& t, const Segment& seg) {
 
 Verdict input_predicted(Ctx& c, Tcb& t, const Segment& seg) {
   ++c.e.stats.segments_predicted;
-  if (auto v = check_timestamps(c, t, seg)) return *v;  // RFC 7323 §5.3 R1
-  update_ts_recent(c, t, seg);                          // R3
+  if (t.negotiated.ts) {  // both steps do nothing without timestamps
+    if (auto v = check_timestamps(c, t, seg)) return *v;  // RFC 7323 §5.3 R1
+    update_ts_recent(c, t, seg);                          // R3
+  }
   peer_alive(c, t);
   apply_ack(c, t, seg, *seg.ack);
   if (!seg.payload.empty()) take_text_in_order(c, t, seg.payload);

@@ -72,8 +72,8 @@ DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const
   if (header < kFixedHeader) return fail(DecodeError::bad_data_offset);
   if (header > n) return fail(DecodeError::data_offset_past_end);
 
-  if (const DecodeError e =
-          wire::parse_options(tcp_bytes.subspan(kFixedHeader, header - kFixedHeader), s.options);
+  if (const DecodeError e = header == kFixedHeader ? DecodeError::none
+                            : wire::parse_options(tcp_bytes.subspan(kFixedHeader, header - kFixedHeader), s.options);
       e != DecodeError::none) {
     return fail(e);
   }
