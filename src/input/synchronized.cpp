@@ -101,7 +101,7 @@ bool predicted(const Tcb& t, const Segment& seg) {
   if (ack < t.snd_una || ack > t.snd_max) return false;
   const std::size_t n = seg.payload.size();
   if (n == 0) return ack > t.snd_una;
-  return n <= t.rcv_wnd() && t.ooo.empty() && !t.ooo.fin_offset() && !t.user.close_called && !t.user.read_shut;
+  return n <= t.rcv_wnd() && t.ooo().empty() && !t.ooo().fin_offset() && !t.user.close_called && !t.user.read_shut;
 }
 
 Verdict input_predicted(Ctx& c, Tcb& t, const Segment& seg) {
