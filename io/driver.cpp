@@ -23,6 +23,12 @@ constexpr std::size_t max_frame = UTCP_VNET_FRAME_MAX + 40;
 constexpr int batch = 64;                            // datagrams read per wakeup before timers run again
 constexpr std::uint64_t max_sleep_ns = 500'000'000;  // a safety net; every wakeup has a cause
 
+// The frame that one thread's writes go through: each writing thread has its own.
+std::span<std::byte> frame_buffer() {
+  alignas(8) static thread_local std::array<std::byte, max_frame> buf;
+  return buf;
+}
+
 }  // namespace
 
 Driver::Driver(utcp_host* host, TunDevice& tun, DriverConfig config)
@@ -53,6 +59,7 @@ IoResult<void> Driver::start() {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) < 0)
     return std::unexpected(errno_error("epoll_ctl"));
   utcp_host_set_time(host_, monotonic_ns());
+  running_.store(true);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "utcp-io");  // for top -H, perf and scripts/device_cpu.sh
     run();
@@ -62,12 +69,17 @@ IoResult<void> Driver::start() {
 
 void Driver::stop() {
   if (!thread_.joinable()) return;
+  running_.store(false);  // kicks wake the loop from now on, which drains once more
   stopping_.store(true);
   kick();
   thread_.join();
 }
 
 void Driver::kick() {
+  if (!per_packet_ && running_.load()) {
+    drain_shared();
+    return;
+  }
   if (event_fd_ < 0 || kicked_.exchange(true)) return;
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
@@ -116,19 +128,40 @@ void Driver::from_tun(std::span<const std::byte> frame, std::uint64_t now) {
   drain_output(now);
 }
 
+
+// Whoever holds tx_ writes until the outbox is empty, then looks again if another thread
+// found tx_ taken meanwhile: that thread set tx_pending_ before trying, so either its try
+// succeeds or the holder sees the flag after letting go. So no frame waits for a later call,
+// and frames leave in the order the host queued them.
+void Driver::drain_shared() {
+  tx_pending_.store(true);
+  while (tx_pending_.load() && tx_.try_lock()) {
+    tx_pending_.store(false);
+    write_frames();
+    tx_.unlock();
+  }
+}
+
+void Driver::write_frames() {
+  const std::span<std::byte> buf = frame_buffer();
+  for (;;) {
+    const ssize_t n = tun_.vnet() ? utcp_host_output_vnet(host_, buf.data(), buf.size())
+                                  : utcp_host_output(host_, buf.data(), buf.size());
+    if (n < 0) break;
+    const auto frame = std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n));
+    const std::size_t header = tun_.vnet() ? UTCP_VNET_HDR_LEN : 0;
+    if (config_.steering != nullptr) config_.steering->claim_outbound(frame.subspan(header), config_.queue);
+    count_out(tun_.write(frame), frame.size() - header);
+  }
+}
+
 void Driver::drain_output(std::uint64_t now) {
-  alignas(8) static thread_local std::array<std::byte, max_frame> buf;
-  if (tun_.vnet() && !per_packet_) {
-    for (;;) {
-      ssize_t n = utcp_host_output_vnet(host_, buf.data(), buf.size());
-      if (n < 0) break;
-      const auto frame = std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n));
-      if (config_.steering != nullptr)
-        config_.steering->claim_outbound(frame.subspan(UTCP_VNET_HDR_LEN), config_.queue);
-      count_out(tun_.write(frame), frame.size() - UTCP_VNET_HDR_LEN);
-    }
+  if (!per_packet_) {
+    drain_shared();
     return;
   }
+  // Packets one by one through the impairment and the tap, from the loop thread alone.
+  const std::span<std::byte> buf = frame_buffer();
   auto sink = [this](std::span<const std::byte> p) { to_tun(p); };
   for (;;) {
     ssize_t n = utcp_host_output(host_, buf.data(), buf.size());

@@ -3,13 +3,15 @@
 // host's vnet calls split what the kernel coalesced and coalesce what the kernel will cut,
 // unless the impairment or the tap needs the packets one by one (then the loop splits
 // inbound frames itself and writes each outbound segment behind a header without offloads). One thread sleeps
-// in epoll until a packet arrives, the host's next deadline, a held (impaired) packet's release time, or a
-// kick from an application thread whose socket call produced output.
+// in epoll until a packet arrives, the host's next deadline, a held (impaired) packet's release time, or
+// (with an impairment or a tap) a kick from an application thread whose socket call produced output;
+// without them the kicking thread writes its output to the device itself (kick()).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <span>
 #include <thread>
 
@@ -55,8 +57,10 @@ class Driver {
   IoResult<void> start();  // feeds the host the clock and spawns the loop thread
   void stop();             // drains once more, ends the loop, joins it (idempotent)
 
-  // Wakes the loop to drain the host's output. Call after every socket call that may
-  // produce segments (connect, write, read, shutdown, close); cheap when already woken.
+  // Gets the host's output to the device. Call after every socket call that may produce
+  // segments (connect, write, read, shutdown, close). On the direct path (no impairment, no
+  // tap) the calling thread writes the frames itself, as a kernel socket's sendmsg transmits
+  // in its caller's context; otherwise it wakes the loop (cheap when already woken).
   void kick();
 
   DriverCounters counters() const;
@@ -65,6 +69,10 @@ class Driver {
   void run();
   bool step();  // one pass: impaired releases, input, timers, output; true: more input may wait
   void drain_output(std::uint64_t now);
+  // The direct path's drain, from any thread: one thread at a time writes, in outbox order
+  // (tx_); a thread that finds it busy leaves its frames to the writer (tx_pending_).
+  void drain_shared();
+  void write_frames();
   void from_tun(std::span<const std::byte> frame, std::uint64_t now);
   void to_host(std::span<const std::byte> packet, std::uint64_t now);
   void to_tun(std::span<const std::byte> packet);
@@ -75,13 +83,17 @@ class Driver {
   TunDevice& tun_;
   DriverConfig config_;
   Impairer in_, out_;
-  // Packets one by one on a vnet device (impairment or tap): the loop splits inbound frames.
+  // Packets one by one (impairment or tap): the loop splits inbound frames of a vnet device,
+  // and writes every packet itself. Otherwise any thread that kicks writes (drain_shared).
   bool per_packet_;
   host::Splitter splitter_;
+  std::mutex tx_;
+  std::atomic<bool> tx_pending_{false};
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   std::atomic<bool> kicked_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> running_{false};  // between start and stop: kicks may write (drain_shared)
   std::thread thread_;
   struct {
     std::atomic<std::uint64_t> packets_in{0}, bytes_in{0}, packets_out{0}, bytes_out{0};

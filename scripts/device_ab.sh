@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# A/B of utcp binaries on the device path of bench_device.sh (C curl -> R router -> S), one flow
+# at a time, interleaved: each round restarts `serve --threads 1` with each binary in turn (and
+# downloads from python3's http.server on S for "linux"), DOWNLOADS downloads of MB MiB each.
+# On a shared machine single downloads spread widely (the scheduler's share, not the stack),
+# so compare only rounds of one run, and many of them. Needs root.
+#   R ROUND NAME rates R1 R2 ... cpb C load L     per round and configuration: MiB/s of each
+#                                                 download, the server's cycles per byte
+#                                                 (user + system time, all threads, at the
+#                                                 CPU's nominal clock) and the load average
+#   NAME: median M mean A (P25-P75, n=N) ...      at the end, over every download
+# Usage: scripts/device_ab.sh ROUNDS DOWNLOADS MB NAME=UTCP_BINARY... [linux]
+#   (SERVE_OPTS: more serve options for every binary)
+set -euo pipefail
+rounds=${1:?usage: device_ab.sh ROUNDS DOWNLOADS MB NAME=UTCP_BINARY... [linux]}
+dls=${2:?} mb=${3:?}
+shift 3
+[ $# -gt 0 ] || { echo "device_ab: no configuration given" >&2; exit 2; }
+for cfg in "$@"; do
+  [ "$cfg" = linux ] && continue
+  bin=${cfg#*=}
+  if [ "$cfg" = "$bin" ] || [ ! -x "$bin" ]; then
+    echo "device_ab: $cfg is not NAME=EXECUTABLE" >&2
+    exit 2
+  fi
+done
+
+. "$(dirname "$0")/bench_path.sh"
+[ "$(id -u)" = 0 ] || skip "not root (namespaces and a TUN device)"
+[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+for c in ip curl ethtool python3; do command -v $c >/dev/null || skip "$c is missing (scripts/deps.sh)"; done
+
+bench_path_setup utcp-ab
+mkdir "$tmp/www"
+head -c $((mb * 1048576)) /dev/urandom >"$tmp/www/file"
+ip netns exec "$S" python3 -m http.server --bind 10.82.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
+linux_pid=$!
+pids+=("$linux_pid")
+bench_wait_up http://10.82.0.1:8080/file
+mhz=$(awk -F: '/^cpu MHz/ { print $2 + 0; exit }' /proc/cpuinfo)
+hz=$(getconf CLK_TCK)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); $dls x $mb MiB per round and configuration"
+# In this shell, not a pipeline's subshell: bench_serve's pids must reach the cleanup.
+for r in $(seq "$rounds"); do
+  for cfg in "$@"; do
+    if [ "$cfg" = linux ]; then
+      name=linux pid=$linux_pid url=http://10.82.0.1:8080/file
+    else
+      name=${cfg%%=*}
+      UTCP=${cfg#*=}  # bench_serve's binary
+      # shellcheck disable=SC2086
+      bench_serve --threads 1 ${SERVE_OPTS:-}
+      pid=$utcp_pid url=http://10.81.0.2/file
+    fi
+    a=$(ticks "$pid")
+    rates=""
+    for _ in $(seq "$dls"); do
+      rates+="$(ip netns exec "$C" curl -sS -f -o /dev/null -w '%{speed_download}' "$url" |
+        awk '{ printf "%.1f", $1 / 1048576 }') "
+    done
+    b=$(ticks "$pid")
+    echo "R $r $name rates ${rates}cpb $(awk -v t=$((b - a)) -v hz="$hz" -v mhz="$mhz" -v b=$((mb * 1048576 * dls)) \
+      'BEGIN { printf "%.2f", t / hz * mhz * 1e6 / b }') load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$tmp/rounds"
+  done
+done
+awk '$1 == "R" { for (i = 5; i <= NF && $i != "cpb"; i++) print $3, $i }' "$tmp/rounds" | sort -k1,1 -k2n |
+  awk '{ v[$1] = v[$1] " " $2; n[$1]++; s[$1] += $2 }
+    END { for (k in v) { split(substr(v[k], 2), a, " "); c = n[k]
+      m = (c % 2) ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+      hi = int(3 * c / 4); if (hi < 1) hi = 1
+      printf "%s: median %.1f mean %.1f (%s-%s, n=%d)\n", k, m, s[k] / c, a[int(c / 4) + 1], a[hi], c } }'
+echo "(load after: $(cut -d' ' -f1-3 /proc/loadavg))"
