@@ -98,8 +98,9 @@ struct Config {
   } test_faults;
 
   // Header prediction (src/input/synchronized.cpp): in-order text and pure ACKs of new data
-  // in ESTABLISHED skip the checks their headers already settle. The results are the same
-  // either way (tests compare the two); off sends every segment through the general rules.
+  // in ESTABLISHED skip the checks their headers already settle; and output with nothing
+  // queued skips the send loop (src/output/output.cpp). The results are the same either way
+  // (tests compare the two); off sends every segment through the general rules.
   bool header_prediction = true;
 
   // Randomness: ephemeral ports and ISNs (RFC 6528) come from these alone.

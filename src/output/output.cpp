@@ -241,67 +241,87 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
 
 namespace {
 
+void output_data(Ctx& c, Tcb& t, bool force);
+
 void output_impl(Ctx& c, Tcb& t, bool force) {
   if (can_send_data(t.state)) {
-    // RFC 5681 §4.1: restart from at most the initial window after an idle period.
-    if (t.flight() == 0 && c.now - t.last_send > t.rto(c.cfg)) {
+    // RFC 5681 §4.1: restart from at most the initial window after an idle period. (The RTO
+    // is never below rto_min: an idle time within it needs no RTO computed.)
+    const Duration idle = c.now - t.last_send;
+    if (t.flight() == 0 && idle > c.cfg.rto_min && idle > t.rto(c.cfg)) {
       t.cc.on_idle_restart(std::max(c.cfg.initial_window_segments, 1u) * t.smss, c.now);
     }
-    bool sent_any = false;
-    Pacer pacer(t, c.now);
-    // RFC 6675 / RFC 6937: in SACK recovery NextSeg and PRR decide, not the loop below.
-    if (t.loss && t.cc.in_recovery()) sent_any = send_recovery(c, t, pacer, force);
-    else for (;;) {
-      if (t.loss) loss_skip_sacked(t);
-      const Seq start = t.data_start();
-      const auto queued = static_cast<std::uint32_t>(t.sndq.size());
-      const std::uint32_t off = t.snd_nxt - start;
-      const std::uint32_t avail = off < queued ? queued - off : 0;
-      const std::uint32_t cwnd = t.cc.cwnd() + t.cc.limited_transmit_allowance(t.smss);
-      const std::uint32_t in_flight = t.snd_nxt - t.snd_una;
-      // A model-based algorithm (BBR) bounds what is in the network, SACKed data not counted
-      // (draft-ietf-ccwg-bbr-03 C.inflight, RFC 6675 pipe); the others bound the flight.
-      const std::uint32_t cc_flight = t.cc.always_paces() && t.snd_nxt == t.snd_max ? t.pipe() : in_flight;
-      const std::uint32_t usable = std::min(t.snd_wnd > in_flight ? t.snd_wnd - in_flight : 0,
-                                            cwnd > cc_flight ? cwnd - cc_flight : 0);
-      std::uint32_t len = std::min({avail, usable, std::uint32_t{t.smss}});
-      if (force && len == 0 && avail > 0 && t.snd_wnd > 0) len = std::min({avail, t.snd_wnd, std::uint32_t{t.smss}});
-      const bool fin =
-          t.user.write_shut && off <= queued && off + len == queued && t.snd_nxt + len == t.fin_seq;
-      if (len == 0 && !fin) break;
-      if (len > 0 && len < t.smss && !fin) {
-        // §3.8.6.2.1 sender SWS avoidance and Nagle (RFC 896): a short segment goes out only
-        // when it empties the queue and nothing is outstanding (or NODELAY), when it is at
-        // least half the largest window the peer offered, or when the override timer fired.
-        const bool all = off + len == queued;
-        const bool ok = (all && (t.user.nodelay || in_flight == 0 || t.user.write_shut)) ||
-                        (t.max_snd_wnd > 0 && len >= t.max_snd_wnd / 2) || force;
-        if (!ok) break;
-      }
-      if (!force && pacer.waits(c.now)) break;  // Timer::pacing releases it
-      send_data(c, t, off, len, fin);
-      pacer.sent(c.now, len + (fin ? 1u : 0u));
-      sent_any = true;
-      force = false;
-      if (fin) break;
-    }
-    if (sent_any) t.disarm(Timer::persist);
-    pacer.finish(t);
-    // Nothing more to send with room in the window: the flow is app-limited (BBR's samples).
-    if (t.snd_nxt - t.data_start() >= t.sndq.size() && !(t.user.write_shut && !t.fin_sent()))
+    if (c.cfg.header_prediction && t.sndq.size() == 0 && !t.user.write_shut && !t.loss && !t.user.pacing &&
+        !t.cc.always_paces()) {
+      // Nothing queued and no FIN to send (a receiving end, say): the loop below would send
+      // nothing, so only what it leaves behind then: no pacing timer (the flow is not paced),
+      // and the flow is app-limited. No data waits, so no persist timer. (A fast path: under
+      // Config::header_prediction, so the tests that compare it on and off cover it.)
+      t.disarm(Timer::pacing);
       t.cc.on_app_limited(t.flight());
-    // §3.8.6.1 zero-window probing, §3.8.6.2.1 SWS override: data (or a FIN) waits and
-    // nothing is in flight to bring an ACK.
-    const bool waiting = t.snd_nxt - t.data_start() < t.sndq.size() || (t.user.write_shut && !t.fin_sent());
-    if (waiting && (t.flight() == 0 || t.probing_zero_window()) && !t.armed(Timer::retransmit) &&
-        !t.armed(Timer::persist) && !t.armed(Timer::pacing)) {
-      t.arm(Timer::persist, c.now + persist_interval(c, t));
+    } else {
+      output_data(c, t, force);
     }
   }
   if (t.ack_owed.now) {
     send_ack(c, t);
   } else if (t.ack_owed.delayed && !t.armed(Timer::delayed_ack)) {
     t.arm(Timer::delayed_ack, c.now + c.cfg.delayed_ack);
+  }
+}
+
+// The send loop of output_impl: queued data and the FIN as the windows, Nagle and the pacer
+// allow, then the timers that follow from what is left.
+void output_data(Ctx& c, Tcb& t, bool force) {
+  bool sent_any = false;
+  Pacer pacer(t, c.now);
+  // RFC 6675 / RFC 6937: in SACK recovery NextSeg and PRR decide, not the loop below.
+  if (t.loss && t.cc.in_recovery()) sent_any = send_recovery(c, t, pacer, force);
+  else for (;;) {
+    if (t.loss) loss_skip_sacked(t);
+    const Seq start = t.data_start();
+    const auto queued = static_cast<std::uint32_t>(t.sndq.size());
+    const std::uint32_t off = t.snd_nxt - start;
+    const std::uint32_t avail = off < queued ? queued - off : 0;
+    const std::uint32_t cwnd = t.cc.cwnd() + t.cc.limited_transmit_allowance(t.smss);
+    const std::uint32_t in_flight = t.snd_nxt - t.snd_una;
+    // A model-based algorithm (BBR) bounds what is in the network, SACKed data not counted
+    // (draft-ietf-ccwg-bbr-03 C.inflight, RFC 6675 pipe); the others bound the flight.
+    const std::uint32_t cc_flight = t.cc.always_paces() && t.snd_nxt == t.snd_max ? t.pipe() : in_flight;
+    const std::uint32_t usable = std::min(t.snd_wnd > in_flight ? t.snd_wnd - in_flight : 0,
+                                          cwnd > cc_flight ? cwnd - cc_flight : 0);
+    std::uint32_t len = std::min({avail, usable, std::uint32_t{t.smss}});
+    if (force && len == 0 && avail > 0 && t.snd_wnd > 0) len = std::min({avail, t.snd_wnd, std::uint32_t{t.smss}});
+    const bool fin =
+        t.user.write_shut && off <= queued && off + len == queued && t.snd_nxt + len == t.fin_seq;
+    if (len == 0 && !fin) break;
+    if (len > 0 && len < t.smss && !fin) {
+      // §3.8.6.2.1 sender SWS avoidance and Nagle (RFC 896): a short segment goes out only
+      // when it empties the queue and nothing is outstanding (or NODELAY), when it is at
+      // least half the largest window the peer offered, or when the override timer fired.
+      const bool all = off + len == queued;
+      const bool ok = (all && (t.user.nodelay || in_flight == 0 || t.user.write_shut)) ||
+                      (t.max_snd_wnd > 0 && len >= t.max_snd_wnd / 2) || force;
+      if (!ok) break;
+    }
+    if (!force && pacer.waits(c.now)) break;  // Timer::pacing releases it
+    send_data(c, t, off, len, fin);
+    pacer.sent(c.now, len + (fin ? 1u : 0u));
+    sent_any = true;
+    force = false;
+    if (fin) break;
+  }
+  if (sent_any) t.disarm(Timer::persist);
+  pacer.finish(t);
+  // Nothing more to send with room in the window: the flow is app-limited (BBR's samples).
+  if (t.snd_nxt - t.data_start() >= t.sndq.size() && !(t.user.write_shut && !t.fin_sent()))
+    t.cc.on_app_limited(t.flight());
+  // §3.8.6.1 zero-window probing, §3.8.6.2.1 SWS override: data (or a FIN) waits and
+  // nothing is in flight to bring an ACK.
+  const bool waiting = t.snd_nxt - t.data_start() < t.sndq.size() || (t.user.write_shut && !t.fin_sent());
+  if (waiting && (t.flight() == 0 || t.probing_zero_window()) && !t.armed(Timer::retransmit) &&
+      !t.armed(Timer::persist) && !t.armed(Timer::pacing)) {
+    t.arm(Timer::persist, c.now + persist_interval(c, t));
   }
 }
 

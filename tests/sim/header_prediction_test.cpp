@@ -81,5 +81,25 @@ TEST(HeaderPrediction, RandomTransfersWithSackAndTimestampsGiveTheSameTrace) {
   EXPECT_GT(runs_ok, seeds / 2);
 }
 
+// As random_spec draws them (a direction may carry nothing or a few bytes, so one end shuts its
+// write side early and the other runs in CLOSE-WAIT or FIN-WAIT-2): the output shortcut for
+// an empty send queue meets FINs to send, half-closed ends and idle ones.
+TEST(HeaderPrediction, RandomHalfClosedTransfersGiveTheSameTrace) {
+  const std::uint64_t seeds = env_number("UTCP_SIM_SEEDS").value_or(soak() ? 200 : 40);
+  std::uint64_t predicted = 0, runs_ok = 0;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    TransferSpec spec = random_spec(9000 + seed, 256 << 10);
+    if (seed % 2 == 0) {
+      for (Config* c : {&spec.client_config, &spec.server_config}) {
+        c->sack = true;
+        c->timestamps = true;
+      }
+    }
+    compare(spec, predicted, runs_ok);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(runs_ok, seeds / 2);
+}
+
 }  // namespace
 }  // namespace utcp::sim::test
