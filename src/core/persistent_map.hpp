@@ -241,18 +241,23 @@ class PersistentMap {
 
   // An inner node (bitmap-indexed) or a collision node (count leaves of one hash, unordered).
   // The child pointers follow the header in the same allocation.
+  // 24 bytes (issue 15: a branch of two children is a 48 B malloc chunk, not 64): the
+  // capacity sits in the node header's tail padding, in 16 bits, saturating: a collision node
+  // of more than 65,535 leaves records 65,535 and is then grown at every insert (cap_full).
   struct Branch : Node {
     explicit Branch(Kind k) : Node(k) {}
+    std::uint16_t cap = 0;
     Ticks deadline = kNone;  // the earliest deadline in this subtree
     std::uint32_t bitmap = 0;
     std::uint32_t count = 0;
-    std::uint32_t cap = 0;
+    bool cap_full() const { return count >= cap; }
     Node** kids() { return reinterpret_cast<Node**>(reinterpret_cast<std::byte*>(this) + sizeof(Branch)); }
     Node* const* kids() const {
       return reinterpret_cast<Node* const*>(reinterpret_cast<const std::byte*>(this) + sizeof(Branch));
     }
   };
   static_assert(sizeof(Branch) % alignof(Node*) == 0);
+  static_assert(sizeof(void*) != 8 || sizeof(Branch) == 24, "the capacity lives in Node's tail padding");
 
   // The earliest deadline below n: a branch's aggregate, a leaf's value's own.
   static Ticks deadline_of(const Node* n) {
@@ -294,7 +299,7 @@ class PersistentMap {
   static Branch* new_branch(Kind kind, std::uint32_t cap) {
     void* mem = ::operator new(sizeof(Branch) + cap * sizeof(Node*));
     Branch* b = ::new (mem) Branch(kind);
-    b->cap = cap;
+    b->cap = static_cast<std::uint16_t>(std::min<std::uint32_t>(cap, 0xffff));
     return b;
   }
   // Frees a branch's storage without touching its children's refcounts.
@@ -356,7 +361,7 @@ class PersistentMap {
 
   // Inserts child at position pos of a uniquely owned branch, growing it (into *slot) when full.
   static Branch* insert_kid(Node*& slot, Branch* b, std::uint32_t pos, Node* child) {
-    if (b->count == b->cap) {
+    if (b->cap_full()) {
       Branch* nb = new_branch(b->kind, b->count + 1);
       nb->bitmap = b->bitmap;
       nb->count = b->count;
