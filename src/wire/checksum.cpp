@@ -210,13 +210,11 @@ std::uint16_t tcp_checksum(const IpAddr& src, const IpAddr& dst, std::span<const
     // fold instead of three (pseudo_header_sum's, the segment's, and their sum's).
     const auto len = static_cast<std::uint32_t>(tcp_bytes.size());
     std::uint64_t s = std::uint64_t{native16(6)} + native16(len >> 16) + native16(len & 0xffffu);
-    for (const IpAddr* ip : {&src, &dst}) {
-      s += load32(reinterpret_cast<const std::byte*>(ip->data()));
-      if (ip->is_v6()) {
-        const auto* a = reinterpret_cast<const std::byte*>(ip->data());
-        s += std::uint64_t{load32(a + 4)} + load32(a + 8) + load32(a + 12);
-      }
-    }
+    const auto* a = reinterpret_cast<const std::byte*>(src.data());
+    const auto* b = reinterpret_cast<const std::byte*>(dst.data());
+    s += std::uint64_t{load32(a)} + load32(b);
+    if (src.is_v6()) s += std::uint64_t{load32(a + 4)} + load32(a + 8) + load32(a + 12);
+    if (dst.is_v6()) s += std::uint64_t{load32(b + 4)} + load32(b + 8) + load32(b + 12);
     s += native_odd_byte(tcp_bytes);  // s stays far below 2^64: no carry to fold back
     const std::uint16_t native = fold(native_sum_even(tcp_bytes.data(), tcp_bytes.size(), s));
     return static_cast<std::uint16_t>(~(kLittle ? std::byteswap(native) : native));
