@@ -107,8 +107,15 @@ bool predicted(const Tcb& t, const Segment& seg) {
 Verdict input_predicted(Ctx& c, Tcb& t, const Segment& seg) {
   ++c.e.stats.segments_predicted;
   if (t.negotiated.ts) {  // both steps do nothing without timestamps
-    if (auto v = check_timestamps(c, t, seg)) return *v;  // RFC 7323 §5.3 R1
-    update_ts_recent(c, t, seg);                          // R3
+    const Timestamps* ts = find_timestamps(seg);
+    if (ts && ts_before(ts->value, t.ts_recent)) {
+      // Older than TS.Recent: the general steps (PAWS may drop it, or find TS.Recent idle).
+      if (auto v = check_timestamps(c, t, seg)) return *v;  // RFC 7323 §5.3 R1
+      update_ts_recent(c, t, seg);                          // R3
+    } else if (ts && seg.seq <= t.last_ack_sent) {
+      // Not older (PAWS lets it pass, check_timestamps does nothing): update_ts_recent's rule.
+      t.set_ts_recent(ts->value, c.now);
+    }
   }
   peer_alive(c, t);
   apply_ack(c, t, seg, *seg.ack);
