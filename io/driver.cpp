@@ -37,7 +37,8 @@ Driver::Driver(utcp_host* host, TunDevice& tun, DriverConfig config)
       config_(std::move(config)),
       in_(config_.impairment, 0),
       out_(config_.impairment, 1),
-      per_packet_(config_.impairment.any() || config_.tap != nullptr) {}
+      per_packet_(config_.impairment.any() || config_.tap != nullptr),
+      direct_(!per_packet_ && tun_.vnet()) {}
 
 Driver::~Driver() {
   stop();
@@ -76,7 +77,7 @@ void Driver::stop() {
 }
 
 void Driver::kick() {
-  if (!per_packet_ && running_.load()) {
+  if (direct_ && running_.load()) {
     drain_shared();
     return;
   }
@@ -145,22 +146,21 @@ void Driver::drain_shared() {
 void Driver::write_frames() {
   const std::span<std::byte> buf = frame_buffer();
   for (;;) {
-    const ssize_t n = tun_.vnet() ? utcp_host_output_vnet(host_, buf.data(), buf.size())
-                                  : utcp_host_output(host_, buf.data(), buf.size());
+    const ssize_t n = utcp_host_output_vnet(host_, buf.data(), buf.size());
     if (n < 0) break;
     const auto frame = std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n));
-    const std::size_t header = tun_.vnet() ? UTCP_VNET_HDR_LEN : 0;
-    if (config_.steering != nullptr) config_.steering->claim_outbound(frame.subspan(header), config_.queue);
-    count_out(tun_.write(frame), frame.size() - header);
+    if (config_.steering != nullptr)
+      config_.steering->claim_outbound(frame.subspan(UTCP_VNET_HDR_LEN), config_.queue);
+    count_out(tun_.write(frame), frame.size() - UTCP_VNET_HDR_LEN);
   }
 }
 
 void Driver::drain_output(std::uint64_t now) {
-  if (!per_packet_) {
+  if (direct_) {
     drain_shared();
     return;
   }
-  // Packets one by one through the impairment and the tap, from the loop thread alone.
+  // Packets one by one (through the impairment and the tap, if any), from the loop thread alone.
   const std::span<std::byte> buf = frame_buffer();
   auto sink = [this](std::span<const std::byte> p) { to_tun(p); };
   for (;;) {

@@ -4,8 +4,8 @@
 // unless the impairment or the tap needs the packets one by one (then the loop splits
 // inbound frames itself and writes each outbound segment behind a header without offloads). One thread sleeps
 // in epoll until a packet arrives, the host's next deadline, a held (impaired) packet's release time, or
-// (with an impairment or a tap) a kick from an application thread whose socket call produced output;
-// without them the kicking thread writes its output to the device itself (kick()).
+// (with an impairment, a tap or no offloads) a kick from an application thread whose socket call produced
+// output; otherwise the kicking thread writes its output to the device itself (kick()).
 #pragma once
 
 #include <atomic>
@@ -58,9 +58,10 @@ class Driver {
   void stop();             // drains once more, ends the loop, joins it (idempotent)
 
   // Gets the host's output to the device. Call after every socket call that may produce
-  // segments (connect, write, read, shutdown, close). On the direct path (no impairment, no
-  // tap) the calling thread writes the frames itself, as a kernel socket's sendmsg transmits
-  // in its caller's context; otherwise it wakes the loop (cheap when already woken).
+  // segments (connect, write, read, shutdown, close). On the direct path (a device with
+  // offloads, no impairment, no tap) the calling thread writes the frames itself, as a kernel
+  // socket's sendmsg transmits in its caller's context; otherwise it wakes the loop (cheap
+  // when already woken).
   void kick();
 
   DriverCounters counters() const;
@@ -83,9 +84,13 @@ class Driver {
   TunDevice& tun_;
   DriverConfig config_;
   Impairer in_, out_;
-  // Packets one by one (impairment or tap): the loop splits inbound frames of a vnet device,
-  // and writes every packet itself. Otherwise any thread that kicks writes (drain_shared).
+  // Packets one by one (impairment or tap): the loop splits inbound frames of a vnet device.
   bool per_packet_;
+  // Super-segments without impairment or tap: any thread that kicks writes (drain_shared).
+  // Otherwise (per_packet_, or a device without offloads) the loop alone writes, packet by
+  // packet: without offloads, writing 44 times as many packets in the application's thread
+  // measured slower (docs/PERFORMANCE.md).
+  bool direct_;
   host::Splitter splitter_;
   std::mutex tx_;
   std::atomic<bool> tx_pending_{false};
