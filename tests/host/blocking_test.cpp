@@ -77,6 +77,11 @@ TEST(Blocking, PeekWaitAllWaitsForTheWholeLength) {
   std::uint64_t start = net.now();
   EXPECT_EQ(utcp_recv(net.b, s, buf, sizeof buf, MSG_PEEK | MSG_WAITALL), 5);
   EXPECT_GE(net.now() - start, 1000 * ms);  // it waited for the rest until the timeout
+  // The pump moves host time on whenever the threads are idle (1 s in a few ms of real time),
+  // so under load the writer may run long after host time passed start + 200 ms: a timeout
+  // far beyond that keeps the wait from ending before the writer writes.
+  const timeval patient{600, 0};
+  ASSERT_EQ(utcp_setsockopt(net.b, s, SOL_SOCKET, SO_RCVTIMEO, &patient, sizeof patient), 0);
   start = net.now();
   auto writer = std::async(std::launch::async, [&] {
     while (net.now() < start + 200 * ms) std::this_thread::yield();
