@@ -65,7 +65,7 @@ void NewReno::on_rto(const LossEvent& e) {
 
 // ---- Congestion ----
 
-Congestion::Algorithm Congestion::fresh_algorithm() const {
+Congestion::Algorithm Congestion::fresh_algorithm(std::uint32_t ssthresh) const {
   Algorithm a;
   switch (kind_) {
     case CongestionControl::newreno:
@@ -81,7 +81,7 @@ Congestion::Algorithm Congestion::fresh_algorithm() const {
   std::visit(
       [&](auto& x) {
         x.cwnd = cwnd_;
-        x.ssthresh = ssthresh_;
+        x.ssthresh = ssthresh;
       },
       a);
   return a;
@@ -96,11 +96,11 @@ void Congestion::make_ext() {
 void Congestion::select(CongestionControl kind) {
   // A fresh state of the new kind; the window carries over (or stays unset). BBR's model is
   // made at once, the others' when their first event needs it.
+  const std::uint32_t s = ssthresh();
   cwnd_ = cwnd();
-  ssthresh_ = ssthresh();
   kind_ = kind;
   if (ext_)
-    ext_->algo = fresh_algorithm();
+    ext_->algo = fresh_algorithm(s);
   else if (kind == CongestionControl::bbr)
     make_ext();
 }
@@ -178,7 +178,7 @@ Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
 
 Congestion::Action Congestion::on_dup_ack(Instant now, Seq ack, std::uint32_t flight, std::uint32_t smss,
                                           Seq snd_max, bool sack) {
-  ++dupacks_;
+  if (dupacks_ != kMaxDupacks) ++dupacks_;
   if (sack) return Action::none;  // RFC 6675: the scoreboard decides (enter_recovery)
   if (in_recovery_) {
     // RFC 6582 §3.2 step 5 (RFC 5681 §3.2 step 4): inflate by one SMSS per further dup ACK

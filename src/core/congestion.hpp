@@ -116,7 +116,7 @@ class Congestion {
     return ext_ ? std::visit([](const auto& a) { return a.cwnd; }, ext_->algo) : cwnd_;
   }
   std::uint32_t ssthresh() const {
-    return ext_ ? std::visit([](const auto& a) { return a.ssthresh; }, ext_->algo) : ssthresh_;
+    return ext_ ? std::visit([](const auto& a) { return a.ssthresh; }, ext_->algo) : kInitialSsthresh;
   }
   bool in_recovery() const { return in_recovery_; }
   std::uint32_t dupacks() const { return dupacks_; }
@@ -190,7 +190,7 @@ class Congestion {
   }
   // Bytes per second to pace at with this smoothed RTT; 0 for none.
   std::uint64_t pacing_rate(Duration srtt) const {
-    if (!ext_) return paced_rate(cwnd_, ssthresh_, srtt);  // NewReno's and CUBIC's
+    if (!ext_) return paced_rate(cwnd_, kInitialSsthresh, srtt);  // NewReno's and CUBIC's
     return std::visit([&](const auto& a) { return a.pacing_rate(srtt); }, ext_->algo);
   }
 
@@ -202,13 +202,17 @@ class Congestion {
   // The algorithm's own state beyond cwnd and ssthresh, and BBR's recovery credit: made by the
   // first event that changes it (new data acknowledged, a loss, a timeout; at once for BBR), so
   // a connection that has moved no data yet pays one null pointer (core/tcb.hpp's layout
-  // rule). Until then cwnd_ and ssthresh_ hold the window; after, the algorithm's fields do.
+  // rule). Until then cwnd_ holds the window and ssthresh is kInitialSsthresh (nothing sets
+  // it before an event that makes Ext); after, the algorithm's fields hold both.
   struct Ext {
     Algorithm algo;
     std::uint32_t recovery_credit = 0;  // BBR in recovery: bytes the duplicate ACKs reported delivered
   };
-  // A fresh algorithm of kind_ with the window so far.
-  Algorithm fresh_algorithm() const;
+  // RFC 5681 §3.1: ssthresh is arbitrarily high until a loss or a timeout sets it.
+  static constexpr std::uint32_t kInitialSsthresh = 0x7fff'ffff;
+  // A fresh algorithm of kind_ with the window so far (cwnd_, and `ssthresh`: select carries
+  // the old algorithm's over).
+  Algorithm fresh_algorithm(std::uint32_t ssthresh = kInitialSsthresh) const;
   Algorithm& algo() {
     if (!ext_) make_ext();
     return ext_->algo;
@@ -216,15 +220,20 @@ class Congestion {
   void make_ext();
 
   Boxed<Ext> ext_;
-  std::uint32_t cwnd_ = 0;               // while ext_ is null
-  std::uint32_t ssthresh_ = 0x7fff'ffff;  // while ext_ is null (RFC 5681 §3.1: arbitrarily high)
-  std::uint32_t dupacks_ = 0;
+  std::uint32_t cwnd_ = 0;  // while ext_ is null
   Seq recover_;    // RFC 6582 §3.2 step 1
   Seq round_end_;  // the current round ends when this is acknowledged
   // RFC 7661 §4.1 pipeACK: the largest flight seen at an ACK in this round and the last.
   std::uint32_t pipe_ack_ = 0, pipe_ack_last_ = 0;
+  // Duplicate ACKs in a row, in 16 bits (issue 15: the class in 32 bytes, not 40); it stops
+  // at 65,535 (docs/deviations.md): every test of it is against 3 or less.
+  std::uint16_t dupacks_ = 0;
+  static constexpr std::uint16_t kMaxDupacks = 0xffff;
   CongestionControl kind_ = CongestionControl::cubic;
   bool in_recovery_ = false;
 };
+
+// Issue 15: 32 bytes in every Tcb (core/tcb.hpp).
+static_assert(sizeof(void*) != 8 || sizeof(Congestion) == 32);
 
 }  // namespace utcp::detail
