@@ -36,7 +36,10 @@ class InlineVector {
   using reverse_iterator = std::reverse_iterator<iterator>;
   using const_reverse_iterator = std::reverse_iterator<const_iterator>;
 
-  InlineVector() noexcept = default;
+  // User-provided, not `= default`: a value-initialized InlineVector (a `Segment` member
+  // initialized from `{}`, as every `Output` built in place is) then runs this instead of
+  // first zero-filling its inline bytes, which nothing reads before an element is placed.
+  InlineVector() noexcept {}
   // Not inlined: GCC 12 at -O3, copying a std::variant element out of a constant
   // initializer_list inlined into the caller, reports the variant's other alternatives as
   // maybe-uninitialized (the false positive CMakeLists.txt silences under the sanitizers).
