@@ -131,6 +131,13 @@ void Congestion::on_sack_only_ack(const AckEvent& ev) {
 Congestion::Action Congestion::on_new_ack(const AckEvent& ev) {
   AckEvent e = ev;
   mark_round(e);
+  // RFC 6582 §3.2: recover starts at the ISS and moves only at a loss or a timeout, but it is
+  // compared in serial-number arithmetic: 2^31 bytes without a loss would put it half the
+  // sequence space behind, and "SEG.ACK covers more than recover" would be false for the
+  // next 2^31 bytes (no fast retransmit, no SACK recovery: the timer instead). Outside
+  // recovery, an ACK at or past it carries it along; every later ACK passes the test exactly
+  // when it passed it before (cumulative ACKs only grow).
+  if (!in_recovery_ && !(e.ack < recover_)) recover_ = e.ack;
   if (auto* b = bbr()) {
     // BBR: the recovery episode ends as NewReno's (RFC 6582 §3.2 step 3), without SACK a
     // partial ACK still retransmits the next hole (step 4; with SACK, NextSeg in the room

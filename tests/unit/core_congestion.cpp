@@ -94,6 +94,35 @@ TEST(CoreCongestion, NoEpisodeFromDuplicatesBelowTheTimeoutsRecoveryPoint) {
   EXPECT_EQ(s.dup(), Congestion::Action::retransmit_first);
 }
 
+// RFC 6582's recover starts at the ISS and moves only at a loss or a timeout. Compared in
+// serial-number arithmetic (RFC 1982) it would fall half the sequence space behind after
+// 2^31 bytes without a loss, and then "SEG.ACK covers more than recover" would be false
+// for the next 2^31 bytes: the first loss of a long clean transfer would wait for the
+// retransmission timer. Each new ACK outside recovery that is past it carries it along.
+TEST(CoreCongestion, FastRetransmitAfterTwoGibibytesWithoutLoss) {
+  for (const auto k : {CongestionControl::newreno, CongestionControl::cubic, CongestionControl::bbr}) {
+    Sender s(k);
+    constexpr std::uint32_t chunk = 1u << 20;
+    for (std::uint64_t sent = 0; sent < (3ull << 30); sent += chunk) {  // 3 GiB, no loss
+      s.send(chunk);
+      s.ack(chunk);
+    }
+    s.send(10 * S);
+    s.dup();
+    s.dup();
+    EXPECT_EQ(s.dup(), Congestion::Action::retransmit_first) << to_string(k);
+    EXPECT_TRUE(s.cc.in_recovery()) << to_string(k);
+    // The RFC 6675 entry (SACK) takes the same test.
+    Sender t(k);
+    for (std::uint64_t sent = 0; sent < (3ull << 30); sent += chunk) {
+      t.send(chunk);
+      t.ack(chunk);
+    }
+    t.send(10 * S);
+    EXPECT_TRUE(t.cc.enter_recovery(t.now, t.una, t.flight(), t.flight(), S, t.nxt)) << to_string(k);
+  }
+}
+
 TEST(CoreCongestion, CubicReducesByBetaOnFastRetransmit) {
   Sender s(CongestionControl::cubic);
   s.send(10 * S);
