@@ -13,6 +13,14 @@ skip() {
   exit 0
 }
 
+# bench_path_require TOOL...: skips unless root with /dev/net/tun and every TOOL installed.
+bench_path_require() {
+  [ "$(id -u)" = 0 ] || skip "not root (namespaces and a TUN device)"
+  [ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+  local c
+  for c in "$@"; do command -v "$c" >/dev/null || skip "$c is missing (scripts/deps.sh)"; done
+}
+
 # bench_path_setup PREFIX: the namespaces, veths, addresses and routes.
 bench_path_setup() {
   local id=$$-$RANDOM

@@ -26,9 +26,7 @@ for cfg in "$@"; do
 done
 
 . "$(dirname "$0")/bench_path.sh"
-[ "$(id -u)" = 0 ] || skip "not root (namespaces and a TUN device)"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for c in ip curl ethtool python3; do command -v $c >/dev/null || skip "$c is missing (scripts/deps.sh)"; done
+bench_path_require ip curl ethtool python3
 
 bench_path_setup utcp-ab
 mkdir "$tmp/www"

@@ -29,9 +29,7 @@ mb=${4:-32}
 bytes=$((mb * 1048576))
 
 . "$(dirname "$0")/bench_path.sh"
-[ "$(id -u)" = 0 ] || skip "not root (namespaces and a TUN device)"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for c in ip curl ethtool; do command -v $c >/dev/null || skip "$c is missing (scripts/deps.sh)"; done
+bench_path_require ip curl ethtool
 
 bench_path_setup utcp-dc
 mkdir "$tmp/www"

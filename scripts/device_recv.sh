@@ -12,9 +12,7 @@ secs=${2:-5}
 streams=${3:-1}
 
 . "$(dirname "$0")/bench_path.sh"
-[ "$(id -u)" = 0 ] || skip "not root (namespaces and a TUN device)"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for c in ip ethtool iperf3; do command -v $c >/dev/null || skip "$c is missing (scripts/deps.sh)"; done
+bench_path_require ip ethtool iperf3
 
 bench_path_setup utcp-dr
 # shellcheck disable=SC2086
