@@ -10,9 +10,24 @@
 
 namespace utcp::detail {
 
+namespace {
+
+// Converts to a default-initialized Segment: an Output built in place from it gets its
+// `segment` straight from the conversion (no copy, no move), and Segment, an aggregate, is
+// then not value-initialized: `emplace_back(src, dst)` would zero-fill all its bytes (the
+// inline options' room included) before the member initializers run.
+struct FreshSegment {
+  operator Segment() const {
+    Segment s;
+    return s;
+  }
+};
+
+}  // namespace
+
 Segment& base_segment(Ctx& c, const Tcb& t) {
   // Built in place at the end of the output vector, where it goes out: nothing to move.
-  Segment& s = c.out.emplace_back(c.flow.local().ip, c.flow.remote().ip).segment;
+  Segment& s = c.out.emplace_back(c.flow.local().ip, c.flow.remote().ip, FreshSegment{}).segment;
   s.src_port = c.flow.local().port;
   s.dst_port = c.flow.remote().port;
   s.seq = t.snd_nxt;
