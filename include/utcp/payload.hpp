@@ -70,8 +70,17 @@ class Payload {
   // copy: send(const Payload&) then queues the caller's own bytes). E.g. a std::string held
   // by a shared_ptr: Payload(s, std::as_bytes(std::span(*s))).
   Payload(std::shared_ptr<const void> owner, std::span<const std::byte> bytes);
-  // A view of bytes it does not own: valid only while they live unchanged.
-  static Payload view(std::span<const std::byte> bytes);
+  // A view of bytes it does not own: valid only while they live unchanged. Inline: handle_buf
+  // decodes every segment's payload as one, and assigning it then costs no call and no
+  // destructor of a temporary the compiler cannot see is empty.
+  static Payload view(std::span<const std::byte> bytes) {
+    Payload p;
+    // The aliasing constructor with an empty owner: a pointer with no control block.
+    if (!bytes.empty())
+      p.first_ = {std::shared_ptr<const std::byte>(std::shared_ptr<const void>(), bytes.data()),
+                  static_cast<std::uint32_t>(bytes.size())};
+    return p;
+  }
 
   // False for a view (or a payload with a view in it).
   bool is_owned() const { return first_.owned() && second_.owned(); }

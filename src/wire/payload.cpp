@@ -134,15 +134,6 @@ Payload::Payload(std::shared_ptr<const void> owner, std::span<const std::byte> b
             static_cast<std::uint32_t>(bytes.size())};
 }
 
-Payload Payload::view(std::span<const std::byte> bytes) {
-  Payload p;
-  // The aliasing constructor with an empty owner: a pointer with no control block.
-  if (!bytes.empty())
-    p.first_ = {std::shared_ptr<const std::byte>(std::shared_ptr<const void>(), bytes.data()),
-                static_cast<std::uint32_t>(bytes.size())};
-  return p;
-}
-
 Payload Payload::owned() const {
   if (is_owned()) return *this;
   auto b = PayloadBlock::make(size());
