@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstddef>
 #include <cstring>
 
 namespace utcp {
@@ -37,11 +39,65 @@ struct BlockCacheCleaner {
 };
 thread_local BlockCacheCleaner t_cleaner;
 
+// Blocks also move between threads: on a threaded host the application's thread fills them
+// (send) and the I/O thread frees them (the ACKs), so one thread's cache stays empty and the
+// other's full, and every block was a malloc on one thread and a free on the other (glibc then
+// trims and refaults the arena: with a 4 MiB send buffer 8,000-10,000 page faults and 30-70
+// madvise calls per 256 MiB sent, docs/PERFORMANCE.md). A thread whose cache is full passes
+// half of it to a pool shared by all threads, and a thread whose cache is empty takes up to
+// half a cache from it. The pool is slots taken and filled with atomic exchanges (no lock):
+// kShared blocks (4 MiB) at most; beyond that blocks go back to operator delete. Blocks in
+// the pool are never freed (like a thread's cache until the thread exits), so the pool holds
+// at most 4 MiB for the process.
+// `count` follows the filled slots (it may lag them for a moment), so that an empty or full
+// pool costs one load, not a scan of its slots.
+struct SharedBlocks {
+  static constexpr std::size_t kShared = 256;
+  std::atomic<void*> slot[kShared];
+  std::atomic<std::ptrdiff_t> count;  // signed: a take may count down before the share counts up
+};
+constinit SharedBlocks g_shared{};
+
+bool share_block(void* p) {
+  if (g_shared.count.load(std::memory_order_relaxed) >= std::ptrdiff_t{SharedBlocks::kShared}) return false;
+  for (auto& s : g_shared.slot) {
+    if (s.load(std::memory_order_relaxed) != nullptr) continue;
+    void* expected = nullptr;
+    if (s.compare_exchange_strong(expected, p, std::memory_order_release, std::memory_order_relaxed)) {
+      g_shared.count.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Fills the (empty) cache with up to half of kDepth blocks from the pool.
+void refill_from_shared() {
+  if (g_shared.count.load(std::memory_order_relaxed) <= 0) return;
+  for (auto& s : g_shared.slot) {
+    if (t_blocks.n == BlockCache::kDepth / 2) return;
+    if (s.load(std::memory_order_relaxed) == nullptr) continue;
+    if (void* p = s.exchange(nullptr, std::memory_order_acquire)) {
+      g_shared.count.fetch_sub(1, std::memory_order_relaxed);
+      t_blocks.slot[t_blocks.n++] = p;
+    }
+  }
+}
+
 void* take_cached_block() {
+  if (t_blocks.n == 0 && !t_blocks.closed) {
+    refill_from_shared();
+    if (t_blocks.n > 0) t_cleaner.armed = true;  // the thread's exit frees what it took
+  }
   return t_blocks.n > 0 ? t_blocks.slot[--t_blocks.n] : nullptr;
 }
 bool cache_block(void* p) {
-  if (t_blocks.closed || t_blocks.n == BlockCache::kDepth) return false;
+  if (t_blocks.closed) return false;
+  if (t_blocks.n == BlockCache::kDepth) {
+    // Half of the cache to the pool, for a thread that allocates what this one frees.
+    while (t_blocks.n > BlockCache::kDepth / 2 && share_block(t_blocks.slot[t_blocks.n - 1])) --t_blocks.n;
+    if (t_blocks.n == BlockCache::kDepth) return share_block(p);
+  }
   t_cleaner.armed = true;  // constructs the cleaner, so the thread's exit frees the cache
   t_blocks.slot[t_blocks.n++] = p;
   return true;

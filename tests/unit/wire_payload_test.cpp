@@ -1,7 +1,10 @@
 // Payload: refcounted blocks, sharing slices, and the single-writer append.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "utcp/payload.hpp"
 
@@ -17,6 +20,31 @@ std::shared_ptr<PayloadBlock> block_of(std::string_view text, std::size_t capaci
   auto b = PayloadBlock::make(capacity);
   EXPECT_TRUE(b->try_append(0, as_bytes(text)));
   return b;
+}
+
+// A threaded host fills send-queue blocks on the application's thread and frees them on the I/O
+// thread (the ACKs): blocks a thread frees beyond its own cache reach the thread that
+// allocates through the shared pool instead of going back to malloc (with a 4 MiB send buffer
+// the malloc/free round trips cost 8,000-10,000 page faults per 256 MiB, docs/PERFORMANCE.md).
+TEST(WirePayload, BlocksFreedOnOneThreadAreReusedOnAnother) {
+  constexpr std::size_t kBlocks = 200;  // more than a thread's cache (64)
+  std::vector<std::shared_ptr<PayloadBlock>> blocks;
+  std::set<const std::byte*> freed;
+  for (std::size_t i = 0; i < kBlocks; ++i) blocks.push_back(PayloadBlock::make(PayloadBlock::kPooledCapacity));
+  for (const auto& b : blocks) freed.insert(b->data());
+  std::thread([&] { blocks.clear(); }).join();  // freed on another thread, which then exits
+  // A third thread (its own malloc arena, so malloc alone would not hand these back) takes
+  // more blocks than the pool holds: some are the ones freed above. Other tests may have left
+  // blocks in the pool too, so no exact count.
+  std::size_t reused = 0;
+  std::thread([&] {
+    std::vector<std::shared_ptr<PayloadBlock>> again;
+    for (std::size_t i = 0; i < 300; ++i) {
+      again.push_back(PayloadBlock::make(PayloadBlock::kPooledCapacity));
+      if (freed.count(again.back()->data()) != 0) ++reused;
+    }
+  }).join();
+  EXPECT_GT(reused, 0u);
 }
 
 TEST(WirePayload, EmptyByDefault) {
