@@ -38,6 +38,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/slot_pool.hpp"
 #include "utcp/time.hpp"
 
 namespace utcp::detail {
@@ -156,7 +157,7 @@ class PersistentMap {
   void insert(std::uint64_t h, const K& k, V v) {
     if (!root_) {
       Branch* b = new_branch(Kind::inner, 1);
-      Leaf* l = new Leaf(k, std::move(v));
+      Leaf* l = make_leaf(k, std::move(v));
       b->bitmap = bit_of(h, 0);
       b->count = 1;
       b->kids()[0] = l;
@@ -239,6 +240,24 @@ class PersistentMap {
     }
   }
 
+  // Leaves come from a slot pool (core/slot_pool.hpp): a 240 B flow table leaf takes 240
+  // bytes, not a 256 B malloc chunk (issue 15), and connect and close skip malloc.
+  using LeafPool = SlotPool<sizeof(Leaf), alignof(Leaf)>;
+  template <class... A>
+  static Leaf* make_leaf(A&&... a) {
+    void* mem = LeafPool::take();
+    try {
+      return ::new (mem) Leaf(std::forward<A>(a)...);
+    } catch (...) {
+      LeafPool::give(mem);
+      throw;
+    }
+  }
+  static void free_leaf(Leaf* l) {
+    l->~Leaf();
+    LeafPool::give(l);
+  }
+
   // An inner node (bitmap-indexed) or a collision node (count leaves of one hash, unordered).
   // The child pointers follow the header in the same allocation.
   // 24 bytes (issue 15: a branch of two children is a 48 B malloc chunk, not 64): the
@@ -311,7 +330,7 @@ class PersistentMap {
   static void release(Node* n) {
     if (n->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     if (n->kind == Kind::leaf) {
-      delete static_cast<Leaf*>(n);
+      free_leaf(static_cast<Leaf*>(n));
       return;
     }
     Branch* b = static_cast<Branch*>(n);
@@ -326,7 +345,7 @@ class PersistentMap {
     if (unique(n)) return n;
     Node* c;
     if (n->kind == Kind::leaf) {
-      c = new Leaf(*static_cast<const Leaf*>(n));
+      c = make_leaf(*static_cast<const Leaf*>(n));
     } else {
       const Branch* b = static_cast<const Branch*>(n);
       Branch* nb = new_branch(b->kind, b->count);
@@ -464,12 +483,12 @@ class PersistentMap {
         if (unique(l)) {
           l->value = std::move(v);
         } else {
-          slot = new Leaf(k, std::move(v));
+          slot = make_leaf(k, std::move(v));
           release(l);
         }
         return false;
       }
-      Node* nl = new Leaf(k, std::move(v));
+      Node* nl = make_leaf(k, std::move(v));
       const std::uint64_t lh = hash_of(key_of(l));
       if (lh == h) {
         Branch* c = new_branch(Kind::collision, 2);
@@ -486,7 +505,7 @@ class PersistentMap {
     if (n->kind == Kind::collision) {
       const std::uint64_t ch = hash_of_terminal(n);
       if (ch != h) {
-        slot = join(n, ch, new Leaf(k, std::move(v)), h, shift);
+        slot = join(n, ch, make_leaf(k, std::move(v)), h, shift);
         return true;
       }
       Branch* c = static_cast<Branch*>(own(slot));
@@ -498,14 +517,14 @@ class PersistentMap {
           return false;
         }
       }
-      insert_kid(slot, c, c->count, new Leaf(k, std::move(v)));
+      insert_kid(slot, c, c->count, make_leaf(k, std::move(v)));
       return true;
     }
     Branch* b = static_cast<Branch*>(own(slot));
     const std::uint32_t bit = bit_of(h, shift);
     const std::uint32_t pos = slot_of(b, bit);
     if (!(b->bitmap & bit)) {
-      b = insert_kid(slot, b, pos, new Leaf(k, std::move(v)));
+      b = insert_kid(slot, b, pos, make_leaf(k, std::move(v)));
       b->bitmap |= bit;
       return true;
     }

@@ -24,13 +24,13 @@ void RttEstimator::sample(Duration r, std::uint32_t expected_samples) {
     // RTTVAR <- (1 - beta) * RTTVAR + beta * |SRTT - R'|, SRTT <- (1 - alpha) * SRTT + alpha * R',
     // with alpha = 1/(8 E) and beta = 1/(4 E) (RFC 7323 Appendix G; E = 1 is RFC 6298's).
     const std::int64_t e = std::max<std::uint32_t>(expected_samples, 1);
-    srtt = load64(kSrtt);
+    srtt = load_srtt();
     const Duration err = srtt > r ? srtt - r : r - srtt;
-    rttvar = (load48(kRttvar) * (4 * e - 1) + err) / (4 * e);
+    rttvar = (load48<kRttvar>() * (4 * e - 1) + err) / (4 * e);
     srtt = (srtt * (8 * e - 1) + r) / (8 * e);
-    if (r < load48(kMinRtt)) store48_nonnegative(kMinRtt, r);
+    if (r < load48<kMinRtt>()) store48_nonnegative(kMinRtt, r);
   }
-  store64(kSrtt, srtt);
+  store_srtt(srtt);
   store48_nonnegative(kRttvar, rttvar);  // r >= 0: RTTVAR >= 0
   // §2.2/§2.3: RTO <- SRTT + max(G, K * RTTVAR), which rto() computes; §5.7: a new sample
   // ends the backoff.
@@ -44,16 +44,17 @@ void RttEstimator::backoff() {
 
 Duration RttEstimator::rto(Duration min, Duration max) const {
   max = std::max(min, max);
-  // §2.2/§2.3's SRTT + max(G, K * RTTVAR) (RTTVAR as stored: saturating at 2^48 - 1 ns).
+  // §2.2/§2.3's SRTT + max(G, K * RTTVAR) (as stored: SRTT saturating at 2^47 - 1 ns, RTTVAR at
+  // 2^48 - 1 ns).
   // Before a sample RTTVAR is 0 and the SRTT bytes hold the base RTO less G: the same sum.
-  const Duration base = load64(kSrtt) + std::max(kGranularity, kK * load48(kRttvar));
+  const Duration base = load_srtt() + std::max(kGranularity, kK * load48<kRttvar>());
   Duration d = std::clamp(base, min, max);
   for (unsigned i = 0; i < backoffs_ && d < max; ++i) d = std::min(d * 2, max);
   return d;
 }
 
 void RttEstimator::reset_to(Duration d) {
-  if (!has_sample_) store64(kSrtt, d - kGranularity);  // rto() adds max(G, K * 0)
+  if (!has_sample_) store_srtt(d - kGranularity);  // rto() adds max(G, K * 0)
   backoffs_ = 0;
 }
 

@@ -101,12 +101,16 @@ struct TcbRare {
 // Flags, grouped by who sets them. Two are not stored: whether our FIN was sent and whether
 // the peer's was received follow from the sequence numbers (fin_sent(), fin_received()).
 
-// How the connection came to be, while it opens.
+// How the connection came to be, while it opens, and the options both sides offered in the
+// handshake (one byte, issue 15).
 struct OpenFlags {
   bool active : 1 = false;             // we sent the first SYN
   bool user_knows : 1 = false;         // connect() returned it, or Established was reported
   bool embryonic : 1 = false;          // counted against its listener's backlog
   bool syn_retransmitted : 1 = false;  // RFC 5681 §3.1, RFC 6298 §5.7: smaller start once open
+  bool wscale : 1 = false;             // window scaling negotiated (RFC 7323 §2.2)
+  bool ts : 1 = false;                 // timestamps negotiated (RFC 7323 §3.2)
+  bool sack : 1 = false;               // SACK-permitted negotiated (RFC 2018 §2)
 };
 
 // What the user asked for (calls and FlowOptions).
@@ -123,13 +127,8 @@ struct UserFlags {
 struct AckOwed {
   bool now : 1 = false;      // immediately
   bool delayed : 1 = false;  // within the delayed-ACK time
-};
-
-// Options both sides offered in the handshake.
-struct Negotiated {
-  bool wscale : 1 = false;  // window scaling (RFC 7323 §2.2)
-  bool ts : 1 = false;      // timestamps (RFC 7323 §3.2)
-  bool sack : 1 = false;    // SACK-permitted (RFC 2018 §2)
+  // Full-sized segments received since our last ACK: counts to 1 (the second makes the ACK due).
+  std::uint8_t segs_unacked : 1 = 0;
 };
 
 struct Tcb {
@@ -137,18 +136,17 @@ struct Tcb {
   OpenFlags open;
   UserFlags user;
   AckOwed ack_owed;
-  Negotiated negotiated;
   // Narrow fields kept together (the layout rule), whatever their topic.
-  std::uint8_t snd_wscale = 0;    // the peer's shift
-  std::uint8_t rcv_wscale = 0;    // ours
+  std::uint8_t snd_wscale : 4 = 0;  // the peer's shift (at most 14, RFC 7323 §2.3)
+  std::uint8_t rcv_wscale : 4 = 0;  // ours
   ReoWnd reo;                     // RFC 8985 §6.2 step 4: the reordering window's state, across flights
+  std::uint8_t armed_timers : 7 = 0;  // bit i: Timer i is armed (its deadline in `timers`)
   bool rtt_timing : 1 = false;    // timing a segment (rtt_seq(), rtt_start())
-  // Full-sized segments received since our last ACK: counts to 1 (the second makes the ACK due).
-  std::uint8_t segs_unacked : 1 = 0;
-  std::uint8_t armed_timers = 0;  // bit i: Timer i is armed (its deadline in `timers`)
-  // The retransmission timer's estimator (RFC 6298), every phase: 21 bytes, 1-aligned, so it
+  // The retransmission timer's estimator (RFC 6298), every phase: 19 bytes, 1-aligned, so it
   // sits with the narrow fields.
   RttEstimator rtt;
+  // The user's notifies, every phase: 9 bytes, 1-aligned.
+  NotifyPair notifies;
   std::uint16_t rcv_mss = 536;    // the MSS we announced
   std::uint16_t smss = 536;       // effective send MSS: at most rcv_mss (handshake, set_options)
 
@@ -162,14 +160,11 @@ struct Tcb {
   Seq irs, rcv_nxt;
   Seq rcv_adv;                     // right edge advertised: never moves left
   Seq last_ack_sent;               // RFC 7323 §4.3 Last.ACK.sent: the ACK field we last sent
-  std::uint64_t rcv_off = 0;       // stream offset of rcv_nxt (data bytes since IRS + 1)
 
   // Timestamps (RFC 7323), every phase once negotiated: our clock's per-flow offset (§5.4),
   // TS.Recent and when it was last updated (§5.5, the 24-day rule: ts_recent_idle()).
   std::uint32_t ts_offset = 0;
   std::uint32_t ts_recent = 0;
-  // The user's notifies, every phase (12 bytes, 4-aligned: here it fills what would be padding).
-  NotifyPair notifies;
   // When TS.Recent was last set, in units of 2^30 ns (about 1.07 s) modulo 2^32 (about 146
   // years): 4 bytes, not an 8-byte Instant (issue 15); the 24-day rule needs no finer
   // (deviations.md).
@@ -177,13 +172,15 @@ struct Tcb {
 
   // Buffers.
   std::uint32_t send_buffer = 0, recv_buffer = 0;
+  // The receive side's stream offset, here after the 4-byte fields (no padding).
+  std::uint64_t rcv_off = 0;       // stream offset of rcv_nxt (data bytes since IRS + 1)
   ByteQueue sndq;                 // from the first unacknowledged data byte on
   ByteQueue rcvq;                 // in order, not yet read
 
   // Congestion control (the RTT estimator is above, with the narrow fields).
   Congestion cc;  // 32 bytes; the algorithm is chosen by new_tcb (Config / FlowOptions)
   Instant last_send{};  // for RFC 5681 §4.1 restart after idle
-  // SACK loss recovery while data is in flight (negotiated.sack only): scoreboard, RACK-TLP, PRR.
+  // SACK loss recovery while data is in flight (open.sack only): scoreboard, RACK-TLP, PRR.
   Boxed<LossState> loss;
   Instant last_recv{};  // for keepalive
 
@@ -199,12 +196,12 @@ struct Tcb {
       return;
     }
     timers.make().at[static_cast<std::size_t>(t)] = at;
-    armed_timers |= bit(t);
+    armed_timers = armed_timers | bit(t);
   }
   void disarm(Timer t) {
     if (!armed(t)) return;
     timers->at[static_cast<std::size_t>(t)] = never;
-    armed_timers &= static_cast<std::uint8_t>(~bit(t));
+    armed_timers = armed_timers & static_cast<std::uint8_t>(~bit(t));
     if (armed_timers == 0) trim();
   }
   bool armed(Timer t) const { return (armed_timers & bit(t)) != 0; }
@@ -245,7 +242,7 @@ struct Tcb {
   void trim() {
     if (timers && armed_timers == 0 && !rtt_timing && timers->counts_zero()) timers.reset();
   }
-  static_assert(static_cast<unsigned>(Timer::count_) <= 8, "armed_timers is 8 bits");
+  static_assert(static_cast<unsigned>(Timer::count_) <= 7, "armed_timers is 7 bits");
   static std::uint8_t bit(Timer t) { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(t)); }
   Instant pace_next() const { return rare ? rare->pace_next : Instant{}; }
   // The reassembly queue: in TcbRare (issue 15: 8 bytes less in every Tcb), empty while there
@@ -311,10 +308,10 @@ struct Tcb {
   std::size_t send_space() const { return sndq.size() >= send_buffer ? 0 : send_buffer - sndq.size(); }
 };
 
-// Issue 15: 216 bytes on x86-64 (a 240 B trie leaf, still a 256 B malloc chunk: 8 B more
-// off the Tcb take it to the 240 B chunk, docs/PERFORMANCE.md); a field added here takes the
-// leaf into the next 16-byte class.
-static_assert(sizeof(void*) != 8 || sizeof(Tcb) == 216);
+// Issue 15: 208 bytes on x86-64, no padding between fields (a 232 B trie leaf in a 232 B slot
+// of the leaf pool, core/slot_pool.hpp; docs/PERFORMANCE.md); a field added here grows every
+// leaf by 8 bytes.
+static_assert(sizeof(void*) != 8 || sizeof(Tcb) == 208);
 inline const Reassembly Tcb::kNoReassembly{};
 
 struct TcbDeadline {

@@ -39,7 +39,7 @@ void new_ack(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
     e.rtt = rtt;
     e.srtt = t.rtt.srtt();
     e.paced = t.pacing_rate() > 0;
-    e.sack = t.negotiated.sack;
+    e.sack = t.open.sack;
     if (t.loss) e.pipe = t.loss->board.pipe();
     if (t.cc.on_new_ack(e) == Congestion::Action::retransmit_first) retransmit_first(c, t);
   }
@@ -59,7 +59,7 @@ void dup_ack(Ctx& c, Tcb& t, const Segment& seg, std::uint32_t wnd) {
   ++c.e.stats.dup_acks;
   // RFC 5681 §3.2 step 2: FlightSize without what limited transmit added.
   const std::uint32_t flight = t.flight() - std::min(t.flight(), t.limited_sent());
-  if (t.cc.on_dup_ack(c.now, *seg.ack, flight, t.smss, t.snd_max, t.negotiated.sack) == Congestion::Action::retransmit_first) {
+  if (t.cc.on_dup_ack(c.now, *seg.ack, flight, t.smss, t.snd_max, t.open.sack) == Congestion::Action::retransmit_first) {
     retransmit_first(c, t);
   }
 }
@@ -123,7 +123,7 @@ std::optional<Verdict> ack_of_fin(Ctx& c, Tcb& t) {
 std::optional<Duration> sample_rtt(Ctx& c, Tcb& t, const Segment& seg, Seq ack, std::uint32_t flight) {
   // RFC 7323 App. G: with a sample on every ACK, each weighs 1 / ceil(FlightSize / (2 SMSS)).
   const std::uint32_t per_rtt =
-      t.negotiated.ts ? std::max<std::uint32_t>(1, (flight + 2 * t.smss - 1) / (2 * t.smss)) : 1;
+      t.open.ts ? std::max<std::uint32_t>(1, (flight + 2 * t.smss - 1) / (2 * t.smss)) : 1;
   // RFC 6298 §2, with Karn's algorithm: a segment timed and never retransmitted, measured in
   // the caller's time (finer than the timestamp's 1 ms tick).
   if (t.rtt_timing && ack >= t.rtt_seq()) {
@@ -134,7 +134,7 @@ std::optional<Duration> sample_rtt(Ctx& c, Tcb& t, const Segment& seg, Seq ack, 
   }
   // RFC 7323 §4.1-4.2 RTTM: any ACK of new data echoes the TSval of the segment that caused
   // it, retransmitted or not, so recovery still gives samples (no Karn ambiguity).
-  if (!t.negotiated.ts) return std::nullopt;
+  if (!t.open.ts) return std::nullopt;
   const Timestamps* ts = find_timestamps(seg);
   if (!ts || ts->echo == 0) return std::nullopt;  // 0: the peer has nothing to echo yet (as Linux)
   const auto r = ts_rtt(c.now, t.ts_offset, ts->echo);

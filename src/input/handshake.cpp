@@ -24,11 +24,11 @@ void accept_peer_options(Ctx& c, Tcb& t, const Segment& seg) {
   }
   // RFC 7323 §3.2: timestamps when both SYNs carry them (in SYN-SENT, ours did when the
   // configuration offers them). TS.Recent starts at the SYN's TSval (§4.3).
-  t.negotiated.ts = ts && c.cfg.timestamps;
+  t.open.ts = ts && c.cfg.timestamps;
   // RFC 2018 §2: SACK blocks may be sent to a peer whose SYN carried SACK-permitted (and, in
   // SYN-SENT, ours did).
-  t.negotiated.sack = sack_permitted && c.cfg.sack;
-  if (t.negotiated.ts) {
+  t.open.sack = sack_permitted && c.cfg.sack;
+  if (t.open.ts) {
     t.set_ts_recent(ts->value, c.now);
   }
   // §3.7.1: without the option assume 536 (IPv4) or 1220 (IPv6); clamp nonsense to 64 (or
@@ -37,13 +37,13 @@ void accept_peer_options(Ctx& c, Tcb& t, const Segment& seg) {
   t.smss = std::clamp<std::uint32_t>(peer, std::min<std::uint32_t>(64, t.rcv_mss), t.rcv_mss);
   // RFC 6691 §2: the MSS does not count options; with timestamps in every segment a full
   // segment carries 12 bytes of options less data.
-  if (t.negotiated.ts && t.smss > 64 + 12) t.smss -= 12;
+  if (t.open.ts && t.smss > 64 + 12) t.smss -= 12;
   // RFC 7323 §2.2-2.3: scaling only when both sides offer it; a shift above 14 means 14.
   if (shift && c.cfg.window_scaling) {
-    t.negotiated.wscale = true;
+    t.open.wscale = true;
     t.snd_wscale = std::min<std::uint8_t>(*shift, 14);
   } else {
-    t.negotiated.wscale = false;
+    t.open.wscale = false;
     t.snd_wscale = 0;
     t.rcv_wscale = 0;
   }

@@ -89,16 +89,16 @@ void open_from_cookie(Engine& e, Instant now, const Flow& flow, std::uint64_t fl
   t.snd_una = t.iss;
   t.snd_nxt = t.snd_max = t.iss + 1;
   // A timestamp cookie brings back the peer's shift and SACK-permitted (ts: the ACK's TSopt).
-  t.negotiated.wscale = peer.wscale.has_value();
-  t.snd_wscale = peer.wscale.value_or(0);
-  if (!t.negotiated.wscale) t.rcv_wscale = 0;
-  t.negotiated.sack = peer.sack_permitted;
-  t.negotiated.ts = ts != nullptr;
+  t.open.wscale = peer.wscale.has_value();
+  t.snd_wscale = std::min<std::uint8_t>(peer.wscale.value_or(0), 14);
+  if (!t.open.wscale) t.rcv_wscale = 0;
+  t.open.sack = peer.sack_permitted;
+  t.open.ts = ts != nullptr;
   if (ts) {
     t.set_ts_recent(ts->value, now);
   }
   t.smss = std::clamp<std::uint32_t>(peer.mss, std::min<std::uint32_t>(64, t.rcv_mss), t.rcv_mss);
-  if (t.negotiated.ts && t.smss > 64 + 12) t.smss -= 12;  // RFC 6691 §2, as accept_peer_options
+  if (t.open.ts && t.smss > 64 + 12) t.smss -= 12;  // RFC 6691 §2, as accept_peer_options
   t.snd_wnd = ack.window;
   t.max_snd_wnd = t.snd_wnd;
   t.snd_wl1 = t.irs;

@@ -36,7 +36,7 @@ LossAck loss_ack_before(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
   LossAck r;
   LossState& l = *t.loss;
   std::optional<std::uint32_t> tsecr;
-  if (t.negotiated.ts)
+  if (t.open.ts)
     if (const Timestamps* ts = find_timestamps(seg); ts && ts->echo != 0) tsecr = ts->echo;
   const auto ts_of = [&](Instant sent) { return tsval(sent, t.ts_offset); };
   const std::optional<Duration> min_rtt = t.rtt.min_rtt();

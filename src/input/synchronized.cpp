@@ -106,7 +106,7 @@ bool predicted(const Tcb& t, const Segment& seg) {
 
 Verdict input_predicted(Ctx& c, Tcb& t, const Segment& seg) {
   ++c.e.stats.segments_predicted;
-  if (t.negotiated.ts) {  // both steps do nothing without timestamps
+  if (t.open.ts) {  // both steps do nothing without timestamps
     const Timestamps* ts = find_timestamps(seg);
     if (ts && ts_before(ts->value, t.ts_recent)) {
       // Older than TS.Recent: the general steps (PAWS may drop it, or find TS.Recent idle).
@@ -127,7 +127,7 @@ Verdict input_predicted(Ctx& c, Tcb& t, const Segment& seg) {
 }  // namespace
 
 std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
-  if (!t.negotiated.ts || seg.flag == Segment::Flag::rst) return std::nullopt;
+  if (!t.open.ts || seg.flag == Segment::Flag::rst) return std::nullopt;
   const Timestamps* ts = find_timestamps(seg);
   // §3.2 says SHOULD drop a segment without TSopt; accepted, as Linux does (deviations.md).
   if (!ts || !ts_before(ts->value, t.ts_recent)) return std::nullopt;
@@ -144,7 +144,7 @@ std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
 void update_ts_recent(Ctx& c, Tcb& t, const Segment& seg) {
   // §4.3 (3): TS.Recent from a segment covering Last.ACK.sent, so it is the timestamp of the
   // oldest segment not yet acknowledged (delayed ACKs echo the earliest).
-  if (!t.negotiated.ts) return;
+  if (!t.open.ts) return;
   const Timestamps* ts = find_timestamps(seg);
   if (!ts || ts_before(ts->value, t.ts_recent) || seg.seq > t.last_ack_sent) return;
   t.set_ts_recent(ts->value, c.now);

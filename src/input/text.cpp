@@ -43,10 +43,10 @@ void reach_fin(Ctx& c, Tcb& t) {
 // RFC 1122 §4.2.3.2: ACK at least every second full-sized segment, otherwise delay.
 // (segs_unacked counts to 1: the second one makes the ACK due now.)
 void owe_ack_for_text(Tcb& t) {
-  if (t.segs_unacked != 0) {
+  if (t.ack_owed.segs_unacked != 0) {
     t.ack_owed.now = true;
   } else {
-    t.segs_unacked = 1;
+    t.ack_owed.segs_unacked = 1;
   }
   if (!t.ack_owed.now) t.ack_owed.delayed = true;
 }
@@ -94,7 +94,7 @@ std::optional<Verdict> process_text_and_fin(Ctx& c, Tcb& t, const Segment& in) {
     const std::uint64_t off = t.rcv_off + (seg.seq - t.rcv_nxt);
     const auto r = t.rare.make().ooo.insert(t.rcv_off, t.rcv_wnd(), off, seg.payload, fin, c.cfg.max_ooo_ranges);
     // RFC 2018 §4: reported first (read only by SACK connections).
-    if (r != Reassembly::Insert::over_limit && t.negotiated.sack) t.rare.make().sack_latest = seg.seq;
+    if (r != Reassembly::Insert::over_limit && t.open.sack) t.rare.make().sack_latest = seg.seq;
     if (r == Reassembly::Insert::duplicate) note_dsack(t, seg.seq, seg.seq + n);  // RFC 2883 §4 (3)
     if (r == Reassembly::Insert::over_limit) c.discarded = DropReason::ooo_limit;
     t.ack_owed.now = true;

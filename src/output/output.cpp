@@ -90,7 +90,7 @@ Timestamps our_timestamps(const Ctx& c, const Tcb& t) {
 // timestamps (3 blocks beside them, 4 without), and in a data segment no more than the room
 // its payload leaves below the peer's MSS (RFC 6691 §2).
 void add_sack_blocks(Tcb& t, Segment& seg) {
-  std::size_t room = 40 - (t.negotiated.ts ? 12 : 0);
+  std::size_t room = 40 - (t.open.ts ? 12 : 0);
   if (!seg.payload.empty())
     room = std::min<std::size_t>(room, t.smss - std::min<std::size_t>(t.smss, seg.payload.size()));
   if (room < 12) return;
@@ -123,8 +123,8 @@ void add_sack_blocks(Tcb& t, Segment& seg) {
 
 void emit(Ctx& c, Tcb& t, Segment& seg) {
   if (t.state != TcpState::syn_sent) seg.ack = t.rcv_nxt;
-  if (t.negotiated.ts && seg.flag != Segment::Flag::syn) seg.options.emplace_back(our_timestamps(c, t));
-  if (t.negotiated.sack && seg.flag != Segment::Flag::syn && (!t.ooo().empty() || t.dsack_pending())) {
+  if (t.open.ts && seg.flag != Segment::Flag::syn) seg.options.emplace_back(our_timestamps(c, t));
+  if (t.open.sack && seg.flag != Segment::Flag::syn && (!t.ooo().empty() || t.dsack_pending())) {
     const bool dsack = t.dsack_pending();
     add_sack_blocks(t, seg);
     if (dsack && !t.dsack_pending()) ++c.e.stats.dsacks_sent;
@@ -133,7 +133,7 @@ void emit(Ctx& c, Tcb& t, Segment& seg) {
   seg.window = advertise_window(t);
   t.ack_owed.now = false;
   t.ack_owed.delayed = false;
-  t.segs_unacked = 0;
+  t.ack_owed.segs_unacked = 0;
   t.disarm(Timer::delayed_ack);
   t.last_send = c.now;
   record(c, seg);
@@ -163,9 +163,9 @@ void send_syn(Ctx& c, Tcb& t) {
   const bool syn_sent = t.state == TcpState::syn_sent;
   // RFC 2018 §2: SACK-permitted in SYN-SENT when configured, in the SYN-ACK when the peer's
   // SYN had it.
-  const bool offer_sack = syn_sent ? c.cfg.sack : t.negotiated.sack;
-  const bool offer_ts = syn_sent ? c.cfg.timestamps : t.negotiated.ts;
-  const bool offer_ws = syn_sent ? c.cfg.window_scaling : t.negotiated.wscale;
+  const bool offer_sack = syn_sent ? c.cfg.sack : t.open.sack;
+  const bool offer_ts = syn_sent ? c.cfg.timestamps : t.open.ts;
+  const bool offer_ws = syn_sent ? c.cfg.window_scaling : t.open.wscale;
   // Room for all of them at once: none allocated while they fit the Segment's own.
   s.options.reserve(1u + offer_sack + offer_ts + offer_ws);
   s.options.push_back(Mss{t.rcv_mss});
@@ -249,7 +249,7 @@ void send_data(Ctx& c, Tcb& t, std::uint32_t off, std::uint32_t len, bool fin) {
   emit(c, t, s);
   t.cc.on_send(c.now, t.snd_nxt, seg_len, t.pipe(), t.smss, t.rtt.srtt());  // delivery-rate record (BBR)
   if (!t.armed(Timer::retransmit)) arm_retransmit(c, t);
-  if (t.negotiated.sack) loss_record_sent(c, t, t.snd_nxt, seg_len);
+  if (t.open.sack) loss_record_sent(c, t, t.snd_nxt, seg_len);
   t.snd_nxt += seg_len;
   if (t.snd_nxt > t.snd_max) t.snd_max = t.snd_nxt;
 }
@@ -362,7 +362,7 @@ void send_window_probe(Ctx& c, Tcb& t) {
     s.seq = t.snd_una;
     s.payload = t.sndq.slice(off, 1);
     emit(c, t, s);
-    if (t.negotiated.sack && t.snd_max == t.snd_una) loss_record_sent(c, t, t.snd_una, 1);
+    if (t.open.sack && t.snd_max == t.snd_una) loss_record_sent(c, t, t.snd_una, 1);
     if (t.snd_max == t.snd_una) t.snd_max = t.snd_una + 1;
     t.snd_nxt = seq_max(t.snd_nxt, t.snd_una + 1);
     t.stop_rtt_timing();

@@ -28,7 +28,7 @@ void loss_record_sent(Ctx& c, Tcb& t, Seq begin, std::uint32_t len) {
       const std::uint32_t n = seq_min(end, t.snd_max) - begin;
       l.undo->retransmitted += n;
       l.undo->unproven += n;
-      if (!l.undo->first_rtx_tsval && t.negotiated.ts) l.undo->first_rtx_tsval = tsval(c.now, t.ts_offset);
+      if (!l.undo->first_rtx_tsval && t.open.ts) l.undo->first_rtx_tsval = tsval(c.now, t.ts_offset);
     }
   }
   if (t.snd_max < end) b.sent_new(seq_max(begin, t.snd_max), end, c.now);

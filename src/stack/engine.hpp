@@ -177,7 +177,7 @@ struct LossAck {
 LossState& loss_state(Tcb&);  // made on first use
 // RFC 2883 §4: [left, right) arrived twice; the next ACK reports it first (SACK connections).
 inline void note_dsack(Tcb& t, Seq left, Seq right) {
-  if (!t.negotiated.sack || !(left < right)) return;
+  if (!t.open.sack || !(left < right)) return;
   TcbRare& r = t.rare.make();
   r.dsack_left = left;
   r.dsack_right = right;

@@ -126,7 +126,8 @@ TEST(CoreRtt, MinimumOverTheLifetime) {
 
 // The estimator keeps RTTVAR and the minimum in 48 bits of nanoseconds (issue 15's Tcb size):
 // exact to the nanosecond up to about 78 hours, and a larger value is kept as that maximum,
-// never wrapped to a small one. SRTT and the base RTO keep 64 bits.
+// never wrapped to a small one. SRTT (the base RTO less G before a sample) in 48 signed bits:
+// exact from -2^47 to 2^47 - 1 ns (about 39 hours either way), saturating beyond.
 TEST(CoreRtt, ValuesAreExactToTheNanosecondAndSaturateAt48Bits) {
   RttEstimator e;
   e.sample(Duration(123'456'789'012));  // 123 s and some nanoseconds
@@ -135,25 +136,30 @@ TEST(CoreRtt, ValuesAreExactToTheNanosecondAndSaturateAt48Bits) {
   EXPECT_EQ(e.rttvar(), Duration(61'728'394'506));
   EXPECT_EQ(e.rto(milliseconds(200), std::chrono::hours(1)), Duration(123'456'789'012 + 4 * 61'728'394'506));
   const Duration top((std::int64_t{1} << 48) - 1);
+  const Duration top_signed((std::int64_t{1} << 47) - 1);  // SRTT's range, about 39 h
   RttEstimator f;
-  f.sample(std::chrono::hours(100));  // beyond the 48-bit range (about 78 h)
-  EXPECT_EQ(f.srtt(), std::chrono::hours(100));
+  f.sample(std::chrono::hours(100));  // beyond both ranges
+  EXPECT_EQ(f.srtt(), top_signed) << "saturated, not wrapped";
   EXPECT_EQ(f.min_rtt(), top);
   EXPECT_EQ(f.rttvar(), std::chrono::hours(50)) << "within the range";
-  f.sample(std::chrono::hours(100));
+  f.sample(top_signed);
   EXPECT_EQ(f.rttvar(), std::chrono::minutes(37 * 60 + 30)) << "3/4 of 50 h, 0 difference";
+  EXPECT_EQ(f.srtt(), top_signed);
   f.sample(milliseconds(10));
   EXPECT_EQ(f.min_rtt(), milliseconds(10));
   RttEstimator g;
   g.sample(std::chrono::hours(1000));
   EXPECT_EQ(g.rttvar(), top) << "500 h saturated, not wrapped";
-  // The base RTO is computed from SRTT and the stored RTTVAR (not kept): 1000 h + 4 x top,
+  // The base RTO is computed from the stored SRTT and RTTVAR (not kept): top_signed + 4 x top,
   // within a max of 10,000 h.
-  EXPECT_EQ(g.rto(Duration(0), std::chrono::hours(10'000)), std::chrono::hours(1000) + 4 * top);
+  EXPECT_EQ(g.rto(Duration(0), std::chrono::hours(10'000)), top_signed + 4 * top);
   // Before a sample the base is stored (reset_to); a negative one is clamped by rto().
   RttEstimator h;
   h.reset_to(Duration(-5));
   EXPECT_EQ(h.rto(Duration(0), std::chrono::hours(1)), Duration(0)) << "a negative base is clamped by rto()";
+  h.reset_to(std::chrono::microseconds(500));
+  EXPECT_EQ(h.rto(Duration(0), std::chrono::hours(1)), std::chrono::microseconds(500))
+      << "a base below G: SRTT's bytes hold it less G, negative, to the nanosecond";
   h.reset_to(std::chrono::seconds(3));
   EXPECT_EQ(h.rto(Duration(0), std::chrono::hours(1)), std::chrono::seconds(3));
   // After a sample reset_to only ends the backoff.
