@@ -78,15 +78,11 @@ struct RttEstimator {
   }
   template <std::size_t Off>
   Duration load48() const {
-    if constexpr (std::endian::native == std::endian::little && Off >= 2) {
-      return Duration(static_cast<std::int64_t>(load_word<Off>() >> 16));
-    } else if constexpr (std::endian::native == std::endian::little) {
-      return Duration(static_cast<std::int64_t>(load_word<Off>() & static_cast<std::uint64_t>(kMax48)));
-    } else if constexpr (Off >= 2) {
-      return Duration(static_cast<std::int64_t>(load_word<Off>() & static_cast<std::uint64_t>(kMax48)));
-    } else {
-      return Duration(static_cast<std::int64_t>(load_word<Off>() >> 16));
-    }
+    // The field is in the word's top 48 bits when loaded from Off - 2 on a little-endian
+    // machine, or from Off on a big-endian one; in its low 48 bits otherwise.
+    constexpr bool top = (std::endian::native == std::endian::little) == (Off >= 2);
+    const std::uint64_t v = load_word<Off>();
+    return Duration(static_cast<std::int64_t>(top ? v >> 16 : v & static_cast<std::uint64_t>(kMax48)));
   }
   // SRTT, read on every segment sent or acknowledged: a load and an arithmetic shift.
   Duration load_srtt() const {
@@ -100,7 +96,6 @@ struct RttEstimator {
     std::memcpy(b, &v, sizeof v);
     std::memcpy(at(off), std::endian::native == std::endian::little ? b : b + 2, 6);
   }
-  void store48(std::size_t off, Duration d) { store48_nonnegative(off, std::max(d, Duration::zero())); }
   void store48_nonnegative(std::size_t off, Duration d) {
     store6(off, static_cast<std::uint64_t>(std::min<std::int64_t>(d.count(), kMax48)));
   }

@@ -130,36 +130,39 @@ class SlotPool {
     static constinit Shared s{};
     return s;
   }
-  static void hand_over(Free* first, Free* last) {
+  // The shared list's lock: held for a few stores, at a thread's exit or when one runs out.
+  struct Locked {
     Shared& s = shared();
-    while (s.lock.exchange(true, std::memory_order_acquire)) {
+    Locked() {
+      while (s.lock.exchange(true, std::memory_order_acquire)) {
+      }
     }
-    last->next = s.head;
-    s.head = first;
-    s.lock.store(false, std::memory_order_release);
+    ~Locked() { s.lock.store(false, std::memory_order_release); }
+  };
+  static void hand_over(Free* first, Free* last) {
+    Locked g;
+    last->next = g.s.head;
+    g.s.head = first;
+  }
+  static Free* take_shared(bool all) {
+    Locked g;
+    Free* f = g.s.head;
+    g.s.head = all || !f ? nullptr : f->next;
+    return f;
   }
   [[gnu::noinline]] static void* refill(Local& l) {
     if (l.closed) {
       // A thread past its cleaner: no free list of its own any more.
-      Shared& s = shared();
-      while (s.lock.exchange(true, std::memory_order_acquire)) {
-      }
-      Free* f = s.head;
-      if (f) s.head = f->next;
-      s.lock.store(false, std::memory_order_release);
+      Free* f = take_shared(false);
       return f ? f : ::operator new(Size);  // given back to the shared list later: never freed
     }
     arm_cleaner();
-    Shared& s = shared();
-    while (s.lock.exchange(true, std::memory_order_acquire)) {
-    }
-    Free* taken = std::exchange(s.head, nullptr);
-    s.lock.store(false, std::memory_order_release);
-    if (taken) {
+    if (Free* taken = take_shared(true)) {
       l.head = taken->next;
       return taken;
     }
     char* slab = static_cast<char*>(::operator new(kSlabBytes));
+    Shared& s = shared();
     void* top = s.slabs.load(std::memory_order_relaxed);
     do {
       *reinterpret_cast<void**>(slab) = top;
