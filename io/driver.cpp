@@ -21,7 +21,6 @@ namespace {
 // not count its 40-byte header).
 constexpr std::size_t max_frame = UTCP_VNET_FRAME_MAX + 40;
 constexpr int batch = 64;                            // datagrams read per wakeup before timers run again
-constexpr std::uint64_t max_sleep_ns = 500'000'000;  // a safety net; every wakeup has a cause
 
 // The frame that one thread's writes go through: each writing thread has its own.
 std::span<std::byte> frame_buffer() {
@@ -79,8 +78,19 @@ void Driver::stop() {
 void Driver::kick() {
   if (direct_ && running_.load()) {
     drain_shared();
+    // The call may have armed a timer the sleeping loop does not know of: the retransmission
+    // or probe timer of data sent after an idle spell, a paced flow's next send. Without a wake
+    // it would fire at the next packet or at the loop's safety net, up to 500 ms late. The loop
+    // publishes its wake-up before it reads the deadline again (run), so either it sees this
+    // call's deadline or this call sees its wake-up.
+    const std::int64_t due = utcp_host_next_deadline(host_);
+    if (due >= 0 && static_cast<std::uint64_t>(due) < sleep_until_.load()) wake();
     return;
   }
+  wake();
+}
+
+void Driver::wake() {
   if (event_fd_ < 0 || kicked_.exchange(true)) return;
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
@@ -223,14 +233,22 @@ void Driver::run() {
   bool more = true;
   while (!stopping_.load()) {
     std::uint64_t now = monotonic_ns();
-    std::uint64_t wake = now + max_sleep_ns;
+    std::uint64_t wake = now + config_.max_sleep_ns;  // a safety net; every wakeup has a cause
     std::int64_t deadline = utcp_host_next_deadline(host_);
     if (deadline >= 0) wake = std::min(wake, static_cast<std::uint64_t>(deadline));
     if (auto t = in_.next_release()) wake = std::min(wake, *t);
     if (auto t = out_.next_release()) wake = std::min(wake, *t);
+    if (!more && wake > now) {
+      // Announce the wake-up, then look at the deadline again: a kick that armed an earlier
+      // timer meanwhile is seen here, or sees the announcement and wakes the loop (kick).
+      sleep_until_.store(wake);
+      deadline = utcp_host_next_deadline(host_);
+      if (deadline >= 0) wake = std::min(wake, static_cast<std::uint64_t>(deadline));
+    }
     std::uint64_t sleep = more || wake <= now ? 0 : wake - now;
     timespec ts{static_cast<time_t>(sleep / 1'000'000'000u), static_cast<long>(sleep % 1'000'000'000u)};
     int n = epoll_pwait2(epoll_fd_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
+    sleep_until_.store(0);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
       if (events[static_cast<std::size_t>(i)].data.fd == event_fd_) {

@@ -34,6 +34,9 @@ struct DriverConfig {
   // to it. Must outlive the driver.
   const TunSteering* steering = nullptr;
   std::uint32_t queue = 0;
+  // The longest the loop sleeps without a cause (a packet, a deadline, a kick): a safety net.
+  // Tests raise it so that only a cause wakes the loop.
+  std::uint64_t max_sleep_ns = 500'000'000;
 };
 
 struct DriverCounters {
@@ -61,7 +64,8 @@ class Driver {
   // segments (connect, write, read, shutdown, close). On the direct path (a device with
   // offloads, no impairment, no tap) the calling thread writes the frames itself, as a kernel
   // socket's sendmsg transmits in its caller's context; otherwise it wakes the loop (cheap
-  // when already woken).
+  // when already woken). On the direct path a call that armed a timer due before the loop's
+  // planned wake-up (a retransmission, a loss probe, a paced send) also wakes the loop.
   void kick();
 
   DriverCounters counters() const;
@@ -79,6 +83,7 @@ class Driver {
   void to_tun(std::span<const std::byte> packet);
   void count_out(bool written, std::size_t bytes);
   void publish_impairment();
+  void wake();  // the loop, through the eventfd (once until its next pass)
 
   utcp_host* host_;
   TunDevice& tun_;
@@ -97,6 +102,8 @@ class Driver {
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   std::atomic<bool> kicked_{false};
+  // When the loop sleeps: the instant (host nanoseconds) it will wake at; 0 while it is awake.
+  std::atomic<std::uint64_t> sleep_until_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};  // between start and stop: kicks may write (drain_shared)
   std::thread thread_;

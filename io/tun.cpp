@@ -114,6 +114,14 @@ IoResult<TunDevice> TunDevice::open(std::string_view name, TunOptions options) {
   return dev;
 }
 
+TunDevice TunDevice::adopt(int fd, bool vnet, std::string name) {
+  TunDevice dev;
+  dev.fd_ = fd;
+  dev.vnet_ = vnet;
+  dev.name_ = std::move(name);
+  return dev;
+}
+
 TunDevice::TunDevice(TunDevice&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       name_(std::move(other.name_)),

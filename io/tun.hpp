@@ -35,6 +35,10 @@ class TunDevice {
   // tun1 ...). A device created here is not persistent: the kernel removes it when the descriptor closes, so
   // it also goes away when the process dies.
   static IoResult<TunDevice> open(std::string_view name, TunOptions options = {});
+  // A descriptor that already moves one frame per read and write, non-blocking (a datagram
+  // socket of a socketpair in tests: the other end plays the kernel), with or without the
+  // virtio_net_hdr. The device owns it and closes it; it has no interface index.
+  static TunDevice adopt(int fd, bool vnet, std::string name);
 
   TunDevice(TunDevice&& other) noexcept;
   TunDevice& operator=(TunDevice&& other) noexcept;
