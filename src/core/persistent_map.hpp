@@ -38,6 +38,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/recycler.hpp"
 #include "core/slot_pool.hpp"
 #include "utcp/time.hpp"
 
@@ -311,15 +312,56 @@ class PersistentMap {
     return hash_of(key_of(static_cast<const Leaf*>(static_cast<const Branch*>(n)->kids()[0])));
   }
 
+  // Branch storage. The capacity is rounded up to even: a branch of c children asks for
+  // 24 + 8c bytes, and a glibc chunk (8 bytes of header, a multiple of 16) of an odd c holds
+  // one more child for nothing, so a branch growing one child at a time reallocates every
+  // other insert, not every one, at no cost in memory (issue 15). Branches of up to 32
+  // children (every inner node; collision nodes that small) come from per-thread recyclers,
+  // one per capacity (core/recycler.hpp): a server whose table empties and fills again (a
+  // connection opened and closed) and the leaf-level branches of a growing table reuse the
+  // shells they just freed instead of calling malloc and free on connect and close. Under
+  // AddressSanitizer (UTCP_SLOT_POOL 0) they are plain operator new and delete.
+  static constexpr std::uint32_t kRecycledCap = 32;
+  static constexpr std::size_t kBranchDepth = 8;  // shells kept per capacity per thread
+  static constexpr std::size_t branch_bytes(std::uint32_t cap) { return sizeof(Branch) + cap * sizeof(Node*); }
+  template <std::size_t... I>
+  static void* take_shell(std::uint32_t cap, std::index_sequence<I...>) {
+    using Take = void* (*)();
+    static constexpr Take kTake[] = {&Recycler<branch_bytes(2 * (I + 1)), kBranchDepth>::take...};
+    return kTake[cap / 2 - 1]();
+  }
+  template <std::size_t... I>
+  static void give_shell(void* p, std::uint32_t cap, std::index_sequence<I...>) {
+    using Give = void (*)(void*);
+    static constexpr Give kGive[] = {&Recycler<branch_bytes(2 * (I + 1)), kBranchDepth>::give...};
+    kGive[cap / 2 - 1](p);
+  }
   static Branch* new_branch(Kind kind, std::uint32_t cap) {
-    void* mem = ::operator new(sizeof(Branch) + cap * sizeof(Node*));
+    if (cap < 0xffff) cap = cap < 2 ? 2 : cap + (cap & 1);
+    void* mem;
+#if UTCP_SLOT_POOL
+    if (cap <= kRecycledCap) {
+      mem = take_shell(cap, std::make_index_sequence<kRecycledCap / 2>{});
+    } else {
+      mem = ::operator new(branch_bytes(cap));
+    }
+#else
+    mem = ::operator new(branch_bytes(cap));
+#endif
     Branch* b = ::new (mem) Branch(kind);
     b->cap = static_cast<std::uint16_t>(std::min<std::uint32_t>(cap, 0xffff));
     return b;
   }
   // Frees a branch's storage without touching its children's refcounts.
   static void free_shell(Branch* b) {
+    const std::uint32_t cap = b->cap;
     b->~Branch();
+#if UTCP_SLOT_POOL
+    if (cap <= kRecycledCap) {
+      give_shell(b, cap, std::make_index_sequence<kRecycledCap / 2>{});
+      return;
+    }
+#endif
     ::operator delete(static_cast<void*>(b));
   }
   static void retain(Node* n) { n->refs.fetch_add(1, std::memory_order_relaxed); }
