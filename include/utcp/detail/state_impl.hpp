@@ -202,8 +202,10 @@ State<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& 
 template <class N>
 Handled<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
                       std::span<const std::byte> tcp_bytes, std::vector<Output>& out, ChecksumCheck check) {
-  auto ev = detail::engine_handle_buf(detail::StateAccess::own(s), now, src, dst, tcp_bytes, out, check);
-  return Handled<N>{std::move(s), detail::to_event<N>(std::move(ev))};
+  Handled<N> h{std::move(s), std::nullopt};  // filled in place, as HandleResult below
+  if (auto ev = detail::engine_handle_buf(detail::StateAccess::own(h.state), now, src, dst, tcp_bytes, out, check))
+    h.event = detail::to_event<N>(std::move(ev));
+  return h;
 }
 template <class N>
 Handled<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
@@ -213,16 +215,17 @@ Handled<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr
 template <class N>
 HandleResult<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
                            std::span<const std::byte> tcp_bytes, ChecksumCheck check) {
-  std::vector<Output> out;
-  auto h = handle_buf(std::move(s), now, src, dst, tcp_bytes, out, check);
-  return HandleResult<N>{std::move(h.state), std::move(h.event), std::move(out)};
+  // The result built first and filled in place (returned without a move): the segments go
+  // straight into its vector, the step into its state, no Handled between.
+  HandleResult<N> r{std::move(s), std::nullopt, {}};
+  if (auto ev = detail::engine_handle_buf(detail::StateAccess::own(r.state), now, src, dst, tcp_bytes, r.out, check))
+    r.event = detail::to_event<N>(std::move(ev));
+  return r;
 }
 template <class N>
 HandleResult<N> handle_buf(State<N>&& s, Instant now, const IpAddr& src, const IpAddr& dst,
                            std::span<const std::byte> tcp_bytes) {
-  std::vector<Output> out;
-  auto h = handle_buf(std::move(s), now, src, dst, tcp_bytes, out);
-  return HandleResult<N>{std::move(h.state), std::move(h.event), std::move(out)};
+  return handle_buf(std::move(s), now, src, dst, tcp_bytes, ChecksumCheck::verify);
 }
 template <class N>
 HandleResult<N> handle_buf(const State<N>& s, Instant now, const IpAddr& src, const IpAddr& dst,
