@@ -70,6 +70,9 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
                  "(draft-ietf-ccwg-bbr, paced)")
       ->check(congestion_control_name())
       ->capture_default_str();
+  cmd.add_option("--sndbuf", o.sndbuf,
+                 "send buffer of every connection in bytes (SO_SNDBUF; 0: the stack's default, 256 KiB)")
+      ->check(CLI::Range(0u, 64u * 1024 * 1024));
   cmd.add_flag("!--no-timestamps", o.timestamps, "do not negotiate TCP timestamps (RFC 7323)");
   cmd.add_flag("!--no-sack", o.sack, "do not negotiate selective acknowledgments (RFC 2018)");
   cmd.add_flag("--verbose,-v", o.verbose, "print events and, at exit, the stack's counters");
@@ -78,6 +81,10 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
 void Session::configure(int fd, std::size_t shard) {
   utcp_setsockopt(host(shard), fd, IPPROTO_TCP, TCP_CONGESTION, options_.cc.c_str(),
                   static_cast<socklen_t>(options_.cc.size()));
+  if (options_.sndbuf != 0) {
+    const int size = static_cast<int>(options_.sndbuf);
+    utcp_setsockopt(host(shard), fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  }
 }
 
 std::string sockaddr_text(const sockaddr_storage& ss) {

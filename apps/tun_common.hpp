@@ -47,6 +47,7 @@ struct CommonOptions {
   std::string cc = "cubic";  // congestion control of every connection (TCP_CONGESTION)
   bool timestamps = true;    // --no-timestamps: do not negotiate RFC 7323 timestamps
   bool sack = true;          // --no-sack: do not negotiate RFC 2018 SACK
+  std::uint32_t sndbuf = 0;  // --sndbuf: SO_SNDBUF of every connection; 0: the stack's default
   bool verbose = false;
   // Shards: queues of a multi-queue device, each with its own host and I/O thread (serve
   // --threads; the others use one).

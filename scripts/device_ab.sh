@@ -10,7 +10,8 @@
 #                                                 CPU's nominal clock) and the load average
 #   NAME: median M mean A (P25-P75, n=N) ...      at the end, over every download
 # Usage: scripts/device_ab.sh ROUNDS DOWNLOADS MB NAME=UTCP_BINARY... [linux]
-#   (SERVE_OPTS: more serve options for every binary)
+#   (SERVE_OPTS: more serve options for every binary; SERVE_OPTS_NAME: for configuration NAME
+#   alone, so one binary can appear under several names, e.g. SERVE_OPTS_big='--sndbuf 4194304')
 set -euo pipefail
 rounds=${1:?usage: device_ab.sh ROUNDS DOWNLOADS MB NAME=UTCP_BINARY... [linux]}
 dls=${2:?} mb=${3:?}
@@ -47,8 +48,9 @@ for r in $(seq "$rounds"); do
     else
       name=${cfg%%=*}
       UTCP=${cfg#*=}  # bench_serve's binary
+      own=SERVE_OPTS_$name
       # shellcheck disable=SC2086
-      bench_serve --threads 1 ${SERVE_OPTS:-}
+      bench_serve --threads 1 ${SERVE_OPTS:-} ${!own:-}
       pid=$utcp_pid url=http://10.81.0.2/file
     fi
     a=$(ticks "$pid")
