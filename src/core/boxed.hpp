@@ -6,11 +6,13 @@
 
 namespace utcp::detail {
 
-// Where Boxed<T> gets a fresh T and leaves one it is done with: operator new and delete,
-// unless specialised (core/loss_state.hpp recycles LossStates).
+// Where Boxed<T> gets a fresh T or a copy of one and leaves one it is done with: operator new
+// and delete, unless specialised (core/loss_state.hpp recycles LossStates, core/tcb.hpp takes
+// TimerSets from a slot pool).
 template <class T>
 struct BoxPool {
   static std::unique_ptr<T> take() { return std::make_unique<T>(); }
+  static std::unique_ptr<T> copy(const T& v) { return std::make_unique<T>(v); }
   static void give(std::unique_ptr<T>) {}
 };
 
@@ -20,7 +22,7 @@ template <class T>
 class Boxed {
  public:
   Boxed() = default;
-  Boxed(const Boxed& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  Boxed(const Boxed& o) : p_(o.p_ ? BoxPool<T>::copy(*o.p_) : nullptr) {}
   Boxed& operator=(const Boxed& o) {
     if (this != &o) {
       if (!o.p_) {
@@ -28,7 +30,7 @@ class Boxed {
       } else if (p_) {
         *p_ = *o.p_;
       } else {
-        p_ = std::make_unique<T>(*o.p_);
+        p_ = BoxPool<T>::copy(*o.p_);
       }
     }
     return *this;

@@ -71,6 +71,7 @@ struct LossState {
 template <>
 struct BoxPool<LossState> {
   static std::unique_ptr<LossState> take();
+  static std::unique_ptr<LossState> copy(const LossState& l) { return std::make_unique<LossState>(l); }
   static void give(std::unique_ptr<LossState> l);
 };
 
