@@ -293,7 +293,8 @@ void output_data(Ctx& c, Tcb& t, bool force) {
   // RFC 6675 / RFC 6937: in SACK recovery NextSeg and PRR decide, not the loop below.
   if (t.loss && t.cc.in_recovery()) sent_any = send_recovery(c, t, pacer, force);
   else for (;;) {
-    if (t.loss) loss_skip_sacked(t);
+    // RFC 6675 §5.1's go-back skips what is SACKed: no call when nothing is.
+    if (t.loss && t.loss->board.sacked_bytes() != 0) loss_skip_sacked(t);
     const Seq start = t.data_start();
     const auto queued = static_cast<std::uint32_t>(t.sndq.size());
     const std::uint32_t off = t.snd_nxt - start;
