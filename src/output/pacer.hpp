@@ -11,24 +11,54 @@ namespace utcp::detail {
 
 // Pacing (draft-ietf-ccwg-bbr-03 "Pacing Rate: BBR.pacing_rate" and "Send Quantum"): a paced
 // flow sends a segment only when it is due. `next` (TcbRare::pace_next) is when the next one is;
-// Timer::pacing holds it while a segment waits for it (only then: a deadline always has work
-// to do; a window-limited flow keeps its schedule in pace_next). A flow behind
-// its schedule, or starting to send again, may catch up by one send quantum (a burst the
-// pacing allows: the host's timer is coarser than the gaps at high rates), no more.
+// each segment sent moves it on by the segment's time at the rate. Timer::pacing holds it while
+// a segment waits for it (only then: a deadline always has work to do; a window-limited flow
+// keeps its schedule in pace_next).
+//
+// A flow behind its schedule, or starting to send again, may catch up at once (a burst the
+// pacing allows: the host's timer is coarser than the gaps at high rates) by the send quantum
+// in whole segments (BBR's, else 1 ms of the rate, in [2 SMSS, 64 KiB]; a 64 KiB quantum is 45
+// segments of 1448 B, one super-segment of the host). While the peer reports no hole (pipe ==
+// flight: nothing SACKed or marked lost) the catch-up is the larger of that and kLateness at
+// the rate, at most four quanta: at rates where a quantum takes less than kLateness (above
+// 262 MB/s at 64 KiB) the host's wakeups, not the pacer, would otherwise set the rate, each
+// timer wakeup of a sleeping I/O thread costing more than the segments it sends. With holes a
+// quantum: the repairs and the new data that lets RACK see the next loss go as each falls due.
+// Deviation: docs/deviations.md, "pacing granularity".
 struct Pacer {
+  static constexpr auto kLateness = std::chrono::microseconds(250);
+  static constexpr std::uint32_t kMaxQuanta = 4;
+
   std::uint64_t rate = 0;  // bytes per second; 0: not paced
-  Duration credit{};
+  std::uint32_t smss = 1;
+  std::uint32_t catch_up = 0;  // segments a flow behind its schedule may send at once
+  Duration credit{};           // how far behind its schedule it may be: catch_up - 1 segments
   Instant next{};
   bool held = false;  // a segment waits for `next`
 
-  Pacer(const Tcb& t, Instant now) : rate(t.pacing_rate()) {
+  Pacer(const Tcb& t, Instant now)
+      : Pacer(t.pacing_rate(), t.smss, t.pipe() == t.flight(), t.pace_next(), now,
+              [&t](std::uint64_t r) { return t.cc.send_quantum(r, t.smss); }) {}
+  // `no_holes`: pipe == flight. `quantum_bytes(rate)`: the send quantum at the rate (called
+  // only when rate > 0).
+  template <class Quantum>
+  Pacer(std::uint64_t rate_, std::uint32_t smss_, bool no_holes, Instant pace_next, Instant now,
+        Quantum quantum_bytes)
+      : rate(rate_), smss(std::max<std::uint32_t>(smss_, 1)) {
     if (rate == 0) return;
-    credit = gap(t.cc.send_quantum(rate, t.smss));
-    next = std::max(t.pace_next(), now - credit);
+    const std::uint32_t quantum = std::max<std::uint32_t>(quantum_bytes(rate) / smss, 1);
+    catch_up = quantum;
+    if (no_holes) {
+      const std::uint64_t late = rate * static_cast<std::uint64_t>(kLateness.count()) / 1'000'000u / smss;
+      catch_up = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(late, quantum, kMaxQuanta * quantum));
+    }
+    credit = segments(catch_up - 1);
+    next = std::max(pace_next, now - credit);
   }
   Duration gap(std::uint64_t bytes) const {
     return std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(bytes * 1'000'000'000u / rate));
   }
+  Duration segments(std::uint32_t n) const { return gap(smss) * n; }
   bool waits(Instant now) {
     held = rate > 0 && next > now;
     return held;
