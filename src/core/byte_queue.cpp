@@ -257,6 +257,23 @@ Payload ByteQueue::slice(std::size_t off, std::size_t len) {
     const Piece& p = r->at(first);
     const std::size_t in = static_cast<std::size_t>(front + off - p.start);
     if (p.bytes.size() - in >= len) return p.bytes.sub(in, len);
+    // The next most common, a segment across the boundary of two one-slice pieces (a block
+    // filled, the next begun): its two views, joined as concat joins them (one slice when
+    // they continue each other in one block), without the general loop's temporaries.
+    if (first + 1 < r->count) {
+      const Piece& q = r->at(first + 1);
+      const std::size_t n = p.bytes.size() - in;
+      if (p.bytes.second_.len == 0 && q.bytes.second_.len == 0 && n + q.bytes.size() >= len) {
+        out = p.bytes.sub(in, n);
+        Payload next = q.bytes.sub(0, len - n);
+        if (out.first_.continued_by(next.first_)) {
+          out.first_.len += next.first_.len;
+        } else {
+          out.second_ = std::move(next.first_);
+        }
+        return out;
+      }
+    }
   }
   for (std::uint32_t i = first; len > 0; ++i) {
     const Piece& p = r->at(i);
