@@ -12,7 +12,8 @@
 //    `min_deadline` is O(1) and `update_due` descends only into subtrees with something due.
 //
 // Layout: 32-way bitmap-indexed branches (a child's slot is the popcount of the bitmap
-// below its bit), 5 hash bits per level, branches allocated with exact-size child arrays.
+// below its bit), 5 hash bits per level, child arrays sized to the children (rounded up to
+// even, see new_branch).
 // Keys are hashed to 64 bits and mixed (a bijection, so no new collisions), so the depth is
 // at most 13 branch levels; keys whose 64-bit hashes are equal share a collision node.
 // Leaves and collision nodes may sit at any level: a branch left with a single leaf or
