@@ -355,13 +355,15 @@ class PersistentMap {
   }
   // Frees a branch's storage without touching its children's refcounts.
   static void free_shell(Branch* b) {
+#if UTCP_SLOT_POOL
     const std::uint32_t cap = b->cap;
     b->~Branch();
-#if UTCP_SLOT_POOL
     if (cap <= kRecycledCap) {
       give_shell(b, cap, std::make_index_sequence<kRecycledCap / 2>{});
       return;
     }
+#else
+    b->~Branch();
 #endif
     ::operator delete(static_cast<void*>(b));
   }
