@@ -18,6 +18,13 @@
 // Every operator new of this test program is counted (bench's replaced global operator new; the
 // count is exact, unlike timing). Only the SteadyStream* tests read it.
 #include "../../bench/counting_new.hpp"
+#include "core/slot_pool.hpp"
+
+// Under AddressSanitizer the slot pools (the flow table's leaves, the timer sets) are plain
+// operator new and delete (core/slot_pool.hpp), so each pooled object counts as an
+// allocation there. The counts below are the pooled build's, which the main suite checks; the
+// sanitizer build still runs the same streams and checks what arrives.
+constexpr bool kPooled = UTCP_SLOT_POOL != 0;
 
 namespace utcp::test {
 namespace {
@@ -434,7 +441,9 @@ TEST(ZeroCopy, ConnectClosePairThroughTheSinkVariantsAllocatesOnlyTheStacksOwn) 
   EXPECT_GE(plain - sunk, 8.0) << "plain " << plain << ", sink " << sunk;
   // What is left is the stacks' own per connection (each end's control block, table leaf and
   // nodes, its timer set): a bound, so that a vector per call coming back fails here.
-  EXPECT_LE(sunk, 8.0) << "sink " << sunk;
+  if (kPooled) {
+    EXPECT_LE(sunk, 8.0) << "sink " << sunk;
+  }
 }
 
 TEST(ZeroCopy, RecvIntoTakesAtMostTheBufferAndPeekTakesNothing) {
@@ -569,9 +578,11 @@ TEST(ZeroCopy, SteadyStreamAllocatesOnlyTheSignalsVectors) {
   const auto r = steady_stream(
       Config{}, [](std::uint64_t) { return false; }, [](std::uint64_t) { return false; });
   EXPECT_GT(r.bytes, 1'000'000u);  // ~700 data segments moved while counting
-  EXPECT_EQ(r.allocations, r.signals)
-      << "allocations beyond the Signals' vectors: " << r.allocations - r.signals << " in " << r.data_segments
-      << " data segments";
+  if (kPooled) {
+    EXPECT_EQ(r.allocations, r.signals)
+        << "allocations beyond the Signals' vectors: " << r.allocations - r.signals << " in " << r.data_segments
+        << " data segments";
+  }
   EXPECT_LT(r.signals, 700u);  // edges, not one per segment
 }
 
@@ -585,9 +596,11 @@ TEST(ZeroCopy, SteadyStreamWithTimestampsAndSackAllocatesOnlyTheSignalsVectors) 
   const auto r = steady_stream(
       config, [](std::uint64_t) { return false; }, [](std::uint64_t) { return false; });
   EXPECT_GT(r.bytes, 1'000'000u);
-  EXPECT_EQ(r.allocations, r.signals)
-      << "allocations beyond the Signals' vectors: " << r.allocations - r.signals << " in " << r.data_segments
-      << " data segments";
+  if (kPooled) {
+    EXPECT_EQ(r.allocations, r.signals)
+        << "allocations beyond the Signals' vectors: " << r.allocations - r.signals << " in " << r.data_segments
+        << " data segments";
+  }
   EXPECT_LT(r.signals, 700u);
 }
 
@@ -604,9 +617,11 @@ TEST(ZeroCopy, SteadyStreamWithTimestampsSackAndLossAllocatesOnlyTheSignalsVecto
   EXPECT_GT(r.bytes, 1'000'000u);
   EXPECT_GT(r.lost, 5u);
   EXPECT_GT(r.reordered, 5u);
-  EXPECT_EQ(r.allocations, r.signals)
-      << "allocations beyond the Signals' vectors: " << r.allocations - r.signals << " in " << r.data_segments
-      << " data segments";
+  if (kPooled) {
+    EXPECT_EQ(r.allocations, r.signals)
+        << "allocations beyond the Signals' vectors: " << r.allocations - r.signals << " in " << r.data_segments
+        << " data segments";
+  }
   EXPECT_LT(r.signals, 700u);
 }
 
