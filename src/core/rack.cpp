@@ -30,8 +30,14 @@ Duration Rack::reo_wnd(const ReoWnd& w, bool in_recovery, bool many_sacked, std:
   return std::min(w.mult * *min_rtt / 4, *srtt);
 }
 
+bool Rack::nothing_to_check(const Scoreboard& b) const {
+  if (!valid || b.empty()) return true;
+  const SentSegment& s = b.front();
+  return !sent_after(xmit_order, end_seq, s.order, s.end) && !s.is(SentSegment::retransmitted);
+}
+
 std::optional<Duration> Rack::detect_loss(Scoreboard& b, Instant now, Duration reo) const {
-  if (!valid) return std::nullopt;
+  if (nothing_to_check(b)) return std::nullopt;
   std::optional<Duration> timeout;
   for (std::size_t i = 0; i < b.size(); ++i) {
     const SentSegment& s = b[i];

@@ -74,6 +74,10 @@ struct Rack {
   // §6.2 step 5: marks lost every entry sent before RACK's segment whose time is up. Returns
   // the time until the next one would be (to arm the reordering timer), or nothing.
   std::optional<Duration> detect_loss(Scoreboard& b, Instant now, Duration reo) const;
+  // True when detect_loss would look at nothing: no delivery yet, an empty board, or a front
+  // entry sent after RACK's segment and never retransmitted (the loop stops there: an in-order
+  // ACK's case). A caller can then skip computing the reordering window it takes.
+  bool nothing_to_check(const Scoreboard& b) const;
   // §6.3: the first unacknowledged segment, and every one whose time is up, are lost.
   // Without a delivery in this flight, `fallback_rtt` (SRTT) stands in for RACK.rtt.
   void mark_losses_on_rto(Scoreboard& b, Instant now, Duration reo, Duration fallback_rtt) const;

@@ -104,16 +104,6 @@ Duration reo_wnd(const Tcb& t) {
   return Rack::reo_wnd(t.reo, t.cc.in_recovery(), many_sacked, t.rtt.min_rtt(), t.rtt.srtt());
 }
 
-// RFC 8985 §6.2 step 5 looks at the segments sent before RACK's (the latest delivered), from
-// the board's front: none when nothing was delivered in the flight or the front entry went out
-// after RACK's segment and never again (Rack::detect_loss stops there: an in-order ACK's case),
-// so neither the check nor the reordering window it takes is needed.
-bool rack_has_nothing_to_check(const LossState& l) {
-  if (!l.rack.valid || l.board.empty()) return true;
-  const SentSegment& s = l.board.front();
-  return !sent_after(l.rack.xmit_order, l.rack.end_seq, s.order, s.end) && !s.is(SentSegment::retransmitted);
-}
-
 // RFC 6675 §4 IsLost(SND.UNA) with DupThresh (§5 step 4's trigger): more than (DupThresh - 1)
 // * SMSS octets SACKed above it, or DupThresh duplicate ACKs. Only until reordering has been
 // seen: RACK's time-based rule takes over then (RFC 8985 §6.2 step 4, §9.2).
@@ -203,9 +193,10 @@ void loss_ack_after(Ctx& c, Tcb& t, const LossAck& a, Seq ack, bool was_recovery
     if (!l.undo || !(a.delivered > 0 || a.dsack)) t.loss.reset();
     return;
   }
-  // RFC 8985 §6.2 step 5, and RFC 6675's DupThresh rule for the first segment.
+  // RFC 8985 §6.2 step 5 (the reordering window computed only when the check has something to
+  // look at), and RFC 6675's DupThresh rule for the first segment.
   const std::optional<Duration> timeout =
-      rack_has_nothing_to_check(l) ? std::nullopt : l.rack.detect_loss(l.board, c.now, reo_wnd(t));
+      l.rack.nothing_to_check(l.board) ? std::nullopt : l.rack.detect_loss(l.board, c.now, reo_wnd(t));
   mark_first_lost_by_dupthresh(t);
   const bool entering = !t.cc.in_recovery();
   start_recovery_if_lost(c, t, ack);

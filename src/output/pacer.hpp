@@ -31,8 +31,7 @@ struct Pacer {
 
   std::uint64_t rate = 0;  // bytes per second; 0: not paced
   std::uint32_t smss = 1;
-  std::uint32_t catch_up = 0;  // segments a flow behind its schedule may send at once
-  Duration credit{};           // how far behind its schedule it may be: catch_up - 1 segments
+  Duration credit{};  // how far behind its schedule it may be: the catch-up less one segment
   Instant next{};
   bool held = false;  // a segment waits for `next`
 
@@ -47,7 +46,7 @@ struct Pacer {
       : rate(rate_), smss(std::max<std::uint32_t>(smss_, 1)) {
     if (rate == 0) return;
     const std::uint32_t quantum = std::max<std::uint32_t>(quantum_bytes(rate) / smss, 1);
-    catch_up = quantum;
+    std::uint32_t catch_up = quantum;  // segments a flow behind its schedule may send at once
     if (no_holes) {
       const std::uint64_t late = rate * static_cast<std::uint64_t>(kLateness.count()) / 1'000'000u / smss;
       catch_up = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(late, quantum, kMaxQuanta * quantum));

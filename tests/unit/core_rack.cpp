@@ -153,6 +153,21 @@ TEST(CoreRack, DetectLossMarksSegmentsSentLongEnoughBeforeTheDelivered) {
   EXPECT_EQ(b.lost_bytes(), 6 * S);
 }
 
+TEST(CoreRack, NothingToCheckUntilAnEntrySentBeforeTheDeliveredOne) {
+  Scoreboard b = sent(10);
+  Rack r = fresh();
+  ReoWnd w;
+  EXPECT_TRUE(r.nothing_to_check(b));  // nothing delivered yet
+  // The front entry delivered (an in-order ACK's case): nothing was sent before it.
+  sack(r, w, b, 0, 1, t0 + 30ms);
+  EXPECT_TRUE(r.nothing_to_check(b));
+  EXPECT_FALSE(r.detect_loss(b, t0 + 60ms, 0ms).has_value());
+  EXPECT_EQ(b.lost_bytes(), 0u);
+  // Segment 6 delivered: the front (segment 0, sent before it) is a candidate.
+  sack(r, w, b, 6, 7, t0 + 31ms);
+  EXPECT_FALSE(r.nothing_to_check(b));
+}
+
 TEST(CoreRack, DetectLossWaitsOutTheReorderingWindowAndReportsWhen) {
   Scoreboard b = sent(10);
   Rack r = fresh();
