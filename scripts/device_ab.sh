@@ -12,6 +12,13 @@
 # Usage: scripts/device_ab.sh ROUNDS DOWNLOADS MB NAME=UTCP_BINARY... [linux]
 #   (SERVE_OPTS: more serve options for every binary; SERVE_OPTS_NAME: for configuration NAME
 #   alone, so one binary can appear under several names, e.g. SERVE_OPTS_big='--sndbuf 4194304')
+# Probes of single downloads (for the spread above):
+#   CURL_CPU=N          curl runs under `taskset -c N` (pin the server with a NAME=WRAPPER that
+#                       execs `taskset -c M BINARY "$@"`)
+#   AB_PERF=FILE        `perf stat` of the server around each download; appends
+#                       "P ROUND NAME MiB/s context-switches cpu-migrations task-clock-ms"
+#   AB_COUNTERS=FILE    stops each utcp server after its round and appends "C ROUND NAME
+#                       rates ..." and its serve log's tcp lines (counters need SERVE_OPTS=-v)
 set -euo pipefail
 rounds=${1:?usage: device_ab.sh ROUNDS DOWNLOADS MB NAME=UTCP_BINARY... [linux]}
 dls=${2:?} mb=${3:?}
@@ -56,10 +63,28 @@ for r in $(seq "$rounds"); do
     a=$(ticks "$pid")
     rates=""
     for _ in $(seq "$dls"); do
-      rates+="$(ip netns exec "$C" curl -sS -f -o /dev/null -w '%{speed_download}' "$url" |
-        awk '{ printf "%.1f", $1 / 1048576 }') "
+      if [ -n "${AB_PERF:-}" ]; then
+        perf stat -e context-switches,cpu-migrations,task-clock -p "$pid" -o "$tmp/perf" &
+        perf_pid=$!
+        sleep 0.2
+      fi
+      rate=$(ip netns exec "$C" ${CURL_CPU:+taskset -c "$CURL_CPU"} curl -sS -f -o /dev/null \
+        -w '%{speed_download}' "$url" | awk '{ printf "%.1f", $1 / 1048576 }')
+      rates+="$rate "
+      if [ -n "${AB_PERF:-}" ]; then
+        kill -INT "$perf_pid"
+        wait "$perf_pid" 2>/dev/null || true
+        awk -v r="$r" -v n="$name" -v rate="$rate" '/context-switches/ { cs = $1 } /cpu-migrations/ { m = $1 }
+          /task-clock/ { t = $1 } END { print "P", r, n, rate, cs, m, t }' "$tmp/perf" >>"$AB_PERF"
+      fi
     done
     b=$(ticks "$pid")
+    if [ -n "${AB_COUNTERS:-}" ] && [ "$cfg" != linux ]; then
+      kill -TERM "$utcp_pid"
+      wait "$utcp_pid" 2>/dev/null || true
+      utcp_pid=""
+      { echo "C $r $name rates $rates"; grep '^tcp' "$tmp/serve.log" || true; } >>"$AB_COUNTERS"
+    fi
     echo "R $r $name rates ${rates}cpb $(awk -v t=$((b - a)) -v hz="$hz" -v mhz="$mhz" -v b=$((mb * 1048576 * dls)) \
       'BEGIN { printf "%.2f", t / hz * mhz * 1e6 / b }') load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$tmp/rounds"
   done
