@@ -9,7 +9,9 @@
 //    (path copying) and updates uniquely owned nodes in place, so the per-segment `update`
 //    of a map nobody else holds allocates nothing and costs O(depth);
 //  - every branch caches the earliest deadline below it (a leaf's is its value's own), so
-//    `min_deadline` is O(1) and `update_due` descends only into subtrees with something due.
+//    `min_deadline` is O(1) and `update_due` descends only into subtrees with something due;
+//    with a hint (which child is the earliest, and the others' earliest) so that the earliest
+//    child moving later need not rescan the branch's children.
 //
 // Layout: 32-way bitmap-indexed branches (a child's slot is the popcount of the bitmap
 // below its bit), 5 hash bits per level, child arrays sized to the children (rounded up to
@@ -103,6 +105,7 @@ class PersistentMap {
     // One descent that also checks ownership: in the common case (no snapshot alive) every
     // node on the path is ours alone and the value is updated in place, allocating nothing.
     Branch* path[kMaxDepth];
+    std::uint32_t at[kMaxDepth];  // the child's position in path[i]
     std::uint32_t depth = 0;
     bool all_unique = true;
     Node* n = root_;
@@ -114,8 +117,10 @@ class PersistentMap {
         Branch* b = static_cast<Branch*>(n);
         const std::uint32_t bit = bit_of(h, shift);
         if (!(b->bitmap & bit)) return false;
-        path[depth++] = b;
-        n = b->kids()[slot_of(b, bit)];
+        const std::uint32_t pos = slot_of(b, bit);
+        path[depth] = b;
+        at[depth++] = pos;
+        n = b->kids()[pos];
         shift += kBits;
       } else if (n->kind == Kind::leaf) {
         Leaf* l = static_cast<Leaf*>(n);
@@ -125,11 +130,16 @@ class PersistentMap {
       } else {
         Branch* c = static_cast<Branch*>(n);
         Node* found = nullptr;
-        for (std::uint32_t i = 0; i < c->count && !found; ++i) {
-          if (static_cast<Leaf*>(c->kids()[i])->key == k) found = c->kids()[i];
+        std::uint32_t i = 0;
+        for (; i < c->count; ++i) {
+          if (static_cast<Leaf*>(c->kids()[i])->key == k) {
+            found = c->kids()[i];
+            break;
+          }
         }
         if (!found) return false;
-        path[depth++] = c;
+        path[depth] = c;
+        at[depth++] = i;
         n = found;
       }
     }
@@ -147,7 +157,7 @@ class PersistentMap {
     while (depth > 0 && old_d != new_d) {
       Branch* b = path[--depth];
       const Ticks before = b->deadline;
-      fix_deadline(b, old_d, new_d);
+      fix_deadline(b, at[depth], old_d, new_d);
       old_d = before;
       new_d = b->deadline;
     }
@@ -164,6 +174,7 @@ class PersistentMap {
       b->count = 1;
       b->kids()[0] = l;
       b->deadline = deadline_of(l);
+      b->least = 0;
       root_ = b;
       size_ = 1;
       return;
@@ -205,6 +216,10 @@ class PersistentMap {
   // the trie's overhead for the memory budget; not counting heap memory the Ks and Vs own.
   std::size_t memory_usage() const { return root_ ? usage_at(root_) : 0; }
 
+  // Whether every branch's aggregate is its subtree's earliest deadline and every hint is
+  // exact (a walk of the whole trie); for tests.
+  bool aggregates_exact() const { return !root_ || exact_at(root_); }
+
   // Whether two maps share their root (a copy not mutated since); for tests of sharing.
   bool shares_root_with(const PersistentMap& o) const { return root_ != nullptr && root_ == o.root_; }
 
@@ -215,6 +230,7 @@ class PersistentMap {
   static constexpr unsigned kHashBits = 64;
   // Branch levels at shifts 0, 5, ..., 60, then at most one collision node.
   static constexpr std::uint32_t kMaxDepth = (kHashBits + kBits - 1) / kBits + 1;
+  static constexpr std::uint8_t kNoHint = 0xff;  // a branch's `least` when it keeps no hint
 
   enum class Kind : std::uint8_t { inner, leaf, collision };
 
@@ -258,13 +274,23 @@ class PersistentMap {
 
   // An inner node (bitmap-indexed) or a collision node (count leaves of one hash, unordered).
   // The child pointers follow the header in the same allocation.
-  // 24 bytes (issue 15: a branch of two children is a 48 B malloc chunk, not 64): the
-  // capacity sits in the node header's tail padding, in 16 bits, saturating: a collision node
-  // of more than 65,535 leaves records 65,535 and is then grown at every insert (cap_full).
+  // The capacity sits in the node header's tail padding, in 16 bits, saturating: a collision
+  // node of more than 65,535 leaves records 65,535 and is then grown at every insert (cap_full).
+  //
+  // Besides the subtree's earliest deadline, a branch may know which child holds it (`least`)
+  // and the earliest deadline among its other children (`second`), exact whenever `least` is
+  // not kNoHint (issue 15, session 29). Then the earliest child moving later costs one
+  // comparison, not a rescan of every child: the new earliest is `second` or the child's
+  // own. A change that leaves `second` unknown drops the hint, and the next rescan (the
+  // earliest child moving later without a hint) computes it again; a child moving earlier
+  // than the earliest, from later than it, sets the hint (the old earliest is then exactly
+  // the earliest of the others). 32 bytes: `least` sits in the node header's tail padding.
   struct Branch : Node {
     explicit Branch(Kind k) : Node(k) {}
+    std::uint8_t least = kNoHint;
     std::uint16_t cap = 0;
     Ticks deadline = kNone;  // the earliest deadline in this subtree
+    Ticks second = kNone;    // the earliest deadline of the children but `least`, when hinted
     std::uint32_t bitmap = 0;
     std::uint32_t count = 0;
     bool cap_full() const { return count >= cap; }
@@ -274,7 +300,7 @@ class PersistentMap {
     }
   };
   static_assert(sizeof(Branch) % alignof(Node*) == 0);
-  static_assert(sizeof(void*) != 8 || sizeof(Branch) == 24, "the capacity lives in Node's tail padding");
+  static_assert(sizeof(void*) != 8 || sizeof(Branch) == 32, "`least` and the capacity live in Node's tail padding");
 
   // The earliest deadline below n: a branch's aggregate, a leaf's value's own.
   static Ticks deadline_of(const Node* n) {
@@ -313,36 +339,36 @@ class PersistentMap {
     return hash_of(key_of(static_cast<const Leaf*>(static_cast<const Branch*>(n)->kids()[0])));
   }
 
-  // Branch storage. The capacity is rounded up to even: a branch of c children asks for
-  // 24 + 8c bytes, and a glibc chunk (8 bytes of header, a multiple of 16) of an odd c holds
+  // Branch storage. The capacity is rounded up to odd: a branch of c children asks for
+  // 32 + 8c bytes, and a glibc chunk (8 bytes of header, a multiple of 16) of an even c holds
   // one more child for nothing, so a branch growing one child at a time reallocates every
-  // other insert, not every one, at no cost in memory (issue 15). Branches of up to 32
+  // other insert, not every one, at no cost in memory (issue 15). Branches of up to 33
   // children (every inner node; collision nodes that small) come from per-thread recyclers,
   // one per capacity (core/recycler.hpp): a server whose table empties and fills again (a
   // connection opened and closed) and the leaf-level branches of a growing table reuse the
   // shells they just freed instead of calling malloc and free on connect and close. Under
   // AddressSanitizer (UTCP_SLOT_POOL 0) they are plain operator new and delete.
-  static constexpr std::uint32_t kRecycledCap = 32;
+  static constexpr std::uint32_t kRecycledCap = 33;
   static constexpr std::size_t kBranchDepth = 8;  // shells kept per capacity per thread
   static constexpr std::size_t branch_bytes(std::uint32_t cap) { return sizeof(Branch) + cap * sizeof(Node*); }
   template <std::size_t... I>
   static void* take_shell(std::uint32_t cap, std::index_sequence<I...>) {
     using Take = void* (*)();
-    static constexpr Take kTake[] = {&Recycler<branch_bytes(2 * (I + 1)), kBranchDepth>::take...};
-    return kTake[cap / 2 - 1]();
+    static constexpr Take kTake[] = {&Recycler<branch_bytes(2 * I + 1), kBranchDepth>::take...};
+    return kTake[cap / 2]();
   }
   template <std::size_t... I>
   static void give_shell(void* p, std::uint32_t cap, std::index_sequence<I...>) {
     using Give = void (*)(void*);
-    static constexpr Give kGive[] = {&Recycler<branch_bytes(2 * (I + 1)), kBranchDepth>::give...};
-    kGive[cap / 2 - 1](p);
+    static constexpr Give kGive[] = {&Recycler<branch_bytes(2 * I + 1), kBranchDepth>::give...};
+    kGive[cap / 2](p);
   }
   static Branch* new_branch(Kind kind, std::uint32_t cap) {
-    if (cap < 0xffff) cap = cap < 2 ? 2 : cap + (cap & 1);
+    if (cap < 0xffff) cap |= 1;
     void* mem;
 #if UTCP_SLOT_POOL
     if (cap <= kRecycledCap) {
-      mem = take_shell(cap, std::make_index_sequence<kRecycledCap / 2>{});
+      mem = take_shell(cap, std::make_index_sequence<kRecycledCap / 2 + 1>{});
     } else {
       mem = ::operator new(branch_bytes(cap));
     }
@@ -359,7 +385,7 @@ class PersistentMap {
     const std::uint32_t cap = b->cap;
     b->~Branch();
     if (cap <= kRecycledCap) {
-      give_shell(b, cap, std::make_index_sequence<kRecycledCap / 2>{});
+      give_shell(b, cap, std::make_index_sequence<kRecycledCap / 2 + 1>{});
       return;
     }
 #else
@@ -393,6 +419,8 @@ class PersistentMap {
       nb->bitmap = b->bitmap;
       nb->count = b->count;
       nb->deadline = b->deadline;
+      nb->second = b->second;
+      nb->least = b->least;
       for (std::uint32_t i = 0; i < b->count; ++i) {
         nb->kids()[i] = b->kids()[i];
         retain(nb->kids()[i]);
@@ -404,17 +432,60 @@ class PersistentMap {
     return c;
   }
 
+  // Sets b's aggregate and its hint from its children.
   static void rescan(Branch* b) {
-    Ticks d = kNone;
-    for (std::uint32_t i = 0; i < b->count; ++i) d = std::min(d, deadline_of(b->kids()[i]));
-    b->deadline = d;
+    Ticks first = kNone, second = kNone;
+    std::uint32_t least = 0;
+    for (std::uint32_t i = 0; i < b->count; ++i) {
+      const Ticks d = deadline_of(b->kids()[i]);
+      if (d < first) {
+        second = first;
+        first = d;
+        least = i;
+      } else if (d < second) {
+        second = d;
+      }
+    }
+    b->deadline = first;
+    b->second = second;
+    b->least = hint_of(least);
   }
-  // A child's deadline went from old_d to new_d: only rescan when the child was the
-  // earliest and moved later.
-  static void fix_deadline(Branch* b, Ticks old_d, Ticks new_d) {
-    if (new_d <= b->deadline) {
+  static std::uint8_t hint_of(std::uint32_t pos) {
+    return pos < kNoHint ? static_cast<std::uint8_t>(pos) : kNoHint;
+  }
+  // Child `pos` of b went from deadline old_d to new_d (a child inserted comes from kNone).
+  // Rescans only when the earliest child moved later and b keeps no hint.
+  static void fix_deadline(Branch* b, std::uint32_t pos, Ticks old_d, Ticks new_d) {
+    if (old_d == new_d) return;
+    const Ticks first = b->deadline;
+    if (b->least != kNoHint) {
+      if (pos == b->least) {
+        if (new_d <= b->second) {
+          b->deadline = new_d;  // still the earliest; the others are unchanged
+        } else {
+          b->deadline = b->second;  // another child is now the earliest: which, unknown
+          b->least = kNoHint;
+        }
+      } else if (new_d < first) {
+        b->second = first;  // the old earliest is now the earliest of the others
+        b->least = hint_of(pos);
+        b->deadline = new_d;
+      } else if (new_d <= b->second) {
+        b->second = new_d;
+      } else if (old_d == b->second) {
+        b->least = kNoHint;  // the others' earliest may have moved later: unknown
+      }
+      return;
+    }
+    if (new_d <= first) {
+      // When the child was later than the earliest (or every child had no deadline), the
+      // old earliest is exactly the earliest of the others.
+      if (old_d > first || old_d == kNone) {
+        b->second = first;
+        b->least = hint_of(pos);
+      }
       b->deadline = new_d;
-    } else if (old_d == b->deadline) {
+    } else if (old_d == first) {
       rescan(b);
     }
   }
@@ -426,6 +497,8 @@ class PersistentMap {
       nb->bitmap = b->bitmap;
       nb->count = b->count;
       nb->deadline = b->deadline;
+      nb->second = b->second;
+      nb->least = b->least;
       std::memcpy(static_cast<void*>(nb->kids()), b->kids(), b->count * sizeof(Node*));
       free_shell(b);
       slot = nb;
@@ -435,13 +508,24 @@ class PersistentMap {
     std::memmove(static_cast<void*>(k + pos + 1), k + pos, (b->count - pos) * sizeof(Node*));
     k[pos] = child;
     ++b->count;
-    b->deadline = std::min(b->deadline, deadline_of(child));
+    if (b->least != kNoHint && b->least >= pos) b->least = hint_of(b->least + 1u);
+    fix_deadline(b, pos, kNone, deadline_of(child));
     return b;
   }
-  static void remove_kid(Branch* b, std::uint32_t pos) {
+  // Removes child pos, whose deadline was old_d, fixing the aggregate.
+  static void remove_kid(Branch* b, std::uint32_t pos, Ticks old_d) {
     Node** k = b->kids();
     std::memmove(static_cast<void*>(k + pos), k + pos + 1, (b->count - pos - 1) * sizeof(Node*));
     --b->count;
+    if (b->least == kNoHint) {
+      if (old_d == b->deadline) rescan(b);
+    } else if (b->least == pos) {
+      b->deadline = b->second;  // the earliest of the others, which remain
+      b->least = kNoHint;
+    } else {
+      if (b->least > pos) --b->least;
+      if (old_d == b->second) b->least = kNoHint;  // the others' earliest may have gone
+    }
   }
 
   // A subtree at `shift` holding the terminal a (hash ha) and the terminal b (hash hb), ha != hb.
@@ -455,6 +539,7 @@ class PersistentMap {
       br->count = 1;
       br->kids()[0] = child;
       br->deadline = deadline_of(child);
+      br->least = 0;
       return br;
     }
     Branch* br = new_branch(Kind::inner, 2);
@@ -462,7 +547,7 @@ class PersistentMap {
     br->count = 2;
     br->kids()[ia < ib ? 0 : 1] = a;
     br->kids()[ia < ib ? 1 : 0] = b;
-    br->deadline = std::min(deadline_of(a), deadline_of(b));
+    rescan(br);
     return br;
   }
 
@@ -512,7 +597,7 @@ class PersistentMap {
     Node*& kid = b->kids()[pos];
     const Ticks old_d = deadline_of(kid);
     update_at(kid, shift + kBits, h, k, f);
-    fix_deadline(b, old_d, deadline_of(kid));
+    fix_deadline(b, pos, old_d, deadline_of(kid));
   }
 
   // Returns whether an entry was added (false: an existing value was assigned).
@@ -536,7 +621,7 @@ class PersistentMap {
         c->count = 2;
         c->kids()[0] = l;  // the slot's reference moves into the collision node
         c->kids()[1] = nl;
-        c->deadline = std::min(deadline_of(l), deadline_of(nl));
+        rescan(c);
         slot = c;
       } else {
         slot = join(l, lh, nl, h, shift);
@@ -554,7 +639,7 @@ class PersistentMap {
         if (static_cast<Leaf*>(c->kids()[i])->key == k) {
           const Ticks old_d = deadline_of(c->kids()[i]);
           insert_at(c->kids()[i], shift, h, k, v);
-          fix_deadline(c, old_d, deadline_of(c->kids()[i]));
+          fix_deadline(c, i, old_d, deadline_of(c->kids()[i]));
           return false;
         }
       }
@@ -572,7 +657,7 @@ class PersistentMap {
     Node*& kid = b->kids()[pos];
     const Ticks old_d = deadline_of(kid);
     const bool added = insert_at(kid, shift + kBits, h, k, v);
-    fix_deadline(b, old_d, deadline_of(kid));
+    fix_deadline(b, pos, old_d, deadline_of(kid));
     return added;
   }
 
@@ -611,11 +696,10 @@ class PersistentMap {
     const Ticks old_d = deadline_of(kid);
     erase_at(kid, shift + kBits, h, k);
     if (kid == nullptr) {
-      remove_kid(b, pos);
+      remove_kid(b, pos, old_d);
       if (b->kind == Kind::inner) b->bitmap &= ~bit_of(h, shift);
-      if (old_d == b->deadline) rescan(b);
     } else {
-      fix_deadline(b, old_d, deadline_of(kid));
+      fix_deadline(b, pos, old_d, deadline_of(kid));
     }
     canonicalize(slot, b, shift == 0);
   }
@@ -637,7 +721,8 @@ class PersistentMap {
     Branch* b = static_cast<Branch*>(n);
     std::uint32_t out = 0;
     std::uint32_t bitmap = b->bitmap, new_bitmap = 0;
-    Ticks d = kNone;
+    Ticks first = kNone, second = kNone;
+    std::uint32_t least = 0;
     for (std::uint32_t i = 0; i < b->count; ++i) {
       // For an inner node, the lowest remaining bit of the bitmap is child i's bit.
       const std::uint32_t bit = bitmap & (~bitmap + 1);
@@ -645,13 +730,22 @@ class PersistentMap {
       Node*& kid = b->kids()[i];
       if (deadline_of(kid) <= now) due_at(kid, shift + kBits, now, f, size);
       if (kid == nullptr) continue;
-      d = std::min(d, deadline_of(kid));
+      const Ticks d = deadline_of(kid);
+      if (d < first) {
+        second = first;
+        first = d;
+        least = out;
+      } else if (d < second) {
+        second = d;
+      }
       new_bitmap |= bit;
       b->kids()[out++] = kid;
     }
     b->count = out;
     if (b->kind == Kind::inner) b->bitmap = new_bitmap;
-    b->deadline = d;
+    b->deadline = first;
+    b->second = second;
+    b->least = hint_of(least);
     canonicalize(slot, b, shift == 0);
   }
   template <class F>
@@ -663,6 +757,24 @@ class PersistentMap {
     }
     const Branch* b = static_cast<const Branch*>(n);
     for (std::uint32_t i = 0; i < b->count; ++i) each_at(b->kids()[i], f);
+  }
+
+  static bool exact_at(const Node* n) {
+    if (n->kind == Kind::leaf) return true;
+    const Branch* b = static_cast<const Branch*>(n);
+    Ticks first = kNone;
+    for (std::uint32_t i = 0; i < b->count; ++i) {
+      if (!exact_at(b->kids()[i])) return false;
+      first = std::min(first, deadline_of(b->kids()[i]));
+    }
+    if (b->deadline != first) return false;
+    if (b->least == kNoHint) return true;
+    if (b->least >= b->count || deadline_of(b->kids()[b->least]) != first) return false;
+    Ticks others = kNone;
+    for (std::uint32_t i = 0; i < b->count; ++i) {
+      if (i != b->least) others = std::min(others, deadline_of(b->kids()[i]));
+    }
+    return b->second == others;
   }
 
   static std::size_t usage_at(const Node* n) {

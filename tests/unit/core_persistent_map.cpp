@@ -55,6 +55,7 @@ void expect_matches(const M& map, const Model& model, bool full,
   ASSERT_EQ(map.size(), model.size());
   ASSERT_EQ(map.empty(), model.empty());
   ASSERT_EQ(map.min_deadline(), brute_min(model));
+  ASSERT_TRUE(map.aggregates_exact());
   if (!full) return;
   for (const auto& [k, v] : model) {
     const Val* got = map.find(k);
@@ -252,6 +253,41 @@ TEST(CorePersistentMap, RandomOpsAgainstModelLargeKeySpace) {
 }
 TEST(CorePersistentMap, RandomOpsWithFullHashCollisions) {
   random_ops<CollidingMap>(99, 30'000, 200);
+}
+
+// The pattern of connect + close (issue 15, session 29): each new entry is the earliest
+// (its RTO), moves later (no deadline), earlier again, then later than every entry before it
+// (TIME-WAIT), while a snapshot now and then shares the path. The branches' hints take the
+// earliest-moves-later steps without a rescan; the aggregate and every hint stay exact.
+TEST(CorePersistentMap, EarliestEntryMovingLaterKeepsAggregatesExact) {
+  Map m;
+  Model model;
+  std::vector<Map> snaps;
+  auto set = [&](std::uint64_t k, std::optional<Instant> d) {
+    ASSERT_TRUE(m.update(k, [&](Val& v) { v.deadline = d; }));
+    model[k].deadline = d;
+    expect_matches(m, model, false);
+  };
+  for (std::uint64_t i = 0; i < 3'000; ++i) {
+    const std::uint64_t k = i * 0x9E3779B97F4A7C15ull;
+    const std::int64_t now = static_cast<std::int64_t>(i) * 10;
+    if (i % 97 == 0) snaps.push_back(m);
+    m.insert(k, {i, at(now + 1'000)});
+    model[k] = {i, at(now + 1'000)};
+    expect_matches(m, model, false);
+    set(k, std::nullopt);
+    set(k, at(now + 1'005));
+    set(k, std::nullopt);
+    set(k, at(now + 60'000));
+    if (i % 5 == 4) {  // reap one: erasing the earliest
+      const std::uint64_t old = (i - 4) * 0x9E3779B97F4A7C15ull;
+      ASSERT_TRUE(m.erase(old));
+      model.erase(old);
+      expect_matches(m, model, false);
+    }
+  }
+  expect_matches(m, model, true);
+  for (const Map& s : snaps) EXPECT_TRUE(s.aggregates_exact());
 }
 
 TEST(CorePersistentMap, UpdateDueVisitsExactlyTheDueEntriesAndErasesOnFalse) {
