@@ -23,9 +23,34 @@ struct FreshSegment {
   }
 };
 
+// `out` is full and a segment is to go in it: room for it and for the rest of the flight the
+// windows let out now (the queued bytes past SND.NXT within the send and congestion windows,
+// in segments; at most 1,024), and at least the doubling a push_back would make. The calls
+// that return their outputs start from an empty vector each time, which a flight sent at once
+// (an ACK that opens the windows, a send into an idle connection) would otherwise grow 1, 2,
+// 4, 8, ..., moving every Output built so far at each step. A paced flow (a few segments a
+// call) grows as a push_back would. Only when full: the sink variants' reused vector, with
+// room, never comes here.
+[[gnu::noinline]] void make_room(std::vector<Output>& out, const Tcb& t) {
+  std::size_t segments = 1;
+  if (t.pacing_rate() == 0) {
+    const std::uint32_t queued = static_cast<std::uint32_t>(t.sndq.size());
+    const std::uint32_t off = t.snd_nxt - t.data_start();
+    const std::uint32_t avail = off < queued ? queued - off : 0;
+    const std::uint32_t in_flight = t.snd_nxt - t.snd_una;
+    const std::uint32_t wnd = std::min(t.snd_wnd, t.cc.cwnd());
+    const std::uint32_t usable = std::min(avail, wnd > in_flight ? wnd - in_flight : 0);
+    const std::uint32_t smss = std::max<std::uint32_t>(t.smss, 1);
+    segments = std::max<std::size_t>((std::size_t{usable} + smss - 1) / smss, 1);
+  }
+  constexpr std::size_t kMost = 1024;
+  out.reserve(out.size() + std::max({std::min(segments, kMost), out.size(), std::size_t{1}}));
+}
+
 }  // namespace
 
 Segment& base_segment(Ctx& c, const Tcb& t) {
+  if (c.out.size() == c.out.capacity()) make_room(c.out, t);
   // Built in place at the end of the output vector, where it goes out: nothing to move.
   Segment& s = c.out.emplace_back(c.flow.local().ip, c.flow.remote().ip, FreshSegment{}).segment;
   s.src_port = c.flow.local().port;
