@@ -95,6 +95,7 @@ struct Stats {
   std::uint64_t retransmits_fast = 0;  // segments resent by fast retransmit / recovery
   std::uint64_t rto_events = 0;        // retransmission timer expiries
   std::uint64_t dup_acks = 0;
+  std::uint64_t paws_disordered_acks = 0;  // duplicate ACKs older than TS.Recent let through PAWS (deviations.md)
   std::uint64_t tail_loss_probes = 0;     // RFC 8985 §7.3 probes sent
   std::uint64_t dsacks_received = 0;      // ACKs whose first SACK block was a DSACK (RFC 2883)
   std::uint64_t dsacks_sent = 0;          // ACKs we sent with a DSACK block

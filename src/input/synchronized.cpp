@@ -5,6 +5,7 @@
 // synchronized state (RFC 9293 §3.10.7.4 "Other states"; NetSem deliver_in_3 and the
 // deliver_in_7/8 RST and SYN rules), with RFC 5961's blind-attack mitigations.
 #include <algorithm>
+#include <chrono>
 
 #include "stack/engine.hpp"
 
@@ -126,6 +127,25 @@ Verdict input_predicted(Ctx& c, Tcb& t, const Segment& seg) {
 
 }  // namespace
 
+// A duplicate ACK (RFC 5681 §2: no text, no SYN or FIN, the same window, data outstanding)
+// at RCV.NXT and SND.UNA that a later segment overtook on the way carries an older TSval.
+// Taking it changes nothing PAWS protects (no text, no sequence or window state); it only
+// counts toward fast retransmit and brings its SACK blocks. So within one RTO of the peer's
+// clock (in its ticks read as ms, RFC 7323 §5.4's fastest) it is let through, as Linux
+// does; TS.Recent stays (R3 takes no older TSval). deviations.md has the departure from R1.
+namespace {
+
+bool disordered_dup_ack(const Ctx& c, const Tcb& t, const Segment& seg, std::uint32_t tsval) {
+  if (seg.flag != Segment::Flag::none || !seg.payload.empty() || !seg.ack || t.state == TcpState::syn_received)
+    return false;
+  if (*seg.ack != t.snd_una || seg.seq != t.rcv_nxt || t.flight() == 0) return false;
+  if ((static_cast<std::uint32_t>(seg.window) << t.snd_wscale) != t.snd_wnd) return false;
+  const auto rto_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.rto(c.cfg)).count();
+  return static_cast<std::uint64_t>(t.ts_recent - tsval) <= static_cast<std::uint64_t>(rto_ms);
+}
+
+}  // namespace
+
 std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
   if (!t.open.ts || seg.flag == Segment::Flag::rst) return std::nullopt;
   const Timestamps* ts = find_timestamps(seg);
@@ -134,6 +154,10 @@ std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
   // §5.5: TS.Recent not updated for 24 days is invalid: skip the test and start over.
   if (t.ts_recent_idle(c.now, kPawsIdle)) {
     t.set_ts_recent(ts->value, c.now);
+    return std::nullopt;
+  }
+  if (disordered_dup_ack(c, t, seg, ts->value)) {
+    ++c.e.stats.paws_disordered_acks;
     return std::nullopt;
   }
   // §5.3 R1: an old duplicate; acknowledge (RCV.NXT) and drop.

@@ -160,6 +160,7 @@ std::ostream& operator<<(std::ostream& os, const Stats& s) {
   line("retransmits_fast", s.retransmits_fast);
   line("rto_events", s.rto_events);
   line("dup_acks", s.dup_acks);
+  line("paws_disordered_acks", s.paws_disordered_acks);
   line("tail_loss_probes", s.tail_loss_probes);
   line("dsacks_received", s.dsacks_received);
   line("dsacks_sent", s.dsacks_sent);
