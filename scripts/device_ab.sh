@@ -15,10 +15,22 @@
 # Probes of single downloads (for the spread above):
 #   CURL_CPU=N          curl runs under `taskset -c N` (pin the server with a NAME=WRAPPER that
 #                       execs `taskset -c M BINARY "$@"`)
+#   LINUX_CPU=N         Linux's server (python3) runs under `taskset -c N`
+#   SERVE_CPUS_NAME="IO CONN"  configuration NAME's I/O thread (utcp-io) on CPU IO, its
+#                       connection threads (utcp-conn, started by the main thread) on CONN
+#                       (`taskset -p` after start-up; "-" leaves one unpinned)
 #   AB_PERF=FILE        `perf stat` of the server around each download; appends
 #                       "P ROUND NAME MiB/s context-switches cpu-migrations task-clock-ms"
 #   AB_COUNTERS=FILE    stops each utcp server after its round and appends "C ROUND NAME
 #                       rates ..." and its serve log's tcp lines (counters need SERVE_OPTS=-v)
+#   AB_RECORD=DIR       `perf record -a -e cpu-clock` (both CPUs, every process, user and
+#                       kernel) around each download into DIR/ROUND-NAME-N.data, and appends
+#                       "ROUND NAME N MiB/s SERVER_PID" to DIR/index (compare a slow and a fast
+#                       download: `perf report -i FILE --sort comm,dso`)
+#   AB_STAT=FILE        per download, appends "S ROUND NAME MiB/s" then the server's user and
+#                       system ticks, and per CPU the ticks of user, system, softirq and idle
+#                       (/proc/stat), the NET_RX / NET_TX softirqs (/proc/softirqs) and the
+#                       rescheduling and function-call IPIs (RES, CAL in /proc/interrupts) it took
 set -euo pipefail
 rounds=${1:?usage: device_ab.sh ROUNDS DOWNLOADS MB NAME=UTCP_BINARY... [linux]}
 dls=${2:?} mb=${3:?}
@@ -39,13 +51,30 @@ bench_path_require ip curl ethtool python3
 bench_path_setup utcp-ab
 mkdir "$tmp/www"
 head -c $((mb * 1048576)) /dev/urandom >"$tmp/www/file"
-ip netns exec "$S" python3 -m http.server --bind 10.82.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
+ip netns exec "$S" ${LINUX_CPU:+taskset -c "$LINUX_CPU"} python3 -m http.server --bind 10.82.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
 linux_pid=$!
 pids+=("$linux_pid")
 bench_wait_up http://10.82.0.1:8080/file
 mhz=$(awk -F: '/^cpu MHz/ { print $2 + 0; exit }' /proc/cpuinfo)
 hz=$(getconf CLK_TCK)
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# AB_STAT's snapshot: the server's utime stime, then per CPU user+nice system softirq idle
+# (/proc/stat) and NET_RX NET_TX (/proc/softirqs), one line each
+ab_snapshot() {
+  awk '{ print "srv", $14, $15 }' "/proc/$1/stat"
+  awk '/^cpu[0-9]/ { print $1, $2 + $3, $4, $8, $5 }' /proc/stat
+  awk '/NET_RX|NET_TX/ { for (i = 2; i <= NF; i++) print $1, i - 2, $i }' /proc/softirqs
+  awk '/^ *(RES|CAL):/ { for (i = 2; i <= 3; i++) print $1, i - 2, $i }' /proc/interrupts
+}
+ab_stat_before() { ab_snapshot "$1" >"$tmp/stat.a"; }
+ab_stat_after() {
+  ab_snapshot "$1" >"$tmp/stat.b"
+  paste -d' ' "$tmp/stat.a" "$tmp/stat.b" | awk -v r="$2" -v n="$3" -v rate="$4" '
+    $1 == "srv" { l = l sprintf(" srv_usr %d srv_sys %d", $5 - $2, $6 - $3) }
+    $1 ~ /^cpu/ { l = l sprintf(" %s usr %d sys %d si %d idle %d", $1, $7 - $2, $8 - $3, $9 - $4, $10 - $5) }
+    $1 ~ /^(NET|RES|CAL)/ { l = l sprintf(" %s%d %d", $1, $2, $6 - $3) }
+    END { print "S", r, n, rate l }'
+}
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); $dls x $mb MiB per round and configuration"
 # In this shell, not a pipeline's subshell: bench_serve's pids must reach the cleanup.
 for r in $(seq "$rounds"); do
@@ -58,11 +87,26 @@ for r in $(seq "$rounds"); do
       own=SERVE_OPTS_$name
       # shellcheck disable=SC2086
       bench_serve --threads 1 ${SERVE_OPTS:-} ${!own:-}
+      cpus=SERVE_CPUS_$name
+      if [ -n "${!cpus:-}" ]; then
+        read -r io_cpu conn_cpu <<<"${!cpus}"
+        for t in /proc/"$utcp_pid"/task/*; do
+          [ "$(cat "$t/comm")" = utcp-io ] && [ "$io_cpu" != - ] && taskset -pc "$io_cpu" "${t##*/}" >/dev/null
+        done
+        [ "$conn_cpu" != - ] && taskset -pc "$conn_cpu" "$utcp_pid" >/dev/null
+      fi
       pid=$utcp_pid url=http://10.81.0.2/file
     fi
     a=$(ticks "$pid")
     rates=""
-    for _ in $(seq "$dls"); do
+    for n in $(seq "$dls"); do
+      [ -n "${AB_STAT:-}" ] && ab_stat_before "$pid"
+      if [ -n "${AB_RECORD:-}" ]; then
+        mkdir -p "$AB_RECORD"
+        perf record -q -a -e cpu-clock -F 4000 -o "$AB_RECORD/$r-$name-$n.data" >/dev/null 2>&1 &
+        record_pid=$!
+        sleep 0.3
+      fi
       if [ -n "${AB_PERF:-}" ]; then
         perf stat -e context-switches,cpu-migrations,task-clock -p "$pid" -o "$tmp/perf" &
         perf_pid=$!
@@ -71,6 +115,12 @@ for r in $(seq "$rounds"); do
       rate=$(ip netns exec "$C" ${CURL_CPU:+taskset -c "$CURL_CPU"} curl -sS -f -o /dev/null \
         -w '%{speed_download}' "$url" | awk '{ printf "%.1f", $1 / 1048576 }')
       rates+="$rate "
+      if [ -n "${AB_RECORD:-}" ]; then
+        kill -INT "$record_pid"
+        wait "$record_pid" 2>/dev/null || true
+        echo "$r $name $n $rate $pid" >>"$AB_RECORD/index"
+      fi
+      [ -n "${AB_STAT:-}" ] && ab_stat_after "$pid" "$r" "$name" "$rate" >>"$AB_STAT"
       if [ -n "${AB_PERF:-}" ]; then
         kill -INT "$perf_pid"
         wait "$perf_pid" 2>/dev/null || true
