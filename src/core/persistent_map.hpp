@@ -433,22 +433,30 @@ class PersistentMap {
   }
 
   // Sets b's aggregate and its hint from its children.
-  static void rescan(Branch* b) {
+  // The earliest and the second earliest of a branch's children's deadlines, and the
+  // earliest one's position, taken child by child: the aggregate and hint they set.
+  struct Earliest {
     Ticks first = kNone, second = kNone;
     std::uint32_t least = 0;
-    for (std::uint32_t i = 0; i < b->count; ++i) {
-      const Ticks d = deadline_of(b->kids()[i]);
+    void take(Ticks d, std::uint32_t pos) {
       if (d < first) {
         second = first;
         first = d;
-        least = i;
+        least = pos;
       } else if (d < second) {
         second = d;
       }
     }
-    b->deadline = first;
-    b->second = second;
-    b->least = hint_of(least);
+    void set(Branch* b) const {
+      b->deadline = first;
+      b->second = second;
+      b->least = hint_of(least);
+    }
+  };
+  static void rescan(Branch* b) {
+    Earliest e;
+    for (std::uint32_t i = 0; i < b->count; ++i) e.take(deadline_of(b->kids()[i]), i);
+    e.set(b);
   }
   static std::uint8_t hint_of(std::uint32_t pos) {
     return pos < kNoHint ? static_cast<std::uint8_t>(pos) : kNoHint;
@@ -721,8 +729,7 @@ class PersistentMap {
     Branch* b = static_cast<Branch*>(n);
     std::uint32_t out = 0;
     std::uint32_t bitmap = b->bitmap, new_bitmap = 0;
-    Ticks first = kNone, second = kNone;
-    std::uint32_t least = 0;
+    Earliest e;
     for (std::uint32_t i = 0; i < b->count; ++i) {
       // For an inner node, the lowest remaining bit of the bitmap is child i's bit.
       const std::uint32_t bit = bitmap & (~bitmap + 1);
@@ -730,22 +737,13 @@ class PersistentMap {
       Node*& kid = b->kids()[i];
       if (deadline_of(kid) <= now) due_at(kid, shift + kBits, now, f, size);
       if (kid == nullptr) continue;
-      const Ticks d = deadline_of(kid);
-      if (d < first) {
-        second = first;
-        first = d;
-        least = out;
-      } else if (d < second) {
-        second = d;
-      }
+      e.take(deadline_of(kid), out);
       new_bitmap |= bit;
       b->kids()[out++] = kid;
     }
     b->count = out;
     if (b->kind == Kind::inner) b->bitmap = new_bitmap;
-    b->deadline = first;
-    b->second = second;
-    b->least = hint_of(least);
+    e.set(b);
     canonicalize(slot, b, shift == 0);
   }
   template <class F>
