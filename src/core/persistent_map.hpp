@@ -173,8 +173,7 @@ class PersistentMap {
       b->bitmap = bit_of(h, 0);
       b->count = 1;
       b->kids()[0] = l;
-      b->deadline = deadline_of(l);
-      b->least = 0;
+      rescan(b);
       root_ = b;
       size_ = 1;
       return;
@@ -432,7 +431,6 @@ class PersistentMap {
     return c;
   }
 
-  // Sets b's aggregate and its hint from its children.
   // The earliest and the second earliest of a branch's children's deadlines, and the
   // earliest one's position, taken child by child: the aggregate and hint they set.
   struct Earliest {
@@ -453,6 +451,7 @@ class PersistentMap {
       b->least = hint_of(least);
     }
   };
+  // Sets b's aggregate and its hint from its children.
   static void rescan(Branch* b) {
     Earliest e;
     for (std::uint32_t i = 0; i < b->count; ++i) e.take(deadline_of(b->kids()[i]), i);
@@ -546,8 +545,7 @@ class PersistentMap {
       br->bitmap = std::uint32_t{1} << ia;
       br->count = 1;
       br->kids()[0] = child;
-      br->deadline = deadline_of(child);
-      br->least = 0;
+      rescan(br);
       return br;
     }
     Branch* br = new_branch(Kind::inner, 2);

@@ -52,10 +52,8 @@ void new_ack(Ctx& c, Tcb& t, const Segment& seg, Seq ack) {
     arm_retransmit(c, t);
 }
 
-// RFC 5681 §2 duplicate ACK: no data, no SYN/FIN, same window, data outstanding.
 void dup_ack(Ctx& c, Tcb& t, const Segment& seg, std::uint32_t wnd) {
-  if (!seg.payload.empty() || seg.flag != Segment::Flag::none || wnd != t.snd_wnd || t.flight() == 0) return;
-  if (wnd == 0) return;  // answers to zero-window probes are not loss signals
+  if (!duplicate_ack(t, seg, wnd)) return;
   ++c.e.stats.dup_acks;
   // RFC 5681 §3.2 step 2: FlightSize without what limited transmit added.
   const std::uint32_t flight = t.flight() - std::min(t.flight(), t.limited_sent());

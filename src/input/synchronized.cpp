@@ -127,8 +127,8 @@ Verdict input_predicted(Ctx& c, Tcb& t, const Segment& seg) {
 
 }  // namespace
 
-// A duplicate ACK (RFC 5681 §2: no text, no SYN or FIN, the same window, data outstanding)
-// at RCV.NXT and SND.UNA that a later segment overtook on the way carries an older TSval.
+// A duplicate ACK (RFC 5681 §2, `duplicate_ack`) at RCV.NXT and SND.UNA that a later
+// segment overtook on the way carries an older TSval.
 // Taking it changes nothing PAWS protects (no text, no sequence or window state); it only
 // counts toward fast retransmit and brings its SACK blocks. So within one RTO of the peer's
 // clock (in its ticks read as ms, RFC 7323 §5.4's fastest) it is let through, as Linux
@@ -136,10 +136,8 @@ Verdict input_predicted(Ctx& c, Tcb& t, const Segment& seg) {
 namespace {
 
 bool disordered_dup_ack(const Ctx& c, const Tcb& t, const Segment& seg, std::uint32_t tsval) {
-  if (seg.flag != Segment::Flag::none || !seg.payload.empty() || !seg.ack || t.state == TcpState::syn_received)
-    return false;
-  if (*seg.ack != t.snd_una || seg.seq != t.rcv_nxt || t.flight() == 0) return false;
-  if ((static_cast<std::uint32_t>(seg.window) << t.snd_wscale) != t.snd_wnd) return false;
+  if (!seg.ack || *seg.ack != t.snd_una || seg.seq != t.rcv_nxt || t.state == TcpState::syn_received) return false;
+  if (!duplicate_ack(t, seg, static_cast<std::uint32_t>(seg.window) << t.snd_wscale)) return false;
   const auto rto_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.rto(c.cfg)).count();
   return static_cast<std::uint64_t>(t.ts_recent - tsval) <= static_cast<std::uint64_t>(rto_ms);
 }

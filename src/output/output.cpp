@@ -23,6 +23,26 @@ struct FreshSegment {
   }
 };
 
+// What the send loop may send now: the bytes queued past SND.NXT (`avail`, from `off` into the
+// queue) and what the send and congestion windows leave (`usable`). The congestion window
+// counts limited transmit's allowance (RFC 3042); a model-based algorithm (BBR) bounds what is
+// in the network, SACKed data not counted (draft-ietf-ccwg-bbr-03 C.inflight, RFC 6675 pipe),
+// the others bound the flight.
+struct SendRoom {
+  std::uint32_t queued, off, avail, in_flight, usable;
+};
+[[gnu::always_inline]] inline SendRoom send_room(const Tcb& t) {
+  SendRoom r;
+  r.queued = static_cast<std::uint32_t>(t.sndq.size());
+  r.off = t.snd_nxt - t.data_start();
+  r.avail = r.off < r.queued ? r.queued - r.off : 0;
+  r.in_flight = t.snd_nxt - t.snd_una;
+  const std::uint32_t cwnd = t.cc.cwnd() + t.cc.limited_transmit_allowance(t.smss);
+  const std::uint32_t cc_flight = t.cc.always_paces() && t.snd_nxt == t.snd_max ? t.pipe() : r.in_flight;
+  r.usable = std::min(t.snd_wnd > r.in_flight ? t.snd_wnd - r.in_flight : 0, cwnd > cc_flight ? cwnd - cc_flight : 0);
+  return r;
+}
+
 // `out` is full and a segment is to go in it: room for it and for the rest of the flight the
 // windows let out now (the queued bytes past SND.NXT within the send and congestion windows,
 // in segments; at most 1,024), and at least the doubling a push_back would make. The calls
@@ -34,14 +54,9 @@ struct FreshSegment {
 [[gnu::noinline]] void make_room(std::vector<Output>& out, const Tcb& t) {
   std::size_t segments = 1;
   if (t.pacing_rate() == 0) {
-    const std::uint32_t queued = static_cast<std::uint32_t>(t.sndq.size());
-    const std::uint32_t off = t.snd_nxt - t.data_start();
-    const std::uint32_t avail = off < queued ? queued - off : 0;
-    const std::uint32_t in_flight = t.snd_nxt - t.snd_una;
-    const std::uint32_t wnd = std::min(t.snd_wnd, t.cc.cwnd());
-    const std::uint32_t usable = std::min(avail, wnd > in_flight ? wnd - in_flight : 0);
+    const SendRoom r = send_room(t);
     const std::uint32_t smss = std::max<std::uint32_t>(t.smss, 1);
-    segments = std::max<std::size_t>((std::size_t{usable} + smss - 1) / smss, 1);
+    segments = std::max<std::size_t>((std::size_t{std::min(r.avail, r.usable)} + smss - 1) / smss, 1);
   }
   constexpr std::size_t kMost = 1024;
   out.reserve(out.size() + std::max({std::min(segments, kMost), out.size(), std::size_t{1}}));
@@ -320,17 +335,7 @@ void output_data(Ctx& c, Tcb& t, bool force) {
   else for (;;) {
     // RFC 6675 §5.1's go-back skips what is SACKed: no call when nothing is.
     if (t.loss && t.loss->board.sacked_bytes() != 0) loss_skip_sacked(t);
-    const Seq start = t.data_start();
-    const auto queued = static_cast<std::uint32_t>(t.sndq.size());
-    const std::uint32_t off = t.snd_nxt - start;
-    const std::uint32_t avail = off < queued ? queued - off : 0;
-    const std::uint32_t cwnd = t.cc.cwnd() + t.cc.limited_transmit_allowance(t.smss);
-    const std::uint32_t in_flight = t.snd_nxt - t.snd_una;
-    // A model-based algorithm (BBR) bounds what is in the network, SACKed data not counted
-    // (draft-ietf-ccwg-bbr-03 C.inflight, RFC 6675 pipe); the others bound the flight.
-    const std::uint32_t cc_flight = t.cc.always_paces() && t.snd_nxt == t.snd_max ? t.pipe() : in_flight;
-    const std::uint32_t usable = std::min(t.snd_wnd > in_flight ? t.snd_wnd - in_flight : 0,
-                                          cwnd > cc_flight ? cwnd - cc_flight : 0);
+    const auto [queued, off, avail, in_flight, usable] = send_room(t);
     std::uint32_t len = std::min({avail, usable, std::uint32_t{t.smss}});
     if (force && len == 0 && avail > 0 && t.snd_wnd > 0) len = std::min({avail, t.snd_wnd, std::uint32_t{t.smss}});
     const bool fin =

@@ -214,6 +214,12 @@ std::optional<Verdict> process_ack(Ctx&, Tcb&, const Segment&);
 // a synchronized state past SYN-RECEIVED, without the ACK of our FIN: scoreboard, new or
 // duplicate ACK, send window, retransmission timer. Header prediction calls it directly.
 void apply_ack(Ctx&, Tcb&, const Segment&, Seq ack);
+// RFC 5681 §2's duplicate ACK, SEG.ACK = SND.UNA aside (the callers compare it): no text, no
+// SYN or FIN, the window (`wnd`, scaled) unchanged, data outstanding; an answer to a zero-window
+// probe (a zero window) is no loss signal and counts as none.
+inline bool duplicate_ack(const Tcb& t, const Segment& seg, std::uint32_t wnd) {
+  return seg.payload.empty() && seg.flag == Segment::Flag::none && wnd == t.snd_wnd && wnd != 0 && t.flight() > 0;
+}
 std::optional<Verdict> process_text_and_fin(Ctx&, Tcb&, const Segment&);
 // process_text_and_fin's steps for text at RCV.NXT with nothing held out of order, no FIN,
 // in a state that takes text and before CLOSE or shutdown(read): queue it and owe the ACK
