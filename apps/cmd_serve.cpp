@@ -177,6 +177,14 @@ int run_serve(const ServeOptions& o) {
           } else {
             serve_http(c, http);
           }
+          if (o.common.verbose) {
+            std::string line = "connection thread (fd " + std::to_string(fd) +
+                               "): " + std::to_string(c.waits()) + " waits for the socket";
+            if (auto sw = thread_switches(static_cast<int>(gettid())))
+              line += ", context switches " + std::to_string(sw->voluntary) + " voluntary, " +
+                      std::to_string(sw->involuntary) + " involuntary";
+            std::cerr << line + "\n";
+          }
         }
         active.leave();
       }).detach();

@@ -359,7 +359,14 @@ void Session::print_shard(std::ostream& os, const Shard& sh) const {
   }
   os << "device " << sh.tun->name() << ": packets in " << c.packets_in << " (" << c.bytes_in << " bytes, "
      << c.rejected_in << " refused by the host), packets out " << c.packets_out << " (" << c.bytes_out
-     << " bytes, " << c.tun_write_errors << " refused by the kernel), wakeups " << c.wakeups << "\n";
+     << " bytes, " << c.tun_write_errors << " refused by the kernel; " << c.packets_out_by_loop
+     << " by the I/O thread, the rest by the threads that kicked it), wakeups " << c.wakeups << " ("
+     << c.wakeups_without_input << " without input)\n";
+  if (const int tid = sh.driver->loop_tid(); tid != 0) {
+    if (auto sw = thread_switches(tid))
+      os << "I/O thread: context switches " << sw->voluntary << " voluntary, " << sw->involuntary
+         << " involuntary\n";
+  }
   if (options_.loss > 0 || options_.dup > 0 || options_.reorder > 0) {
     os << "impairment in: lost " << c.impaired_in.lost << ", duplicated " << c.impaired_in.duplicated
        << ", reordered " << c.impaired_in.reordered << "; out: lost " << c.impaired_out.lost
@@ -398,6 +405,7 @@ Conn::~Conn() {
 }
 
 bool Conn::wait(short events) {
+  waits_.fetch_add(1, std::memory_order_relaxed);
   for (;;) {
     if (stop_requested()) {
       errno = EINTR;
@@ -536,6 +544,20 @@ Json session_start_json(const char* command, const Session& s) {
   start.set("local", s.ip().to_string());
   start.set("device", s.device());
   return start;
+}
+
+std::optional<ThreadSwitches> thread_switches(int tid) {
+  std::FILE* f = std::fopen(("/proc/self/task/" + std::to_string(tid) + "/status").c_str(), "r");
+  if (f == nullptr) return std::nullopt;
+  ThreadSwitches sw;
+  char line[256];
+  unsigned long long v = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1) sw.voluntary = v;
+    if (std::sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1) sw.involuntary = v;
+  }
+  std::fclose(f);
+  return sw;
 }
 
 bool write_fd(int fd, const char* p, std::size_t n) {

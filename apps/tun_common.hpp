@@ -160,6 +160,8 @@ class Conn {
   void abort();  // SO_LINGER 0: RST
   // From another thread: the waits in read_some and write_all give up (errno ECANCELED).
   void cancel() { cancelled_.store(true); }
+  // How many times read_some and write_all waited for the socket (a wait may sleep).
+  std::uint64_t waits() const { return waits_.load(std::memory_order_relaxed); }
 
  private:
   friend std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms);
@@ -174,8 +176,15 @@ class Conn {
   std::atomic<int> fd_{-1};  // closed (-1) by one thread while another may be reading
   std::atomic<bool> write_cut_{false};
   std::atomic<bool> cancelled_{false};
+  std::atomic<std::uint64_t> waits_{0};
   std::shared_ptr<ConnCounters> counters_;  // with the session's monitor
 };
+
+// A thread's context switches so far (/proc/self/task/TID/status), for the tools' -v counters.
+struct ThreadSwitches {
+  std::uint64_t voluntary = 0, involuntary = 0;
+};
+std::optional<ThreadSwitches> thread_switches(int tid);
 
 // Opens a connection to `to`; an error is one line ("connection refused" ...).
 std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms);

@@ -20,7 +20,10 @@ namespace {
 // A frame: the virtio_net_hdr and an IP packet of up to 64 KiB (IPv6's payload length does
 // not count its 40-byte header).
 constexpr std::size_t max_frame = UTCP_VNET_FRAME_MAX + 40;
-constexpr int batch = 64;                            // datagrams read per wakeup before timers run again
+constexpr int batch = 64;  // datagrams read per wakeup before timers run again
+
+// Set on the loop thread: its writes are counted apart from the kicking threads'.
+thread_local bool on_loop_thread = false;
 
 // The frame that one thread's writes go through: each writing thread has its own.
 std::span<std::byte> frame_buffer() {
@@ -100,6 +103,7 @@ void Driver::count_out(bool written, std::size_t bytes) {
   if (written) {
     counters_.packets_out.fetch_add(1, std::memory_order_relaxed);
     counters_.bytes_out.fetch_add(bytes, std::memory_order_relaxed);
+    if (on_loop_thread) counters_.packets_out_by_loop.fetch_add(1, std::memory_order_relaxed);
   } else {
     counters_.tun_write_errors.fetch_add(1, std::memory_order_relaxed);
   }
@@ -138,7 +142,6 @@ void Driver::from_tun(std::span<const std::byte> frame, std::uint64_t now) {
   }
   drain_output(now);
 }
-
 
 // Whoever holds tx_ writes until the outbox is empty, then looks again if another thread
 // found tx_ taken meanwhile: that thread set tx_pending_ before trying, so either its try
@@ -201,6 +204,7 @@ bool Driver::step() {
   for (int i = 0; i < batch; ++i) {
     auto n = tun_.read(buf);
     if (!n || *n == 0) {
+      if (i == 0) counters_.wakeups_without_input.fetch_add(1, std::memory_order_relaxed);
       more = false;
       break;
     }
@@ -229,6 +233,8 @@ void Driver::run() {
   // The pacing timer's gaps are microseconds (a 64 KiB quantum at 300 MB/s is 220 us): the
   // default timer slack of 50 us would add a quarter to every paced wait.
   prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+  on_loop_thread = true;
+  loop_tid_.store(static_cast<int>(gettid()));
   std::array<epoll_event, 4> events{};
   bool more = true;
   while (!stopping_.load()) {
@@ -273,6 +279,8 @@ DriverCounters Driver::counters() const {
   c.split_errors = counters_.split_errors.load();
   c.tun_write_errors = counters_.tun_write_errors.load();
   c.wakeups = counters_.wakeups.load();
+  c.packets_out_by_loop = counters_.packets_out_by_loop.load();
+  c.wakeups_without_input = counters_.wakeups_without_input.load();
   c.impaired_in = {impaired_[0].load(), impaired_[1].load(), impaired_[2].load()};
   c.impaired_out = {impaired_[3].load(), impaired_[4].load(), impaired_[5].load()};
   return c;

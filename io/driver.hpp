@@ -42,10 +42,12 @@ struct DriverConfig {
 struct DriverCounters {
   std::uint64_t packets_in = 0, bytes_in = 0;    // handed to the host (super-segments count once)
   std::uint64_t packets_out = 0, bytes_out = 0;  // written to the device (super-segments count once)
-  std::uint64_t rejected_in = 0;                 // the host refused them (not for us, malformed ...)
-  std::uint64_t split_errors = 0;                // frames whose virtio_net_hdr the loop could not split
-  std::uint64_t tun_write_errors = 0;            // the kernel refused them
+  std::uint64_t packets_out_by_loop = 0;  // of packets_out, written by the loop thread (the rest: kicks)
+  std::uint64_t rejected_in = 0;          // the host refused them (not for us, malformed ...)
+  std::uint64_t split_errors = 0;         // frames whose virtio_net_hdr the loop could not split
+  std::uint64_t tun_write_errors = 0;     // the kernel refused them
   std::uint64_t wakeups = 0;
+  std::uint64_t wakeups_without_input = 0;  // of wakeups: no frame in the device (a kick, a timer)
   Impairer::Counters impaired_in, impaired_out;
 };
 
@@ -69,6 +71,8 @@ class Driver {
   void kick();
 
   DriverCounters counters() const;
+  // The loop thread's id (gettid), for its scheduling counters in /proc; 0 before it starts.
+  int loop_tid() const { return loop_tid_.load(); }
 
  private:
   void run();
@@ -106,10 +110,12 @@ class Driver {
   std::atomic<std::uint64_t> sleep_until_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};  // between start and stop: kicks may write (drain_shared)
+  std::atomic<int> loop_tid_{0};
   std::thread thread_;
   struct {
     std::atomic<std::uint64_t> packets_in{0}, bytes_in{0}, packets_out{0}, bytes_out{0};
     std::atomic<std::uint64_t> rejected_in{0}, split_errors{0}, tun_write_errors{0}, wakeups{0};
+    std::atomic<std::uint64_t> packets_out_by_loop{0}, wakeups_without_input{0};
   } counters_;
   std::atomic<std::uint64_t> impaired_[6] = {};  // lost, duplicated, reordered: in then out
 };

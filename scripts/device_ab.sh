@@ -22,7 +22,8 @@
 #   AB_PERF=FILE        `perf stat` of the server around each download; appends
 #                       "P ROUND NAME MiB/s context-switches cpu-migrations task-clock-ms"
 #   AB_COUNTERS=FILE    stops each utcp server after its round and appends "C ROUND NAME
-#                       rates ..." and its serve log's tcp lines (counters need SERVE_OPTS=-v)
+#                       rates ..." and its serve log's counter lines: tcp, device, I/O thread and
+#                       connection thread (they need SERVE_OPTS=-v)
 #   AB_RECORD=DIR       `perf record -a -e cpu-clock` (both CPUs, every process, user and
 #                       kernel) around each download into DIR/ROUND-NAME-N.data, and appends
 #                       "ROUND NAME N MiB/s SERVER_PID" to DIR/index (compare a slow and a fast
@@ -133,7 +134,7 @@ for r in $(seq "$rounds"); do
       kill -TERM "$utcp_pid"
       wait "$utcp_pid" 2>/dev/null || true
       utcp_pid=""
-      { echo "C $r $name rates $rates"; grep '^tcp' "$tmp/serve.log" || true; } >>"$AB_COUNTERS"
+      { echo "C $r $name rates $rates"; grep -E '^(tcp|device|I/O thread|connection thread)' "$tmp/serve.log" || true; } >>"$AB_COUNTERS"
     fi
     echo "R $r $name rates ${rates}cpb $(awk -v t=$((b - a)) -v hz="$hz" -v mhz="$mhz" -v b=$((mb * 1048576 * dls)) \
       'BEGIN { printf "%.2f", t / hz * mhz * 1e6 / b }') load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$tmp/rounds"

@@ -111,6 +111,7 @@ TEST(Driver, AKickThatArmsATimerWakesTheSleepingLoop) {
 
       utcp_host_stats before{};
       ASSERT_EQ(utcp_host_get_stats(net.a, &before), 0);
+      const io::DriverCounters counted = driver.counters();
       const char data[100] = {'x'};
       ASSERT_EQ(utcp_send(net.a, c, data, sizeof data, 0), 100);
       driver.kick();  // this thread writes the segment
@@ -126,6 +127,14 @@ TEST(Driver, AKickThatArmsATimerWakesTheSleepingLoop) {
       ASSERT_EQ(utcp_host_get_stats(net.a, &after), 0);
       EXPECT_GT(after.tcp_retransmits + after.tcp_tail_loss_probes,
                 before.tcp_retransmits + before.tcp_tail_loss_probes);
+      // Who wrote what: the kick its one segment, the loop the timer's, after a wake-up that
+      // found no input (the driver's -v counters, docs/PERFORMANCE.md).
+      const io::DriverCounters now = driver.counters();
+      EXPECT_EQ(
+          (now.packets_out - now.packets_out_by_loop) - (counted.packets_out - counted.packets_out_by_loop),
+          1u);
+      EXPECT_GT(now.packets_out_by_loop, counted.packets_out_by_loop);
+      EXPECT_GT(now.wakeups_without_input, counted.wakeups_without_input);
       for (std::size_t i = 1; i < sent.size(); ++i) peer.deliver(sent[i]);
       char got[200];
       EXPECT_EQ(utcp_recv(net.b, s, got, sizeof got, MSG_DONTWAIT), 100);
