@@ -180,9 +180,7 @@ int run_serve(const ServeOptions& o) {
           if (o.common.verbose) {
             std::string line = "connection thread (fd " + std::to_string(fd) +
                                "): " + std::to_string(c.waits()) + " waits for the socket";
-            if (auto sw = thread_switches(static_cast<int>(gettid())))
-              line += ", context switches " + std::to_string(sw->voluntary) + " voluntary, " +
-                      std::to_string(sw->involuntary) + " involuntary";
+            if (auto t = thread_sched(static_cast<int>(gettid()))) line += ", " + to_string(*t);
             std::cerr << line + "\n";
           }
         }

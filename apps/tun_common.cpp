@@ -363,9 +363,7 @@ void Session::print_shard(std::ostream& os, const Shard& sh) const {
      << " by the I/O thread, the rest by the threads that kicked it), wakeups " << c.wakeups << " ("
      << c.wakeups_without_input << " without input)\n";
   if (const int tid = sh.driver->loop_tid(); tid != 0) {
-    if (auto sw = thread_switches(tid))
-      os << "I/O thread: context switches " << sw->voluntary << " voluntary, " << sw->involuntary
-         << " involuntary\n";
+    if (auto t = thread_sched(tid)) os << "I/O thread: " << to_string(*t) << "\n";
   }
   if (options_.loss > 0 || options_.dup > 0 || options_.reorder > 0) {
     os << "impairment in: lost " << c.impaired_in.lost << ", duplicated " << c.impaired_in.duplicated
@@ -546,18 +544,29 @@ Json session_start_json(const char* command, const Session& s) {
   return start;
 }
 
-std::optional<ThreadSwitches> thread_switches(int tid) {
-  std::FILE* f = std::fopen(("/proc/self/task/" + std::to_string(tid) + "/status").c_str(), "r");
+std::optional<ThreadSched> thread_sched(int tid) {
+  const std::string dir = "/proc/self/task/" + std::to_string(tid) + "/";
+  std::FILE* f = std::fopen((dir + "status").c_str(), "r");
   if (f == nullptr) return std::nullopt;
-  ThreadSwitches sw;
+  ThreadSched t;
   char line[256];
-  unsigned long long v = 0;
+  unsigned long long v = 0, w = 0;
   while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1) sw.voluntary = v;
-    if (std::sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1) sw.involuntary = v;
+    if (std::sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1) t.voluntary = v;
+    if (std::sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1) t.involuntary = v;
   }
   std::fclose(f);
-  return sw;
+  if ((f = std::fopen((dir + "schedstat").c_str(), "r")) != nullptr) {
+    if (std::fscanf(f, "%llu %llu", &v, &w) == 2) t.run_ns = v, t.wait_ns = w;
+    std::fclose(f);
+  }
+  return t;
+}
+
+std::string to_string(const ThreadSched& t) {
+  return "context switches " + std::to_string(t.voluntary) + " voluntary, " + std::to_string(t.involuntary) +
+         " involuntary; on a CPU " + std::to_string(t.run_ns / 1'000'000) + " ms, runnable " +
+         std::to_string(t.wait_ns / 1'000'000) + " ms";
 }
 
 bool write_fd(int fd, const char* p, std::size_t n) {

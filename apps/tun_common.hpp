@@ -180,11 +180,15 @@ class Conn {
   std::shared_ptr<ConnCounters> counters_;  // with the session's monitor
 };
 
-// A thread's context switches so far (/proc/self/task/TID/status), for the tools' -v counters.
-struct ThreadSwitches {
+// A thread's scheduling so far, for the tools' -v counters: its context switches
+// (/proc/self/task/TID/status), its time on a CPU and runnable but waiting for one (schedstat).
+struct ThreadSched {
   std::uint64_t voluntary = 0, involuntary = 0;
+  std::uint64_t run_ns = 0, wait_ns = 0;
 };
-std::optional<ThreadSwitches> thread_switches(int tid);
+std::optional<ThreadSched> thread_sched(int tid);
+std::string to_string(
+    const ThreadSched& t);  // "context switches V voluntary, I involuntary; on a CPU R ms, runnable W ms"
 
 // Opens a connection to `to`; an error is one line ("connection refused" ...).
 std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms);
