@@ -16,7 +16,8 @@
 #
 # Environment: BENCH_ROUTER_MB (default 32), BENCH_ROUTER_RUNS (default 1; the median is
 # reported), BENCH_ROUTER_LOSS (per mille list, default "0 10 30"), BENCH_ROUTER_CC (utcp's
-# algorithms, default "cubic reno bbr"), BENCH_ROUTER_LINUX (Linux's, default "reno bbr").
+# algorithms, default "cubic reno bbr"), BENCH_ROUTER_LINUX (Linux's, default "reno bbr"),
+# BENCH_ROUTER_SERVE_OPTS (extra options for every utcp server, e.g. "--threads 1"; default none).
 # Usage: scripts/bench_router.sh UTCP_BINARY
 set -euo pipefail
 UTCP=${1:?usage: bench_router.sh UTCP_BINARY}
@@ -25,6 +26,7 @@ runs=${BENCH_ROUTER_RUNS:-1}
 losses=${BENCH_ROUTER_LOSS:-0 10 30}
 utcp_ccs=${BENCH_ROUTER_CC:-cubic reno bbr}
 linux_want=${BENCH_ROUTER_LINUX:-reno bbr}
+read -r -a serve_opts <<<"${BENCH_ROUTER_SERVE_OPTS:-}"
 bytes=$((mb * 1048576))
 
 . "$(dirname "$0")/bench_path.sh"
@@ -59,7 +61,7 @@ linux_start() {
 utcp_start() {
   local net=10.9$2.0
   ip netns exec "$S" "$UTCP" serve --tun "ut$2" --ip $net.2 --kernel-ip $net.1/24 --port 80 --app http \
-    --root "$tmp/www" --cc "$1" >"$tmp/serve.log" 2>&1 &
+    --root "$tmp/www" --cc "$1" "${serve_opts[@]}" >"$tmp/serve.log" 2>&1 &
   pids+=("$!")
   ip -n "$R" route add $net.0/24 via 10.82.0.1
   bench_wait_up "http://$net.2/file"
