@@ -14,9 +14,10 @@
 # ROUTER_AB_VERBOSE=1: each server runs with --verbose, and its counters at exit (segments,
 # super-segments, device writes, wakeups) go to OUTDIR/serve-NAME.log.
 # Needs root, nftables, curl, tcpdump, tshark. OUTDIR keeps runs.txt (round, server, MiB/s,
-# client port, load average), per.txt (the per-download lines), the capture, and cpu.txt: each
-# utcp server's CPU time (/proc/PID/stat) and read and write calls (/proc/PID/io) over all its
-# downloads.
+# client port, load average), per.txt (the per-download lines), phases.txt (per download: ms to
+# 0.25, 1 and 4 MiB and to the end, and the longest pause in the first MiB), the capture, and
+# cpu.txt: each utcp server's CPU time (/proc/PID/stat) and read and write calls (/proc/PID/io)
+# over all its downloads.
 set -euo pipefail
 out=${1:?usage: router_ab.sh OUTDIR LOSS_PER_MILLE ROUNDS NAME=UTCP ...}
 l=${2:?LOSS_PER_MILLE}
@@ -106,7 +107,7 @@ sleep 0.5
 kill -INT "$td"
 wait "$td" || true
 
-tshark -r "$out/client.pcap" -T fields -e frame.time_relative -e tcp.dstport -e tcp.srcport 2>/dev/null >"$tmp/all.tsv"
+tshark -r "$out/client.pcap" -T fields -e frame.time_relative -e tcp.dstport -e tcp.srcport -e tcp.len 2>/dev/null >"$tmp/all.tsv"
 while read -r r name rate port load; do
   awk -F'\t' -v p="$port" -v n="$name" -v rate="$rate" -v r="$r" -v load="$load" '
     ($2 == p || $3 == p) { if (!s) s = $1; if (prev && $1 - prev > 0.1) { g++; gs += $1 - prev }; prev = $1 }
@@ -114,6 +115,30 @@ while read -r r name rate port load; do
                  r, n, rate / 1048576, prev - s, g, gs, prev - s - gs, load }' "$tmp/all.tsv"
 done <"$out/runs.txt" >"$out/per.txt"
 cat "$out/per.txt"
+# Per download, from its data packets (payload to the client's port): the time from the first
+# to the one that completes 0.25, 1 and 4 MiB and to the last, and the longest pause between two
+# of them within the first MiB (the start's wait for the receiver to open its window); per
+# server the medians, in ms (OUTDIR/phases.txt has every download).
+while read -r r name rate port load; do
+  awk -F'\t' -v p="$port" -v n="$name" -v r="$r" '
+    $2 == p && $4 > 0 { if (!s) { s = $1; prev = $1 }
+      if (cum < 1048576 && $1 - prev > gap) gap = $1 - prev
+      prev = $1; cum += $4
+      for (i = 1; i <= 3; i++) if (!(i in at) && cum >= m[i] * 1048576) at[i] = $1 - s }
+    BEGIN { m[1] = 0.25; m[2] = 1; m[3] = 4 }
+    END { at[4] = prev - s; printf "%s %s", r, n; for (i = 1; i <= 4; i++) printf " %.1f", 1000 * at[i]
+          printf " %.1f\n", 1000 * gap }' \
+    "$tmp/all.tsv"
+done <"$out/runs.txt" >"$out/phases.txt"
+for n in "${names[@]}"; do
+  awk -v n="$n" '$2 == n' "$out/phases.txt" | awk -v n="$n" '
+    { for (i = 3; i <= 7; i++) v[i, NR] = $i }
+    END { printf "%s: ms to 0.25 / 1 / 4 MiB / the end, longest pause in the first MiB (medians):", n
+          for (i = 3; i <= 7; i++) { k = 0; for (j = 1; j <= NR; j++) a[++k] = v[i, j]
+            for (x = 2; x <= k; x++) for (y = x; y > 1 && a[y - 1] > a[y]; y--) { t = a[y]; a[y] = a[y - 1]; a[y - 1] = t }
+            printf " %.1f", (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
+          print "" }'
+done
 for n in "${names[@]}"; do
   awk -v n="$n" '$2 == n { print $3, $8 }' "$out/per.txt" | sort -n |
     awk -v n="$n" '{ v[NR] = $1; g += $2 } END {
