@@ -17,7 +17,10 @@
 # Environment: BENCH_ROUTER_MB (default 32), BENCH_ROUTER_RUNS (default 1; the median is
 # reported), BENCH_ROUTER_LOSS (per mille list, default "0 10 30"), BENCH_ROUTER_CC (utcp's
 # algorithms, default "cubic reno bbr"), BENCH_ROUTER_LINUX (Linux's, default "reno bbr"),
-# BENCH_ROUTER_SERVE_OPTS (extra options for every utcp server, e.g. "--threads 1"; default none).
+# BENCH_ROUTER_SERVE_OPTS (extra options for every utcp server, e.g. "--threads 1"; default none),
+# BENCH_ROUTER_SINK (file, the default: curl writes each download to a file and its SHA-256 is
+# checked; null: curl writes to /dev/null and the length is checked, so that curl's writes to
+# the disk do not time the download).
 # Usage: scripts/bench_router.sh UTCP_BINARY
 set -euo pipefail
 UTCP=${1:?usage: bench_router.sh UTCP_BINARY}
@@ -26,6 +29,8 @@ runs=${BENCH_ROUTER_RUNS:-1}
 losses=${BENCH_ROUTER_LOSS:-0 10 30}
 utcp_ccs=${BENCH_ROUTER_CC:-cubic reno bbr}
 linux_want=${BENCH_ROUTER_LINUX:-reno bbr}
+sink=${BENCH_ROUTER_SINK:-file}
+case $sink in file | null) ;; *) echo "bench_router: BENCH_ROUTER_SINK is file or null" >&2; exit 2 ;; esac
 read -r -a serve_opts <<<"${BENCH_ROUTER_SERVE_OPTS:-}"
 bytes=$((mb * 1048576))
 
@@ -69,16 +74,22 @@ utcp_start() {
 # fetch URL: one download, checked; prints its rate in MiB/s (0 when it failed or took more
 # than 120 s).
 fetch() {
-  local out
-  out=$(ip netns exec "$C" curl -sS -f -m 120 -o "$tmp/got" -w '%{speed_download}' "$1" 2>/dev/null) || {
+  local out got=$tmp/got
+  [ "$sink" = file ] || got=/dev/null
+  out=$(ip netns exec "$C" curl -sS -f -m 120 -o "$got" -w '%{speed_download} %{size_download}' "$1" 2>/dev/null) || {
     echo 0
     return
   }
-  [ "$(sha256sum "$tmp/got" | cut -d' ' -f1)" = "$want" ] || {
-    echo "bench_router: $1 arrived corrupted" >&2
+  if [ "$sink" = file ]; then
+    [ "$(sha256sum "$tmp/got" | cut -d' ' -f1)" = "$want" ] || {
+      echo "bench_router: $1 arrived corrupted" >&2
+      exit 1
+    }
+  elif [ "${out#* }" != "$bytes" ]; then
+    echo "bench_router: $1 arrived with ${out#* } bytes, not $bytes" >&2
     exit 1
-  }
-  awk -v r="$out" 'BEGIN { printf "%.2f\n", r / 1048576 }'
+  fi
+  awk -v r="${out%% *}" 'BEGIN { printf "%.2f\n", r / 1048576 }'
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
