@@ -164,9 +164,10 @@ class PersistentMap {
     return true;
   }
 
-  // Insert or assign.
+  // Insert or assign. The hashed form takes the value as an rvalue: a flow table's Tcb is
+  // moved once, into its leaf, not first into a parameter (issue 15: connect and listen).
   void insert(const K& k, V v) { insert(hash_of(k), k, std::move(v)); }
-  void insert(std::uint64_t h, const K& k, V v) {
+  void insert(std::uint64_t h, const K& k, V&& v) {
     if (!root_) {
       Branch* b = new_branch(Kind::inner, 1);
       Leaf* l = make_leaf(k, std::move(v));
