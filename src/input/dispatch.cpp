@@ -125,7 +125,7 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
     if (verdict.end == Verdict::End::reopen) old_snd_max = t.snd_max;
     if (verdict.end != Verdict::End::keep) e.retire(flow, t, verdict.end == Verdict::End::abort);
   };
-  const std::uint64_t h = e.segment_flow_hash(flow);  // once for update, erase and insert
+  const std::uint64_t h = e.flow_hash(flow);  // once for update, erase and insert
   const bool found = e.tcbs.update(h, flow, step);
   if (found && verdict.end != Verdict::End::keep) e.tcbs.erase(h, flow);
   if (found && verdict.end != Verdict::End::reopen) return event;

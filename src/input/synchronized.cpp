@@ -196,8 +196,11 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
     }
   }
 
-  // RFC 7323 §5.3 R1: PAWS before the sequence number check.
-  if (auto v = check_timestamps(c, t, seg)) return *v;
+  // RFC 7323 §5.3 R1: PAWS before the sequence number check. Both timestamp steps do
+  // nothing without timestamps: not called then (issue 15, a call and an optional each).
+  if (t.open.ts) {
+    if (auto v = check_timestamps(c, t, seg)) return *v;
+  }
 
   // First: sequence number.
   if (!acceptable(t, seg)) {
@@ -223,7 +226,7 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
       return dropped(InputRule::unacceptable, DropReason::not_acceptable);
     }
   }
-  update_ts_recent(c, t, seg);  // RFC 7323 §5.3 R3, on the segment before trimming
+  if (t.open.ts) update_ts_recent(c, t, seg);  // RFC 7323 §5.3 R3, on the segment before trimming
   peer_alive(c, t);
   trim_to_window(t, seg);
 

@@ -61,9 +61,10 @@ class Engine {
   Instant challenge_window{};
   std::uint32_t challenge_count = 0;
 
-  // FlowTable::hash of the flow the last segment arrived on: a stream's segments arrive on
-  // one flow after another, and comparing a Flow costs less than hashing it.
-  std::uint64_t segment_flow_hash(const Flow& f) {
+  // FlowTable::hash of a flow, remembered for the last one asked: a stream's segments arrive
+  // on one flow after another, a user call names the flow its last segment came on (close
+  // after the peer's FIN, recv after data), and comparing a Flow costs less than hashing it.
+  std::uint64_t flow_hash(const Flow& f) {
     if (!(last_flow_ && *last_flow_ == f)) {
       last_flow_ = f;
       last_flow_hash_ = FlowTable::hash(f);
@@ -86,7 +87,7 @@ class Engine {
   void leave_backlog(const Flow& flow, Tcb& t);
 
  private:
-  std::optional<Flow> last_flow_;  // segment_flow_hash's memo
+  std::optional<Flow> last_flow_;  // flow_hash's memo (not state: no query reads it)
   std::uint64_t last_flow_hash_ = 0;
 };
 

@@ -54,7 +54,7 @@ bool can_send(TcpState s) {
 }  // namespace
 
 std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out) {
-  const std::uint64_t h = FlowTable::hash(flow);
+  const std::uint64_t h = e.flow_hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return Error::not_found();
   if (found->user.close_called)
@@ -81,7 +81,7 @@ std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std:
 
 std::optional<Error> engine_shutdown(Engine& e, Instant now, const Flow& flow, Direction dir,
                                      std::vector<Output>& out) {
-  const std::uint64_t h = FlowTable::hash(flow);
+  const std::uint64_t h = e.flow_hash(flow);
   if (!e.tcbs.find(h, flow)) return Error::not_found();
   step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     if (dir == Direction::read || dir == Direction::read_write) {
@@ -95,7 +95,7 @@ std::optional<Error> engine_shutdown(Engine& e, Instant now, const Flow& flow, D
 }
 
 std::optional<Error> engine_abort(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out) {
-  const std::uint64_t h = FlowTable::hash(flow);
+  const std::uint64_t h = e.flow_hash(flow);
   if (!e.tcbs.find(h, flow)) return Error::not_found();
   step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     // §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> unless only our SYN is out.
@@ -123,7 +123,7 @@ namespace {
 // when the freed space makes one due (§3.8.6.2.2).
 template <class Take>
 Result<NotifyPair> receive(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out, Take&& take) {
-  const std::uint64_t h = FlowTable::hash(flow);
+  const std::uint64_t h = e.flow_hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return std::unexpected(Error::not_found());
   if (found->rcvq.empty()) {
@@ -180,7 +180,7 @@ void enqueue(ByteQueue& q, const Payload& d, std::size_t n) {
 template <class D>
 Result<EngineSent> send_data(Engine& e, Instant now, const Flow& flow, const D& data,
                              std::vector<Output>& out) {
-  const std::uint64_t h = FlowTable::hash(flow);
+  const std::uint64_t h = e.flow_hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return std::unexpected(Error::not_found());
   if (found->user.write_shut)
@@ -209,7 +209,7 @@ Result<EngineSent> engine_send(Engine& e, Instant now, const Flow& flow, const P
 }
 
 std::optional<Error> engine_force_enqueue(Engine& e, Instant now, const Flow& flow, std::string_view data) {
-  const std::uint64_t h = FlowTable::hash(flow);
+  const std::uint64_t h = e.flow_hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return Error::not_found();
   if (found->user.write_shut)
@@ -221,7 +221,7 @@ std::optional<Error> engine_force_enqueue(Engine& e, Instant now, const Flow& fl
 }
 
 std::optional<Error> engine_set_options(Engine& e, const Flow& flow, const FlowOptions& o) {
-  const std::uint64_t h = FlowTable::hash(flow);
+  const std::uint64_t h = e.flow_hash(flow);
   if (!e.tcbs.find(h, flow)) return Error::not_found();
   e.tcbs.update(h, flow, [&](Tcb& t) {
     if (o.send_buffer) t.send_buffer = std::max<std::uint32_t>(*o.send_buffer, 1);
@@ -256,7 +256,7 @@ std::optional<Error> engine_set_options(Engine& e, const Flow& flow, const FlowO
 
 std::optional<Error> engine_path_mtu(Engine& e, Instant now, const Flow& flow, std::uint32_t mtu,
                                      Seq quoted_seq, std::vector<Output>& out) {
-  const std::uint64_t h = FlowTable::hash(flow);
+  const std::uint64_t h = e.flow_hash(flow);
   const Tcb* found = e.tcbs.find(h, flow);
   if (!found) return Error::not_found();
   // RFC 5927 §4.1: only an error quoting data in flight is believed.

@@ -43,7 +43,7 @@ Result<EngineConnected> engine_connect(Engine& e, Instant now, const IpAddr& src
   if (src_port) {
     port = *src_port;
     const Flow wanted({src, port}, remote);
-    hash = FlowTable::hash(wanted);
+    hash = e.flow_hash(wanted);
     if (e.tcbs.find(*hash, wanted))
       return std::unexpected(Error::refused(CallError::address_in_use, "connect: " + to_string(wanted) + " is already in use"));
   } else {
@@ -68,7 +68,7 @@ Result<EngineConnected> engine_connect(Engine& e, Instant now, const IpAddr& src
   Ctx c(e, now, flow, out);
   send_syn(c, t);
   EngineConnected r{flow, t.notifies};
-  e.tcbs.insert(hash ? *hash : FlowTable::hash(flow), flow, std::move(t));
+  e.tcbs.insert(hash ? *hash : e.flow_hash(flow), flow, std::move(t));
   return r;
 }
 
