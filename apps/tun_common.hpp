@@ -187,8 +187,8 @@ struct ThreadSched {
   std::uint64_t run_ns = 0, wait_ns = 0;
 };
 std::optional<ThreadSched> thread_sched(int tid);
-std::string to_string(
-    const ThreadSched& t);  // "context switches V voluntary, I involuntary; on a CPU R ms, runnable W ms"
+// "context switches V voluntary, I involuntary; on a CPU R ms, runnable W ms"
+std::string to_string(const ThreadSched& t);
 
 // Opens a connection to `to`; an error is one line ("connection refused" ...).
 std::expected<Conn, std::string> dial(Session& s, const Endpoint& to, int timeout_ms);
