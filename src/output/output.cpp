@@ -48,15 +48,22 @@ struct SendRoom {
 // in segments; at most 1,024), and at least the doubling a push_back would make. The calls
 // that return their outputs start from an empty vector each time, which a flight sent at once
 // (an ACK that opens the windows, a send into an idle connection) would otherwise grow 1, 2,
-// 4, 8, ..., moving every Output built so far at each step. A paced flow (a few segments a
-// call) grows as a push_back would. Only when full: the sink variants' reused vector, with
+// 4, 8, ..., moving every Output built so far at each step. A paced flow sends at most what
+// is due now (output/pacer.hpp: one segment on time, up to its catch-up when behind, which at
+// high rates is the whole window: BBR's ACKs of 100 kB on the router path, issue 17), so its
+// room is the lesser of the two. Only when full: the sink variants' reused vector, with
 // room, never comes here.
-[[gnu::noinline]] void make_room(std::vector<Output>& out, const Tcb& t) {
-  std::size_t segments = 1;
-  if (t.pacing_rate() == 0) {
-    const SendRoom r = send_room(t);
-    const std::uint32_t smss = std::max<std::uint32_t>(t.smss, 1);
-    segments = std::max<std::size_t>((std::size_t{std::min(r.avail, r.usable)} + smss - 1) / smss, 1);
+[[gnu::noinline]] void make_room(std::vector<Output>& out, const Tcb& t, Instant now) {
+  const SendRoom r = send_room(t);
+  const std::uint32_t smss = std::max<std::uint32_t>(t.smss, 1);
+  std::size_t segments = std::max<std::size_t>((std::size_t{std::min(r.avail, r.usable)} + smss - 1) / smss, 1);
+  if (t.pacing_rate() > 0) {
+    const Pacer p(t, now);
+    const Duration gap = p.segments(1);
+    if (now < p.next)
+      segments = 1;
+    else if (gap > Duration::zero())
+      segments = std::min<std::size_t>(segments, static_cast<std::size_t>((now - p.next) / gap) + 1);
   }
   constexpr std::size_t kMost = 1024;
   out.reserve(out.size() + std::max({std::min(segments, kMost), out.size(), std::size_t{1}}));
@@ -65,7 +72,7 @@ struct SendRoom {
 }  // namespace
 
 Segment& base_segment(Ctx& c, const Tcb& t) {
-  if (c.out.size() == c.out.capacity()) make_room(c.out, t);
+  if (c.out.size() == c.out.capacity()) make_room(c.out, t, c.now);
   // Built in place at the end of the output vector, where it goes out: nothing to move.
   Segment& s = c.out.emplace_back(c.flow.local().ip, c.flow.remote().ip, FreshSegment{}).segment;
   s.src_port = c.flow.local().port;

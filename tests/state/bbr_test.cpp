@@ -163,6 +163,24 @@ TEST(Pacing, BbrSpacesItsInitialWindow) {
   expect_paced(h);
 }
 
+// A paced flow's burst (here the initial window, which the pacer lets go at once at a 100 us
+// handshake RTT's rate: 2.77 x 14600 B / 100 us, a 64 KiB quantum) is reserved in the output
+// vector at once, as an unpaced flight is: 10 outputs in a vector of 10, not grown 1, 2, 4, 8,
+// 16 (five allocations, each moving the outputs built so far; output.cpp's make_room).
+TEST(Pacing, BbrBurstIsReservedOnce) {
+  Harness h(bbr());
+  h.to_syn_received({Mss{1460}, WindowScale{7}});
+  h.peer_sends(ack(1, 1, kPeerWindow), h.now() + 100us);
+  ASSERT_TRUE(h.take_event<Established<int>>());
+  EXPECT_NEAR(static_cast<double>(h.conn().pacing_rate), 2.77 * 14600 / 100e-6, 2.0);
+  std::vector<Output> out;  // empty: the call reserves what it sends
+  auto sent = send(std::move(h.s), h.now(), h.flow, std::string_view(std::string(20 * S, 'p')), out);
+  ASSERT_TRUE(sent);
+  h.s = std::move(sent->state);
+  EXPECT_EQ(out.size(), 10u) << "the initial window at once: the pacer's catch-up is 69 segments";
+  EXPECT_EQ(out.capacity(), out.size());
+}
+
 TEST(Pacing, CubicPacesWhenTheFlowAsksForIt) {
   Harness h;
   FlowOptions o;
