@@ -145,7 +145,7 @@ bool disordered_dup_ack(const Ctx& c, const Tcb& t, const Segment& seg, std::uin
 }  // namespace
 
 std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
-  if (!t.open.ts || seg.flag == Segment::Flag::rst) return std::nullopt;
+  if (seg.flag == Segment::Flag::rst) return std::nullopt;  // the caller checked t.open.ts
   const Timestamps* ts = find_timestamps(seg);
   // §3.2 says SHOULD drop a segment without TSopt; accepted, as Linux does (deviations.md).
   if (!ts || !ts_before(ts->value, t.ts_recent)) return std::nullopt;
@@ -166,8 +166,7 @@ std::optional<Verdict> check_timestamps(Ctx& c, Tcb& t, const Segment& seg) {
 void update_ts_recent(Ctx& c, Tcb& t, const Segment& seg) {
   // §4.3 (3): TS.Recent from a segment covering Last.ACK.sent, so it is the timestamp of the
   // oldest segment not yet acknowledged (delayed ACKs echo the earliest).
-  if (!t.open.ts) return;
-  const Timestamps* ts = find_timestamps(seg);
+  const Timestamps* ts = find_timestamps(seg);  // the caller checked t.open.ts
   if (!ts || ts_before(ts->value, t.ts_recent) || seg.seq > t.last_ack_sent) return;
   t.set_ts_recent(ts->value, c.now);
 }
@@ -196,8 +195,7 @@ Verdict input_synchronized(Ctx& c, Tcb& t, Segment& seg) {
     }
   }
 
-  // RFC 7323 §5.3 R1: PAWS before the sequence number check. Both timestamp steps do
-  // nothing without timestamps: not called then (issue 15, a call and an optional each).
+  // RFC 7323 §5.3 R1: PAWS before the sequence number check (with timestamps only).
   if (t.open.ts) {
     if (auto v = check_timestamps(c, t, seg)) return *v;
   }

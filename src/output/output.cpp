@@ -57,14 +57,8 @@ struct SendRoom {
   const SendRoom r = send_room(t);
   const std::uint32_t smss = std::max<std::uint32_t>(t.smss, 1);
   std::size_t segments = std::max<std::size_t>((std::size_t{std::min(r.avail, r.usable)} + smss - 1) / smss, 1);
-  if (t.pacing_rate() > 0) {
-    const Pacer p(t, now);
-    const Duration gap = p.segments(1);
-    if (now < p.next)
-      segments = 1;
-    else if (gap > Duration::zero())
-      segments = std::min<std::size_t>(segments, static_cast<std::size_t>((now - p.next) / gap) + 1);
-  }
+  if (t.pacing_rate() > 0)
+    segments = std::max<std::uint64_t>(std::min<std::uint64_t>(segments, Pacer(t, now).due(now)), 1);
   constexpr std::size_t kMost = 1024;
   out.reserve(out.size() + std::max({std::min(segments, kMost), out.size(), std::size_t{1}}));
 }

@@ -58,6 +58,15 @@ struct Pacer {
     return std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(bytes * 1'000'000'000u / rate));
   }
   Duration segments(std::uint32_t n) const { return gap(smss) * n; }
+  // How many SMSS segments may go at `now`: none before `next`, then one and one more for each
+  // segment's time past it (the catch-up is already in `next`); not paced: no bound.
+  std::uint64_t due(Instant now) const {
+    constexpr std::uint64_t kAll = ~std::uint64_t{0};
+    if (rate == 0) return kAll;
+    if (now < next) return 0;
+    const Duration one = segments(1);
+    return one > Duration::zero() ? static_cast<std::uint64_t>((now - next) / one) + 1 : kAll;
+  }
   bool waits(Instant now) {
     held = rate > 0 && next > now;
     return held;

@@ -238,7 +238,9 @@ inline const Timestamps* find_timestamps(const Segment& seg) {
     if (const auto* ts = std::get_if<Timestamps>(&o)) return ts;
   return nullptr;
 }
-// RFC 7323 §5.3 R1 (PAWS) and §4.3 (TS.Recent): a drop when the segment fails PAWS.
+// RFC 7323 §5.3 R1 (PAWS) and §4.3 (TS.Recent): a drop when the segment fails PAWS. Only for
+// a flow with timestamps (t.open.ts): without them both do nothing, and the input steps, on
+// every segment, test that rather than make the calls.
 std::optional<Verdict> check_timestamps(Ctx&, Tcb&, const Segment&);
 void update_ts_recent(Ctx&, Tcb&, const Segment&);
 void accept_peer_options(Ctx&, Tcb&, const Segment&);

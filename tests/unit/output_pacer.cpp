@@ -95,5 +95,21 @@ TEST(OutputPacer, UnpacedNeverWaits) {
   EXPECT_FALSE(p.waits(t0));
 }
 
+// Pacer::due (output.cpp's reservation for a paced flow) counts what the send loop's own
+// waits and sends let out at the same instant: the burst, for a flow on time, behind its
+// schedule by a little or by a lot, and before its next slot; an unpaced flow is unbounded.
+TEST(OutputPacer, DueIsWhatTheLoopSends) {
+  for (const std::uint64_t rate : {10'000'000ull, 300'000'000ull, 1'000'000'000ull}) {
+    for (const bool no_holes : {true, false}) {
+      for (const Duration behind : {Duration{-1ms}, Duration{0}, Duration{20us}, Duration{1ms}, Duration{1s}}) {
+        Instant next = t0 - behind;
+        const std::uint64_t due = pacer(rate, no_holes, next, t0).due(t0);
+        EXPECT_EQ(due, burst(rate, no_holes, next, t0)) << rate << " B/s, holes " << !no_holes;
+      }
+    }
+  }
+  EXPECT_EQ(pacer(0, true, t0, t0).due(t0), ~std::uint64_t{0});
+}
+
 }  // namespace
 }  // namespace utcp::detail
