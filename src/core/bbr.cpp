@@ -739,6 +739,7 @@ void BbrFlow::ensure_started(std::uint32_t smss, Instant now, std::optional<Dura
 }
 
 void BbrFlow::count_lost(Sent& p, Instant now, std::uint32_t smss) {
+  // One segment (on_send cuts it out of its record first): BBRHandleLostPacket.
   if (p.lost) return;
   p.lost = true;
   const std::uint32_t size = p.end - p.begin;
@@ -748,34 +749,83 @@ void BbrFlow::count_lost(Sent& p, Instant now, std::uint32_t smss) {
   cwnd = s->model.cwnd;
 }
 
+Seq BbrFlow::boundary_up(const Sent& p, Seq x) {
+  if (!(p.begin < x)) return p.begin;
+  if (!(x < p.end) || p.seg == 0) return p.end;
+  return p.end - ((p.end - x) / p.seg) * p.seg;
+}
+
+Seq BbrFlow::boundary_down(const Sent& p, Seq x) {
+  if (!(x < p.end)) return p.end;
+  if (!(p.begin < x) || p.seg == 0) return p.begin;
+  const std::uint32_t k = (p.end - x + p.seg - 1) / p.seg;
+  const Seq b = p.end - k * p.seg;
+  return p.begin < b ? b : p.begin;
+}
+
+std::size_t BbrFlow::split(std::size_t i, Seq x) {
+  auto& q = s->sent;
+  Sent right = q[i];
+  right.begin = x;
+  q[i].stamp = q[i].at(x);
+  q[i].end = x;
+  q.insert(q.begin() + static_cast<std::ptrdiff_t>(i + 1), right);
+  return i + 1;
+}
+
 void BbrFlow::on_send(Instant now, Seq begin, std::uint32_t len, std::uint32_t flight, std::uint32_t smss,
                       std::optional<Duration> srtt) {
   if (len == 0) return;
   ensure_started(smss, now, srtt);
   auto& q = s->sent;
   const Seq end = begin + len;
-  // Retransmitted parts: the records they cover (found by binary search: a go-back after a
-  // timeout resends the whole flight) take the new transmission's stamp.
-  auto it = std::partition_point(q.begin() + static_cast<std::ptrdiff_t>(s->head), q.end(),
-                                 [&](const Sent& p) { return !(begin < p.end); });
-  for (; it != q.end() && it->begin < end; ++it) {
-    if (it->sacked) continue;  // delivered already (a go-back after a timeout resends it)
-    count_lost(*it, now, smss);
-    it->lost = false;
-    it->retransmitted = true;
-    it->sent = now;
-    it->stamp = s->dr.on_send(now, flight, it->end - it->begin);
+  // Retransmitted parts: the segments they cover (their records found by binary search: a
+  // go-back after a timeout resends the whole flight), each cut out of its record, are counted
+  // lost if they were not and take the new transmission's stamp, one by one.
+  auto i = static_cast<std::size_t>(
+      std::partition_point(q.begin() + static_cast<std::ptrdiff_t>(s->head), q.end(),
+                           [&](const Sent& p) { return !(begin < p.end); }) -
+      q.begin());
+  for (; i < q.size() && q[i].begin < end; ++i) {
+    if (q[i].sacked) continue;  // delivered already (a go-back after a timeout resends it)
+    const Seq lo = boundary_down(q[i], begin);
+    if (q[i].begin < lo) i = split(i, lo);
+    const Seq first_end = boundary_up(q[i], q[i].begin + 1);
+    if (first_end < q[i].end) split(i, first_end);
+    Sent& p = q[i];
+    count_lost(p, now, smss);
+    p.lost = false;
+    p.retransmitted = true;
+    p.sent = now;
+    p.seg = p.end - p.begin;
+    p.stamp = s->dr.on_send(now, flight, p.seg);
   }
   // New data beyond the last record.
   const Seq from = q.size() > s->head && begin < q.back().end ? q.back().end : begin;
-  if (from < end) {
-    if (s->head > 0 && q.size() == q.capacity()) {
-      // Compact in place rather than grow: the vector's capacity follows the flight size.
-      q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(s->head));
-      s->head = 0;
+  if (!(from < end)) return;
+  const std::uint32_t n = end - from;
+  const RateStamp stamp = s->dr.on_send(now, flight, n);
+  if (s->merge && q.size() > s->head) {
+    // The next segment of the last record's run: sent at the same time, of the same length,
+    // right after it, with the same delivery state and the flight it left.
+    Sent& b = q.back();
+    if (b.end == from && b.sent == now && b.seg == n && !b.retransmitted && !b.lost && !b.sacked &&
+        b.stamp.tx_in_flight == flight && b.stamp.delivered == stamp.delivered && b.stamp.lost == stamp.lost &&
+        b.stamp.delivered_time == stamp.delivered_time && b.stamp.first_send_time == stamp.first_send_time &&
+        b.stamp.is_app_limited == stamp.is_app_limited) {
+      b.end = end;
+      b.stamp.tx_in_flight = stamp.tx_in_flight;
+      return;
     }
-    q.push_back(Sent{from, end, now, s->dr.on_send(now, flight, end - from)});
   }
+  if (s->head > 0 && q.size() == q.capacity()) {
+    // Compact in place rather than grow: the vector's capacity follows the flight's records.
+    q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(s->head));
+    s->head = 0;
+  }
+  Sent rec{from, end, now, stamp};
+  rec.seg = n;
+  q.push_back(rec);
 }
 
 void BbrFlow::on_ack(const AckEvent& e) {
@@ -783,12 +833,16 @@ void BbrFlow::on_ack(const AckEvent& e) {
   RateSample rs = s->pending;
   s->pending = RateSample{};
   auto& q = s->sent;
-  // "Upon receiving an ACK": every record the cumulative ACK covers is delivered.
+  // "Upon receiving an ACK": every segment the cumulative ACK covers is delivered. A record's
+  // segments share all but P.tx_in_flight, and the newest (the last) defines the sample, so
+  // one UpdateRateSample with their bytes and the last one's stamp does what one per segment
+  // does; a segment the ACK covers in part is delivered in part, as before.
   while (s->head < q.size() && q[s->head].begin < e.ack) {
     Sent& p = q[s->head];
     const bool whole = !(e.ack < p.end);
     const Seq end = whole ? p.end : e.ack;
-    if (!p.sacked) s->dr.delivered(rs, p.stamp, end, end - p.begin, p.sent, p.retransmitted, e.now);
+    if (!p.sacked)
+      s->dr.delivered(rs, p.at(boundary_up(p, end)), end, end - p.begin, p.sent, p.retransmitted, e.now);
     if (!whole) {
       p.begin = e.ack;
       break;
@@ -817,13 +871,23 @@ void BbrFlow::on_ack(const AckEvent& e) {
 
 void BbrFlow::on_sacked(Seq begin, Seq end, Instant now) {
   auto& q = s->sent;
-  auto it = std::partition_point(q.begin() + static_cast<std::ptrdiff_t>(s->head), q.end(),
-                                 [&](const Sent& p) { return p.begin < begin; });
-  for (; it != q.end() && !(end < it->end); ++it) {
-    if (it->sacked) continue;
-    it->sacked = true;
+  // Every segment wholly inside [begin, end) is delivered now: the records that hold some are
+  // split so that those segments have one of their own, delivered at once (as in on_ack).
+  auto i = static_cast<std::size_t>(
+      std::partition_point(q.begin() + static_cast<std::ptrdiff_t>(s->head), q.end(),
+                           [&](const Sent& p) { return !(begin < p.end); }) -
+      q.begin());
+  for (; i < q.size() && q[i].begin < end; ++i) {
+    if (q[i].sacked) continue;
+    const Seq lo = boundary_up(q[i], begin);
+    const Seq hi = boundary_down(q[i], end);
+    if (!(lo < hi)) continue;
+    if (q[i].begin < lo) i = split(i, lo);
+    if (hi < q[i].end) split(i, hi);
+    Sent& p = q[i];
+    p.sacked = true;
     // Not counted lost any more (it was not: it arrived); C.lost keeps what was counted.
-    s->dr.delivered(s->pending, it->stamp, it->end, it->end - it->begin, it->sent, it->retransmitted, now);
+    s->dr.delivered(s->pending, p.stamp, p.end, p.end - p.begin, p.sent, p.retransmitted, now);
   }
 }
 

@@ -279,7 +279,16 @@ std::ostream& operator<<(std::ostream&, Bbr::State);
 // on_app_limited) itself; the shared NewReno window inflation and deflation of recovery do not
 // apply (BBR modulates cwnd in recovery its own way).
 struct BbrFlow {
-  // One transmission of [begin, end): "Per-packet state" of delivery rate estimation.
+  // The transmissions of [begin, end): "Per-packet state" of delivery rate estimation, one
+  // record for a run of segments of `seg` bytes each sent together (one output burst: the same
+  // time, the connection's delivery state unchanged between them, each right after the one
+  // before). Their P.delivered, P.lost, P.delivered_time, P.first_send_time and
+  // P.is_app_limited are the same; P.tx_in_flight grows by each one's size, so `stamp` holds
+  // the last one's and the segment ending at e had stamp.tx_in_flight - (end - e) (at()). The
+  // segments end at end - k * seg. An ACK delivers the segments it covers at once (the newest
+  // of them defines the sample, draft "Upon receiving an ACK"); a SACK block or a
+  // retransmission that covers some of them cuts the record at their edges, so each segment is
+  // delivered, lost or resent as if it had had a record of its own.
   struct Sent {
     Seq begin, end;
     Instant sent;
@@ -287,6 +296,13 @@ struct BbrFlow {
     bool retransmitted = false;  // Karn: its ACK gives no RTT
     bool lost = false;           // counted in C.lost since its latest transmission
     bool sacked = false;         // delivered by a SACK block: counted, not again
+    std::uint32_t seg = 0;       // each segment's length (the first may be shorter: cut by an ACK)
+    // The stamp of the segment that ends at e (begin < e <= end, a segment's end).
+    RateStamp at(Seq e) const {
+      RateStamp p = stamp;
+      p.tx_in_flight -= static_cast<std::uint32_t>(end - e);
+      return p;
+    }
   };
   struct State {
     Bbr model;
@@ -297,6 +313,9 @@ struct BbrFlow {
     // to the flight size, nothing is allocated per segment.
     std::vector<Sent> sent;
     std::size_t head = 0;
+    // One record per burst (Sent); false: one per segment, the draft's per-packet state as
+    // written (tests compare the two).
+    bool merge = true;
     std::uint64_t recovery_round = 0;  // the model's round count when recovery started
     // The latest ACK's rs.newly_acked (cumulatively ACKed and SACKed) and its time: the ACK
     // whose loss marks start recovery comes just before on_congestion.
@@ -350,6 +369,13 @@ struct BbrFlow {
  private:
   void ensure_started(std::uint32_t smss, Instant now, std::optional<Duration> srtt);
   void count_lost(Sent& p, Instant now, std::uint32_t smss);
+  // Cuts record i at x (a segment boundary inside it): [begin, x) stays at i, [x, end)
+  // follows at i + 1. Returns i + 1.
+  std::size_t split(std::size_t i, Seq x);
+  // The first segment boundary of record p at or after x (p.begin when x <= p.begin), and the
+  // last at or before x (p.end when x >= p.end).
+  static Seq boundary_up(const Sent& p, Seq x);
+  static Seq boundary_down(const Sent& p, Seq x);
 };
 
 }  // namespace utcp::detail

@@ -564,6 +564,165 @@ TEST(CoreBbrRecovery, EntryKeepsWhatTheLossFindingAckDelivered) {
   EXPECT_EQ(g.cwnd, S);
 }
 
+// ---- one send record per burst (BbrFlow::Sent) ----
+
+// Two flows fed the same events, one keeping a record per burst (the default) and one a record
+// per segment (the draft's per-packet state as written): bursts of full segments with a short
+// one now and then, cumulative ACKs at and between segment boundaries, SACK blocks whose edges
+// fall on boundaries or inside segments, retransmissions of one to three segments at once (lost or
+// not, SACKed or not) and timeouts, some of them at the same time as the event before. After every event their models,
+// delivery state and windows are equal, and so are their records segment by segment: each
+// segment of a merged record is delivered, lost and resent with the stamp it would have had
+// alone (its own P.tx_in_flight), and only then. The merged flow keeps fewer records.
+// A flow's send records, one per segment: a merged record's segments with the stamps at()
+// gives them.
+struct SegRecord {
+  Seq b, e;
+  Instant sent;
+  RateStamp stamp;
+  bool retransmitted, lost, sacked;
+  friend bool operator==(const SegRecord&, const SegRecord&) = default;
+};
+std::vector<SegRecord> per_segment(const BbrFlow& f) {
+  std::vector<SegRecord> out;
+  for (std::size_t i = f.s->head; i < f.s->sent.size(); ++i) {
+    const BbrFlow::Sent& p = f.s->sent[i];
+    for (Seq a = p.begin; a < p.end;) {
+      const Seq e = p.end - (p.end - a - 1) / p.seg * p.seg;
+      out.push_back({a, e, p.sent, p.at(e), p.retransmitted, p.lost, p.sacked});
+      a = e;
+    }
+  }
+  return out;
+}
+
+TEST(CoreBbrRecords, OnePerBurstActsAsOnePerSegment) {
+  struct Seg {
+    Seq b, e;
+    bool sacked = false;
+  };
+  std::size_t fewer = 0, steps = 0;
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    Rng r(seed);
+    BbrFlow m, one;
+    one.s->merge = false;
+    for (BbrFlow* f : {&m, &one}) {
+      f->init(10 * S);
+      f->start(S, t0, 10ms, seed);
+    }
+    std::vector<Seg> segs;  // sent and not cumulatively ACKed, in order
+    Seq una = kBase, nxt = kBase;
+    Instant now = t0;
+    std::uint32_t pipe = 0;
+    const auto flight = [&] { return nxt - una; };
+    for (int step = 0; step < 400; ++step) {
+      if (r.uniform(4) != 0) now += std::chrono::microseconds(20 + r.uniform(400));  // else at once
+      const std::uint32_t what = r.uniform(100);
+      if (what < 35 || segs.empty()) {
+        // A burst: up to 40 segments at one time, now and then a short one among them.
+        const std::uint32_t k = 1 + r.uniform(40);
+        for (std::uint32_t i = 0; i < k; ++i) {
+          const std::uint32_t len = r.uniform(12) == 0 ? S / 2 : S;
+          for (BbrFlow* f : {&m, &one}) f->on_send(now, nxt, len, pipe, S, 10ms);
+          segs.push_back({nxt, nxt + len});
+          nxt += len;
+          pipe += len;
+        }
+      } else if (what < 75) {
+        // An ACK: SACK blocks above the new cumulative point, then the ACK itself.
+        std::size_t upto = r.uniform(static_cast<std::uint32_t>(segs.size()) + 1);
+        Seq ack = upto == 0 ? una : segs[upto - 1].e;
+        if (upto < segs.size() && r.uniform(5) == 0) ack = segs[upto].b + S / 3;  // inside a segment
+        if (ack < una) ack = una;
+        for (int blocks = r.uniform(3); blocks > 0 && upto + 1 < segs.size(); --blocks) {
+          const std::size_t from = upto + 1 + r.uniform(static_cast<std::uint32_t>(segs.size() - upto - 1));
+          const std::size_t to = std::min(segs.size(), from + 1 + r.uniform(8));
+          Seq b = segs[from].b, e = segs[to - 1].e;
+          if (r.uniform(4) == 0) b = b + S / 4;  // edges inside segments: those are not SACKed
+          if (r.uniform(4) == 0) e = e - S / 4;
+          for (BbrFlow* f : {&m, &one}) f->on_sacked(b, e, now);
+          for (std::size_t i = from; i < to; ++i)
+            if (!(segs[i].b < b) && !(e < segs[i].e)) segs[i].sacked = true;
+        }
+        AckEvent e;
+        e.now = now;
+        e.ack = ack;
+        e.snd_nxt = nxt;
+        e.acked = ack - una;
+        e.flight = flight();
+        e.smss = S;
+        e.srtt = 10ms;
+        e.rtt = 10ms;
+        e.sack = true;
+        std::uint32_t sacked = 0;
+        while (!segs.empty() && !(ack < segs.front().e)) segs.erase(segs.begin());
+        for (const Seg& g : segs) sacked += g.sacked ? g.e - g.b : 0;
+        una = ack;
+        pipe = flight() - sacked;
+        e.pipe = pipe;
+        e.cwnd_limited = r.uniform(2) == 0;
+        for (BbrFlow* f : {&m, &one}) f->on_ack(e);
+      } else if (what < 97) {
+        // A retransmission of one to three segments (from the cumulative point if the first
+        // was cut; SACKed ones among them are not resent).
+        const std::size_t k = r.uniform(static_cast<std::uint32_t>(segs.size()));
+        const std::size_t to = std::min(segs.size(), k + 1 + r.uniform(3));
+        const Seq b = segs[k].b < una ? una : segs[k].b;
+        for (BbrFlow* f : {&m, &one}) f->on_send(now, b, segs[to - 1].e - b, pipe, S, 10ms);
+        pipe += segs[to - 1].e - b;
+      } else {
+        for (BbrFlow* f : {&m, &one}) f->on_rto(LossEvent{now, flight(), S});
+        pipe = 0;
+      }
+      ++steps;
+      ASSERT_EQ(m.model(), one.model()) << "seed " << seed << " step " << step;
+      ASSERT_EQ(m.delivery(), one.delivery()) << "seed " << seed << " step " << step;
+      ASSERT_EQ(m.cwnd, one.cwnd) << "seed " << seed << " step " << step;
+      ASSERT_EQ(per_segment(m), per_segment(one)) << "seed " << seed << " step " << step;
+      ASSERT_LE(m.records(), one.records());
+      if (m.records() < one.records()) ++fewer;
+    }
+  }
+  EXPECT_GT(fewer, steps / 2);
+}
+
+// The records themselves: a burst of ten segments is one; a SACK of three in its middle cuts
+// it into three records; the retransmission of the first cuts that one again; a burst at
+// another time, or of a segment of another length, starts a new record.
+TEST(CoreBbrRecords, BurstsShareARecordUntilCut) {
+  BbrFlow f;
+  f.init(10 * S);
+  f.start(S, t0, 10ms, 1);
+  for (std::uint32_t i = 0; i < 10; ++i) f.on_send(t0, at(i), S, i * S, S, 10ms);
+  EXPECT_EQ(f.records(), 1u);
+  f.on_sacked(at(4), at(7), t0 + 10ms);
+  EXPECT_EQ(f.records(), 3u);
+  EXPECT_EQ(f.delivery().total_delivered(), 3u * S);
+  f.on_send(t0 + 11ms, at(0), S, 7 * S, S, 10ms);
+  EXPECT_EQ(f.records(), 4u);
+  f.on_send(t0 + 12ms, at(10), S, 8 * S, S, 10ms);
+  EXPECT_EQ(f.records(), 5u);
+  f.on_send(t0 + 12ms, at(11), S / 2, 9 * S, S, 10ms);
+  EXPECT_EQ(f.records(), 6u);
+  // After a timeout (every segment counted lost), at one time: a new segment, the resend of a
+  // lost one (C.lost does not change: it was counted), another new segment. The resend put a
+  // segment in flight between the two new ones, so the second's P.tx_in_flight does not
+  // continue the first's: a record of its own.
+  BbrFlow g, h;
+  h.s->merge = false;
+  for (BbrFlow* x : {&g, &h}) {
+    x->init(10 * S);
+    x->start(S, t0, 10ms, 1);
+    for (std::uint32_t i = 0; i < 3; ++i) x->on_send(t0, at(i), S, i * S, S, 10ms);
+    x->on_rto(LossEvent{t0 + 200ms, 3 * S, S});
+    x->on_send(t0 + 200ms, at(3), S, S, S, 10ms);
+    x->on_send(t0 + 200ms, at(0), S, 2 * S, S, 10ms);
+    x->on_send(t0 + 200ms, at(4), S, 3 * S, S, 10ms);
+  }
+  EXPECT_EQ(g.records(), 4u);  // [0, 1) resent, [1, 3), [3, 4), [4, 5)
+  EXPECT_EQ(per_segment(g), per_segment(h));
+}
+
 TEST(CoreBbrRecovery, SpuriousEpisodeRestoresTheWindowAndForgetsTheLowerBounds) {
   // Losses outside a probe with a standing queue (every ACK 10 ms late from 3 s on, a quarter
   // of min_rtt: the queue condition holds) lower bw_lo and inflight_lo. A fast-recovery
