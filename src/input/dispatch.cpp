@@ -60,21 +60,24 @@ std::size_t send_low_water(const Tcb& t) {
   return std::max<std::size_t>(1, std::min<std::size_t>(t.smss, t.send_buffer / 2));
 }
 
-// The event a step caused, from the connection before and after it and the verdict alone.
-std::optional<EngineEvent> derive_event(const Before& b, const Tcb& t, const Verdict& v, const Flow& flow) {
+// The event a step caused, from the connection before and after it and the verdict alone,
+// made in place in `ev` (left empty for none): no EngineEvent is moved into the caller's.
+[[gnu::always_inline]] inline void derive_event(const Before& b, const Tcb& t, const Verdict& v, const Flow& flow,
+                  std::optional<EngineEvent>& ev) {
+  ev.reset();  // a step run again (a SYN reopening TIME-WAIT) reports only its own event
   if (v.end != Verdict::End::keep) {
-    if (!b.user_knows) return std::nullopt;
-    EngineEvent ev{EngineEvent::Kind::drop, flow, t.notifies};
-    ev.pending = !t.rcvq.empty();
-    return ev;
+    if (!b.user_knows) return;
+    EngineEvent& d = ev.emplace(EngineEvent::Kind::drop, flow, t.notifies);
+    d.pending = !t.rcvq.empty();
+    return;
   }
   const bool was_open = b.state == TcpState::syn_sent || b.state == TcpState::syn_received;
   if (was_open && t.synchronized()) {
-    EngineEvent ev{EngineEvent::Kind::established, flow, t.notifies};
-    ev.active = t.open.active;
-    return ev;
+    EngineEvent& d = ev.emplace(EngineEvent::Kind::established, flow, t.notifies);
+    d.active = t.open.active;
+    return;
   }
-  if (!b.user_knows) return std::nullopt;
+  if (!b.user_knows) return;
   // Edges only, so a steady stream costs one event per emptied queue, not one per segment:
   // the receive queue went from empty to non-empty (a reader waits only after a recv that
   // found it empty), or the end of stream was reached; the send space rose across the
@@ -82,11 +85,10 @@ std::optional<EngineEvent> derive_event(const Before& b, const Tcb& t, const Ver
   const bool wake_rcv = (b.rcvq == 0 && !t.rcvq.empty()) || (t.fin_received() && !b.fin_received);
   const std::size_t lowat = send_low_water(t);
   const bool wake_snd = !t.user.write_shut && b.send_space < lowat && t.send_space() >= lowat;
-  if (!wake_rcv && !wake_snd) return std::nullopt;
-  EngineEvent ev{EngineEvent::Kind::signal, flow, t.notifies};
-  ev.wake_rcv = wake_rcv;
-  ev.wake_snd = wake_snd;
-  return ev;
+  if (!wake_rcv && !wake_snd) return;
+  EngineEvent& d = ev.emplace(EngineEvent::Kind::signal, flow, t.notifies);
+  d.wake_rcv = wake_rcv;
+  d.wake_snd = wake_snd;
 }
 
 // The one place where what became of a segment is counted.
@@ -116,12 +118,12 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
   std::optional<EngineEvent> event;
   Verdict verdict = taken(InputRule::accepted);
   std::optional<Seq> old_snd_max;
-  auto step = [&](Tcb& t) {
+  auto step = [&](Tcb& t) __attribute__((always_inline)) {
     Ctx c(e, now, flow, out);
     const Before b = before(t);
     verdict = t.state == TcpState::syn_sent ? input_syn_sent(c, t, seg) : input_synchronized(c, t, seg);
     count(e.stats, verdict, c.discarded);
-    event = derive_event(b, t, verdict, flow);
+    derive_event(b, t, verdict, flow, event);
     if (verdict.end == Verdict::End::reopen) old_snd_max = t.snd_max;
     if (verdict.end != Verdict::End::keep) e.retire(flow, t, verdict.end == Verdict::End::abort);
   };
