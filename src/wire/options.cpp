@@ -167,14 +167,15 @@ DecodeError parse_options(std::span<const std::byte> area, TcpOptions& out) {
   return DecodeError::none;
 }
 
-std::size_t options_layout_size(const TcpOptions& options) {
-  if (options.empty()) return 0;
-  if (only_timestamps(options)) return kTimestampsOnly;
+OptionsLayout options_layout(const TcpOptions& options) {
+  if (options.empty()) return {0, true};
+  if (only_timestamps(options)) return {kTimestampsOnly, true};
   const std::size_t aligned = aligned_size(options);
-  return aligned <= kMaxOptionBytes ? aligned : packed_size(options);
+  if (aligned <= kMaxOptionBytes) return {aligned, true};
+  return {packed_size(options), false};
 }
 
-void write_options(const TcpOptions& options, std::byte* out) {
+void write_options(const TcpOptions& options, std::byte* out, bool aligned) {
   if (options.empty()) return;
   if (only_timestamps(options)) {
     const auto& ts = std::get<Timestamps>(options[0]);
@@ -182,10 +183,9 @@ void write_options(const TcpOptions& options, std::byte* out) {
     detail::store_be32(detail::store_be32(p, ts.value), ts.echo);
     return;
   }
-  const bool align = aligned_size(options) <= kMaxOptionBytes;
   std::byte* p = out;
   for (const auto& o : options) {
-    if (align) {
+    if (aligned) {
       for (std::size_t n = nops_before(o, static_cast<std::size_t>(p - out)); n > 0; --n)
         *p++ = std::byte{kNop};
     }

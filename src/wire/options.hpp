@@ -26,10 +26,20 @@ inline constexpr std::size_t kMaxOptionBytes = 40;
 // Returns the first structural fault, or DecodeError::none with the options in `out`.
 DecodeError parse_options(std::span<const std::byte> area, TcpOptions& out);
 
-// Bytes the options take once laid out with their NOP padding (a multiple of 4).
-std::size_t options_layout_size(const TcpOptions& options);
+// How the options are laid out: their bytes with the NOP padding (a multiple of 4), and
+// whether each one's fields are aligned (else packed: the aligned layout would not fit).
+struct OptionsLayout {
+  std::size_t size = 0;
+  bool aligned = true;
+};
+OptionsLayout options_layout(const TcpOptions& options);
+inline std::size_t options_layout_size(const TcpOptions& options) {
+  return options_layout(options).size;
+}
 
-// Writes the laid-out options to `out`, which holds options_layout_size(options) bytes.
-void write_options(const TcpOptions& options, std::byte* out);
+// Writes the options to `out`, which has room for options_layout(options).size bytes, as
+// that layout says (`aligned`, its own): the encoder lays them out once, for the header's
+// length and the writing.
+void write_options(const TcpOptions& options, std::byte* out, bool aligned);
 
 }  // namespace utcp::wire

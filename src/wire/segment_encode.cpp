@@ -40,7 +40,9 @@ std::size_t Segment::options_size() const {
 }
 
 std::size_t Segment::encode_into(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst) const {
-  const std::size_t opts = options_size();
+  // Laid out once, for the data offset and the writing; most segments carry none.
+  const wire::OptionsLayout layout = options.empty() ? wire::OptionsLayout{} : wire::options_layout(options);
+  const std::size_t opts = layout.size;
   const std::size_t total = kFixedHeader + opts + payload.size();
   if (out.size() < total) return 0;
   std::byte* p = out.data();
@@ -53,7 +55,7 @@ std::size_t Segment::encode_into(std::span<std::byte> out, const IpAddr& src, co
   detail::store_be16(p + 14, window);
   detail::store_be16(p + 16, 0);  // checksum, filled in below
   detail::store_be16(p + 18, 0);  // urgent pointer
-  wire::write_options(options, p + kFixedHeader);
+  if (opts != 0) wire::write_options(options, p + kFixedHeader, layout.aligned);
   std::byte* d = p + kFixedHeader + opts;
   payload.for_each_slice([&d](std::span<const std::byte> slice) {
     std::memcpy(d, slice.data(), slice.size());
