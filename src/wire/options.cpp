@@ -99,9 +99,8 @@ constexpr std::size_t kTimestampsOnly = 12;
 namespace {
 
 // How many options the area holds (up to the first malformed one): parse_options reserves
-// them at once, so a SYN's MSS + window scale (+ SACK-permitted, timestamps) cost one
-// allocation, not one per doubling. One option is not reserved: emplace_back allocates
-// exactly one element then too.
+// them at once when its inline room is full, so a SYN's MSS, window scale, SACK-permitted
+// and timestamps cost one allocation, not one per doubling.
 std::size_t count_options(const std::byte* b, std::size_t end) {
   std::size_t n = 0, i = 0;
   while (i < end) {
@@ -130,7 +129,6 @@ DecodeError parse_options(std::span<const std::byte> area, TcpOptions& out) {
     out.emplace_back(Timestamps{detail::load_be32(b + 4), detail::load_be32(b + 8)});
     return DecodeError::none;
   }
-  if (const std::size_t n = count_options(b, end); n > 1) out.reserve(out.size() + n);
   std::size_t i = 0;
   while (i < end) {
     const auto kind = std::to_integer<std::uint8_t>(b[i]);
@@ -144,6 +142,9 @@ DecodeError parse_options(std::span<const std::byte> area, TcpOptions& out) {
     if (len < 2) return DecodeError::option_length_short;
     if (len > end - i) return DecodeError::option_past_header;
     const std::byte* f = b + i + 2;  // the option's fields
+    // Counted only when the inline room is full (a SYN's MSS and window scale fit it): the
+    // rest at once, so a SYN of four options allocates once.
+    if (out.size() == out.capacity()) out.reserve(out.size() + count_options(b + i, end - i));
     if (kind == kMss && len == 4) {
       out.emplace_back(Mss{detail::load_be16(f)});
     } else if (kind == kWindowScale && len == 3) {
