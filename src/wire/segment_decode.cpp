@@ -79,8 +79,9 @@ DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const
   }
 
   const unsigned flags = std::to_integer<unsigned>(b[13]);
-  if ((flags & kSyn) && (flags & kFin)) return fail(DecodeError::syn_and_fin);
-  if ((flags & kSyn) && (flags & kRst)) return fail(DecodeError::syn_and_rst);
+  if ((flags & kSyn) && (flags & (kFin | kRst))) {
+    return fail((flags & kFin) ? DecodeError::syn_and_fin : DecodeError::syn_and_rst);
+  }
 
   // RFC 9293 §3.1: a segment with a wrong checksum is dropped; unless the layer below verified it.
   if (check == ChecksumCheck::verify && tcp_checksum(src, dst, tcp_bytes) != 0)
@@ -91,7 +92,11 @@ DecodeError decode_segment(const IpAddr& src, const IpAddr& dst, std::span<const
   s.seq = Seq(detail::load_be32(b + 4));
   if (flags & kAck) s.ack = Seq(detail::load_be32(b + 8));
   // FIN with RST is taken as RST: the connection is being reset either way.
-  s.flag = (flags & kRst) ? Flag::rst : (flags & kSyn) ? Flag::syn : (flags & kFin) ? Flag::fin : Flag::none;
+  // By the low three bits (FIN 1, SYN 2, RST 4), a table: RST, then SYN, then FIN.
+  static constexpr Flag kFlagOf[8] = {Flag::none, Flag::fin, Flag::syn, Flag::syn,
+                                      Flag::rst,  Flag::rst, Flag::rst, Flag::rst};
+  static_assert(kFin == 1 && kSyn == 2 && kRst == 4);
+  s.flag = kFlagOf[flags & 7u];
   s.push = (flags & kPsh) != 0;
   s.window = detail::load_be16(b + 14);
   s.payload = view ? Payload::view(tcp_bytes.subspan(header)) : Payload(tcp_bytes.subspan(header));
