@@ -102,6 +102,14 @@ class PersistentMap {
   }
   template <class F>
   bool update(std::uint64_t h, const K& k, F&& f) {
+    return update_if(h, k, [](const V&) { return true; }, std::forward<F>(f));
+  }
+  // As update, but check(const V&) -> bool sees k's value first, before anything is copied:
+  // when it returns false, f is not called and the map is left as it was (the result is
+  // still true: k is present). A caller that validates before it changes anything (a user
+  // call that may fail) so descends once, not once to find and again to update.
+  template <class C, class F>
+  bool update_if(std::uint64_t h, const K& k, C&& check, F&& f) {
     // One descent that also checks ownership: in the common case (no snapshot alive) every
     // node on the path is ours alone and the value is updated in place, allocating nothing.
     Branch* path[kMaxDepth];
@@ -144,6 +152,7 @@ class PersistentMap {
       }
     }
     if (!leaf) return false;
+    if (!check(std::as_const(leaf->value))) return true;
     if (!all_unique) {
       update_at(root_, 0, h, k, f);  // copy the shared part of the path first
       return true;
@@ -186,9 +195,13 @@ class PersistentMap {
   bool erase(std::uint64_t h, const K& k) {
     // Checking first keeps an absent key from copying a shared path.
     if (!find_leaf(h, k)) return false;
+    erase_present(h, k);
+    return true;
+  }
+  // As erase, for a key known to be present (an update just found it): no descent to check.
+  void erase_present(std::uint64_t h, const K& k) {
     erase_at(root_, 0, h, k);
     --size_;
-    return true;
   }
 
   // O(1): the earliest deadline over all values.

@@ -129,7 +129,7 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
   };
   const std::uint64_t h = e.flow_hash(flow);  // once for update, erase and insert
   const bool found = e.tcbs.update(h, flow, step);
-  if (found && verdict.end != Verdict::End::keep) e.tcbs.erase(h, flow);
+  if (found && verdict.end != Verdict::End::keep) e.tcbs.erase_present(h, flow);
   if (found && verdict.end != Verdict::End::reopen) return event;
 
   if (e.listeners.find(flow.local().port)) {
@@ -140,7 +140,7 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
       return std::nullopt;
     }
     if (!e.tcbs.update(h, flow, step)) return std::nullopt;
-    if (verdict.end != Verdict::End::keep) e.tcbs.erase(h, flow);
+    if (verdict.end != Verdict::End::keep) e.tcbs.erase_present(h, flow);
     return event;
   }
   // §3.10.7.1: no connection and no listener.

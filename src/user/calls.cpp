@@ -15,17 +15,25 @@ Error wrong_state(std::string_view call, const Tcb& t, CallError reason, std::st
 }
 
 // Runs f(ctx, tcb) on the flow (h: its FlowTable::hash), then erases it when f ended the
-// connection.
-template <class F>
-void step(Engine& e, std::uint64_t h, Instant now, const Flow& flow, std::vector<Output>& out, F&& f) {
+// connection. With `check`: check(const Tcb&) -> bool first, and f only when it returns true
+// (a call validates before it changes anything, so a refused call leaves the engine as it
+// was), in the same descent of the table. Returns whether the flow exists.
+template <class C, class F>
+bool step_if(Engine& e, std::uint64_t h, Instant now, const Flow& flow, std::vector<Output>& out, C&& check,
+             F&& f) {
   bool remove = false;
-  e.tcbs.update(h, flow, [&](Tcb& t) {
+  const bool found = e.tcbs.update_if(h, flow, check, [&](Tcb& t) {
     Ctx c(e, now, flow, out);
     f(c, t);
     remove = c.remove;
     if (remove) e.retire(flow, t, c.dropped);
   });
-  if (remove) e.tcbs.erase(h, flow);
+  if (remove) e.tcbs.erase_present(h, flow);
+  return found;
+}
+template <class F>
+void step(Engine& e, std::uint64_t h, Instant now, const Flow& flow, std::vector<Output>& out, F&& f) {
+  step_if(e, h, now, flow, out, [](const Tcb&) { return true; }, std::forward<F>(f));
 }
 
 // §3.10.4 CLOSE / shutdown(write): queue a FIN behind the data.
@@ -55,11 +63,12 @@ bool can_send(TcpState s) {
 
 std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out) {
   const std::uint64_t h = e.flow_hash(flow);
-  const Tcb* found = e.tcbs.find(h, flow);
-  if (!found) return Error::not_found();
-  if (found->user.close_called)
-    return wrong_state("close", *found, CallError::already_closed, "already closed");
-  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
+  std::optional<Error> refused;
+  const auto check = [&](const Tcb& t) {
+    if (t.user.close_called) refused = wrong_state("close", t, CallError::already_closed, "already closed");
+    return !refused;
+  };
+  const bool found = step_if(e, h, now, flow, out, check, [&](Ctx& c, Tcb& t) {
     if (t.state == TcpState::syn_sent) {  // §3.10.4: delete the TCB
       c.remove = true;
       return;
@@ -76,14 +85,14 @@ std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std:
     if (t.state == TcpState::fin_wait_2 && !t.armed(Timer::lifetime))
       t.arm(Timer::lifetime, now + c.cfg.fin_wait_2_timeout);
   });
-  return std::nullopt;
+  if (!found) return Error::not_found();
+  return refused;
 }
 
 std::optional<Error> engine_shutdown(Engine& e, Instant now, const Flow& flow, Direction dir,
                                      std::vector<Output>& out) {
   const std::uint64_t h = e.flow_hash(flow);
-  if (!e.tcbs.find(h, flow)) return Error::not_found();
-  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
+  const bool found = step_if(e, h, now, flow, out, [](const Tcb&) { return true; }, [&](Ctx& c, Tcb& t) {
     if (dir == Direction::read || dir == Direction::read_write) {
       t.user.read_shut = true;
       t.rcvq.drop_front(t.rcvq.size());
@@ -91,17 +100,18 @@ std::optional<Error> engine_shutdown(Engine& e, Instant now, const Flow& flow, D
     }
     if (dir == Direction::write || dir == Direction::read_write) shut_write(c, t);
   });
+  if (!found) return Error::not_found();
   return std::nullopt;
 }
 
 std::optional<Error> engine_abort(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out) {
   const std::uint64_t h = e.flow_hash(flow);
-  if (!e.tcbs.find(h, flow)) return Error::not_found();
-  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
+  const bool found = step_if(e, h, now, flow, out, [](const Tcb&) { return true; }, [&](Ctx& c, Tcb& t) {
     // §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> unless only our SYN is out.
     if (t.state != TcpState::syn_sent && t.state != TcpState::time_wait) send_rst(c, t);
     c.remove = true;
   });
+  if (!found) return Error::not_found();
   return std::nullopt;
 }
 
@@ -124,20 +134,31 @@ namespace {
 template <class Take>
 Result<NotifyPair> receive(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out, Take&& take) {
   const std::uint64_t h = e.flow_hash(flow);
-  const Tcb* found = e.tcbs.find(h, flow);
-  if (!found) return std::unexpected(Error::not_found());
-  if (found->rcvq.empty()) {
-    if (found->fin_received() || found->user.read_shut) return std::unexpected(Error::eof());
-    if (!window_update_due(*found)) return found->notifies;
-  }
-  NotifyPair n = found->notifies;
-  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
+  std::optional<Result<NotifyPair>> early;  // the answer when there is nothing to take or send
+  NotifyPair n;
+  const auto check = [&](const Tcb& t) {
+    if (t.rcvq.empty()) {
+      if (t.fin_received() || t.user.read_shut) {
+        early.emplace(std::unexpected(Error::eof()));
+        return false;
+      }
+      if (!window_update_due(t)) {
+        early.emplace(t.notifies);
+        return false;
+      }
+    }
+    n = t.notifies;
+    return true;
+  };
+  const bool found = step_if(e, h, now, flow, out, check, [&](Ctx& c, Tcb& t) {
     take(t.rcvq);
     if (!t.fin_received() && t.synchronized()) {
       if (window_update_due(t)) t.ack_owed.now = true;
       output(c, t);
     }
   });
+  if (!found) return std::unexpected(Error::not_found());
+  if (early) return std::move(*early);
   return n;
 }
 
@@ -181,18 +202,23 @@ template <class D>
 Result<EngineSent> send_data(Engine& e, Instant now, const Flow& flow, const D& data,
                              std::vector<Output>& out) {
   const std::uint64_t h = e.flow_hash(flow);
-  const Tcb* found = e.tcbs.find(h, flow);
-  if (!found) return std::unexpected(Error::not_found());
-  if (found->user.write_shut)
-    return std::unexpected(wrong_state("send", *found, CallError::write_shut, "shut down for writing"));
-  if (!can_send(found->state)) return std::unexpected(wrong_state("send", *found, CallError::not_connected, "cannot send"));
-  const std::size_t n = std::min(size_of(data), found->send_space());
-  EngineSent r{n, found->notifies};
-  if (n == 0) return r;
-  step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
-    enqueue(t.sndq, data, n);
+  std::optional<Error> refused;
+  EngineSent r{};
+  const auto check = [&](const Tcb& t) {
+    if (t.user.write_shut)
+      refused = wrong_state("send", t, CallError::write_shut, "shut down for writing");
+    else if (!can_send(t.state))
+      refused = wrong_state("send", t, CallError::not_connected, "cannot send");
+    if (refused) return false;
+    r = EngineSent{std::min(size_of(data), t.send_space()), t.notifies};
+    return r.enqueued != 0;  // nothing taken: nothing changes
+  };
+  const bool found = step_if(e, h, now, flow, out, check, [&](Ctx& c, Tcb& t) {
+    enqueue(t.sndq, data, r.enqueued);
     if (t.synchronized()) output(c, t);
   });
+  if (!found) return std::unexpected(Error::not_found());
+  if (refused) return std::unexpected(std::move(*refused));
   return r;
 }
 
