@@ -345,6 +345,54 @@ TEST(CorePersistentMap, UpdateDueOnSnapshotLeavesTheOriginal) {
   for (std::uint64_t k = 0; k < 1000; ++k) ASSERT_NE(a.find(k), nullptr);
 }
 
+// update_if: the check sees the value before anything is copied; refused, nothing is called
+// or copied (a shared root stays shared) and the result is still "present"; absent, the check
+// is not asked. Accepted, it updates as update does, in place or copying the shared path.
+TEST(CorePersistentMap, UpdateIfChecksBeforeCopyingAnything) {
+  Map a;
+  for (std::uint64_t k = 0; k < 1'000; ++k) a.insert(k, {k, at(static_cast<std::int64_t>(k + 100))});
+  Map b = a;
+  int checks = 0, calls = 0;
+  const auto refuse = [&](const Val& v) {
+    ++checks;
+    EXPECT_EQ(v.data, 7u);
+    return false;
+  };
+  const auto change = [&](Val& v) {
+    ++calls;
+    v.data = 70;
+    v.deadline = at(1);
+  };
+  EXPECT_TRUE(b.update_if(Map::hash(7), 7, refuse, change));
+  EXPECT_EQ(checks, 1);
+  EXPECT_EQ(calls, 0);
+  EXPECT_TRUE(b.shares_root_with(a));
+  EXPECT_EQ(b.find(7), a.find(7));
+  EXPECT_FALSE(b.update_if(Map::hash(5'000), 5'000, refuse, change));
+  EXPECT_EQ(checks, 1);
+  EXPECT_EQ(calls, 0);
+
+  const auto accept = [](const Val& v) { return v.data == 7; };
+  EXPECT_TRUE(b.update_if(Map::hash(7), 7, accept, change));
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(b.shares_root_with(a));
+  EXPECT_EQ(a.find(7)->data, 7u);
+  EXPECT_EQ(b.find(7)->data, 70u);
+  EXPECT_EQ(b.min_deadline(), at(1));
+  EXPECT_EQ(a.min_deadline(), at(100));
+  EXPECT_TRUE(b.aggregates_exact());
+  // Uniquely owned now: refused again, still nothing changes.
+  EXPECT_TRUE(b.update_if(Map::hash(7), 7, [](const Val&) { return false; }, [](Val& v) { v.data = 0; }));
+  EXPECT_EQ(b.find(7)->data, 70u);
+
+  b.erase_present(Map::hash(7), 7);
+  EXPECT_EQ(b.find(7), nullptr);
+  EXPECT_EQ(b.size(), 999u);
+  EXPECT_EQ(a.size(), 1'000u);
+  EXPECT_EQ(b.min_deadline(), at(100));
+  EXPECT_TRUE(b.aggregates_exact());
+}
+
 TEST(CorePersistentMap, CopiesShareStructureAndMutationsDoNotLeak) {
   Map a;
   for (std::uint64_t k = 0; k < 10'000; ++k) a.insert(k, {k, at(static_cast<std::int64_t>(k + 100))});
