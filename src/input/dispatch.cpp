@@ -104,6 +104,9 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
                                              std::span<const std::byte> tcp_bytes, std::vector<Output>& out,
                                              ChecksumCheck check) {
   ++e.stats.segments_in;
+  // Every return below returns this one object (reset where the answer is none), so it is
+  // built in the caller's place: no EngineEvent moved out on return.
+  std::optional<EngineEvent> event;
   // A view of the caller's bytes: the receive queue (or reassembly) copies the payload once.
   Segment seg;
   if (const DecodeError err = wire::decode_view_into(src, dst, tcp_bytes, seg, check);
@@ -111,11 +114,10 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
     const auto reason = static_cast<std::size_t>(err);
     if (reason < e.stats.decode_errors.size()) ++e.stats.decode_errors[reason];
     ++e.stats.drops[static_cast<std::size_t>(DropReason::decode)];
-    return std::nullopt;
+    return event;
   }
   const Flow flow(Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port});
 
-  std::optional<EngineEvent> event;
   Verdict verdict = taken(InputRule::accepted);
   std::optional<Seq> old_snd_max;
   auto step = [&](Tcb& t) __attribute__((always_inline)) {
@@ -131,22 +133,22 @@ std::optional<EngineEvent> engine_handle_buf(Engine& e, Instant now, const IpAdd
   const bool found = e.tcbs.update(h, flow, step);
   if (found && verdict.end != Verdict::End::keep) e.tcbs.erase_present(h, flow);
   if (found && verdict.end != Verdict::End::reopen) return event;
+  event.reset();  // a reopened flow's step reports nothing unless the listener's flow then does
 
   if (e.listeners.find(flow.local().port)) {
     // RFC 4987: an ACK that returns a SYN cookie creates the flow; the ordinary rules then
     // complete the handshake on it and report Established as for a backlog flow.
     if (const auto v = input_listen(e, now, flow, h, seg, out, old_snd_max)) {
       count(e.stats, *v);
-      return std::nullopt;
+      return event;
     }
-    if (!e.tcbs.update(h, flow, step)) return std::nullopt;
-    if (verdict.end != Verdict::End::keep) e.tcbs.erase_present(h, flow);
+    if (e.tcbs.update(h, flow, step) && verdict.end != Verdict::End::keep) e.tcbs.erase_present(h, flow);
     return event;
   }
   // §3.10.7.1: no connection and no listener.
   reset_for_segment(e, flow, seg, out);
   count(e.stats, dropped(InputRule::closed, DropReason::no_connection));
-  return std::nullopt;
+  return event;
 }
 
 }  // namespace utcp::detail
