@@ -115,21 +115,24 @@ class PersistentMap {
     Branch* path[kMaxDepth];
     std::uint32_t at[kMaxDepth];  // the child's position in path[i]
     std::uint32_t depth = 0;
-    bool all_unique = true;
+    // Non-zero when a node on the path is shared (a refcount above 1), or'd level by level
+    // without a branch. A branch's children are never null: only the root may be.
+    std::uint32_t shared = 0;
     Node* n = root_;
-    unsigned shift = 0;
+    if (!n) return false;
+    std::uint64_t rest = h;  // the hash bits below this level's, the next level's lowest
     Leaf* leaf = nullptr;
-    while (n) {
-      all_unique = all_unique && unique(n);
+    for (;;) {
+      shared |= n->refs.load(std::memory_order_acquire) - 1;
       if (n->kind == Kind::inner) {
         Branch* b = static_cast<Branch*>(n);
-        const std::uint32_t bit = bit_of(h, shift);
+        const std::uint32_t bit = std::uint32_t{1} << (rest & 31u);
         if (!(b->bitmap & bit)) return false;
         const std::uint32_t pos = slot_of(b, bit);
         path[depth] = b;
         at[depth++] = pos;
         n = b->kids()[pos];
-        shift += kBits;
+        rest >>= kBits;
       } else if (n->kind == Kind::leaf) {
         Leaf* l = static_cast<Leaf*>(n);
         if (!(l->key == k)) return false;
@@ -151,9 +154,8 @@ class PersistentMap {
         n = found;
       }
     }
-    if (!leaf) return false;
     if (!check(std::as_const(leaf->value))) return true;
-    if (!all_unique) {
+    if (shared != 0) {
       update_at(root_, 0, h, k, f);  // copy the shared part of the path first
       return true;
     }
@@ -573,14 +575,15 @@ class PersistentMap {
 
   const Leaf* find_leaf(std::uint64_t h, const K& k) const {
     const Node* n = root_;
-    unsigned shift = 0;
-    while (n) {
+    if (!n) return nullptr;
+    std::uint64_t rest = h;  // as update_if: the next level's bits lowest; no null children
+    for (;;) {
       if (n->kind == Kind::inner) {
         const Branch* b = static_cast<const Branch*>(n);
-        const std::uint32_t bit = bit_of(h, shift);
+        const std::uint32_t bit = std::uint32_t{1} << (rest & 31u);
         if (!(b->bitmap & bit)) return nullptr;
         n = b->kids()[slot_of(b, bit)];
-        shift += kBits;
+        rest >>= kBits;
       } else if (n->kind == Kind::leaf) {
         const Leaf* l = static_cast<const Leaf*>(n);
         return l->key == k ? l : nullptr;
@@ -593,7 +596,6 @@ class PersistentMap {
         return nullptr;
       }
     }
-    return nullptr;
   }
 
   // Position of key k in a collision node known to hold it.
