@@ -158,6 +158,39 @@ std::size_t frame_super_into(std::span<std::byte> out, std::span<const Output> o
   return VnetHeader::size + at;
 }
 
+std::size_t frame_super_headers_into(std::span<std::byte> out, std::span<const Output> outs) {
+  if (outs.size() < 2) return 0;
+  const Output& first = outs[0];
+  const Output& last = outs.back();
+  const std::size_t ip_len = ip_header_size(first);
+  const std::size_t tcp_header = first.segment.encoded_size() - first.segment.payload.size();
+  const std::size_t headers = VnetHeader::size + ip_len + tcp_header;
+  if (out.size() < headers) return 0;
+  std::size_t tcp_len = tcp_header;
+  for (const Output& o : outs) tcp_len += o.segment.payload.size();
+  std::span<std::byte> packet = out.subspan(VnetHeader::size);
+  if (ip_header_into(packet, first.src, first.dst, tcp_len) != ip_len) return 0;
+  // The first segment's header with PSH and FIN of the last, as frame_super_into writes it.
+  std::span<std::byte> tcp = packet.subspan(ip_len);
+  first.segment.encode_header_into(tcp);
+  auto flags = std::to_integer<std::uint8_t>(tcp[tcp_flags_offset]);
+  flags = static_cast<std::uint8_t>(flags & ~(tcp_psh | tcp_fin));
+  if (last.segment.push) flags |= tcp_psh;
+  if (last.segment.flag == Segment::Flag::fin) flags |= tcp_fin;
+  tcp[tcp_flags_offset] = static_cast<std::byte>(flags);
+  detail::store_be16(tcp, tcp_checksum_offset,
+                     pseudo_header_sum(first.src, first.dst, static_cast<std::uint32_t>(tcp_len)));
+  VnetHeader h;
+  h.flags = VnetHeader::needs_csum;
+  h.gso_type = first.src.is_v4() ? VnetHeader::gso_tcpv4 : VnetHeader::gso_tcpv6;
+  h.hdr_len = static_cast<std::uint16_t>(ip_len + tcp_header);
+  h.gso_size = static_cast<std::uint16_t>(first.segment.payload.size());
+  h.csum_start = static_cast<std::uint16_t>(ip_len);
+  h.csum_offset = tcp_checksum_offset;
+  h.write(out);
+  return headers;
+}
+
 // ---- the splitter ----
 
 std::expected<std::span<const std::byte>, VnetError> Splitter::whole(std::span<const std::byte> packet,

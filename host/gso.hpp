@@ -78,6 +78,45 @@ std::size_t super_framed_size(std::span<const Output> outs);
 // or 0 when `out` is too small.
 std::size_t frame_super_into(std::span<std::byte> out, std::span<const Output> outs);
 
+// ---- outbound without copying the payloads ----
+//
+// A super-segment can leave as one gather write (writev on the TUN device, whose
+// tun_chr_write_iter takes any iovec): the headers from a small buffer, each payload from the
+// send queue's blocks where it lies. With NEEDS_CSUM the kernel completes the TCP checksum, so
+// user space never reads the payload bytes. A single Output is a plain packet whose checksum
+// covers its payload: it goes through frame_super_into.
+
+// The most bytes frame_super_headers_into writes: the VnetHeader, an IPv6 header, a TCP header
+// with 40 bytes of options.
+inline constexpr std::size_t max_super_headers = VnetHeader::size + 40 + 60;
+
+// The first bytes of what frame_super_into writes for `outs`, a run of two or more that
+// coalescible accepted: the VnetHeader and the IP and TCP headers. The payloads of outs, in
+// order (for_each_payload_range), are the rest of the frame. Returns the size of the headers,
+// or 0 when outs holds fewer than two Outputs or `out` is too small.
+std::size_t frame_super_headers_into(std::span<std::byte> out, std::span<const Output> outs);
+
+// Calls f(std::span<const std::byte>) for the payload bytes of outs, in order, once per range of
+// memory: slices that continue each other (consecutive segments cut from one block of the send
+// queue) are merged into one range.
+template <class F>
+void for_each_payload_range(std::span<const Output> outs, F&& f) {
+  const std::byte* start = nullptr;
+  std::size_t len = 0;
+  for (const Output& o : outs) {
+    o.segment.payload.for_each_slice([&](std::span<const std::byte> slice) {
+      if (start != nullptr && start + len == slice.data()) {
+        len += slice.size();
+        return;
+      }
+      if (start != nullptr) f(std::span<const std::byte>(start, len));
+      start = slice.data();
+      len = slice.size();
+    });
+  }
+  if (start != nullptr) f(std::span<const std::byte>(start, len));
+}
+
 // ---- inbound: the splitter ----
 
 enum class VnetError : std::uint8_t {

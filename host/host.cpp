@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <sstream>
 
 #include "socket.hpp"
@@ -241,6 +242,26 @@ SysResult<std::size_t> Host::output_vnet(std::span<std::byte> buf) {
   }
   pop_outputs(n);
   return written;
+}
+
+std::size_t Host::take_output_runs(std::vector<Output>& outs, std::vector<std::uint32_t>& runs) {
+  Lock lk(mu_);
+  const std::size_t waiting = outbox_.size() - outbox_head_;
+  if (waiting == 0) return 0;
+  std::span<const Output> rest(outbox_.data() + outbox_head_, waiting);
+  while (!rest.empty()) {
+    const std::size_t n = coalescible(rest);
+    runs.push_back(static_cast<std::uint32_t>(n));
+    if (n > 1) {
+      ++counters_.gso_out;
+      counters_.gso_segments_out += n;
+    }
+    rest = rest.subspan(n);
+  }
+  const auto from = outbox_.begin() + static_cast<std::ptrdiff_t>(outbox_head_);
+  outs.insert(outs.end(), std::make_move_iterator(from), std::make_move_iterator(outbox_.end()));
+  pop_outputs(waiting);
+  return waiting;
 }
 
 // ---- input ----

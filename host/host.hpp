@@ -89,6 +89,13 @@ class Host {
   // output merges the run of queued segments coalescible() accepts into one packet.
   SysResult<std::size_t> input_vnet(std::span<const std::byte> frame);
   SysResult<std::size_t> output_vnet(std::span<std::byte> buf);
+  // output_vnet's packets without framing them: moves every waiting Output to the end of
+  // `outs` and appends to `runs` how many of them each packet carries (the runs coalescible
+  // accepts, in order, as output_vnet would frame them one call at a time). The caller frames
+  // each run (frame_super_headers_into and the payloads where they lie, or frame_super_into)
+  // and keeps the Outputs, and so the send queue's blocks their payloads share, until the
+  // frame is written. Returns how many Outputs it moved (0: none waited).
+  std::size_t take_output_runs(std::vector<Output>& outs, std::vector<std::uint32_t>& runs);
 
   // ---- the socket calls ----
   SysResult<int> socket(int domain, int type, int protocol);

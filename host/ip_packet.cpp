@@ -156,6 +156,13 @@ bool write_ip_header(std::span<std::byte> h, const IpAddr& src, const IpAddr& ds
 
 }  // namespace
 
+std::size_t ip_header_into(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst,
+                           std::size_t tcp_len) {
+  const std::size_t header = src.is_v4() ? ipv4_min_header : ipv6_header;
+  if (out.size() < header || !write_ip_header(out.first(header), src, dst, tcp_len)) return 0;
+  return header;
+}
+
 std::size_t frame_into(std::span<std::byte> out, const Output& o) {
   const std::size_t header = ip_header_size(o);
   const std::size_t tcp_len = o.segment.encoded_size();

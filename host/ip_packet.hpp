@@ -64,6 +64,12 @@ IpAddr ip_addr_at(std::span<const std::byte> b, std::size_t at, bool v4);
 // The size of the IP header frame_into writes for `o`: 20 (IPv4) or 40 (IPv6).
 std::size_t ip_header_size(const Output& o);
 
+// The IP header frame_into writes, for `tcp_len` bytes of TCP behind it (a TSO super-segment's
+// whole length); its size (ip_header_size), or 0 when `out` is too small, the families differ
+// or the packet would exceed the IP length field.
+std::size_t ip_header_into(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst,
+                           std::size_t tcp_len);
+
 // The IP header (TTL / hop limit 64, DF on IPv4, no options) followed by the encoded
 // segment. Returns the bytes written, or 0 when `out` is too small, the addresses are of
 // different families, or the packet would exceed the IP length field.

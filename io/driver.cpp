@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <climits>
 
 #include "clock.hpp"
 
@@ -40,7 +41,8 @@ Driver::Driver(utcp_host* host, TunDevice& tun, DriverConfig config)
       in_(config_.impairment, 0),
       out_(config_.impairment, 1),
       per_packet_(config_.impairment.any() || config_.tap != nullptr),
-      direct_(!per_packet_ && tun_.vnet()) {}
+      direct_(!per_packet_ && tun_.vnet()),
+      host_cpp_(host::unwrap(host)) {}
 
 Driver::~Driver() {
   stop();
@@ -156,16 +158,45 @@ void Driver::drain_shared() {
   }
 }
 
+// The host's packets, taken under its lock all at once and written outside it; each packet
+// of two or more segments as one gather write of its headers and the send queue's bytes (no
+// copy in user space: docs/HOST.md "Driving a host").
 void Driver::write_frames() {
-  const std::span<std::byte> buf = frame_buffer();
-  for (;;) {
-    const ssize_t n = utcp_host_output_vnet(host_, buf.data(), buf.size());
-    if (n < 0) break;
-    const auto frame = std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n));
-    if (config_.steering != nullptr)
-      config_.steering->claim_outbound(frame.subspan(UTCP_VNET_HDR_LEN), config_.queue);
-    count_out(tun_.write(frame), frame.size() - UTCP_VNET_HDR_LEN);
+  while (host_cpp_.take_output_runs(tx_outputs_, tx_runs_) > 0) {
+    std::span<const Output> rest(tx_outputs_);
+    for (const std::uint32_t n : tx_runs_) {
+      write_run(rest.first(n));
+      rest = rest.subspan(n);
+    }
+    tx_outputs_.clear();  // keeps the capacity; lets the blocks go
+    tx_runs_.clear();
   }
+}
+
+void Driver::write_run(std::span<const Output> run) {
+  const std::size_t headers = host::frame_super_headers_into(tx_headers_, run);
+  if (headers > 0) {
+    tx_iov_.clear();
+    tx_iov_.push_back({tx_headers_.data(), headers});
+    std::size_t bytes = headers;
+    host::for_each_payload_range(run, [&](std::span<const std::byte> r) {
+      tx_iov_.push_back({const_cast<std::byte*>(r.data()), r.size()});
+      bytes += r.size();
+    });
+    // A run of segments much smaller than the blocks' could need more pieces than writev takes.
+    // (A run never starts with a SYN: no steering claim to make.)
+    if (tx_iov_.size() <= IOV_MAX) {
+      count_out(tun_.write(std::span<const iovec>(tx_iov_)), bytes - UTCP_VNET_HDR_LEN);
+      return;
+    }
+  }
+  const std::span<std::byte> buf = frame_buffer();
+  const std::size_t n = host::frame_super_into(buf, run);
+  if (n == 0) return;
+  const auto frame = std::span<const std::byte>(buf.data(), n);
+  if (config_.steering != nullptr)
+    config_.steering->claim_outbound(frame.subspan(UTCP_VNET_HDR_LEN), config_.queue);
+  count_out(tun_.write(frame), frame.size() - UTCP_VNET_HDR_LEN);
 }
 
 void Driver::drain_output(std::uint64_t now) {

@@ -8,15 +8,20 @@
 // output; otherwise the kicking thread writes its output to the device itself (kick()).
 #pragma once
 
+#include <sys/uio.h>
+
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <span>
 #include <thread>
+#include <vector>
 
 #include "error.hpp"
 #include "gso.hpp"
+#include "host.hpp"
 #include "impair.hpp"
 #include "steering.hpp"
 #include "tun.hpp"
@@ -82,6 +87,9 @@ class Driver {
   // (tx_); a thread that finds it busy leaves its frames to the writer (tx_pending_).
   void drain_shared();
   void write_frames();
+  // One packet of the host's output: `run` as frame_super_into frames it, written from the
+  // headers and the payloads where they lie when it carries two or more segments.
+  void write_run(std::span<const Output> run);
   void from_tun(std::span<const std::byte> frame, std::uint64_t now);
   void to_host(std::span<const std::byte> packet, std::uint64_t now);
   void to_tun(std::span<const std::byte> packet);
@@ -102,6 +110,14 @@ class Driver {
   bool direct_;
   host::Splitter splitter_;
   std::mutex tx_;
+  // What the thread that holds tx_ writes: the Outputs it took from the host (their payloads
+  // keep the send queue's blocks alive until the writes return), the segments of each packet,
+  // and a packet's pieces. Reused: they grow once.
+  host::Host& host_cpp_;
+  std::vector<Output> tx_outputs_;
+  std::vector<std::uint32_t> tx_runs_;
+  std::vector<iovec> tx_iov_;
+  std::array<std::byte, host::max_super_headers> tx_headers_{};
   std::atomic<bool> tx_pending_{false};
   int epoll_fd_ = -1;
   int event_fd_ = -1;

@@ -169,6 +169,14 @@ bool TunDevice::write(std::span<const std::byte> frame) {
   }
 }
 
+bool TunDevice::write(std::span<const iovec> iov) {
+  for (;;) {
+    ssize_t n = ::writev(fd_, iov.data(), static_cast<int>(iov.size()));
+    if (n >= 0) return true;
+    if (errno != EINTR) return false;
+  }
+}
+
 bool TunDevice::write_packet(std::span<const std::byte> packet) {
   if (!vnet_) return write(packet);
   // A virtio_net_hdr of zeros: no GSO, no checksum to complete.

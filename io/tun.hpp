@@ -4,6 +4,8 @@
 // super-segments with partial checksums and takes TSO super-segments it cuts itself.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -60,6 +62,9 @@ class TunDevice {
   IoResult<std::size_t> read(std::span<std::byte> buf);
   // One frame as read() returns them; false (errno set) when the kernel refused it.
   bool write(std::span<const std::byte> frame);
+  // One frame gathered from `iov` (writev: the kernel copies each piece once, into the skb);
+  // false (errno set) when the kernel refused it. At most IOV_MAX pieces.
+  bool write(std::span<const iovec> iov);
   // One IP datagram with its checksums done: write() itself, or behind a header without
   // flags when vnet().
   bool write_packet(std::span<const std::byte> packet);

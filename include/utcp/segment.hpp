@@ -88,6 +88,10 @@ struct Segment {
   std::vector<std::byte> encode(const IpAddr& src, const IpAddr& dst) const;
   // As encode, into `out`; returns the bytes written, or 0 when `out` is too small.
   std::size_t encode_into(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst) const;
+  // The header alone, as encode_into writes it but with the checksum field zero (the payload
+  // goes elsewhere: a host that hands the payload to the kernel from where it lies, and lets
+  // the kernel complete the checksum). Returns 20 + options_size(), or 0 when `out` is too small.
+  std::size_t encode_header_into(std::span<std::byte> out) const;
 
   // Sequence space the segment occupies: payload, plus one for SYN and one for FIN.
   std::uint32_t length() const {

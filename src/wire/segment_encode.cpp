@@ -39,23 +39,45 @@ std::size_t Segment::options_size() const {
   return wire::options_layout_size(options);
 }
 
+namespace {
+
+// The options laid out once, for the data offset and the writing; most segments carry none.
+wire::OptionsLayout layout_of(const Segment& s) {
+  return s.options.empty() ? wire::OptionsLayout{} : wire::options_layout(s.options);
+}
+
+// The header with the options as `layout` places them, the checksum field zero. Inlined:
+// encode_into is on every data segment's path (docs/PERFORMANCE.md, instructions per segment).
+[[gnu::always_inline]] inline void write_header(std::byte* p, const Segment& s,
+                                                const wire::OptionsLayout& layout) {
+  detail::store_be16(p, s.src_port);
+  detail::store_be16(p + 2, s.dst_port);
+  detail::store_be32(p + 4, s.seq.value());
+  detail::store_be32(p + 8, s.ack ? s.ack->value() : 0);
+  p[12] = static_cast<std::byte>(((kFixedHeader + layout.size) / 4) << 4);  // reserved bits zero
+  p[13] = static_cast<std::byte>(flag_bits(s));
+  detail::store_be16(p + 14, s.window);
+  detail::store_be16(p + 16, 0);  // checksum
+  detail::store_be16(p + 18, 0);  // urgent pointer
+  if (layout.size != 0) wire::write_options(s.options, p + kFixedHeader, layout.aligned);
+}
+
+}  // namespace
+
+std::size_t Segment::encode_header_into(std::span<std::byte> out) const {
+  const wire::OptionsLayout layout = layout_of(*this);
+  if (out.size() < kFixedHeader + layout.size) return 0;
+  write_header(out.data(), *this, layout);
+  return kFixedHeader + layout.size;
+}
+
 std::size_t Segment::encode_into(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst) const {
-  // Laid out once, for the data offset and the writing; most segments carry none.
-  const wire::OptionsLayout layout = options.empty() ? wire::OptionsLayout{} : wire::options_layout(options);
+  const wire::OptionsLayout layout = layout_of(*this);
   const std::size_t opts = layout.size;
   const std::size_t total = kFixedHeader + opts + payload.size();
   if (out.size() < total) return 0;
   std::byte* p = out.data();
-  detail::store_be16(p, src_port);
-  detail::store_be16(p + 2, dst_port);
-  detail::store_be32(p + 4, seq.value());
-  detail::store_be32(p + 8, ack ? ack->value() : 0);
-  p[12] = static_cast<std::byte>(((kFixedHeader + opts) / 4) << 4);  // reserved bits zero
-  p[13] = static_cast<std::byte>(flag_bits(*this));
-  detail::store_be16(p + 14, window);
-  detail::store_be16(p + 16, 0);  // checksum, filled in below
-  detail::store_be16(p + 18, 0);  // urgent pointer
-  if (opts != 0) wire::write_options(options, p + kFixedHeader, layout.aligned);
+  write_header(p, *this, layout);
   std::byte* d = p + kFixedHeader + opts;
   payload.for_each_slice([&d](std::span<const std::byte> slice) {
     std::memcpy(d, slice.data(), slice.size());

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "host.hpp"
 #include "ip_packet.hpp"
 #include "net.hpp"
 #include "utcp/checksum.hpp"
@@ -212,6 +213,97 @@ TEST(Coalescer, TooSmallABufferWritesNothing) {
   const auto outs = run(5, 3, 1000);
   std::vector<std::byte> buf(super_framed_size(outs) - 1);
   EXPECT_EQ(frame_super_into(buf, outs), 0u);
+}
+
+// ---- the same frame from its headers and the payloads where they lie ----
+
+// A byte stream cut into blocks of `block` bytes, as the send queue holds it; the stream's
+// byte at offset i is bytes_for(seq, ...)[i].
+struct Blocks {
+  Blocks(std::uint32_t seq, std::size_t total, std::size_t block) : size(block) {
+    const auto all = bytes_for(seq, total);
+    for (std::size_t at = 0; at < total; at += block) {
+      auto b = PayloadBlock::make(block);
+      const std::size_t n = std::min(block, total - at);
+      EXPECT_TRUE(b->try_append(0, std::span<const std::byte>(all).subspan(at, n)));
+      blocks.push_back(std::move(b));
+    }
+  }
+  // [off, off + len) of the stream, sharing the blocks: two slices when it crosses a boundary.
+  Payload slice(std::size_t off, std::size_t len) const {
+    const std::size_t i = off / size, in = off % size;
+    if (in + len <= size) return Payload(blocks[i], in, len);
+    return Payload(blocks[i], in, size - in).concat(Payload(blocks[i + 1], 0, len - (size - in)));
+  }
+  std::size_t size;
+  std::vector<std::shared_ptr<PayloadBlock>> blocks;
+};
+
+// frame_super_headers_into and for_each_payload_range: the headers followed by the ranges.
+std::vector<std::byte> gathered(std::span<const Output> outs, std::size_t* ranges = nullptr) {
+  std::vector<std::byte> f(max_super_headers);
+  f.resize(frame_super_headers_into(f, outs));
+  std::size_t n = 0;
+  for_each_payload_range(outs, [&](std::span<const std::byte> r) {
+    f.insert(f.end(), r.begin(), r.end());
+    ++n;
+  });
+  if (ranges != nullptr) *ranges = n;
+  return f;
+}
+
+// Runs of 2..44 segments cut from 16 KiB blocks (so some payloads span two), IPv4 and IPv6,
+// with and without timestamps, the last segment full or short, plain, PSH or FIN: the headers
+// and the payload ranges are byte for byte what frame_super_into writes, and the ranges are
+// one per block the run touches.
+TEST(GatherFrame, HeadersAndRangesAreTheSuperSegment) {
+  const std::size_t mss = 1448;
+  const std::uint32_t seq0 = 0xffff0000u;  // the sequence numbers wrap in the longer runs
+  for (const bool v4 : {true, false}) {
+    for (const bool ts : {false, true}) {
+      for (std::size_t n = 2; n <= 44; ++n) {
+        for (int last = 0; last < 3; ++last) {
+          const std::size_t skew = 1000 + 37 * n;  // where in the first block the run starts
+          const std::size_t tail = n % 3 == 0 ? mss : 700;
+          const std::size_t total = (n - 1) * mss + tail;
+          const Blocks blocks(seq0, skew + total, 16384);
+          std::vector<Output> outs;
+          for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t len = i + 1 == n ? tail : mss;
+            Output o = data(seq0 + static_cast<std::uint32_t>(skew + i * mss), 0, v4);
+            o.segment.payload = blocks.slice(skew + i * mss, len);
+            if (ts) o.segment.options.push_back(TcpOption{Timestamps{12345, 678}});
+            outs.push_back(std::move(o));
+          }
+          if (last == 1) outs.back().segment.push = true;
+          if (last == 2) outs.back().segment.flag = Segment::Flag::fin;
+          SCOPED_TRACE(::testing::Message()
+                       << (v4 ? "v4" : "v6") << " ts " << ts << " n " << n << " last " << last);
+          ASSERT_EQ(coalescible(outs), n);
+          std::size_t ranges = 0;
+          EXPECT_EQ(gathered(outs, &ranges), super(outs));
+          EXPECT_EQ(ranges, (skew + total - 1) / 16384 - skew / 16384 + 1);
+        }
+      }
+    }
+  }
+}
+
+TEST(GatherFrame, OneOutputOrTooSmallABufferHasNoHeaders) {
+  std::vector<std::byte> buf(max_super_headers);
+  EXPECT_EQ(frame_super_headers_into(buf, run(5, 1, 100)), 0u);
+  EXPECT_EQ(frame_super_headers_into(buf, {}), 0u);
+  const auto outs = run(5, 3, 1000);
+  EXPECT_EQ(frame_super_headers_into(buf, outs), VnetHeader::size + 40);
+  EXPECT_EQ(frame_super_headers_into(std::span(buf).first(VnetHeader::size + 39), outs), 0u);
+}
+
+// Payloads that are not adjacent in memory (each its own block) stay separate ranges.
+TEST(GatherFrame, RangesMergeOnlyWhatContinues) {
+  const auto outs = run(5, 3, 1000);  // data() copies each payload into a block of its own
+  std::size_t ranges = 0;
+  EXPECT_EQ(gathered(outs, &ranges), super(outs));
+  EXPECT_EQ(ranges, 3u);
 }
 
 // ---- cut back: what the kernel's segmentation makes of a super-segment ----
@@ -501,6 +593,78 @@ TEST(VnetHosts, TransferUsesSuperSegmentsAndDeliversEveryByte) {
   EXPECT_EQ(sb.tcp_drops, 0u);
   // The receiver saw every segment one by one: as many TCP segments in as the sender sent.
   EXPECT_EQ(sb.tcp_segments_in, sa.tcp_segments_out);
+}
+
+// Host::take_output_runs hands over what utcp_host_output_vnet frames one call at a time: two
+// hosts seeded alike send 1 MB (timestamps and SACK on: payloads from the send queue's blocks)
+// over a wire the test moves by hand; one sender drained by output_vnet, the other by
+// take_output_runs framed from the headers and the payloads where they lie (frame_super_into
+// for single segments). Every frame is the same, in the same order.
+TEST(VnetHosts, TakenRunsAreTheFramesOutputVnetWrites) {
+  std::vector<std::vector<std::byte>> frames[2];
+  utcp_host_stats stats[2]{};
+  for (int k = 0; k < 2; ++k) {
+    test::Net net("10.0.0.1", "10.0.0.2", 7, 0, 0);
+    net.vnet = true;
+    const int ls = utcp_socket(net.b, AF_INET, SOCK_STREAM, 0);
+    socklen_t len = 0;
+    auto addr = net.addr_b(5000, &len);
+    ASSERT_EQ(utcp_bind(net.b, ls, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    ASSERT_EQ(utcp_listen(net.b, ls, 4), 0);
+    utcp_fcntl(net.b, ls, F_SETFL, O_NONBLOCK);
+    const int c = utcp_socket(net.a, AF_INET, SOCK_STREAM, 0);
+    utcp_fcntl(net.a, c, F_SETFL, O_NONBLOCK);
+    utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&addr), len);
+    net.run_for(10 * test::ms);
+    const int s = utcp_accept(net.b, ls, nullptr, nullptr);
+    ASSERT_GE(s, 0);
+    utcp_fcntl(net.b, s, F_SETFL, O_NONBLOCK);
+
+    const auto data = bytes_for(0, 1 << 20);
+    std::size_t sent = 0, got = 0;
+    std::vector<std::byte> buf(UTCP_VNET_FRAME_MAX);
+    std::vector<Output> outs;
+    std::vector<std::uint32_t> runs;
+    for (int round = 0; round < 2000 && got < data.size(); ++round) {
+      if (sent < data.size()) {
+        const ssize_t w = utcp_send(net.a, c, data.data() + sent, data.size() - sent, 0);
+        if (w > 0) sent += static_cast<std::size_t>(w);
+      }
+      std::vector<std::vector<std::byte>> out;
+      if (k == 0) {
+        for (ssize_t n; (n = utcp_host_output_vnet(net.a, buf.data(), buf.size())) >= 0;)
+          out.emplace_back(buf.begin(), buf.begin() + n);
+      } else {
+        outs.clear();
+        runs.clear();
+        const std::size_t taken = unwrap(net.a).take_output_runs(outs, runs);
+        EXPECT_EQ(taken, outs.size());
+        std::span<const Output> rest(outs);
+        for (const std::uint32_t n : runs) {
+          const auto r = rest.first(n);
+          out.push_back(n > 1 ? gathered(r) : super(r));
+          rest = rest.subspan(n);
+        }
+        EXPECT_TRUE(rest.empty());
+        EXPECT_EQ(unwrap(net.a).take_output_runs(outs, runs), 0u);  // nothing left
+      }
+      for (const auto& f : out) utcp_host_input_vnet(net.b, f.data(), f.size());
+      frames[k].insert(frames[k].end(), out.begin(), out.end());
+      for (ssize_t r; (r = utcp_recv(net.b, s, buf.data(), buf.size(), 0)) > 0;)
+        got += static_cast<std::size_t>(r);
+      for (ssize_t n; (n = utcp_host_output_vnet(net.b, buf.data(), buf.size())) >= 0;)
+        utcp_host_input_vnet(net.a, buf.data(), static_cast<std::size_t>(n));
+      net.set_time(net.now() + test::ms / 10);
+    }
+    EXPECT_EQ(got, data.size());
+    utcp_host_get_stats(net.a, &stats[k]);
+  }
+  EXPECT_GT(stats[0].gso_out, 10u);
+  EXPECT_GT(stats[0].gso_segments_out, 500u);
+  ASSERT_EQ(frames[1].size(), frames[0].size());
+  for (std::size_t i = 0; i < frames[0].size(); ++i) ASSERT_EQ(frames[1][i], frames[0][i]) << "frame " << i;
+  EXPECT_EQ(stats[1].gso_out, stats[0].gso_out);
+  EXPECT_EQ(stats[1].gso_segments_out, stats[0].gso_segments_out);
 }
 
 TEST(VnetHosts, MalformedFramesAreCountedAndRefused) {
