@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <iostream>
+#include <memory>
+#include <span>
 #include <vector>
 
 #include "http_message.hpp"
@@ -15,7 +18,7 @@ namespace utcp::apps {
 namespace {
 
 constexpr std::size_t max_head = 16 * 1024;
-constexpr std::size_t file_chunk = 256 * 1024;
+constexpr std::size_t file_chunk = 124 * 1024;
 
 std::string_view content_type(std::string_view path) {
   auto dot = path.rfind('.');
@@ -81,6 +84,27 @@ bool respond_error(Conn& c, int code, bool keep_alive) {
   return c.write_all(head + body) && keep_alive;
 }
 
+// The chunks a file is read into, each shared with the send queue until its bytes are
+// acknowledged, then read into again: allocating and freeing one per chunk measured slower
+// than copying (glibc returns the freed memory to the kernel, the next chunk faults it in).
+class ChunkPool {
+ public:
+  // A chunk nobody else holds any more (the host let all of its bytes go), or a new one.
+  std::shared_ptr<std::byte[]> take() {
+    for (auto& c : chunks_) {
+      if (c.use_count() == 1) {
+        std::atomic_thread_fence(std::memory_order_acquire);  // the host's last reads happened before
+        return c;
+      }
+    }
+    chunks_.push_back(std::make_shared_for_overwrite<std::byte[]>(file_chunk));
+    return chunks_.back();
+  }
+
+ private:
+  std::vector<std::shared_ptr<std::byte[]>> chunks_;
+};
+
 bool send_file(Conn& c, const std::string& path, bool head_only, bool keep_alive) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
@@ -93,15 +117,20 @@ bool send_file(Conn& c, const std::string& path, bool head_only, bool keep_alive
                      "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
   bool ok = c.write_all(head);
   if (ok && !head_only) {
-    std::vector<char> chunk(file_chunk);
+    // Each chunk is read into storage that the send queue then shares (no copy into its
+    // blocks), below glibc's mmap threshold (128 KiB): mapped memory measured costlier than
+    // the copy (docs/PERFORMANCE.md).
+    ChunkPool pool;
     off_t at = 0;
     while (ok && at < st.st_size) {
-      ssize_t n = pread(fd, chunk.data(), chunk.size(), at);
+      std::shared_ptr<std::byte[]> chunk = pool.take();
+      ssize_t n = pread(fd, chunk.get(), file_chunk, at);
       if (n <= 0) {
         ok = false;  // the file shrank or failed: the length is already promised, so close
         break;
       }
-      ok = c.write_all(chunk.data(), static_cast<std::size_t>(n));
+      const std::span<const std::byte> bytes(chunk.get(), static_cast<std::size_t>(n));
+      ok = c.write_all(Payload(std::shared_ptr<const void>(std::move(chunk)), bytes));
       at += n;
     }
   }

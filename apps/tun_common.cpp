@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "clock.hpp"
+#include "host.hpp"
 #include "options.hpp"
 
 namespace utcp::apps {
@@ -453,6 +454,29 @@ bool Conn::write_all(const void* buf, std::size_t n) {
     }
     if (r < 0 && e != EAGAIN && e != EWOULDBLOCK) {
       errno = e;
+      return false;
+    }
+    if (!wait(POLLOUT)) {
+      if (stop_requested()) write_cut_.store(true);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Conn::write_all(const Payload& data) {
+  host::Host& h = host::unwrap(host());
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const auto r = h.send(fd_.load(), done == 0 ? data : data.sub(done, data.size() - done), MSG_NOSIGNAL);
+    kick();
+    if (r) {
+      if (counters_) counters_->sent.fetch_add(*r);
+      done += *r;
+      continue;
+    }
+    if (r.error() != EAGAIN) {
+      errno = r.error();
       return false;
     }
     if (!wait(POLLOUT)) {

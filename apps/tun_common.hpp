@@ -26,6 +26,7 @@
 #include "sockaddr.hpp"
 #include "tun.hpp"
 #include "utcp/ip.hpp"
+#include "utcp/payload.hpp"
 #include "utcp/posix.h"
 
 namespace CLI {
@@ -153,6 +154,9 @@ class Conn {
   // Everything, or false (errno).
   bool write_all(const void* buf, std::size_t n);
   bool write_all(std::string_view s) { return write_all(s.data(), s.size()); }
+  // write_all sharing the payload's storage with the send queue (Host::send(fd, Payload)): no
+  // copy; its bytes must not change until the host lets them go.
+  bool write_all(const Payload& data);
   bool shutdown_write();
   // A FIN after the data already written; an RST instead when a stop signal cut a write
   // short (the rest would never be sent: the process is about to go).

@@ -106,6 +106,10 @@ class Host {
   SysResult<std::size_t> recv(int fd, void* buf, std::size_t n, int flags);
   SysResult<std::size_t> recv(int fd, std::span<const iovec> iov, int flags);  // readv, recvmsg
   SysResult<std::size_t> send(int fd, const void* buf, std::size_t n, int flags);
+  // send that shares `data`'s storage with the send queue instead of copying it (the core's
+  // send(const Payload&)): nobody may change those bytes while the host holds them (until they
+  // are acknowledged). Returns how many bytes it queued, as send.
+  SysResult<std::size_t> send(int fd, const Payload& data, int flags);
   SysResult<void> shutdown(int fd, int how);
   SysResult<void> close(int fd);
   SysResult<int> fcntl(int fd, int cmd, int arg);
@@ -180,6 +184,9 @@ class Host {
   void count_drop(IpError e) { ++ip_drops_[static_cast<std::size_t>(e)]; }
 
   SysResult<void> start_connect(Socket& s, const Endpoint& remote);
+  // Both sends: `n` bytes, of which core_send(done) queues what fits from offset `done` on.
+  template <class CoreSend>
+  SysResult<std::size_t> send_with(int fd, std::size_t n, int flags, CoreSend&& core_send);
 
   IpAddr addr_;
   std::uint32_t mtu_;

@@ -338,15 +338,14 @@ SysResult<std::size_t> Host::recv(int fd, std::span<const iovec> iov, int flags)
   }
 }
 
-SysResult<std::size_t> Host::send(int fd, const void* buf, std::size_t n, int flags) {
+template <class CoreSend>
+SysResult<std::size_t> Host::send_with(int fd, std::size_t n, int flags, CoreSend&& core_send) {
   if ((flags & ~send_flags) != 0) return std::unexpected(EOPNOTSUPP);
-  if (buf == nullptr && n > 0) return std::unexpected(EFAULT);
   Lock lk(mu_);
   auto sp = lookup(fd);
   if (!sp) return std::unexpected(sp.error());
   const SocketPtr s = *sp;
   const auto deadline = deadline_after(s->sndtimeo);
-  const auto* in = static_cast<const char*>(buf);
   std::size_t done = 0;
   for (;;) {
     if (auto e = stream_error(*s)) return std::unexpected(*e);
@@ -361,7 +360,7 @@ SysResult<std::size_t> Host::send(int fd, const void* buf, std::size_t n, int fl
         return std::unexpected(EPIPE);
       }
       if (n == 0) return std::size_t{0};
-      auto r = utcp::send(std::move(stack_), instant(), s->flow, std::string_view(in + done, n - done));
+      auto r = core_send(std::move(stack_), instant(), s->flow, done);
       if (!r) {
         if (r.error().kind == Error::Kind::not_found) {
           connection_gone(*s, 0);
@@ -384,6 +383,21 @@ SysResult<std::size_t> Host::send(int fd, const void* buf, std::size_t n, int fl
       return std::unexpected(EAGAIN);
     }
   }
+}
+
+SysResult<std::size_t> Host::send(int fd, const void* buf, std::size_t n, int flags) {
+  if ((flags & ~send_flags) != 0) return std::unexpected(EOPNOTSUPP);
+  if (buf == nullptr && n > 0) return std::unexpected(EFAULT);
+  const auto* in = static_cast<const char*>(buf);
+  return send_with(fd, n, flags, [&](Stack&& st, Instant now, const Flow& flow, std::size_t done) {
+    return utcp::send(std::move(st), now, flow, std::string_view(in + done, n - done));
+  });
+}
+
+SysResult<std::size_t> Host::send(int fd, const Payload& data, int flags) {
+  return send_with(fd, data.size(), flags, [&](Stack&& st, Instant now, const Flow& flow, std::size_t done) {
+    return utcp::send(std::move(st), now, flow, done == 0 ? data : data.sub(done, data.size() - done));
+  });
 }
 
 SysResult<void> Host::shutdown(int fd, int how) {

@@ -558,6 +558,44 @@ TEST_F(Calls, NonBlockingWriteFillsBuffer) {
   EXPECT_EQ(poll_one(net.a, c, POLLOUT), POLLOUT);
 }
 
+// Host::send(fd, Payload) queues the caller's storage itself: a non-blocking send takes what
+// the buffer has room for, the rest goes in later calls, every byte arrives in order, and
+// once all is acknowledged the host holds no reference to the storage (the HTTP app reads
+// the next chunk into it then).
+TEST_F(Calls, SendSharingAPayloadQueuesItAndLetsItGo) {
+  auto [c, s] = establish();
+  set_nonblocking(net.a, c);
+  const std::size_t size = 1 << 20;
+  auto storage = std::make_shared<std::vector<std::byte>>(size);
+  for (std::size_t i = 0; i < size; ++i) (*storage)[i] = static_cast<std::byte>(i * 13 + i / 251);
+  const Payload data{std::shared_ptr<const void>(storage), std::span<const std::byte>(*storage)};
+  Host& h = unwrap(net.a);
+  std::vector<std::byte> got;
+  std::vector<std::byte> buf(1 << 16);
+  std::size_t sent = 0;
+  int partial = 0;
+  for (int round = 0; round < 10000 && got.size() < size; ++round) {
+    if (sent < size) {
+      const auto r = h.send(c, data.sub(sent, size - sent), 0);
+      if (r) {
+        sent += *r;
+        if (sent < size) ++partial;
+      } else {
+        EXPECT_EQ(r.error(), EAGAIN);
+      }
+    }
+    net.run_for(ms);
+    for (ssize_t n; (n = utcp_recv(net.b, s, buf.data(), buf.size(), MSG_DONTWAIT)) > 0;)
+      got.insert(got.end(), buf.begin(), buf.begin() + n);
+  }
+  EXPECT_GT(partial, 0);  // the buffer (256 KiB) took it in pieces
+  ASSERT_EQ(got.size(), size);
+  EXPECT_TRUE(got == *storage);
+  net.run_for(500 * ms);  // the last segment's delayed ACK
+  EXPECT_EQ(storage.use_count(), 2);  // this test's, and `data`'s
+  EXPECT_EQ(h.send(c, Payload(), 0), std::size_t{0});
+}
+
 // POLLOUT as Linux's tcp_poll: free space at least half of what is queued. An ACK that frees
 // a little of a full buffer leaves the socket unwritable (a writer waiting for POLLOUT is not
 // woken for it); once everything is acknowledged it is writable.
