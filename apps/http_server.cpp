@@ -199,4 +199,3 @@ void serve_http(Conn& c, const HttpServerConfig& config) {
 }
 
 }  // namespace utcp::apps
-

@@ -591,7 +591,7 @@ TEST_F(Calls, SendSharingAPayloadQueuesItAndLetsItGo) {
   EXPECT_GT(partial, 0);  // the buffer (256 KiB) took it in pieces
   ASSERT_EQ(got.size(), size);
   EXPECT_TRUE(got == *storage);
-  net.run_for(500 * ms);  // the last segment's delayed ACK
+  net.run_for(500 * ms);              // the last segment's delayed ACK
   EXPECT_EQ(storage.use_count(), 2);  // this test's, and `data`'s
   EXPECT_EQ(h.send(c, Payload(), 0), std::size_t{0});
 }
