@@ -42,6 +42,32 @@ bool continues(const Output& first, const Output& prev, const Output& next) {
          s.window == f.window && s.options == f.options;
 }
 
+// A super-packet's last touches, once its first segment's header is at `tcp` (`ip_len` bytes
+// into the packet, `tcp_len` bytes of TCP header and payload) and the vnet header's room at
+// `out`'s start: the header takes the last segment's PSH and FIN; its checksum field holds
+// the pseudo-header's sum, not complemented (CHECKSUM_PARTIAL: whoever cuts the packet adds
+// the bytes from csum_start on and adjusts the length per segment); the vnet header says so,
+// with the first segment's size as every segment's.
+void finish_super(std::span<std::byte> out, std::span<std::byte> tcp, const Output& first, const Output& last,
+                  std::size_t ip_len, std::size_t tcp_len) {
+  auto flags = std::to_integer<std::uint8_t>(tcp[tcp_flags_offset]);
+  flags = static_cast<std::uint8_t>(flags & ~(tcp_psh | tcp_fin));
+  if (last.segment.push) flags |= tcp_psh;
+  if (last.segment.flag == Segment::Flag::fin) flags |= tcp_fin;
+  tcp[tcp_flags_offset] = static_cast<std::byte>(flags);
+  detail::store_be16(tcp, tcp_checksum_offset,
+                     pseudo_header_sum(first.src, first.dst, static_cast<std::uint32_t>(tcp_len)));
+  VnetHeader h;
+  h.flags = VnetHeader::needs_csum;
+  h.gso_type = first.src.is_v4() ? VnetHeader::gso_tcpv4 : VnetHeader::gso_tcpv6;
+  h.hdr_len =
+      static_cast<std::uint16_t>(ip_len + first.segment.encoded_size() - first.segment.payload.size());
+  h.gso_size = static_cast<std::uint16_t>(first.segment.payload.size());
+  h.csum_start = static_cast<std::uint16_t>(ip_len);
+  h.csum_offset = tcp_checksum_offset;
+  h.write(out);
+}
+
 }  // namespace
 
 VnetHeader VnetHeader::read(std::span<const std::byte> b) {
@@ -136,25 +162,7 @@ std::size_t frame_super_into(std::span<std::byte> out, std::span<const Output> o
   } else {
     detail::store_be16(packet, 4, static_cast<std::uint16_t>(tcp_len));
   }
-  std::span<std::byte> tcp = packet.subspan(ip_len);
-  auto flags = std::to_integer<std::uint8_t>(tcp[tcp_flags_offset]);
-  flags = static_cast<std::uint8_t>(flags & ~(tcp_psh | tcp_fin));
-  if (last.segment.push) flags |= tcp_psh;
-  if (last.segment.flag == Segment::Flag::fin) flags |= tcp_fin;
-  tcp[tcp_flags_offset] = static_cast<std::byte>(flags);
-  // CHECKSUM_PARTIAL: the field holds the pseudo-header's sum, not complemented; whoever cuts
-  // the packet adds the bytes from csum_start on and adjusts the length per segment.
-  detail::store_be16(tcp, tcp_checksum_offset,
-                     pseudo_header_sum(first.src, first.dst, static_cast<std::uint32_t>(tcp_len)));
-  VnetHeader h;
-  h.flags = VnetHeader::needs_csum;
-  h.gso_type = v4 ? VnetHeader::gso_tcpv4 : VnetHeader::gso_tcpv6;
-  h.hdr_len =
-      static_cast<std::uint16_t>(ip_len + first.segment.encoded_size() - first.segment.payload.size());
-  h.gso_size = static_cast<std::uint16_t>(first.segment.payload.size());
-  h.csum_start = static_cast<std::uint16_t>(ip_len);
-  h.csum_offset = tcp_checksum_offset;
-  h.write(out);
+  finish_super(out, packet.subspan(ip_len), first, last, ip_len, tcp_len);
   return VnetHeader::size + at;
 }
 
@@ -170,24 +178,10 @@ std::size_t frame_super_headers_into(std::span<std::byte> out, std::span<const O
   for (const Output& o : outs) tcp_len += o.segment.payload.size();
   std::span<std::byte> packet = out.subspan(VnetHeader::size);
   if (ip_header_into(packet, first.src, first.dst, tcp_len) != ip_len) return 0;
-  // The first segment's header with PSH and FIN of the last, as frame_super_into writes it.
+  // The first segment's header, then as frame_super_into finishes it.
   std::span<std::byte> tcp = packet.subspan(ip_len);
   first.segment.encode_header_into(tcp);
-  auto flags = std::to_integer<std::uint8_t>(tcp[tcp_flags_offset]);
-  flags = static_cast<std::uint8_t>(flags & ~(tcp_psh | tcp_fin));
-  if (last.segment.push) flags |= tcp_psh;
-  if (last.segment.flag == Segment::Flag::fin) flags |= tcp_fin;
-  tcp[tcp_flags_offset] = static_cast<std::byte>(flags);
-  detail::store_be16(tcp, tcp_checksum_offset,
-                     pseudo_header_sum(first.src, first.dst, static_cast<std::uint32_t>(tcp_len)));
-  VnetHeader h;
-  h.flags = VnetHeader::needs_csum;
-  h.gso_type = first.src.is_v4() ? VnetHeader::gso_tcpv4 : VnetHeader::gso_tcpv6;
-  h.hdr_len = static_cast<std::uint16_t>(ip_len + tcp_header);
-  h.gso_size = static_cast<std::uint16_t>(first.segment.payload.size());
-  h.csum_start = static_cast<std::uint16_t>(ip_len);
-  h.csum_offset = tcp_checksum_offset;
-  h.write(out);
+  finish_super(out, tcp, first, last, ip_len, tcp_len);
   return headers;
 }
 

@@ -550,22 +550,29 @@ TEST(VnetHosts, TrustsTheKernelsChecksumVerdictOnly) {
   }
 }
 
-TEST(VnetHosts, TransferUsesSuperSegmentsAndDeliversEveryByte) {
-  test::Net net;
-  net.vnet = true;
+// A connection from net.a to net.b's port 5000, both ends non-blocking: c on a, s (accepted)
+// on b.
+void connect_pair(test::Net& net, int& c, int& s) {
   const int ls = utcp_socket(net.b, AF_INET, SOCK_STREAM, 0);
   socklen_t len = 0;
   auto addr = net.addr_b(5000, &len);
   ASSERT_EQ(utcp_bind(net.b, ls, reinterpret_cast<sockaddr*>(&addr), len), 0);
   ASSERT_EQ(utcp_listen(net.b, ls, 4), 0);
   utcp_fcntl(net.b, ls, F_SETFL, O_NONBLOCK);
-  const int c = utcp_socket(net.a, AF_INET, SOCK_STREAM, 0);
+  c = utcp_socket(net.a, AF_INET, SOCK_STREAM, 0);
   utcp_fcntl(net.a, c, F_SETFL, O_NONBLOCK);
   utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&addr), len);
   net.run_for(10 * test::ms);
-  const int s = utcp_accept(net.b, ls, nullptr, nullptr);
+  s = utcp_accept(net.b, ls, nullptr, nullptr);
   ASSERT_GE(s, 0);
   utcp_fcntl(net.b, s, F_SETFL, O_NONBLOCK);
+}
+
+TEST(VnetHosts, TransferUsesSuperSegmentsAndDeliversEveryByte) {
+  test::Net net;
+  net.vnet = true;
+  int c = -1, s = -1;
+  ASSERT_NO_FATAL_FAILURE(connect_pair(net, c, s));
 
   const auto data = bytes_for(0, 1 << 20);
   std::vector<std::byte> got;
@@ -606,19 +613,8 @@ TEST(VnetHosts, TakenRunsAreTheFramesOutputVnetWrites) {
   for (int k = 0; k < 2; ++k) {
     test::Net net("10.0.0.1", "10.0.0.2", 7, 0, 0);
     net.vnet = true;
-    const int ls = utcp_socket(net.b, AF_INET, SOCK_STREAM, 0);
-    socklen_t len = 0;
-    auto addr = net.addr_b(5000, &len);
-    ASSERT_EQ(utcp_bind(net.b, ls, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    ASSERT_EQ(utcp_listen(net.b, ls, 4), 0);
-    utcp_fcntl(net.b, ls, F_SETFL, O_NONBLOCK);
-    const int c = utcp_socket(net.a, AF_INET, SOCK_STREAM, 0);
-    utcp_fcntl(net.a, c, F_SETFL, O_NONBLOCK);
-    utcp_connect(net.a, c, reinterpret_cast<sockaddr*>(&addr), len);
-    net.run_for(10 * test::ms);
-    const int s = utcp_accept(net.b, ls, nullptr, nullptr);
-    ASSERT_GE(s, 0);
-    utcp_fcntl(net.b, s, F_SETFL, O_NONBLOCK);
+    int c = -1, s = -1;
+    ASSERT_NO_FATAL_FAILURE(connect_pair(net, c, s));
 
     const auto data = bytes_for(0, 1 << 20);
     std::size_t sent = 0, got = 0;
