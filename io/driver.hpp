@@ -110,10 +110,10 @@ class Driver {
   bool direct_;
   host::Splitter splitter_;
   std::mutex tx_;
+  host::Host& host_cpp_;  // host_'s C++ side: write_frames takes its Outputs from it
   // What the thread that holds tx_ writes: the Outputs it took from the host (their payloads
   // keep the send queue's blocks alive until the writes return), the segments of each packet,
   // and a packet's pieces. Reused: they grow once.
-  host::Host& host_cpp_;
   std::vector<Output> tx_outputs_;
   std::vector<std::uint32_t> tx_runs_;
   std::vector<iovec> tx_iov_;

@@ -31,9 +31,10 @@ bool step_if(Engine& e, std::uint64_t h, Instant now, const Flow& flow, std::vec
   if (remove) e.tcbs.erase_present(h, flow);
   return found;
 }
+// step_if without a check. Returns whether the flow exists.
 template <class F>
-void step(Engine& e, std::uint64_t h, Instant now, const Flow& flow, std::vector<Output>& out, F&& f) {
-  step_if(e, h, now, flow, out, [](const Tcb&) { return true; }, std::forward<F>(f));
+bool step(Engine& e, std::uint64_t h, Instant now, const Flow& flow, std::vector<Output>& out, F&& f) {
+  return step_if(e, h, now, flow, out, [](const Tcb&) { return true; }, std::forward<F>(f));
 }
 
 // §3.10.4 CLOSE / shutdown(write): queue a FIN behind the data.
@@ -92,7 +93,7 @@ std::optional<Error> engine_close(Engine& e, Instant now, const Flow& flow, std:
 std::optional<Error> engine_shutdown(Engine& e, Instant now, const Flow& flow, Direction dir,
                                      std::vector<Output>& out) {
   const std::uint64_t h = e.flow_hash(flow);
-  const bool found = step_if(e, h, now, flow, out, [](const Tcb&) { return true; }, [&](Ctx& c, Tcb& t) {
+  const bool found = step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     if (dir == Direction::read || dir == Direction::read_write) {
       t.user.read_shut = true;
       t.rcvq.drop_front(t.rcvq.size());
@@ -106,7 +107,7 @@ std::optional<Error> engine_shutdown(Engine& e, Instant now, const Flow& flow, D
 
 std::optional<Error> engine_abort(Engine& e, Instant now, const Flow& flow, std::vector<Output>& out) {
   const std::uint64_t h = e.flow_hash(flow);
-  const bool found = step_if(e, h, now, flow, out, [](const Tcb&) { return true; }, [&](Ctx& c, Tcb& t) {
+  const bool found = step(e, h, now, flow, out, [&](Ctx& c, Tcb& t) {
     // §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> unless only our SYN is out.
     if (t.state != TcpState::syn_sent && t.state != TcpState::time_wait) send_rst(c, t);
     c.remove = true;
